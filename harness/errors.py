@@ -1,0 +1,70 @@
+"""The harness's one exception tree, caught in one place (``harness.cli``).
+
+    HarnessError                 base; never raised directly
+    ├── InputError               bad input: scenario file, CLI flag, run folder given → exit 2
+    │   └── ScenarioError        a scenario file is invalid (names the file and the key)
+    ├── RunError                 the run could not complete → exit 3
+    │   ├── ServiceError         a service (postgres, pgbouncer, target, gateway) failed to start
+    │   ├── LoadError            Locust failed or crashed
+    │   └── IncompleteRunError   a run folder is missing files or its status is not complete
+    └── Interrupted              SIGINT/SIGTERM during a run → exit 3
+
+Every message is one line a user can act on: what, where, and what to check.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+    exit_code = 3
+
+
+class InputError(HarnessError):
+    """Bad input: a scenario, a flag, a path. Exit code 2."""
+
+    exit_code = 2
+
+
+class ScenarioError(InputError):
+    """A scenario file is invalid."""
+
+    def __init__(self, path: str, key: str, expected: str) -> None:
+        self.path = path
+        self.key = key
+        self.expected = expected
+        where = f"{path}: {key}" if key else path
+        super().__init__(f"{where}: {expected}")
+
+
+class RunError(HarnessError):
+    """The run could not complete. Exit code 3."""
+
+    exit_code = 3
+
+
+class ServiceError(RunError):
+    """A service failed to start or died; the message names it and its log."""
+
+    def __init__(self, service: str, cause: str, log: str | None = None) -> None:
+        self.service = service
+        self.log = log
+        msg = f"{service}: {cause}"
+        if log:
+            msg += f" (see its log: {log})"
+        super().__init__(msg)
+
+
+class LoadError(RunError):
+    """The load generator (Locust) failed."""
+
+
+class IncompleteRunError(RunError):
+    """A run folder is incomplete: missing files or status not 'complete'."""
+
+
+class Interrupted(HarnessError):
+    """The run was interrupted by SIGINT or SIGTERM."""
+
+    exit_code = 3

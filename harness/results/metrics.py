@@ -1,0 +1,96 @@
+"""The metric glossary: every name that may appear in ``summary.json``.
+
+Each metric has a unit, a direction (which way is better, used by baseline comparison)
+and a one-line meaning. Names with a ``<kind>`` or ``<role>`` part are families.
+This registry is the single source for the README glossary, threshold validation and
+baseline comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Direction = Literal["lower", "higher", "none"]
+
+ERROR_KINDS: tuple[str, ...] = (
+    "db_too_many_connections",
+    "db_pool_timeout",
+    "db_unavailable",
+    "db_other",
+    "http_5xx",
+    "http_4xx",
+    "http_429",
+    "timeout",
+    "connection_error",
+)
+
+HOST_ROLES: tuple[str, ...] = ("postgres", "pgbouncer", "target", "gateway", "instances", "locust")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    unit: str
+    direction: Direction
+    meaning: str
+
+
+_BASE: tuple[MetricInfo, ...] = (
+    MetricInfo("http.requests", "count", "none", "requests sent by Locust"),
+    MetricInfo("http.failures", "count", "lower", "requests that failed (any error kind)"),
+    MetricInfo("http.error_rate", "ratio", "lower", "failures / requests (0..1)"),
+    MetricInfo("http.rps", "1/s", "higher", "requests per second over the load window"),
+    MetricInfo("latency.p50_ms", "ms", "lower", "median latency, from the per-request log"),
+    MetricInfo("latency.p95_ms", "ms", "lower", "95th percentile latency"),
+    MetricInfo("latency.p99_ms", "ms", "lower", "99th percentile latency"),
+    MetricInfo("latency.max_ms", "ms", "lower", "slowest request"),
+    MetricInfo("db.connections.peak", "count", "lower", "most client backends at once"),
+    MetricInfo("db.connections.mean", "count", "lower", "mean client backends"),
+    MetricInfo("db.connections.idle.peak", "count", "lower", "most idle client backends at once"),
+    MetricInfo("db.max_connections", "count", "none", "the server's max_connections"),
+    MetricInfo("db.connects", "count", "lower", "connections authorised (server log)"),
+    MetricInfo("db.refused", "count", "lower", "connections refused with 53300 (server log)"),
+    MetricInfo(
+        "time_to_first_refusal_s", "s", "higher", "seconds from load start to first refusal"
+    ),
+    MetricInfo("pooler.cl_waiting.peak", "count", "lower", "most clients queued in PgBouncer"),
+    MetricInfo("pooler.maxwait_ms.peak", "ms", "lower", "longest PgBouncer client wait"),
+    MetricInfo("pooler.sv_active.peak", "count", "none", "most PgBouncer server conns in use"),
+    MetricInfo("platform.instances.peak", "count", "lower", "most live instances at once"),
+    MetricInfo("platform.cold_starts", "count", "lower", "instances started"),
+    MetricInfo("platform.cold_start_ms.p50", "ms", "lower", "median cold start"),
+    MetricInfo("platform.cold_start_ms.p95", "ms", "lower", "95th percentile cold start"),
+    MetricInfo("platform.frozen.peak", "count", "none", "most frozen instances at once"),
+    MetricInfo("platform.zombies.peak", "count", "lower", "most abandoned (zombie) instances"),
+    MetricInfo("platform.reaped", "count", "none", "instances reaped after idle_timeout"),
+    MetricInfo("platform.throttled", "count", "lower", "requests rejected with 429"),
+    MetricInfo("platform.queue.peak", "count", "lower", "most requests waiting for an instance"),
+    MetricInfo("background.completed", "count", "higher", "background jobs that completed"),
+    MetricInfo("background.delayed", "count", "lower", "background jobs completed late"),
+    MetricInfo("background.lost", "count", "lower", "background jobs that never ran"),
+    MetricInfo("background.delay_ms.p95", "ms", "lower", "p95 lateness of background jobs"),
+    MetricInfo("state.instances_seen", "count", "none", "distinct instances that answered"),
+    MetricInfo(
+        "state.counter_divergence", "count", "lower", "/counter requests minus highest counter"
+    ),
+    MetricInfo("load.saturated", "bool", "lower", "Locust ran above 90% of a core"),
+)
+
+_FAMILIES: tuple[MetricInfo, ...] = tuple(
+    MetricInfo(f"errors.{kind}", "count", "lower", f"requests failed with {kind}")
+    for kind in ERROR_KINDS
+) + tuple(
+    MetricInfo(f"host.cpu.{role}.mean", "%", "lower", f"mean CPU of {role} (100 = one core)")
+    for role in HOST_ROLES
+) + tuple(
+    MetricInfo(f"host.rss.{role}.peak_mb", "MiB", "lower", f"peak RSS of {role}")
+    for role in HOST_ROLES
+)
+
+METRICS: dict[str, MetricInfo] = {m.name: m for m in _BASE + _FAMILIES}
+
+
+def metric_info(name: str) -> MetricInfo | None:
+    """The glossary entry of ``name``, or None when no such metric exists."""
+    return METRICS.get(name)

@@ -1,0 +1,248 @@
+"""A child process the harness owns: own process group, readiness wait, guaranteed stop.
+
+Every service the process runtime starts (PostgreSQL, PgBouncer, a target, the platform
+gateway) is a :class:`ManagedProcess`. It runs in its own process group so that Ctrl-C in
+the terminal reaches only the harness, which then tears everything down in order; on exit
+the whole group is terminated, then killed. A pid file per process (when ``pid_dir`` is
+given) lets ``pgstampede clean`` stop what a crashed harness left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+from harness.errors import ServiceError
+
+
+def service_user() -> str | None:
+    """The OS user services run as: ``postgres`` when the harness runs as root, else None."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError as exc:
+        raise ServiceError("runtime", "running as root needs an OS user 'postgres'") from exc
+    return "postgres"
+
+
+def chown_for_service(path: Path) -> None:
+    """Give ``path`` to the service user (no-op when not root)."""
+    user = service_user()
+    if user is None:
+        return
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _traversable(path: Path) -> bool:
+    """True when every folder from / down to ``path`` can be entered by any user."""
+    for folder in [path, *path.parents]:
+        if folder.exists() and not folder.stat().st_mode & 0o001:
+            return False
+    return True
+
+
+def service_tempdir(prefix: str, parent: Path | None = None) -> Path:
+    """A new temp folder owned by the service user, under ``parent`` when that user can
+    reach it (else under the system temp folder)."""
+    import tempfile
+
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+        if service_user() is not None and not _traversable(parent):
+            parent = None
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    path.chmod(0o755)
+    chown_for_service(path)
+    return path
+
+
+def log_tail(path: Path, lines: int = 5) -> str:
+    """The last ``lines`` lines of a log file, joined with ' | ' (for one-line errors)."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when GET ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; False when the group is gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    return signal_group(pgid, 0)
+
+
+def stop_group(
+    pgid: int,
+    first: int = signal.SIGTERM,
+    grace_s: float = 5.0,
+    reap: Callable[[], object] | None = None,
+) -> None:
+    """Signal a process group with ``first``, wait up to ``grace_s``, then SIGKILL it.
+
+    ``reap`` is called while waiting so that a direct child does not linger as a zombie
+    (a zombie still counts as a member of its group).
+    """
+    if not signal_group(pgid, first):
+        return
+    for sig, wait_s in ((None, grace_s), (signal.SIGKILL, 5.0)):
+        if sig is not None:
+            signal_group(pgid, sig)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if reap is not None:
+                reap()
+            if not group_alive(pgid):
+                return
+            time.sleep(0.02)
+
+
+class ManagedProcess:
+    """A service process in its own process group, with a readiness wait."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        ready_url: str | None = None,
+        ready_check: Callable[[], bool] | None = None,
+        ready_timeout_s: float = 30.0,
+        user: str | None = None,
+        stop_signal: int = signal.SIGTERM,
+        pid_dir: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.env = dict(os.environ if env is None else env)
+        self.cwd = cwd
+        self.ready_url = ready_url
+        self.ready_check = ready_check
+        self.ready_timeout_s = ready_timeout_s
+        self.user = user
+        self.stop_signal = stop_signal
+        self.pid_dir = pid_dir
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise ServiceError(self.name, "not started")
+        return self._proc.pid
+
+    def pids(self) -> list[int]:
+        """The process and its descendants, alive right now."""
+        try:
+            root = psutil.Process(self.pid)
+            return [root.pid] + [c.pid for c in root.children(recursive=True)]
+        except (psutil.NoSuchProcess, ServiceError):
+            return []
+
+    def poll(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            try:
+                self._proc = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    cwd=self.cwd,
+                    user=self.user,
+                    process_group=0,
+                )
+            except OSError as exc:
+                raise ServiceError(self.name, f"cannot start {self.argv[0]}: {exc}") from exc
+        if self.pid_dir is not None:
+            self.pid_dir.mkdir(parents=True, exist_ok=True)
+            (self.pid_dir / f"{self.name}.pid").write_text(f"{self._proc.pid}\n")
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        check = self.ready_check
+        if check is None and self.ready_url is not None:
+            url = self.ready_url
+
+            def check() -> bool:
+                return http_ok(url)
+
+        if check is None:
+            return
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            code = self.poll()
+            if code is not None:
+                raise ServiceError(
+                    self.name,
+                    f"exited with code {code} while starting: {log_tail(self.log_path)}",
+                    str(self.log_path),
+                )
+            if check():
+                return
+            time.sleep(0.05)
+        raise ServiceError(
+            self.name, f"not ready after {self.ready_timeout_s:.0f} s", str(self.log_path)
+        )
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        if self._proc is None:
+            return
+        stop_group(self._proc.pid, self.stop_signal, grace_s, reap=self._proc.poll)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5.0)
+        if self.pid_dir is not None:
+            (self.pid_dir / f"{self.name}.pid").unlink(missing_ok=True)
+
+    def __enter__(self) -> ManagedProcess:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

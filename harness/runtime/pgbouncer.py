@@ -1,0 +1,173 @@
+"""PgBouncer in front of a :class:`PostgresCluster`, configured from the scenario.
+
+The ``app`` database is pooled with ``pool_mode``/``pool_size``; the monitor role is an
+admin user so the collector can read SHOW POOLS/SHOW STATS on the ``pgbouncer`` console.
+PgBouncer refuses to run as root, so it runs as the service user like PostgreSQL. The
+file-descriptor limit is raised to fit ``max_client_conn``.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import subprocess
+from pathlib import Path
+from types import TracebackType
+
+import psycopg
+
+from harness.errors import ServiceError
+from harness.runtime.managed import ManagedProcess, service_tempdir, service_user
+from harness.runtime.ports import LOOPBACK, free_port
+from harness.runtime.postgres import APP_DB, APP_ROLE, MONITOR_ROLE, dsn
+
+PGBOUNCER_CANDIDATES = ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
+
+
+def find_pgbouncer() -> str:
+    for cand in PGBOUNCER_CANDIDATES:
+        if Path(cand).exists():
+            return cand
+    found = shutil.which("pgbouncer")
+    if found:
+        return found
+    raise ServiceError("pgbouncer", "pgbouncer not found (run `make setup`, or install pgbouncer)")
+
+
+def pgbouncer_version(binary: str) -> str:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    first = out.stdout.strip().splitlines()
+    return first[0].removeprefix("PgBouncer ").strip() if first else ""
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise this process's soft RLIMIT_NOFILE (inherited by children) towards ``needed``."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+class PgBouncer:
+    """Context manager: a running PgBouncer pooling ``app`` on ``upstream_port``."""
+
+    def __init__(
+        self,
+        *,
+        upstream_port: int,
+        log_path: Path,
+        workdir: Path | None = None,
+        pool_mode: str = "transaction",
+        pool_size: int = 20,
+        max_client_conn: int = 2000,
+        query_wait_timeout_s: float | None = None,
+        port: int | None = None,
+        pid_dir: Path | None = None,
+        ready_timeout_s: float = 30.0,
+    ) -> None:
+        self.workdir = workdir
+        self.upstream_port = upstream_port
+        self.log_path = log_path
+        self.pool_mode = pool_mode
+        self.pool_size = pool_size
+        self.max_client_conn = max_client_conn
+        self.query_wait_timeout_s = query_wait_timeout_s
+        self.port = port or free_port()
+        self.pid_dir = pid_dir
+        self.ready_timeout_s = ready_timeout_s
+        self.binary = find_pgbouncer()
+        self.version = pgbouncer_version(self.binary)
+        self._proc: ManagedProcess | None = None
+        self.confdir = Path()
+
+    @property
+    def app_dsn(self) -> str:
+        return dsn(APP_ROLE, self.port, APP_DB)
+
+    @property
+    def admin_dsn(self) -> str:
+        return dsn(MONITOR_ROLE, self.port, "pgbouncer")
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise ServiceError("pgbouncer", "not started")
+        return self._proc.pid
+
+    def pids(self) -> list[int]:
+        return [] if self._proc is None else self._proc.pids()
+
+    def config_text(self) -> str:
+        wait = self.query_wait_timeout_s
+        lines = [
+            "[databases]",
+            f"{APP_DB} = host={LOOPBACK} port={self.upstream_port} dbname={APP_DB}",
+            "",
+            "[pgbouncer]",
+            f"listen_addr = {LOOPBACK}",
+            f"listen_port = {self.port}",
+            "unix_socket_dir =",
+            "auth_type = trust",
+            f"auth_file = {self.confdir / 'userlist.txt'}",
+            f"admin_users = {MONITOR_ROLE}",
+            f"stats_users = {MONITOR_ROLE}",
+            f"pool_mode = {self.pool_mode}",
+            f"default_pool_size = {self.pool_size}",
+            "min_pool_size = 0",
+            "reserve_pool_size = 0",
+            f"max_client_conn = {self.max_client_conn}",
+            f"query_wait_timeout = {0 if wait is None else int(round(wait))}",
+            "server_login_retry = 1",
+            "ignore_startup_parameters = extra_float_digits,options,statement_timeout",
+            "log_connections = 0",
+            "log_disconnections = 0",
+            "log_pooler_errors = 1",
+            "stats_period = 10",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _ready(self) -> bool:
+        try:
+            with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=2) as conn:
+                conn.execute("SHOW VERSION")
+            return True
+        except psycopg.Error:
+            return False
+
+    def start(self) -> None:
+        self.confdir = service_tempdir("pgstampede-pgbouncer-", self.workdir)
+        (self.confdir / "userlist.txt").write_text(f'"{APP_ROLE}" ""\n"{MONITOR_ROLE}" ""\n')
+        ini = self.confdir / "pgbouncer.ini"
+        ini.write_text(self.config_text())
+        raise_fd_limit(self.max_client_conn + 2 * self.pool_size + 256)
+        self._proc = ManagedProcess(
+            name="pgbouncer", argv=[self.binary, str(ini)], log_path=self.log_path,
+            cwd=Path("/"), ready_check=self._ready, ready_timeout_s=self.ready_timeout_s,
+            user=service_user(), pid_dir=self.pid_dir,
+        )
+        self._proc.start()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.stop()
+        if self.confdir != Path() and self.confdir.exists():
+            shutil.rmtree(self.confdir, ignore_errors=True)
+
+    def __enter__(self) -> PgBouncer:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

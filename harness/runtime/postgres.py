@@ -1,0 +1,197 @@
+"""A private, temporary PostgreSQL cluster on 127.0.0.1 for one variant run.
+
+initdb (as the ``postgres`` OS user when the harness runs as root), start with the
+scenario's ``max_connections`` and connection logging, create the two roles (``app``, not a
+superuser, for targets; ``pgstampede_monitor``, the bootstrap superuser, for collectors so
+they keep a reserved slot when the database is exhausted) and the seeded tables, and remove
+everything on exit unless ``keep``. Durability is off (fsync, synchronous_commit,
+full_page_writes) so that the disk does not dominate; the report says so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import psycopg
+
+from harness.errors import ServiceError
+from harness.runtime.managed import ManagedProcess, service_tempdir, service_user
+from harness.runtime.ports import LOOPBACK, free_port
+
+MONITOR_ROLE = "pgstampede_monitor"
+APP_ROLE = "app"
+APP_DB = "app"
+SEED_ROWS = 10_000
+
+DEFAULT_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
+                    "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/14/bin")
+
+DURABILITY_OFF = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+SCHEMA_SQL = f"""
+CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, value int NOT NULL);
+INSERT INTO items SELECT g, 'item-' || g, g % 1000 FROM generate_series(1, {SEED_ROWS}) g;
+CREATE TABLE writes (id bigserial PRIMARY KEY, t timestamptz NOT NULL DEFAULT now(),
+                     source text, payload text);
+CREATE TABLE background_jobs (id bigserial PRIMARY KEY, instance text,
+                              scheduled_at timestamptz NOT NULL DEFAULT now(),
+                              due_at timestamptz NOT NULL, completed_at timestamptz);
+ANALYZE items;
+"""
+
+
+def find_bin_dir(explicit: Path | None = None) -> Path:
+    """The folder holding ``initdb`` and ``postgres``."""
+    candidates = [explicit] if explicit else [Path(p) for p in DEFAULT_BIN_DIRS]
+    for cand in candidates:
+        if cand is not None and (cand / "initdb").exists() and (cand / "postgres").exists():
+            return cand
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise ServiceError(
+        "postgres", "no PostgreSQL server binaries found (run `make setup`, or install postgresql)"
+    )
+
+
+def dsn(user: str, port: int, dbname: str) -> str:
+    return f"postgresql://{user}@{LOOPBACK}:{port}/{dbname}"
+
+
+class PostgresCluster:
+    """Context manager: a running, seeded cluster; removed on exit unless ``keep``.
+
+    The data folder is a new temp folder under ``workdir`` (or the system temp folder when
+    the service user cannot reach ``workdir``); ``tempdir`` names it once started.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        log_path: Path,
+        workdir: Path | None = None,
+        port: int | None = None,
+        settings: Mapping[str, str] | None = None,
+        bin_dir: Path | None = None,
+        keep: bool = False,
+        startup_timeout_s: float = 60.0,
+        pid_dir: Path | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.max_connections = max_connections
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.settings = dict(settings or {})
+        self.bin_dir = find_bin_dir(bin_dir)
+        self.keep = keep
+        self.startup_timeout_s = startup_timeout_s
+        self.pid_dir = pid_dir
+        self.data_dir = Path()
+        self._proc: ManagedProcess | None = None
+        self.tempdir: Path | None = None
+        self.version = ""
+
+    @property
+    def app_dsn(self) -> str:
+        return dsn(APP_ROLE, self.port, APP_DB)
+
+    @property
+    def monitor_dsn(self) -> str:
+        return dsn(MONITOR_ROLE, self.port, APP_DB)
+
+    @property
+    def postmaster_pid(self) -> int:
+        if self._proc is None:
+            raise ServiceError("postgres", "not started")
+        return self._proc.pid
+
+    def pids(self) -> list[int]:
+        return [] if self._proc is None else self._proc.pids()
+
+    def server_settings(self) -> dict[str, str]:
+        base = {
+            "listen_addresses": LOOPBACK,
+            "unix_socket_directories": "",
+            "max_connections": str(self.max_connections),
+            "log_connections": "on",
+            "log_disconnections": "on",
+            "log_line_prefix": "%m [%p] ",
+            "log_timezone": "UTC",
+            "logging_collector": "off",
+            "shared_buffers": "64MB",
+            **DURABILITY_OFF,
+        }
+        base.update(self.settings)
+        return base
+
+    def _initdb(self) -> None:
+        self.tempdir = service_tempdir("pgstampede-pg-", self.workdir)
+        self.data_dir = self.tempdir / "pgdata"
+        argv = [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", MONITOR_ROLE,
+                "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]
+        result = subprocess.run(argv, capture_output=True, text=True, user=service_user(),
+                                cwd="/", check=False)
+        if result.returncode != 0:
+            tail = " | ".join(result.stderr.strip().splitlines()[-3:])
+            raise ServiceError("postgres", f"initdb failed: {tail}")
+
+    def _ready(self) -> bool:
+        try:
+            with psycopg.connect(dsn(MONITOR_ROLE, self.port, "postgres"), connect_timeout=2):
+                return True
+        except psycopg.Error:
+            return False
+
+    def _setup(self) -> None:
+        with psycopg.connect(dsn(MONITOR_ROLE, self.port, "postgres"), autocommit=True) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            self.version = str(row[0]) if row else ""
+            conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
+            conn.execute(f"CREATE DATABASE {APP_DB} OWNER {APP_ROLE}")
+        with psycopg.connect(self.app_dsn, autocommit=True) as conn:
+            conn.execute(SCHEMA_SQL)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        self._initdb()
+        argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
+        for key, value in self.server_settings().items():
+            argv += ["-c", f"{key}={value}"]
+        self._proc = ManagedProcess(
+            name="postgres", argv=argv, log_path=self.log_path, cwd=Path("/"),
+            ready_check=self._ready, ready_timeout_s=self.startup_timeout_s,
+            user=service_user(), stop_signal=signal.SIGINT, pid_dir=self.pid_dir,
+        )
+        self._proc.start()
+        try:
+            self._setup()
+        except psycopg.Error as exc:
+            raise ServiceError("postgres", f"setup failed: {exc}".strip(),
+                               str(self.log_path)) from exc
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.stop(grace_s=10.0)
+        if not self.keep and self.tempdir is not None:
+            shutil.rmtree(self.tempdir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresCluster:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
