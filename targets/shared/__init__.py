@@ -1,0 +1,1 @@
+"""Code shared by both targets: endpoints, error classification, settings."""

@@ -1,0 +1,49 @@
+# pgstampede — `make demo` runs the quick start, `make test` runs the test suite.
+# `setup` is idempotent: it installs only what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+SCENARIO ?= scenarios/quickstart.toml
+PYTEST_ARGS ?=
+
+.PHONY: setup system-packages browser demo test lint typecheck clean-runs
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@need=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	{ command -v pgbouncer || test -x /usr/sbin/pgbouncer; } >/dev/null 2>&1 || need="$$need pgbouncer"; \
+	$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || need="$$need python3-venv"; \
+	if [ -n "$$need" ]; then \
+	  echo "installing Debian packages:$$need"; \
+	  $(APT) update -q && $(APT) install -y -q --no-install-recommends $$need; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (browser test of the report)"; \
+	  $(APT) update -q && $(APT) install -y -q --no-install-recommends chromium; }
+
+demo: setup
+	$(BIN)/pgstampede run $(SCENARIO)
+
+test: setup browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check harness targets tests benchmarks
+
+typecheck:
+	$(BIN)/mypy
+
+clean-runs:
+	$(BIN)/pgstampede clean

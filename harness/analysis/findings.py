@@ -1,0 +1,167 @@
+"""Findings: what the numbers say, in plain words, computed from the summary and frames.
+
+Each finding is one sentence about one variant (or a comparison across variants), e.g.
+"serverless: first connection refused at 14.2 s, with 97 instances alive". The order is
+the order of the variants in the summary, most important sentence first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from harness.analysis.frames import platform_live
+from harness.results.metrics import ERROR_KINDS
+
+if TYPE_CHECKING:
+    from harness.analysis.run import VariantRun
+
+
+def fmt_ms(value: float) -> str:
+    """Milliseconds for prose: ``0.42 ms``, ``4.2 ms``, ``180 ms``, ``1,250 ms``."""
+    if value < 1:
+        return f"{value:.2f} ms"
+    if value < 10:
+        return f"{value:.1f} ms"
+    return f"{value:,.0f} ms"
+
+
+def fmt_count(value: float) -> str:
+    """A count for prose: ``1,234``; a median of counts may be ``12.5``."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _alive_at(run: VariantRun, t: float) -> str:
+    """``with N instances alive`` (platform) or ``with N client connections open`` (db)."""
+    platform = run.frames["platform"]
+    before = platform[platform["t"] <= t]
+    if len(before):
+        return f"with {int(platform_live(before.tail(1)).iloc[0])} instances alive"
+    db = run.frames["db"]
+    before = db[db["t"] <= t]
+    if len(before):
+        return f"with {int(before['total'].iloc[-1])} client connections open"
+    return ""
+
+
+def _first_refusal_time(run: VariantRun) -> float | None:
+    if run.ctx is None:
+        return None
+    log = run.frames["pglog"]
+    refused = log[(log["event"] == "refused") & (log["t"] >= run.ctx.load_start)]
+    return float(refused["t"].min()) if len(refused) else None
+
+
+def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str | None:
+    refused, peak = m.get("db.refused"), m.get("db.connections.peak")
+    limit = m.get("db.max_connections")
+    if refused:
+        when = m.get("time_to_first_refusal_s")
+        text = f"{name}: first connection refused at {when:.1f} s" if when is not None else (
+            f"{name}: connections refused"
+        )
+        first = next((r for r in runs if _first_refusal_time(r) is not None), None)
+        refusal_t = _first_refusal_time(first) if first else None
+        alive = _alive_at(first, refusal_t) if first and refusal_t is not None else ""
+        text += f", {alive}" if alive else ""
+        failed = m.get("errors.db_too_many_connections") or 0
+        return f"{text}; {fmt_count(refused)} connections refused, {fmt_count(failed)} requests failed for it"
+    if peak is None:
+        return None
+    text = f"{name}: no refusals, at most {peak} of {limit} connections used"
+    wait, queued = m.get("pooler.maxwait_ms.peak"), m.get("pooler.cl_waiting.peak")
+    if wait is not None:
+        text += f"; clients waited up to {fmt_ms(wait)}"
+        text += f" ({queued} queued at most)" if queued else ""
+    return text
+
+
+def _errors(name: str, m: Mapping[str, Any]) -> str | None:
+    failures, rate = m.get("http.failures") or 0, m.get("http.error_rate")
+    if not failures or rate is None:
+        return None
+    counts = {k: m.get(f"errors.{k}") or 0 for k in ERROR_KINDS}
+    kind = max(counts, key=lambda k: counts[k])
+    main = f", mostly {kind} ({fmt_count(counts[kind])})" if counts[kind] else ""
+    return f"{name}: {rate:.1%} of requests failed ({fmt_count(failures)}){main}"
+
+
+def _platform(name: str, m: Mapping[str, Any]) -> str | None:
+    cold = m.get("platform.cold_starts")
+    if cold is None:
+        return None
+    text = f"{name}: {fmt_count(cold)} cold starts"
+    p50, p95 = m.get("platform.cold_start_ms.p50"), m.get("platform.cold_start_ms.p95")
+    if p50 is not None and p95 is not None:
+        text += f" (p50 {fmt_ms(p50)}, p95 {fmt_ms(p95)})"
+    peak = m.get("platform.instances.peak")
+    if peak is not None:
+        text += f", up to {fmt_count(peak)} live instances"
+    zombies = m.get("platform.zombies.peak")
+    if zombies:
+        text += f", {fmt_count(zombies)} zombies holding connections"
+    return text
+
+
+def _background(name: str, m: Mapping[str, Any]) -> str | None:
+    completed = m.get("background.completed")
+    if completed is None:
+        return None
+    lost, delayed = m.get("background.lost") or 0, m.get("background.delayed") or 0
+    total = completed + lost
+    if not lost and not delayed:
+        return f"{name}: all {fmt_count(total)} background jobs ran on time"
+    text = f"{name}: of {fmt_count(total)} background jobs, {fmt_count(lost)} were lost and {fmt_count(delayed)} delayed"
+    late = m.get("background.delay_ms.p95")
+    return text + (f" (p95 {fmt_ms(late)} late)" if late is not None else "")
+
+
+def _state(name: str, m: Mapping[str, Any]) -> str | None:
+    seen, divergence = m.get("state.instances_seen"), m.get("state.counter_divergence")
+    if seen is None or seen <= 1 or not divergence:
+        return None
+    return (
+        f"{name}: /counter was answered by {fmt_count(seen)} instances, each with its own counter; "
+        f"the highest counter missed {fmt_count(divergence)} increments"
+    )
+
+
+def _latency(variants: Mapping[str, Any]) -> str | None:
+    p95 = {v: d["metrics"].get("latency.p95_ms") for v, d in variants.items()}
+    known = {v: x for v, x in p95.items() if x is not None}
+    if len(known) < 2:
+        return None
+    low, high = min(known, key=known.__getitem__), max(known, key=known.__getitem__)
+    return (
+        f"p95 latency ranges from {fmt_ms(known[low])} ({low}) "
+        f"to {fmt_ms(known[high])} ({high})"
+    )
+
+
+def findings(summary: Mapping[str, Any], runs: Sequence[VariantRun]) -> list[str]:
+    """Plain-language findings of a run, computed from its summary and frames."""
+    out: list[str] = []
+    for name, variant in summary.get("variants", {}).items():
+        m = variant.get("metrics", {})
+        own = [r for r in runs if r.name == name]
+        if variant.get("status") not in (None, "complete"):
+            error = variant.get("error")
+            out.append(f"{name}: run {variant['status']}" + (f" ({error})" if error else ""))
+        for sentence in (
+            _connections(name, m, own),
+            _errors(name, m),
+            _platform(name, m),
+            _background(name, m),
+            _state(name, m),
+        ):
+            if sentence:
+                out.append(sentence)
+        if m.get("load.saturated"):
+            out.append(
+                f"{name}: Locust was CPU-saturated, so its latencies are inflated; "
+                "use fewer users or more Locust processes"
+            )
+    latency = _latency(summary.get("variants", {}))
+    if latency:
+        out.append(latency)
+    return out

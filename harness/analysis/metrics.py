@@ -1,0 +1,297 @@
+"""Metrics of one variant run, computed from its frames (pure pandas).
+
+Every name of ``harness.results.metrics.METRICS`` is produced, null when it does not
+apply: ``pooler.*`` without a pooler, ``platform.*`` without platform frames,
+``time_to_first_refusal_s`` without refusals, ``background.*`` without ``/background``
+requests, ``state.*`` without ``/counter`` requests, ``host.*`` for an unrecorded role.
+
+Windows. For the whole run:
+- requests: every row of the per-request log (``http.rps`` divides by the load window);
+- gauges (db, pooler, platform, host): peaks from the load start to the end of the
+  recording (zombies keep their connections after the load stops), means over the load
+  window ``[load_start, load_end]``;
+- events (server log, cold starts, cumulative platform counters): from the load start on.
+For a stage, everything is restricted to ``[stage.start, stage.end)``.
+
+Background jobs: a job is *lost* when it never completed, *delayed* when it completed
+more than ``BACKGROUND_TOLERANCE_MS`` after its ``due_at`` (``scheduled_at`` +
+``background_delay_ms`` when ``due_at`` is missing). The work of a warm instance runs
+within a few milliseconds of ``due_at`` (one timer and one UPDATE); a frozen instance
+only runs it when thawed by its next request, hundreds of milliseconds or seconds later.
+250 ms sits above event-loop stalls on a loaded 2-core machine and below a freeze.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.frames import (
+    MONITOR_USER,
+    endpoint_name,
+    platform_live,
+    pooler_totals,
+)
+from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
+
+MetricValue = float | int | bool | None
+Metrics = dict[str, MetricValue]
+
+BACKGROUND_TOLERANCE_MS = 250.0
+SATURATION_CPU_PERCENT = 90.0
+SATURATION_SAMPLE_SHARE = 0.10
+
+
+@dataclass(frozen=True)
+class StageWindow:
+    """One load stage as run: epoch seconds ``[start, end)`` and the target user count."""
+
+    start: float
+    end: float
+    users: int
+    spawn_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class VariantContext:
+    """What the analysis needs to know about a variant run besides its frames."""
+
+    load_start: float
+    load_end: float
+    max_connections: int
+    pooler: str
+    target: str
+    stages: tuple[StageWindow, ...]
+    background_delay_ms: float
+
+
+@dataclass(frozen=True)
+class _Window:
+    start: float
+    end: float
+    whole_run: bool
+
+    @property
+    def duration(self) -> float:
+        return max(self.end - self.start, 1e-9)
+
+    def rows(self, frame: pd.DataFrame, col: str = "t", kind: str = "event") -> pd.DataFrame:
+        """Rows of ``frame`` in this window; ``kind`` is event, gauge, mean or request."""
+        t = frame[col]
+        if not self.whole_run:
+            return frame[(t >= self.start) & (t < self.end)]
+        if kind == "request":
+            return frame
+        if kind == "mean":
+            return frame[(t >= self.start) & (t <= self.end)]
+        return frame[t >= self.start]
+
+
+def _num(value: float | np.floating | None, digits: int = 3) -> float | None:
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return round(float(value), digits)
+
+
+def _quantile(values: pd.Series, q: float) -> float | None:
+    if values.empty:
+        return None
+    return _num(np.quantile(values.to_numpy(dtype="float64"), q))
+
+
+def _http(requests: pd.DataFrame, window: _Window) -> Metrics:
+    req = window.rows(requests, kind="request")
+    n = len(req)
+    kinds = req["kind"]
+    failures = int((kinds != "").sum())
+    latency = req["latency_ms"]
+    out: Metrics = {
+        "http.requests": n,
+        "http.failures": failures,
+        "http.error_rate": _num(failures / n, 6) if n else None,
+        "http.rps": _num(n / window.duration),
+        "latency.p50_ms": _quantile(latency, 0.50),
+        "latency.p95_ms": _quantile(latency, 0.95),
+        "latency.p99_ms": _quantile(latency, 0.99),
+        "latency.max_ms": _num(latency.max()) if n else None,
+    }
+    counts = kinds.value_counts()
+    for kind in ERROR_KINDS:
+        out[f"errors.{kind}"] = int(counts.get(kind, 0))
+    return out
+
+
+def _db(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window) -> Metrics:
+    db, pglog = frames["db"], frames["pglog"]
+    peak_rows = window.rows(db, kind="gauge")
+    mean_rows = window.rows(db, kind="mean")
+    out: Metrics = {
+        "db.connections.peak": int(peak_rows["total"].max()) if len(peak_rows) else None,
+        "db.connections.mean": _num(mean_rows["total"].mean()) if len(mean_rows) else None,
+        "db.connections.idle.peak": int(peak_rows["idle"].max()) if len(peak_rows) else None,
+        "db.max_connections": ctx.max_connections,
+        "db.connects": None,
+        "db.refused": None,
+        "time_to_first_refusal_s": None,
+    }
+    if pglog.empty:
+        return out
+    events = window.rows(pglog)
+    authorized = events[(events["event"] == "authorized") & (events["user"] != MONITOR_USER)]
+    refused = events[events["event"] == "refused"]
+    out["db.connects"] = len(authorized)
+    out["db.refused"] = len(refused)
+    if len(refused):
+        out["time_to_first_refusal_s"] = _num(refused["t"].min() - ctx.load_start)
+    return out
+
+
+def _pooler(pooler: pd.DataFrame, ctx: VariantContext, window: _Window) -> Metrics:
+    names = ("pooler.cl_waiting.peak", "pooler.maxwait_ms.peak", "pooler.sv_active.peak")
+    totals = pooler_totals(pooler).reset_index()
+    if ctx.pooler == "none" or totals.empty:
+        return dict.fromkeys(names)
+    rows = window.rows(totals, kind="gauge")
+    if rows.empty:
+        return dict.fromkeys(names)
+    return {
+        "pooler.cl_waiting.peak": int(rows["cl_waiting"].max()),
+        "pooler.maxwait_ms.peak": _num(rows["maxwait_ms"].max()),
+        "pooler.sv_active.peak": int(rows["sv_active"].max()),
+    }
+
+
+def _counter_delta(frame: pd.DataFrame, col: str, window: _Window) -> int:
+    """Increase of a cumulative counter over the window (0 before its first sample)."""
+    inside = window.rows(frame)
+    if inside.empty:
+        return 0
+    before = frame[frame["t"] < window.start]
+    base = int(before.sort_values("t")[col].iloc[-1]) if len(before) else 0
+    return max(0, int(inside[col].max()) - base)
+
+
+def _platform(frames: Mapping[str, pd.DataFrame], window: _Window) -> Metrics:
+    platform, cold = frames["platform"], frames["cold_starts"]
+    names = [n for n in METRICS if n.startswith("platform.")]
+    if platform.empty and cold.empty:
+        return dict.fromkeys(names)
+    starts = window.rows(cold)["duration_ms"]
+    gauges = window.rows(platform, kind="gauge")
+    out: Metrics = dict.fromkeys(names)
+    out["platform.cold_starts"] = len(starts)
+    out["platform.cold_start_ms.p50"] = _quantile(starts, 0.50)
+    out["platform.cold_start_ms.p95"] = _quantile(starts, 0.95)
+    if platform.empty:
+        return out
+    if len(gauges):
+        out["platform.instances.peak"] = int(platform_live(gauges).max())
+        out["platform.frozen.peak"] = int(gauges["frozen"].max())
+        out["platform.zombies.peak"] = int(gauges["zombie"].max())
+        out["platform.queue.peak"] = int(gauges["queue"].max())
+    out["platform.reaped"] = _counter_delta(platform, "reaped", window)
+    out["platform.throttled"] = _counter_delta(platform, "throttled", window)
+    return out
+
+
+def _background(
+    frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window, names: pd.Series
+) -> Metrics:
+    keys = [n for n in METRICS if n.startswith("background.")]
+    if not bool((names == "background").any()):
+        return dict.fromkeys(keys)
+    jobs = window.rows(frames["background"], col="scheduled_at")
+    due = jobs["due_at"].fillna(jobs["scheduled_at"] + ctx.background_delay_ms / 1000.0)
+    done = jobs["completed_at"].notna()
+    late_ms = ((jobs["completed_at"] - due) * 1000.0).clip(lower=0.0)[done]
+    return {
+        "background.completed": int(done.sum()),
+        "background.delayed": int((late_ms > BACKGROUND_TOLERANCE_MS).sum()),
+        "background.lost": int((~done).sum()),
+        "background.delay_ms.p95": _quantile(late_ms, 0.95),
+    }
+
+
+def _state(requests: pd.DataFrame, window: _Window, names: pd.Series) -> Metrics:
+    counter_rows = requests[names == "counter"]
+    in_window = window.rows(counter_rows, kind="request")
+    if in_window.empty:
+        return {"state.instances_seen": None, "state.counter_divergence": None}
+    ok = in_window[(in_window["kind"] == "") & (in_window["counter"] >= 0)]
+    seen = ok.loc[ok["instance"] != "", "instance"].nunique()
+    before = counter_rows[(counter_rows["t"] < window.start) & (counter_rows["counter"] >= 0)]
+    base = before.groupby("instance")["counter"].max()
+    top = ok.groupby("instance")["counter"].max()
+    gained = (top - base.reindex(top.index).fillna(0)).clip(lower=0)
+    highest = int(gained.max()) if len(gained) else 0
+    return {"state.instances_seen": int(seen), "state.counter_divergence": len(ok) - highest}
+
+
+def _host(host: pd.DataFrame, window: _Window) -> Metrics:
+    out: Metrics = {}
+    cols = ["cpu_percent", "rss_mb", "processes"]
+    per_role = host.groupby(["t", "role"], as_index=False)[cols].sum()
+    means = window.rows(per_role, kind="mean")
+    peaks = window.rows(per_role, kind="gauge")
+    for role in HOST_ROLES:
+        cpu = means.loc[means["role"] == role, "cpu_percent"]
+        rss = peaks.loc[peaks["role"] == role, "rss_mb"]
+        out[f"host.cpu.{role}.mean"] = _num(cpu.mean(), 2) if len(cpu) else None
+        out[f"host.rss.{role}.peak_mb"] = _num(rss.max(), 1) if len(rss) else None
+    out["load.saturated"] = _saturated(means)
+    return out
+
+
+def _saturated(host_rows: pd.DataFrame) -> bool | None:
+    """Locust above 90% of a core (per Locust process) in more than 10% of samples."""
+    if host_rows.empty:
+        return None
+    locust = host_rows[host_rows["role"] == "locust"]
+    if locust.empty:
+        return None
+    per_process = locust["cpu_percent"] / locust["processes"].clip(lower=1)
+    share = float((per_process > SATURATION_CPU_PERCENT).mean())
+    return share > SATURATION_SAMPLE_SHARE
+
+
+def _metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window) -> Metrics:
+    requests = frames["requests"]
+    names = endpoint_name(window.rows(requests, kind="request")["endpoint"])
+    all_names = endpoint_name(requests["endpoint"])
+    parts: Metrics = {}
+    parts.update(_http(requests, window))
+    parts.update(_db(frames, ctx, window))
+    parts.update(_pooler(frames["pooler"], ctx, window))
+    parts.update(_platform(frames, window))
+    parts.update(_background(frames, ctx, window, names))
+    parts.update(_state(requests, window, all_names))
+    parts.update(_host(frames["host"], window))
+    return {name: parts.get(name) for name in METRICS}
+
+
+def compute_metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext) -> Metrics:
+    """Every metric of ``METRICS`` for one variant run (see the module doc for windows)."""
+    return _metrics(frames, ctx, _Window(ctx.load_start, ctx.load_end, whole_run=True))
+
+
+def stage_metrics(
+    frames: Mapping[str, pd.DataFrame], ctx: VariantContext
+) -> list[dict[str, object]]:
+    """The metrics of each stage window: ``[{stage, start_s, end_s, users, metrics}]``."""
+    out: list[dict[str, object]] = []
+    for index, stage in enumerate(ctx.stages):
+        window = _Window(stage.start, stage.end, whole_run=False)
+        out.append(
+            {
+                "stage": index,
+                "start_s": _num(stage.start - ctx.load_start),
+                "end_s": _num(stage.end - ctx.load_start),
+                "users": stage.users,
+                "metrics": _metrics(frames, ctx, window),
+            }
+        )
+    return out

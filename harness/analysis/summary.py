@@ -1,0 +1,103 @@
+"""From a run folder to the ``summary.json`` dict (schema_version 1).
+
+``load_run`` reads ``manifest.json`` and the frames of every variant run;
+``summarise`` turns that into the summary (pure); ``build_summary`` does both.
+Per variant, ``metrics`` is the median over repeats of each metric (null when null in
+every repeat; a boolean is true when true in any repeat), ``repeats`` the per-repeat
+metric dicts and ``stages`` the per-stage medians. ``thresholds`` is left empty: the
+check module fills it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.findings import findings
+from harness.analysis.metrics import Metrics, MetricValue, compute_metrics, stage_metrics
+from harness.analysis.run import RunData, VariantRun, load_run
+
+SCHEMA_VERSION = 1
+
+
+def median_value(values: Sequence[MetricValue]) -> MetricValue:
+    """Median of the non-null values; booleans: true if any is true; null if all null."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if all(isinstance(v, bool) for v in present):
+        return any(present)
+    med = float(np.median(np.asarray(present, dtype="float64")))
+    if all(isinstance(v, int) for v in present) and med.is_integer():
+        return int(med)
+    return round(med, 6)
+
+
+def median_metrics(repeats: Sequence[Mapping[str, MetricValue]]) -> Metrics:
+    """Per metric, the median over repeats (key order of the first repeat)."""
+    names: dict[str, None] = {}
+    for metrics in repeats:
+        names.update(dict.fromkeys(metrics))
+    return {name: median_value([m.get(name) for m in repeats]) for name in names}
+
+
+def _median_stages(per_repeat: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    count = max((len(stages) for stages in per_repeat), default=0)
+    out = []
+    for index in range(count):
+        present = [stages[index] for stages in per_repeat if len(stages) > index]
+        first = present[0]
+        out.append(
+            {
+                "stage": index,
+                "start_s": first["start_s"],
+                "end_s": first["end_s"],
+                "users": first["users"],
+                "metrics": median_metrics([s["metrics"] for s in present]),
+            }
+        )
+    return out
+
+
+def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
+    measured = [r for r in runs if r.ctx is not None]
+    repeats = [compute_metrics(r.frames, r.ctx) for r in measured if r.ctx is not None]
+    stages = [stage_metrics(r.frames, r.ctx) for r in measured if r.ctx is not None]
+    failed = [r for r in runs if r.status != "complete"]
+    first = measured[0].ctx if measured else None
+    return {
+        "status": failed[0].status if failed else "complete",
+        "error": next((r.error for r in failed if r.error), None),
+        "target": first.target if first else None,
+        "pooler": first.pooler if first else None,
+        "max_connections": first.max_connections if first else None,
+        "metrics": median_metrics(repeats),
+        "repeats": repeats,
+        "stages": _median_stages(stages),
+    }
+
+
+def summarise(run: RunData) -> dict[str, Any]:
+    """The summary.json dict of a loaded run folder (thresholds empty)."""
+    by_variant: dict[str, list[VariantRun]] = {}
+    for variant_run in run.runs:
+        by_variant.setdefault(variant_run.name, []).append(variant_run)
+    scenario = run.manifest.get("scenario")
+    name = scenario.get("name") if isinstance(scenario, Mapping) else scenario
+    summary: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "scenario": str(name or run.run_dir.name),
+        "status": str(run.manifest.get("status") or "unknown"),
+        "variants": {v: _variant_summary(runs) for v, runs in by_variant.items()},
+        "thresholds": [],
+    }
+    summary["findings"] = findings(summary, run.runs)
+    return summary
+
+
+def build_summary(run_dir: Path) -> dict[str, Any]:
+    """Read a run folder and compute its summary.json dict."""
+    return summarise(load_run(run_dir))

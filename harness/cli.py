@@ -1,0 +1,178 @@
+"""The ``pgstampede`` command: one function per subcommand; the only place with sys.exit.
+
+Exit codes: 0 run complete and every threshold held (or check passed); 1 a threshold
+failed or a regression was found; 2 bad input (scenario, flags, paths); 3 the run could not
+complete (a service failed to start, Locust crashed, interrupted, incomplete run folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import webbrowser
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from harness.errors import HarnessError, InputError
+
+EXIT_OK, EXIT_THRESHOLD, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad flags in one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see {self.prog} --help)")
+
+
+def resolve_scenario(arg: str) -> Path:
+    """A scenario path, or the name of a shipped scenario (``quickstart``)."""
+    path = Path(arg)
+    if path.exists() or path.suffix == ".toml" or "/" in arg:
+        return path
+    shipped = SCENARIOS_DIR / f"{arg}.toml"
+    if shipped.exists():
+        return shipped
+    raise InputError(f"{arg}: no such scenario file or shipped scenario (see pgstampede list)")
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from harness.orchestrate import RunOptions, run
+    from harness.plan import select_variants
+    from harness.progress import Progress
+    from harness.report.terminal import render_summary
+    from harness.results.store import check_writable, utc_stamp
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(resolve_scenario(args.scenario))
+    only = tuple(v.strip() for v in args.variants.split(",") if v.strip()) \
+        if args.variants else None
+    select_variants(scenario, only)
+    if args.runtime != "process":
+        raise InputError(f"--runtime {args.runtime}: not available yet (use --runtime process)")
+    out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{utc_stamp()}"
+    check_writable(out)
+    progress = Progress(console, quiet=args.quiet)
+    progress.message(f"pgstampede: {scenario.name} — {scenario.description}".rstrip(" —"))
+    progress.message(f"run folder: {out}")
+    outcome = run(scenario, RunOptions(out=out, only=only, runtime=args.runtime,
+                                       keep=args.keep, repeats=args.repeats), progress)
+    render_summary(outcome.summary, console)
+    console.print(f"run folder: {outcome.run_dir}")
+    if outcome.status != "complete":
+        console.print(f"[red]run {outcome.status}:[/] {outcome.error}")
+        return EXIT_INCOMPLETE
+    return verdict_exit(outcome.summary, console)
+
+
+def verdict_exit(summary: dict[str, Any], console: Console) -> int:
+    failed = [t for t in summary.get("thresholds", []) if t.get("ok") is False]
+    for t in failed:
+        console.print(f"[red]threshold failed:[/] {t['expr']} (value {t['value']})")
+    return EXIT_THRESHOLD if failed else EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    from harness.scenario import load_scenario
+
+    for path in sorted(SCENARIOS_DIR.glob("*.toml")):
+        scenario = load_scenario(path)
+        console.print(f"[bold]{path.stem:<14}[/] {scenario.description}", highlight=False)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from harness.orchestrate import finalize
+    from harness.progress import Progress
+
+    run_dir = Path(args.run_dir)
+    finalize(run_dir, Progress(console, quiet=True))
+    index = run_dir / "index.html"
+    console.print(f"report: {index}")
+    if args.open:
+        webbrowser.open(index.resolve().as_uri())
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from harness.check.command import check_run
+
+    outcome = check_run(
+        Path(args.run_dir), baseline=Path(args.baseline) if args.baseline else None,
+        junit=Path(args.junit) if args.junit else None,
+        markdown=Path(args.markdown) if args.markdown else None,
+        console=console, as_json=args.json)
+    return int(outcome.exit_code)
+
+
+def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
+    from harness.check.command import save_baseline
+
+    path = save_baseline(Path(args.run_dir), Path(args.save))
+    console.print(f"baseline saved: {path}")
+    return EXIT_OK
+
+
+def cmd_clean(args: argparse.Namespace, console: Console) -> int:
+    from harness.cleanup import clean
+
+    for line in clean([Path(p) for p in args.run_dirs] or [Path("reports")]):
+        console.print(line)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pgstampede", description="Will your app exhaust PostgreSQL? "
+                     "Load-test persistent and serverless targets, with and without PgBouncer.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("run", help="run a scenario")
+    p.add_argument("scenario", help="scenario file, or a shipped scenario's name")
+    p.add_argument("--out", help="run folder (default reports/<scenario>-<UTC time>)")
+    p.add_argument("--variants", help="comma-separated variant names to run")
+    p.add_argument("--runtime", default="process", choices=["process", "docker"])
+    p.add_argument("--repeats", type=int, help="override the scenario's repeats")
+    p.add_argument("--keep", action="store_true", help="keep temp clusters after the run")
+    p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("list", help="list the shipped scenarios")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("report", help="rebuild summary.json and index.html of a run folder")
+    p.add_argument("run_dir")
+    p.add_argument("--open", action="store_true", help="open the report in a browser")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("check", help="check thresholds and compare against a baseline")
+    p.add_argument("run_dir")
+    p.add_argument("--baseline", help="baseline file, or folder holding <scenario>.json")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.add_argument("--junit", help="write JUnit XML to this file")
+    p.add_argument("--markdown", help="write a Markdown summary to this file")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("baseline", help="record a baseline from a run folder")
+    p.add_argument("run_dir")
+    p.add_argument("--save", required=True, help="baseline file to write")
+    p.set_defaults(func=cmd_baseline)
+    p = sub.add_parser("clean", help="stop what a crashed run left running")
+    p.add_argument("run_dirs", nargs="*", help="run folders (default: every folder in reports/)")
+    p.set_defaults(func=cmd_clean)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "repeats", None) is not None and args.repeats < 1:
+            raise InputError("--repeats: expected an integer >= 1")
+        code = args.func(args, console)
+    except HarnessError as exc:
+        err.print(f"pgstampede: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        err.print("pgstampede: interrupted")
+        code = EXIT_INCOMPLETE
+    sys.exit(code)

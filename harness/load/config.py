@@ -1,0 +1,167 @@
+"""The load plan handed from the harness to the Locust subprocess, as JSON.
+
+The orchestrating process builds a ``LoadConfig`` from the scenario's load spec and writes
+it to a file; the locustfile reads it back in Locust's ``init`` event (never at import).
+This module imports neither locust nor pandas, so both sides can use it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.errors import LoadError
+
+CONFIG_ENV = "PGSTAMPEDE_LOAD_CONFIG"
+"""Environment variable holding the plan itself as JSON."""
+
+CONFIG_FILE_ENV = "PGSTAMPEDE_LOAD_CONFIG_FILE"
+"""Environment variable holding the path of a JSON file with the plan."""
+
+
+class StageLike(Protocol):
+    """One stage of the load shape (``harness.scenario.Stage``)."""
+
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def users(self) -> int: ...
+    @property
+    def spawn_rate(self) -> float: ...
+
+
+class RequestLike(Protocol):
+    """One weighted request (``harness.scenario.RequestSpec``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def weight(self) -> float: ...
+
+
+class LoadSpecLike(Protocol):
+    """The scenario's load spec (``harness.scenario.LoadSpec``)."""
+
+    @property
+    def stages(self) -> Sequence[StageLike]: ...
+    @property
+    def think_time_s(self) -> tuple[float, float]: ...
+    @property
+    def requests(self) -> Sequence[RequestLike]: ...
+    @property
+    def processes(self) -> int: ...
+    @property
+    def request_timeout_s(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class ShapeStage:
+    duration_s: float
+    users: int
+    spawn_rate: float
+
+
+@dataclass(frozen=True)
+class WeightedRequest:
+    name: str
+    method: str
+    path: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """Everything the locustfile needs; ``out_dir`` receives the logs."""
+
+    out_dir: str
+    stages: tuple[ShapeStage, ...]
+    think_time_s: tuple[float, float]
+    requests: tuple[WeightedRequest, ...]
+    request_timeout_s: float = 30.0
+    request_log: bool = True
+    progress_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.requests or sum(r.weight for r in self.requests) <= 0:
+            raise LoadError("load plan: at least one request with a positive weight is needed")
+
+    @property
+    def cumulative_weights(self) -> tuple[float, ...]:
+        return tuple(itertools.accumulate(r.weight for r in self.requests))
+
+    def pick(self, u: float) -> WeightedRequest:
+        """The request chosen by ``u`` in [0, 1): weighted by ``RequestSpec.weight``."""
+        cum = self.cumulative_weights
+        i = bisect.bisect_right(cum, u * cum[-1])
+        return self.requests[min(i, len(self.requests) - 1)]
+
+    def think_time(self, u: float) -> float:
+        """The wait before the next request, chosen by ``u`` in [0, 1)."""
+        lo, hi = self.think_time_s
+        return lo if hi <= lo else lo + (hi - lo) * u
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.stages)
+
+    @classmethod
+    def from_spec(cls, spec: LoadSpecLike, *, out_dir: Path, request_log: bool = True) -> LoadConfig:
+        return cls(
+            out_dir=str(out_dir),
+            stages=tuple(ShapeStage(s.duration_s, s.users, s.spawn_rate) for s in spec.stages),
+            think_time_s=(spec.think_time_s[0], spec.think_time_s[1]),
+            requests=tuple(
+                WeightedRequest(r.name, r.method.upper(), r.path, r.weight) for r in spec.requests
+            ),
+            request_timeout_s=spec.request_timeout_s,
+            request_log=request_log,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "out_dir": self.out_dir,
+                "stages": [vars(s) for s in self.stages],
+                "think_time_s": list(self.think_time_s),
+                "requests": [vars(r) for r in self.requests],
+                "request_timeout_s": self.request_timeout_s,
+                "request_log": self.request_log,
+                "progress_interval_s": self.progress_interval_s,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LoadConfig:
+        data: dict[str, Any] = json.loads(text)
+        lo, hi = data["think_time_s"]
+        return cls(
+            out_dir=str(data["out_dir"]),
+            stages=tuple(ShapeStage(**s) for s in data["stages"]),
+            think_time_s=(float(lo), float(hi)),
+            requests=tuple(WeightedRequest(**r) for r in data["requests"]),
+            request_timeout_s=float(data["request_timeout_s"]),
+            request_log=bool(data["request_log"]),
+            progress_interval_s=float(data["progress_interval_s"]),
+        )
+
+
+def load_config_from_env(environ: Mapping[str, str] = os.environ) -> LoadConfig:
+    """The plan from ``PGSTAMPEDE_LOAD_CONFIG`` (JSON) or ``PGSTAMPEDE_LOAD_CONFIG_FILE``."""
+    try:
+        if CONFIG_ENV in environ:
+            return LoadConfig.from_json(environ[CONFIG_ENV])
+        if CONFIG_FILE_ENV in environ:
+            return LoadConfig.from_json(Path(environ[CONFIG_FILE_ENV]).read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LoadError(f"load plan: cannot read it from the environment ({exc})") from exc
+    raise LoadError(f"load plan: set {CONFIG_ENV} (JSON) or {CONFIG_FILE_ENV} (path)")

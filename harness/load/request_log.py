@@ -1,0 +1,82 @@
+"""The raw per-request log: one CSV file per Locust process, written with a large buffer.
+
+Columns are those of the ``requests`` frame (docs/internals.md). Each Locust process
+(local, or every worker of ``--processes N``) writes ``requests-<pid>.csv`` in the out
+dir; ``harness.load.request_frame.read_request_logs`` merges them. No pandas here: this
+module runs inside the Locust subprocess.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import TextIO
+
+from harness.load.outcome import Outcome
+
+COLUMNS: tuple[str, ...] = ("t", "endpoint", "latency_ms", "status", "kind", "instance", "counter")
+FILE_GLOB = "requests-*.csv"
+BUFFER_BYTES = 1 << 20
+
+
+def request_log_path(out_dir: Path, pid: int) -> Path:
+    return out_dir / f"requests-{pid}.csv"
+
+
+class RequestLogWriter:
+    """Appends request rows to this process's log file, opened on the first row.
+
+    The file is opened lazily and re-opened when the process id changes (a forked
+    Locust worker never writes into its parent's file).
+    """
+
+    def __init__(self, out_dir: Path, buffer_bytes: int = BUFFER_BYTES) -> None:
+        self._out_dir = out_dir
+        self._buffer_bytes = buffer_bytes
+        self._pid = -1
+        self._file: TextIO | None = None
+        self._writer: csv._writer | None = None
+        self.rows = 0
+
+    @property
+    def path(self) -> Path | None:
+        return None if self._file is None else request_log_path(self._out_dir, self._pid)
+
+    def _open(self) -> csv._writer:
+        self._pid = os.getpid()
+        path = request_log_path(self._out_dir, self._pid)
+        self._file = path.open("w", buffering=self._buffer_bytes, newline="", encoding="utf-8")
+        writer = csv.writer(self._file, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        self._writer = writer
+        return writer
+
+    def write(
+        self, t: float, endpoint: str, latency_ms: float, status: int, outcome: Outcome
+    ) -> None:
+        writer = self._writer
+        if writer is None or self._pid != os.getpid():
+            writer = self._open()
+        writer.writerow(
+            (
+                f"{t:.6f}",
+                endpoint,
+                f"{latency_ms:.3f}",
+                status,
+                outcome.kind,
+                outcome.instance,
+                outcome.counter,
+            )
+        )
+        self.rows += 1
+
+    def flush(self) -> None:
+        if self._file is not None and self._pid == os.getpid():
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+        self._writer = None

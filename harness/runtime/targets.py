@@ -1,0 +1,97 @@
+"""Starting the system under test for a variant: the registry of targets.
+
+A target starter is a context manager factory ``(TargetContext) -> RunningTarget``. The
+registry maps a scenario's ``target`` name to it; a new target plugs in by adding one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.runtime.managed import ManagedProcess
+from harness.runtime.ports import LOOPBACK, free_port
+from harness.scenario import Variant
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    """What a target needs to start: where the database is and where to put its files."""
+
+    variant: Variant
+    dsn: str
+    logs: Path
+    workdir: Path
+    pid_dir: Path | None = None
+
+    @property
+    def statement_cache_size(self) -> str:
+        """'0' behind PgBouncer transaction mode (unless the fix is off), else the default."""
+        v = self.variant
+        fix = v.serverless.prepared_statement_fix if v.target == "serverless" \
+            else v.persistent.prepared_statement_fix
+        behind_tx_pooler = v.pooler == "pgbouncer" and v.pgbouncer.pool_mode != "session"
+        return "0" if behind_tx_pooler and fix else ""
+
+
+@dataclass
+class RunningTarget:
+    """A started target: its URL, its processes by role, and its extra collectors."""
+
+    url: str
+    roles: dict[str, Callable[[], list[int]]] = field(default_factory=dict)
+    collectors: list[Any] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class TargetStarter(Protocol):
+    def __call__(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
+        ...
+
+
+def target_env(ctx: TargetContext, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env.update({
+        "PGSTAMPEDE_DSN": ctx.dsn,
+        "PGSTAMPEDE_STATEMENT_CACHE_SIZE": ctx.statement_cache_size,
+        "PGSTAMPEDE_APP_NAME": f"pgstampede-{ctx.variant.target}",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra or {})
+    return env
+
+
+@contextlib.contextmanager
+def persistent_target(ctx: TargetContext) -> Iterator[RunningTarget]:
+    """One uvicorn process serving the Starlette app with an asyncpg pool."""
+    spec = ctx.variant.persistent
+    port = free_port()
+    env = target_env(ctx, {
+        "PGSTAMPEDE_POOL_MIN": str(spec.pool_min),
+        "PGSTAMPEDE_POOL_MAX": str(spec.pool_max),
+        "PGSTAMPEDE_ACQUIRE_TIMEOUT": str(spec.acquire_timeout_s),
+        "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(int(spec.background_delay_s * 1000)),
+    })
+    argv = [sys.executable, "-m", "uvicorn", "targets.persistent.app:app", "--host", LOOPBACK,
+            "--port", str(port), "--no-access-log", "--log-level", "warning",
+            "--timeout-graceful-shutdown", "2"]
+    url = f"http://{LOOPBACK}:{port}"
+    with ManagedProcess(name="target", argv=argv, env=env, log_path=ctx.logs / "target.log",
+                        ready_url=f"{url}/health", pid_dir=ctx.pid_dir) as proc:
+        yield RunningTarget(url=url, roles={"target": proc.pids},
+                            info={"statement_cache_size": ctx.statement_cache_size or "default"})
+
+
+TARGET_STARTERS: dict[str, TargetStarter] = {
+    "persistent": persistent_target,
+}
+
+
+def start_target(ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
+    return TARGET_STARTERS[ctx.variant.target](ctx)

@@ -1,0 +1,543 @@
+"""Scenario files (TOML) loaded into frozen dataclasses and validated.
+
+A scenario says what load to send (``[load]``), what database to run (``[database]``), how
+each target and pooler is configured (``[target.persistent]``, ``[target.serverless]``,
+``[pooler.pgbouncer]``), which variants to compare (``[[variants]]``, each may override any
+target, pooler or database key) and what must hold (``[thresholds]``, ``[check]``).
+
+Every error is a :class:`ScenarioError` naming the file, the key and what was expected.
+The sections' keys, defaults and parsers are declared once, on the dataclass fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ScenarioError
+from harness.units import parse_duration
+
+ENDPOINTS: dict[str, tuple[str, str]] = {
+    "read": ("GET", "/read"),
+    "write": ("POST", "/write"),
+    "slow": ("GET", "/slow"),
+    "counter": ("GET", "/counter"),
+    "background": ("POST", "/background"),
+}
+TARGETS = ("persistent", "serverless", "external")
+POOLERS = ("none", "pgbouncer")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+
+
+# ---------------------------------------------------------------- field parsers
+
+def _int(low: int | None = None, high: int | None = None) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected an integer, got {value!r}")
+        if low is not None and value < low:
+            raise ValueError(f"expected an integer >= {low}, got {value}")
+        if high is not None and value > high:
+            raise ValueError(f"expected an integer <= {high}, got {value}")
+        return value
+    return parse
+
+
+def _number(low: float = 0.0, strict: bool = False) -> Callable[[object], float]:
+    def parse(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"expected a number, got {value!r}")
+        if value < low or (strict and value == low):
+            raise ValueError(f"expected a number {'>' if strict else '>='} {low:g}, got {value}")
+        return float(value)
+    return parse
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+    return parse
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _duration(value: object) -> float:
+    return parse_duration(value)
+
+
+def _optional_duration(value: object) -> float | None:
+    return None if value in ("", "none", 0) else parse_duration(value)
+
+
+def _settings(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a table of server settings, got {value!r}")
+    return tuple(
+        (str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()
+    )
+
+
+def opt(key: str, parse: Callable[[object], Any], default: Any) -> Any:
+    """A dataclass field read from TOML key ``key`` with ``parse``."""
+    return field(default=default, metadata={"key": key, "parse": parse})
+
+
+# ---------------------------------------------------------------- records
+
+@dataclass(frozen=True)
+class Stage:
+    duration_s: float = opt("duration", _duration, 0.0)
+    users: int = opt("users", _int(0), 0)
+    spawn_rate: float = opt("spawn_rate", _number(0.0, strict=True), 10.0)
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    name: str
+    method: str
+    path: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    stages: tuple[Stage, ...]
+    think_time_s: tuple[float, float]
+    requests: tuple[RequestSpec, ...]
+    processes: int = 1
+    request_timeout_s: float = 30.0
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.stages)
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    max_connections: int = opt("max_connections", _int(5, 100_000), 100)
+    settings: tuple[tuple[str, str], ...] = opt("settings", _settings, ())
+
+
+@dataclass(frozen=True)
+class PersistentSpec:
+    pool_min: int = opt("pool_min", _int(0), 2)
+    pool_max: int = opt("pool_max", _int(1), 20)
+    prepared_statement_fix: bool = opt("prepared_statement_fix", _bool, True)
+    acquire_timeout_s: float = opt("acquire_timeout", _duration, 10.0)
+    background_delay_s: float = opt("background_delay", _duration, 0.2)
+
+
+@dataclass(frozen=True)
+class ServerlessSpec:
+    max_instances: int = opt("max_instances", _int(1), 1000)
+    instance_concurrency: int = opt("instance_concurrency", _int(1), 1)
+    idle_timeout_s: float = opt("idle_timeout", _duration, 30.0)
+    scale_rate: float = opt("scale_rate", _number(0.0, strict=True), 100.0)
+    freeze: bool = opt("freeze", _bool, True)
+    reap: str = opt("reap", _choice("kill", "abandon"), "kill")
+    when_full: str = opt("when_full", _choice("queue", "reject"), "queue")
+    request_timeout_s: float = opt("request_timeout", _duration, 30.0)
+    init_delay_s: float = opt("init_delay", _duration, 0.0)
+    max_lifetime_s: float = opt("max_lifetime", _duration, 0.0)
+    cold_start: str = opt("cold_start", _choice("fork", "exec"), "fork")
+    db_client: str = opt("db_client", _choice("connection", "pool"), "connection")
+    pool_max: int = opt("pool_max", _int(1), 5)
+    prepared_statement_fix: bool = opt("prepared_statement_fix", _bool, True)
+    background_delay_s: float = opt("background_delay", _duration, 0.2)
+
+
+@dataclass(frozen=True)
+class PgBouncerSpec:
+    pool_mode: str = opt("pool_mode", _choice("transaction", "session", "statement"), "transaction")
+    pool_size: int = opt("pool_size", _int(1), 20)
+    max_client_conn: int = opt("max_client_conn", _int(1, 100_000), 2000)
+    query_wait_timeout_s: float | None = opt("query_wait_timeout", _optional_duration, None)
+
+
+@dataclass(frozen=True)
+class ExternalSpec:
+    url: str = opt("url", _text, "")
+    watch_dsn: str = opt("watch_dsn", _text, "")
+    pgbouncer_admin_dsn: str = opt("pgbouncer_admin_dsn", _text, "")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    target: str
+    pooler: str
+    database: DatabaseSpec
+    persistent: PersistentSpec
+    serverless: ServerlessSpec
+    pgbouncer: PgBouncerSpec
+    external: ExternalSpec
+    requests: tuple[RequestSpec, ...] = ()
+
+    def target_config(self) -> dict[str, Any]:
+        """The settings of this variant's target and pooler, as run (for the manifest)."""
+        out: dict[str, Any] = {"target": self.target, "pooler": self.pooler,
+                               "max_connections": self.database.max_connections}
+        section = {"persistent": self.persistent, "serverless": self.serverless,
+                   "external": self.external}[self.target]
+        out[self.target] = dataclasses.asdict(section)
+        if self.pooler == "pgbouncer":
+            out["pgbouncer"] = dataclasses.asdict(self.pgbouncer)
+        return out
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: str
+    name: str
+    description: str
+    repeats: int
+    load: LoadSpec
+    collect_interval_s: float
+    variants: tuple[Variant, ...]
+    thresholds: tuple[tuple[str, str], ...]
+    min_change: Mapping[str, float]
+    raw: Mapping[str, Any]
+
+    def variant(self, name: str) -> Variant:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+
+
+
+# ---------------------------------------------------------------- loading
+
+_TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "pooler",
+             "collect", "variants", "thresholds", "check"}
+_VARIANT_KEYS = {"name", "target", "pooler", "target_overrides", "pooler_overrides",
+                 "database_overrides", "paths", "url", "watch_dsn", "pgbouncer_admin_dsn"}
+_LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout"}
+
+
+class _Ctx:
+    """The file being loaded, for error messages."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def error(self, key: str, expected: str) -> ScenarioError:
+        return ScenarioError(self.path, key, expected)
+
+    def table(self, value: object, key: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.error(key, f"expected a table, got {value!r}")
+        return value
+
+    def no_unknown(self, table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                listed = ", ".join(sorted(allowed))
+                raise self.error(_join(where, key), f"unknown key (expected one of: {listed})")
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _keys_of(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    return {f.metadata["key"]: f for f in dataclasses.fields(cls) if "key" in f.metadata}
+
+
+def _build(cls: type[Any], table: Mapping[str, Any], ctx: _Ctx, where: str,
+           base: Any = None) -> Any:
+    """An instance of ``cls`` from ``table`` (on top of ``base``), every value parsed."""
+    fields = _keys_of(cls)
+    ctx.no_unknown(table, set(fields), where)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        fld = fields[key]
+        try:
+            values[fld.name] = fld.metadata["parse"](value)
+        except ValueError as exc:
+            raise ctx.error(_join(where, key), str(exc)) from None
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
+
+
+def _think_time(value: object, ctx: _Ctx) -> tuple[float, float]:
+    try:
+        if isinstance(value, list):
+            if len(value) != 2:
+                raise ValueError("expected [min, max], e.g. [\"50ms\", \"200ms\"]")
+            low, high = parse_duration(value[0]), parse_duration(value[1])
+            if high < low:
+                raise ValueError("expected min <= max")
+            return (low, high)
+        one = parse_duration(value)
+        return (one, one)
+    except ValueError as exc:
+        raise ctx.error("load.think_time", str(exc)) from None
+
+
+def _stages(value: object, ctx: _Ctx) -> tuple[Stage, ...]:
+    if not isinstance(value, list) or not value:
+        raise ctx.error("load.stages", "expected a non-empty list of "
+                        "{ duration = \"30s\", users = 10, spawn_rate = 10 }")
+    stages = []
+    for i, item in enumerate(value):
+        where = f"load.stages[{i}]"
+        table = ctx.table(item, where)
+        for required in ("duration", "users"):
+            if required not in table:
+                raise ctx.error(_join(where, required), "missing (required)")
+        stage = _build(Stage, table, ctx, where)
+        if stage.duration_s <= 0:
+            raise ctx.error(_join(where, "duration"), "expected a duration > 0")
+        stages.append(stage)
+    return tuple(stages)
+
+
+def _weights(value: object, ctx: _Ctx, where: str, allowed: set[str] | None) -> dict[str, float]:
+    table = ctx.table(value, where)
+    if not table:
+        raise ctx.error(where, "expected at least one weight")
+    weights: dict[str, float] = {}
+    for key, weight in table.items():
+        if allowed is not None and key not in allowed:
+            raise ctx.error(_join(where, key),
+                            f"unknown endpoint (expected one of: {', '.join(sorted(allowed))})")
+        try:
+            weights[key] = _number(0.0)(weight)
+        except ValueError as exc:
+            raise ctx.error(_join(where, key), str(exc)) from None
+    if sum(weights.values()) <= 0:
+        raise ctx.error(where, "expected weights that sum to more than 0")
+    return weights
+
+
+def _endpoint_requests(weights: Mapping[str, float], slow_ms: int) -> tuple[RequestSpec, ...]:
+    out = []
+    for name, weight in weights.items():
+        method, path = ENDPOINTS[name]
+        if name == "slow":
+            path = f"{path}?ms={slow_ms}"
+        out.append(RequestSpec(name, method, path, weight))
+    return tuple(out)
+
+
+def _path_requests(value: object, ctx: _Ctx, where: str) -> tuple[RequestSpec, ...]:
+    weights = _weights(value, ctx, where, None)
+    out = []
+    for key, weight in weights.items():
+        parts = key.split(None, 1)
+        if len(parts) != 2 or parts[0] not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"} \
+                or not parts[1].startswith("/"):
+            raise ctx.error(_join(where, key), "expected \"METHOD /path\", e.g. \"GET /items\"")
+        out.append(RequestSpec(key, parts[0], parts[1], weight))
+    return tuple(out)
+
+
+def _load(table: dict[str, Any], ctx: _Ctx) -> LoadSpec:
+    ctx.no_unknown(table, _LOAD_KEYS, "load")
+    try:
+        slow_ms = _int(0, 600_000)(table.get("slow_ms", 50))
+        processes = _int(-1, 256)(table.get("processes", 1))
+        timeout = parse_duration(table.get("request_timeout", "30s"))
+    except ValueError as exc:
+        raise ctx.error("load", str(exc)) from None
+    if processes == 0:
+        raise ctx.error("load.processes", "expected a number of processes >= 1, or -1 (one per core)")
+    weights = _weights(table.get("endpoints", {"read": 1.0}), ctx, "load.endpoints",
+                       set(ENDPOINTS))
+    return LoadSpec(
+        stages=_stages(table.get("stages"), ctx),
+        think_time_s=_think_time(table.get("think_time", "0s"), ctx),
+        requests=_endpoint_requests(weights, slow_ms),
+        processes=processes,
+        request_timeout_s=timeout,
+    )
+
+
+def _split_overrides(over: Mapping[str, Any], target_cls: type, ctx: _Ctx,
+                     where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``target_overrides`` may hold target keys and pooler keys: split them."""
+    target_keys, pooler_keys = set(_keys_of(target_cls)), set(_keys_of(PgBouncerSpec))
+    ctx.no_unknown(over, target_keys | pooler_keys, where)
+    return ({k: v for k, v in over.items() if k in target_keys},
+            {k: v for k, v in over.items() if k not in target_keys})
+
+
+def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
+             load: LoadSpec) -> Variant:
+    where = f"variants[{i}]"
+    ctx.no_unknown(table, _VARIANT_KEYS, where)
+    name = table.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ctx.error(_join(where, "name"), "expected a name of letters, digits and _.+- "
+                        f"(at most 64), got {name!r}")
+    target = table.get("target", "persistent")
+    if target not in TARGETS:
+        raise ctx.error(_join(where, "target"), f"expected one of {', '.join(TARGETS)}, "
+                        f"got {target!r}")
+    pooler = table.get("pooler", "none")
+    if pooler not in POOLERS:
+        raise ctx.error(_join(where, "pooler"), f"expected one of {', '.join(POOLERS)}, "
+                        f"got {pooler!r}")
+    target_cls = {"persistent": PersistentSpec, "serverless": ServerlessSpec,
+                  "external": ExternalSpec}[target]
+    t_over, p_over = _split_overrides(ctx.table(table.get("target_overrides"),
+                                                _join(where, "target_overrides")),
+                                      target_cls, ctx, _join(where, "target_overrides"))
+    p_over.update(ctx.table(table.get("pooler_overrides"), _join(where, "pooler_overrides")))
+    specs = dict(defaults)
+    specs[target] = _build(target_cls, t_over, ctx, _join(where, "target_overrides"),
+                           defaults[target])
+    specs["pgbouncer"] = _build(PgBouncerSpec, p_over, ctx, _join(where, "pooler_overrides"),
+                                defaults["pgbouncer"])
+    specs["database"] = _build(DatabaseSpec, ctx.table(table.get("database_overrides"),
+                                                       _join(where, "database_overrides")),
+                               ctx, _join(where, "database_overrides"), defaults["database"])
+    requests = load.requests
+    if target == "external":
+        ext = {k: table[k] for k in ("url", "watch_dsn", "pgbouncer_admin_dsn") if k in table}
+        specs["external"] = _build(ExternalSpec, ext, ctx, where, defaults["external"])
+        for key in ("url", "watch_dsn"):
+            if not getattr(specs["external"], key):
+                raise ctx.error(_join(where, key), "required for target = \"external\"")
+        if "paths" in table:
+            requests = _path_requests(table["paths"], ctx, _join(where, "paths"))
+    elif "paths" in table:
+        raise ctx.error(_join(where, "paths"), "only for target = \"external\"")
+    return Variant(name=name, target=target, pooler=pooler, requests=requests, **specs)
+
+
+def _sections(data: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
+    targets = ctx.table(data.get("target"), "target")
+    ctx.no_unknown(targets, {"persistent", "serverless", "external"}, "target")
+    poolers = ctx.table(data.get("pooler"), "pooler")
+    ctx.no_unknown(poolers, {"pgbouncer"}, "pooler")
+    return {
+        "database": _build(DatabaseSpec, ctx.table(data.get("database"), "database"), ctx,
+                           "database"),
+        "persistent": _build(PersistentSpec, ctx.table(targets.get("persistent"),
+                                                       "target.persistent"), ctx,
+                             "target.persistent"),
+        "serverless": _build(ServerlessSpec, ctx.table(targets.get("serverless"),
+                                                       "target.serverless"), ctx,
+                             "target.serverless"),
+        "external": _build(ExternalSpec, ctx.table(targets.get("external"), "target.external"),
+                           ctx, "target.external"),
+        "pgbouncer": _build(PgBouncerSpec, ctx.table(poolers.get("pgbouncer"),
+                                                     "pooler.pgbouncer"), ctx,
+                            "pooler.pgbouncer"),
+    }
+
+
+def _thresholds(data: dict[str, Any], ctx: _Ctx,
+                variants: tuple[Variant, ...]) -> tuple[tuple[str, str], ...]:
+    from harness.check.thresholds import parse_threshold, validate_thresholds
+
+    table = ctx.table(data.get("thresholds"), "thresholds")
+    parsed = []
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise ctx.error(f"thresholds.{key}", f"expected a string like \"< 200ms\", "
+                            f"got {value!r}")
+        try:
+            parsed.append(parse_threshold(key, value))
+        except ValueError as exc:
+            raise ctx.error(f"thresholds.\"{key}\"", str(exc)) from None
+    try:
+        validate_thresholds(parsed, [v.name for v in variants])
+    except ValueError as exc:
+        raise ctx.error("thresholds", str(exc)) from None
+    return tuple((k, str(v)) for k, v in table.items())
+
+
+def _min_change(data: dict[str, Any], ctx: _Ctx) -> dict[str, float]:
+    from harness.results.metrics import metric_info
+
+    table = ctx.table(data.get("check"), "check")
+    ctx.no_unknown(table, {"min_change"}, "check")
+    out: dict[str, float] = {}
+    for metric, value in ctx.table(table.get("min_change"), "check.min_change").items():
+        if metric != "*" and metric_info(metric) is None:
+            raise ctx.error(f"check.min_change.\"{metric}\"", "unknown metric")
+        try:
+            out[metric] = _number(0.0)(value)
+        except ValueError as exc:
+            raise ctx.error(f"check.min_change.\"{metric}\"", str(exc)) from None
+    return out
+
+
+def parse_scenario(data: dict[str, Any], path: str) -> Scenario:
+    """A :class:`Scenario` from parsed TOML ``data``; ``path`` is used in errors."""
+    ctx = _Ctx(path)
+    ctx.no_unknown(data, _TOP_KEYS, "")
+    name = data.get("name", Path(path).stem)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ctx.error("name", f"expected a name of letters, digits and _.+-, got {name!r}")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ctx.error("description", "expected a string")
+    try:
+        repeats = _int(1, 100)(data.get("repeats", 1))
+    except ValueError as exc:
+        raise ctx.error("repeats", str(exc)) from None
+    if "load" not in data:
+        raise ctx.error("load", "missing section [load] with stages")
+    load = _load(ctx.table(data["load"], "load"), ctx)
+    collect = ctx.table(data.get("collect"), "collect")
+    ctx.no_unknown(collect, {"interval"}, "collect")
+    try:
+        interval = parse_duration(collect.get("interval", "100ms"))
+    except ValueError as exc:
+        raise ctx.error("collect.interval", str(exc)) from None
+    if not 0.01 <= interval <= 60:
+        raise ctx.error("collect.interval", "expected a duration between 10ms and 60s")
+    defaults = _sections(data, ctx)
+    raw_variants = data.get("variants")
+    if not isinstance(raw_variants, list) or not raw_variants:
+        raise ctx.error("variants", "expected at least one [[variants]] table")
+    variants = tuple(_variant(ctx.table(v, f"variants[{i}]"), i, defaults, ctx, load)
+                     for i, v in enumerate(raw_variants))
+    seen: set[str] = set()
+    for i, v in enumerate(variants):
+        if v.name in seen:
+            raise ctx.error(f"variants[{i}].name", f"duplicate variant name {v.name!r}")
+        seen.add(v.name)
+    return Scenario(path=path, name=name, description=description, repeats=repeats, load=load,
+                    collect_interval_s=interval, variants=variants,
+                    thresholds=_thresholds(data, ctx, variants),
+                    min_change=_min_change(data, ctx), raw=data)
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(str(p), "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(p), "", f"cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(p), "", f"invalid TOML: {exc}") from None
+    return parse_scenario(data, str(p))

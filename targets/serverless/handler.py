@@ -1,0 +1,123 @@
+"""The serverless target: a function handler with module-level state.
+
+This module deliberately follows the pattern people write on serverless platforms (and the
+one thing the rest of the code base avoids): the database client is a *module global*,
+created on the first request and reused for as long as the instance stays warm. Every
+instance (process) has its own copy, so N instances hold N connections (or N pools); a frozen
+instance keeps its connection open and idle on the server.
+
+    PGSTAMPEDE_DB_CLIENT=connection   one asyncpg connection, created on first use; requests
+                                      of one instance share it one at a time (a lock, like
+                                      node-postgres' query queue)
+    PGSTAMPEDE_DB_CLIENT=pool         an asyncpg pool of PGSTAMPEDE_POOL_MIN..PGSTAMPEDE_POOL_MAX
+                                      connections, created on first use
+
+Configuration is read from the environment on the first request (targets.shared.settings);
+``PGSTAMPEDE_STATEMENT_CACHE_SIZE=0`` behind PgBouncer transaction mode, set by the platform.
+The platform's instance runtime (harness.platform.instance) calls ``handler`` for each
+request and runs the response's ``after`` work once the answer is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from targets.shared.endpoints import (
+    Counter,
+    Database,
+    EndpointContext,
+    EndpointRequest,
+    EndpointResponse,
+    handle,
+)
+from targets.shared.errors import classify
+from targets.shared.settings import TargetSettings
+
+
+class GlobalConnection:
+    """One connection per instance, opened on first use, reopened when it was lost."""
+
+    def __init__(self, settings: TargetSettings) -> None:
+        self.settings = settings
+        self.conn: Any = None
+        self.lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _use(self) -> AsyncIterator[Any]:
+        async with self.lock:
+            if self.conn is None or self.conn.is_closed():
+                self.conn = None
+                self.conn = await asyncpg.connect(
+                    self.settings.dsn, **self.settings.connect_kwargs()
+                )
+            try:
+                yield self.conn
+            except Exception as exc:
+                error = classify(exc)
+                if self.conn.is_closed() or (error is not None and error.kind == "db_unavailable"):
+                    self.conn.terminate()
+                    self.conn = None
+                raise
+
+    def connection(self) -> AbstractAsyncContextManager[Any]:
+        return self._use()
+
+
+class GlobalPool:
+    """A pool per instance, created on first use (retried on the next request if refused)."""
+
+    def __init__(self, settings: TargetSettings) -> None:
+        self.settings = settings
+        self.pool: Any = None
+        self.lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _use(self) -> AsyncIterator[Any]:
+        async with self.lock:
+            if self.pool is None:
+                self.pool = await asyncpg.create_pool(
+                    self.settings.dsn,
+                    min_size=self.settings.pool_min,
+                    max_size=self.settings.pool_max,
+                    **self.settings.connect_kwargs(),
+                )
+        async with self.pool.acquire(timeout=self.settings.acquire_timeout_s) as conn:
+            yield conn
+
+    def connection(self) -> AbstractAsyncContextManager[Any]:
+        return self._use()
+
+
+class _InstanceState:
+    """The module-level state of one instance: settings, database client, counter."""
+
+    def __init__(self) -> None:
+        self.ctx: EndpointContext | None = None
+
+    def context(self) -> EndpointContext:
+        if self.ctx is None:
+            settings = TargetSettings.from_env(os.environ)
+            db: Database = (
+                GlobalPool(settings) if settings.db_client == "pool" else GlobalConnection(settings)
+            )
+            self.ctx = EndpointContext(
+                instance=settings.instance,
+                db=db,
+                counter=Counter(),
+                background_delay_ms=settings.background_delay_ms,
+            )
+        return self.ctx
+
+
+_STATE = _InstanceState()  # module-level on purpose: see the module docstring
+
+
+async def handler(request: EndpointRequest) -> EndpointResponse:
+    """The function's entry point: one request in, one response out."""
+    return await handle(request, _STATE.context())

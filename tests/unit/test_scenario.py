@@ -1,0 +1,156 @@
+"""Scenario loading: valid files, durations, overrides and every invalid case's message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InputError, ScenarioError
+from harness.plan import make_plan
+from harness.scenario import load_scenario
+from harness.units import format_duration, parse_duration
+
+SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.toml"))
+
+MINIMAL = """
+name = "t"
+[load]
+stages = [{ duration = "5s", users = 3, spawn_rate = 3 }]
+[[variants]]
+name = "a"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_shipped_scenarios_load(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.description
+    assert scenario.variants
+    assert scenario.load.duration_s > 0
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("250ms", 0.25), ("30s", 30.0), ("2m", 120.0), ("1.5s", 1.5), ("1h", 3600.0), (0, 0.0),
+])
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "5", "5 sec", "-1s", True, None, [1], -3])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+def test_format_duration_round_trips() -> None:
+    for seconds in (0.25, 1.0, 30.0, 120.0, 90.0):
+        assert parse_duration(format_duration(seconds)) == pytest.approx(seconds)
+
+
+def test_minimal_defaults(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, MINIMAL))
+    v = s.variants[0]
+    assert (v.target, v.pooler) == ("persistent", "none")
+    assert v.database.max_connections == 100
+    assert v.persistent.pool_max == 20
+    assert s.load.think_time_s == (0.0, 0.0)
+    assert [(r.name, r.method, r.path) for r in s.load.requests] == [("read", "GET", "/read")]
+    assert s.collect_interval_s == pytest.approx(0.1)
+
+
+def test_overrides_apply_per_variant(tmp_path: Path) -> None:
+    text = MINIMAL.replace('[[variants]]\nname = "a"\n', "") + """
+[load.endpoints]
+read = 0.5
+slow = 0.5
+[target.persistent]
+pool_max = 10
+[pooler.pgbouncer]
+pool_size = 7
+[[variants]]
+name = "plain"
+[[variants]]
+name = "pooled"
+pooler = "pgbouncer"
+target_overrides = { pool_max = 50, pool_size = 3 }
+database_overrides = { max_connections = 30 }
+[[variants]]
+name = "fluid"
+target = "serverless"
+target_overrides = { instance_concurrency = 10, idle_timeout = "2s" }
+"""
+    text = text.replace("[load]\n", "[load]\nslow_ms = 75\n")
+    s = load_scenario(write(tmp_path, text))
+    plain, pooled, fluid = s.variants
+    assert plain.persistent.pool_max == 10 and plain.pgbouncer.pool_size == 7
+    assert pooled.persistent.pool_max == 50 and pooled.pgbouncer.pool_size == 3
+    assert pooled.database.max_connections == 30 and plain.database.max_connections == 100
+    assert fluid.serverless.instance_concurrency == 10
+    assert fluid.serverless.idle_timeout_s == 2.0
+    assert ("slow", "GET", "/slow?ms=75") in [(r.name, r.method, r.path) for r in s.load.requests]
+
+
+def test_plan_interleaves_repeats_and_filters(tmp_path: Path) -> None:
+    text = MINIMAL.replace('name = "t"', 'name = "t"\nrepeats = 2') + '[[variants]]\nname = "b"\n'
+    s = load_scenario(write(tmp_path, text))
+    plan = make_plan(s)
+    assert [(i.variant.name, i.repeat) for i in plan] == [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    assert [i.index for i in plan] == [1, 2, 3, 4] and plan[0].total == 4
+    assert [i.variant.name for i in make_plan(s, ["b"])] == ["b", "b"]
+    with pytest.raises(InputError, match="unknown variant 'c'"):
+        make_plan(s, ["c"])
+
+
+BAD_CASES = [
+    ("name = \n", "invalid TOML"),
+    (MINIMAL + "\nbogus = 1\n", "bogus: unknown key"),
+    (MINIMAL.replace("users = 3", "users = -3"), "load.stages[0].users: expected an integer >= 0"),
+    (MINIMAL.replace('"5s"', '"5 parsecs"'), "load.stages[0].duration: expected a duration"),
+    (MINIMAL.replace('duration = "5s", ', ""), "load.stages[0].duration: missing"),
+    (MINIMAL.replace("spawn_rate = 3", "spawn_rate = 0"), "spawn_rate: expected a number > 0"),
+    (MINIMAL + "[database]\nmax_connections = \"many\"\n", "database.max_connections"),
+    (MINIMAL + "[target.persistent]\npool_maxx = 3\n", "target.persistent.pool_maxx: unknown key"),
+    (MINIMAL + "[target.serverless]\nreap = \"maybe\"\n", "target.serverless.reap: expected one of"),
+    (MINIMAL.replace('name = "a"', 'name = "a"\ntarget = "lambda"'), "variants[0].target"),
+    (MINIMAL.replace('name = "a"', 'name = "a"\npooler = "pgcat"'), "variants[0].pooler"),
+    (MINIMAL + '[[variants]]\nname = "a"\n', "duplicate variant name"),
+    (MINIMAL.replace('name = "a"', 'name = "a b"'), "variants[0].name"),
+    (MINIMAL.replace("[[variants]]\nname = \"a\"\n", ""), "variants: expected at least one"),
+    (MINIMAL.replace("[load]", "[loud]"), "loud: unknown key"),
+    (MINIMAL + "[load.endpoints]\nreed = 1\n", "load.endpoints.reed: unknown endpoint"),
+    (MINIMAL + "[load.endpoints]\nread = 0\n", "load.endpoints: expected weights that sum"),
+    (MINIMAL.replace("[load]", "[load]\nthink_time = [\"2s\", \"1s\"]"), "load.think_time"),
+    (MINIMAL + '[thresholds]\n"a.latency.p95_ms" = "about 200"\n', "thresholds"),
+    (MINIMAL + '[thresholds]\n"a.latency.p42" = "< 200"\n', "thresholds"),
+    (MINIMAL + '[thresholds]\n"zz.latency.p95_ms" = "< 200"\n', "zz"),
+    (MINIMAL.replace('name = "a"', 'name = "a"\ntarget_overrides = { nope = 1 }'),
+     "variants[0].target_overrides.nope: unknown key"),
+    (MINIMAL.replace('name = "a"', 'name = "a"\ntarget = "external"'), "variants[0].url: required"),
+    (MINIMAL + "[collect]\ninterval = \"1ms\"\n", "collect.interval"),
+    (MINIMAL.replace('name = "t"', "repeats = 0"), "repeats: expected an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_CASES, ids=[m for _, m in BAD_CASES])
+def test_invalid_scenarios_name_file_key_and_expectation(tmp_path: Path, text: str,
+                                                         message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    text_of_error = str(info.value)
+    assert text_of_error.startswith(str(path))
+    assert message in text_of_error
+    assert "\n" not in text_of_error
+    assert info.value.exit_code == 2
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such file"):
+        load_scenario(tmp_path / "nope.toml")
