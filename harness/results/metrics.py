@@ -94,3 +94,12 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in _BASE + _FAMILIES}
 def metric_info(name: str) -> MetricInfo | None:
     """The glossary entry of ``name``, or None when no such metric exists."""
     return METRICS.get(name)
+
+
+def glossary_markdown() -> str:
+    """The README's metric table (kept in sync by a test)."""
+    lines = ["| metric | unit | better | meaning |", "|---|---|---|---|"]
+    for m in METRICS.values():
+        better = {"lower": "lower", "higher": "higher", "none": "—"}[m.direction]
+        lines.append(f"| `{m.name}` | {m.unit} | {better} | {m.meaning} |")
+    return "\n".join(lines)

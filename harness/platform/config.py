@@ -1,0 +1,122 @@
+"""The serverless platform's knobs, passed to the gateway process as a JSON file.
+
+Defaults follow AWS Lambda where it documents them: one request per instance, 1,000
+instances, 1,000 new instances per 10 s (``scale_rate = 100``), throttling answered 429
+only when asked (``when_full = "reject"``; the default queues).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from harness.errors import InputError
+
+REAP_MODES = ("kill", "abandon")
+WHEN_FULL = ("queue", "reject")
+COLD_STARTS = ("fork", "exec")
+DB_CLIENTS = ("connection", "pool")
+DEFAULT_HANDLER = "targets.serverless.handler:handler"
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """How the emulated platform runs instances, and the environment of the handler."""
+
+    max_instances: int = 1000
+    instance_concurrency: int = 1
+    idle_timeout_s: float = 30.0
+    scale_rate: float = 100.0
+    freeze: bool = True
+    reap: str = "kill"
+    when_full: str = "queue"
+    request_timeout_s: float = 30.0
+    init_delay_s: float = 0.0
+    max_lifetime_s: float = 0.0
+    cold_start: str = "fork"
+    db_client: str = "connection"
+    pool_max: int = 5
+    # the handler and its environment
+    handler: str = DEFAULT_HANDLER
+    dsn: str = ""
+    statement_cache_size: str = ""
+    background_delay_ms: int = 1000
+    acquire_timeout_s: float = 10.0
+    app_name: str = "pgstampede-serverless"
+    startup_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        _choice("reap", self.reap, REAP_MODES)
+        _choice("when_full", self.when_full, WHEN_FULL)
+        _choice("cold_start", self.cold_start, COLD_STARTS)
+        _choice("db_client", self.db_client, DB_CLIENTS)
+        for name in ("max_instances", "instance_concurrency", "pool_max"):
+            if getattr(self, name) < 1:
+                raise InputError(f"platform config: {name} must be >= 1")
+        for name in ("idle_timeout_s", "init_delay_s", "max_lifetime_s", "background_delay_ms"):
+            if getattr(self, name) < 0:
+                raise InputError(f"platform config: {name} must be >= 0")
+        for name in ("scale_rate", "request_timeout_s", "startup_timeout_s", "acquire_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"platform config: {name} must be > 0")
+        if self.statement_cache_size not in ("",) and not self.statement_cache_size.isdigit():
+            raise InputError("platform config: statement_cache_size must be '' or an integer")
+        if ":" not in self.handler:
+            raise InputError("platform config: handler must be 'module:function'")
+
+    def handler_env(self) -> dict[str, str]:
+        """The environment every instance's handler sees (targets.shared.settings)."""
+        return {
+            "PGSTAMPEDE_DSN": self.dsn,
+            "PGSTAMPEDE_STATEMENT_CACHE_SIZE": self.statement_cache_size,
+            "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(self.background_delay_ms),
+            "PGSTAMPEDE_ACQUIRE_TIMEOUT": repr(self.acquire_timeout_s),
+            "PGSTAMPEDE_APP_NAME": self.app_name,
+            "PGSTAMPEDE_DB_CLIENT": self.db_client,
+            "PGSTAMPEDE_POOL_MIN": str(self.pool_max),
+            "PGSTAMPEDE_POOL_MAX": str(self.pool_max),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PlatformConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"platform config: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise InputError("platform config: expected a JSON object")
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlatformConfig:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise InputError(f"platform config: unknown keys {unknown}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            default = getattr(cls, name)
+            values[name] = _coerce(name, value, type(default))
+        return cls(**values)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"platform config: {name} = {value!r}, expected one of {list(allowed)}")
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind in (bool, str) and isinstance(value, kind):
+        return value
+    raise InputError(f"platform config: {name} = {value!r}, expected {kind.__name__}")

@@ -1,0 +1,106 @@
+"""The runtime inside one instance: load the handler, then serve frames until the socket closes.
+
+An instance is started by the template (harness.platform.template): forked from it
+(``cold_start = "fork"``, ``run_instance`` is called in the child) or as a fresh interpreter
+(``cold_start = "exec"``)::
+
+    python -m harness.platform.instance --fd N --instance ID --handler module:function
+
+Importing the handler module is the "handler module initialised" step of a cold start; the
+instance then sends its ready frame. Each response's ``after`` work (``/background``) is
+started once the response is written, as a task the platform does not wait for: frozen with
+the instance, lost with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+
+import uvloop
+
+from harness.platform.protocol import READY_ID, decode_request, encode, error_body, read_frame
+from targets.shared.endpoints import EndpointRequest, EndpointResponse
+
+Handler = Callable[[EndpointRequest], Awaitable[EndpointResponse]]
+
+
+def load_handler(spec: str) -> Handler:
+    module_name, _, attr = spec.partition(":")
+    module = importlib.import_module(module_name)
+    handler: Handler = getattr(module, attr)
+    return handler
+
+
+async def serve(fd: int, spec: str, started: float) -> None:
+    handler = load_handler(spec)
+    sock = socket.socket(fileno=fd)
+    reader, writer = await asyncio.open_unix_connection(sock=sock)
+    ready = {"pid": os.getpid(), "init_ms": (time.perf_counter() - started) * 1000.0}
+    writer.write(encode(READY_ID, 0, json.dumps(ready).encode()))
+    tasks: set[asyncio.Task[None]] = set()
+    while True:
+        frame = await read_frame(reader)
+        if frame is None:
+            return
+        task = asyncio.create_task(_answer(handler, frame.id, frame.payload, writer, tasks))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+
+async def _answer(
+    handler: Handler,
+    msg_id: int,
+    payload: bytes,
+    writer: asyncio.StreamWriter,
+    tasks: set[asyncio.Task[None]],
+) -> None:
+    try:
+        response = await handler(decode_request(payload))
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        writer.write(encode(msg_id, 500, error_body("http_5xx", f"handler failed: {exc!r}")))
+        return
+    body = json.dumps(response.body, separators=(",", ":")).encode()
+    writer.write(encode(msg_id, response.status, body))
+    if response.after is not None:
+        after = asyncio.ensure_future(response.after())
+        tasks.add(after)
+        after.add_done_callback(tasks.discard)
+
+
+def run_instance(fd: int, spec: str, started: float | None = None) -> int:
+    """Serve until the gateway closes the socket; the process exit code."""
+    begin = time.perf_counter() if started is None else started
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(fd, spec, begin))
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    parser = argparse.ArgumentParser(prog="python -m harness.platform.instance")
+    parser.add_argument("--fd", type=int, required=True, help="the instance's end of the socket")
+    parser.add_argument("--instance", required=True, help="the platform's instance id")
+    parser.add_argument("--handler", required=True, help="module:function")
+    args = parser.parse_args(argv)
+    os.environ["PGSTAMPEDE_INSTANCE"] = args.instance
+    return run_instance(args.fd, args.handler, started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

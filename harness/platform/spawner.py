@@ -1,0 +1,130 @@
+"""The gateway's side of the template: start it, ask it for instances, stop it.
+
+``TemplateSpawner.spawn(instance_id)`` creates a Unix socket pair for the new instance,
+hands one end to the template (SCM_RIGHTS) and returns the instance's pid with the other
+end. The instance is its own process group (pgid == pid). See harness.platform.template.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+
+from harness.errors import ServiceError
+
+
+class TemplateSpawner:
+    """Owns the template process and its control socket."""
+
+    def __init__(self, handler: str, mode: str, env: Mapping[str, str]) -> None:
+        self.handler = handler
+        self.mode = mode
+        self.env = dict(env)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ctrl: socket.socket | None = None
+        self.waiting: dict[str, asyncio.Future[int]] = {}
+        self.ready: asyncio.Future[int] | None = None
+
+    @property
+    def pid(self) -> int:
+        return 0 if self.proc is None else self.proc.pid
+
+    async def start(self, timeout_s: float) -> None:
+        """Start the template and wait until it has imported the handler's dependencies."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [sys.executable, "-m", "harness.platform.template", "--fd", str(theirs.fileno()),
+                "--handler", self.handler, "--parent", str(os.getpid())]
+        self.proc = subprocess.Popen(argv, env=self.env, pass_fds=(theirs.fileno(),),
+                                     stdin=subprocess.DEVNULL)
+        theirs.close()
+        ours.setblocking(False)
+        self.ctrl = ours
+        loop = asyncio.get_running_loop()
+        self.ready = loop.create_future()
+        loop.add_reader(ours.fileno(), self._on_readable)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.ready), timeout_s)
+        except (TimeoutError, ConnectionError) as exc:
+            self.close()
+            raise ServiceError("platform template", f"not ready after {timeout_s:.0f} s: {exc}",
+                               "gateway.log") from exc
+
+    def _on_readable(self) -> None:
+        assert self.ctrl is not None
+        while True:
+            try:
+                msg = self.ctrl.recv(4096)
+            except BlockingIOError:
+                return
+            except OSError:
+                msg = b""
+            if not msg:
+                self._on_closed()
+                return
+            doc = json.loads(msg)
+            if doc.get("ready") and self.ready is not None and not self.ready.done():
+                self.ready.set_result(int(doc["pid"]))
+                continue
+            future = self.waiting.pop(str(doc.get("instance")), None)
+            if future is not None and not future.done():
+                future.set_result(int(doc["pid"]))
+
+    def _on_closed(self) -> None:
+        if self.ctrl is not None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(self.ctrl.fileno())
+        error = ConnectionError("the template process exited (see gateway.log)")
+        if self.ready is not None and not self.ready.done():
+            self.ready.set_exception(error)
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_exception(error)
+        self.waiting.clear()
+
+    async def spawn(self, instance_id: str) -> tuple[int, socket.socket]:
+        """Start an instance; its pid and the gateway's end of its socket."""
+        if self.ctrl is None or (self.proc is not None and self.proc.poll() is not None):
+            raise ConnectionError("the template process is not running (see gateway.log)")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.waiting[instance_id] = future
+        message = json.dumps({"instance": instance_id, "mode": self.mode}).encode()
+        try:
+            await self._send(message, theirs.fileno())
+        finally:
+            theirs.close()
+        try:
+            pid = await future
+        except BaseException:
+            ours.close()
+            raise
+        return pid, ours
+
+    async def _send(self, message: bytes, fd: int) -> None:
+        assert self.ctrl is not None
+        while True:
+            try:
+                socket.send_fds(self.ctrl, [message], [fd])
+                return
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+
+    def close(self) -> None:
+        """Kill the template (its instances die with it: PR_SET_PDEATHSIG)."""
+        if self.ctrl is not None:
+            with contextlib.suppress(ValueError, OSError, RuntimeError):
+                asyncio.get_running_loop().remove_reader(self.ctrl.fileno())
+            self.ctrl.close()
+            self.ctrl = None
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5.0)

@@ -1,0 +1,49 @@
+"""The summary in the terminal: the comparison table, the verdict and the findings.
+
+The table's cells come from ``comparison_rows``, so the terminal shows exactly the
+numbers of the HTML report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness.report.table import COLUMNS, Severity, comparison_rows, threshold_verdict
+
+STYLES: dict[Severity, str] = {"ok": "green", "warn": "yellow", "bad": "bold red", "none": ""}
+
+
+def summary_table(summary: Mapping[str, Any]) -> Table:
+    """The comparison table as a rich Table (one row per variant)."""
+    table = Table(title=f"pgstampede · {summary.get('scenario', '')}", title_justify="left")
+    table.add_column("Variant", style="bold", no_wrap=True)
+    for column in COLUMNS:
+        table.add_column(column.header, justify="right")
+    for row in comparison_rows(summary):
+        name = row.variant if row.status == "complete" else f"{row.variant} ({row.status})"
+        cells = [Text(cell.text, style=STYLES[cell.severity]) for cell in row.cells]
+        table.add_row(name, *cells)
+    return table
+
+
+def render_summary(summary: Mapping[str, Any], console: Console) -> None:
+    """Print the comparison table, the threshold verdict and the findings."""
+    console.print(summary_table(summary))
+    status = summary.get("status")
+    if status not in (None, "complete"):
+        console.print(Text(f"Run {status}: results are partial.", style="bold yellow"))
+    verdict, severity = threshold_verdict(summary)
+    console.print(Text("Thresholds: ", style="bold") + Text(verdict, style=STYLES[severity]))
+    for threshold in summary.get("thresholds") or []:
+        mark = Text("✓ ", style="green") if threshold.get("ok") else Text("✗ ", style="bold red")
+        console.print(Text("  ") + mark + Text(f"{threshold.get('expr')}  (value {threshold.get('value')})"))
+    notes = summary.get("findings") or []
+    if notes:
+        console.print(Text("Findings", style="bold"))
+        for note in notes:
+            console.print(Text(f"  • {note}"))
