@@ -46,12 +46,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.progress import Progress
     from harness.report.terminal import render_summary
     from harness.results.store import check_writable, utc_stamp
+    from harness.safety import check_loopback
     from harness.scenario import load_scenario
 
     scenario = load_scenario(resolve_scenario(args.scenario))
     only = tuple(v.strip() for v in args.variants.split(",") if v.strip()) \
         if args.variants else None
     select_variants(scenario, only)
+    check_loopback(scenario, args.allow_remote)
     if args.runtime != "process":
         raise InputError(f"--runtime {args.runtime}: not available yet (use --runtime process)")
     out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{utc_stamp()}"
@@ -137,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, help="override the scenario's repeats")
     p.add_argument("--keep", action="store_true", help="keep temp clusters after the run")
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow an external target or watched database off this machine")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("list", help="list the shipped scenarios")
     p.set_defaults(func=cmd_list)

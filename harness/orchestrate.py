@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from harness.collect.host import HostCollector
 from harness.collect.pg_activity import PgActivityCollector
 from harness.collect.pg_log import PgLogCollector
 from harness.collect.pgbouncer import PgBouncerCollector
-from harness.errors import HarnessError, RunError
+from harness.errors import HarnessError, RunError, ServiceError
 from harness.load.runner import LocustProgress, read_request_logs, run_locust
 from harness.plan import RunItem, make_plan
 from harness.progress import Progress, Snapshot
@@ -114,6 +115,28 @@ def _read_background(dsn: str) -> pd.DataFrame:
                          "due_at": "float64", "completed_at": "float64"})
 
 
+@dataclass
+class Services:
+    """What is running for a variant: where to watch it and which processes are whose."""
+
+    monitor_dsn: str
+    roles: dict[str, Callable[[], list[int]]]
+    pg_log: Path | None
+    owns_database: bool
+    pooler_admin_dsn: str | None = None
+    target: RunningTarget = dataclasses.field(default_factory=lambda: RunningTarget(url=""))
+
+
+def external_max_connections(dsn: str) -> int:
+    """``max_connections`` of a watched server (exit 3 with the cause when unreachable)."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            row = conn.execute("SHOW max_connections").fetchone()
+    except psycopg.Error as exc:
+        raise ServiceError("watch_dsn", f"cannot connect: {str(exc).strip()}") from None
+    return int(row[0]) if row else 0
+
+
 class VariantRun:
     """One variant run: services up, collectors and Locust, everything persisted."""
 
@@ -136,63 +159,96 @@ class VariantRun:
         self._locust: LocustProgress | None = None
 
     async def execute(self) -> dict[str, Any]:
-        logs = self.dir / "logs"
-        pid_dir = self.run_dir / ".pids"
         with contextlib.ExitStack() as stack:
-            pg = stack.enter_context(PostgresCluster(
-                max_connections=self.variant.database.max_connections,
-                log_path=logs / "postgres.log", keep=self.options.keep, pid_dir=pid_dir,
-                settings=dict(self.variant.database.settings)))
-            self.entry["versions"]["postgresql"] = pg.version
-            self.entry["durability"] = dict(DURABILITY_OFF)
-            dsn, pooler = pg.app_dsn, None
-            if self.variant.pooler == "pgbouncer":
-                spec = self.variant.pgbouncer
-                pooler = stack.enter_context(PgBouncer(
-                    upstream_port=pg.port, log_path=logs / "pgbouncer.log",
-                    pool_mode=spec.pool_mode, pool_size=spec.pool_size,
-                    max_client_conn=spec.max_client_conn,
-                    query_wait_timeout_s=spec.query_wait_timeout_s, pid_dir=pid_dir))
-                self.entry["versions"]["pgbouncer"] = pooler.version
-                dsn = pooler.app_dsn
-            target = stack.enter_context(start_target(TargetContext(
-                variant=self.variant, dsn=dsn, logs=logs, workdir=self.dir, pid_dir=pid_dir)))
-            self.entry["target_info"] = target.info
-            roles = {"postgres": pg.pids, **target.roles}
-            if pooler is not None:
-                roles["pgbouncer"] = pooler.pids
-            collectors: list[Any] = [
-                PgActivityCollector(pg.monitor_dsn),
-                PgLogCollector(pg.log_path, since_t=time.time()),
-                HostCollector(roles), *target.collectors,
-            ]
-            if pooler is not None:
-                collectors.append(PgBouncerCollector(pooler.admin_dsn))
-            await self._load_and_collect(collectors, target, roles)
-            self._persist_background(pg.monitor_dsn)
+            if self.variant.target == "external":
+                services = self._watch_external()
+            else:
+                services = self._bring_up(stack)
+            await self._load_and_collect(services)
+            if services.owns_database:
+                self._persist_background(services.monitor_dsn)
         return self.entry
 
-    async def _load_and_collect(self, collectors: list[Any], target: RunningTarget,
-                                roles: dict[str, Callable[[], list[int]]]) -> None:
-        sampler = Sampler(collectors, interval_s=self.scenario.collect_interval_s)
+    def _bring_up(self, stack: contextlib.ExitStack) -> Services:
+        """PostgreSQL, PgBouncer (when the variant has it) and the target, on the stack."""
+        logs, pid_dir = self.dir / "logs", self.run_dir / ".pids"
+        pg = stack.enter_context(PostgresCluster(
+            max_connections=self.variant.database.max_connections,
+            log_path=logs / "postgres.log", keep=self.options.keep, pid_dir=pid_dir,
+            settings=dict(self.variant.database.settings)))
+        self.entry["versions"]["postgresql"] = pg.version
+        self.entry["durability"] = dict(DURABILITY_OFF)
+        services = Services(monitor_dsn=pg.monitor_dsn, roles={"postgres": pg.pids},
+                            pg_log=pg.log_path, owns_database=True)
+        dsn = pg.app_dsn
+        if self.variant.pooler == "pgbouncer":
+            spec = self.variant.pgbouncer
+            pooler = stack.enter_context(PgBouncer(
+                upstream_port=pg.port, log_path=logs / "pgbouncer.log",
+                pool_mode=spec.pool_mode, pool_size=spec.pool_size,
+                max_client_conn=spec.max_client_conn,
+                query_wait_timeout_s=spec.query_wait_timeout_s, pid_dir=pid_dir))
+            self.entry["versions"]["pgbouncer"] = pooler.version
+            services.roles["pgbouncer"] = pooler.pids
+            services.pooler_admin_dsn = pooler.admin_dsn
+            dsn = pooler.app_dsn
+        target = stack.enter_context(start_target(TargetContext(
+            variant=self.variant, dsn=dsn, logs=logs, workdir=self.dir, pid_dir=pid_dir)))
+        self.entry["target_info"] = target.info
+        services.target = target
+        services.roles.update(target.roles)
+        return services
+
+    def _watch_external(self) -> Services:
+        """An application the harness did not start: only watch its database."""
+        ext = self.variant.external
+        max_conn = external_max_connections(ext.watch_dsn)
+        self.entry["max_connections"] = max_conn
+        self.entry["observes_server_log"] = False
+        return Services(monitor_dsn=ext.watch_dsn, roles={}, pg_log=None, owns_database=False,
+                        pooler_admin_dsn=ext.pgbouncer_admin_dsn or None,
+                        target=RunningTarget(url=ext.url.rstrip("/")))
+
+    def _collectors(self, services: Services) -> list[Any]:
+        collectors: list[Any] = [PgActivityCollector(services.monitor_dsn),
+                                 HostCollector(services.roles)]
+        if services.pg_log is not None:
+            collectors.append(PgLogCollector(services.pg_log, since_t=time.time()))
+        if services.pooler_admin_dsn:
+            collectors.append(PgBouncerCollector(services.pooler_admin_dsn))
+        collectors.extend(services.target.collectors)
+        return collectors
+
+    async def _load_and_collect(self, services: Services) -> None:
+        sampler = Sampler(self._collectors(services),
+                          interval_s=self.scenario.collect_interval_s)
         locust_dir = self.dir / "locust"
         try:
             async with sampler:
                 start = time.time()
-                self.entry["load_start"] = start
-                self.entry["stages"] = stage_windows(start, self.scenario)
+                self._set_window(start, None)
                 ticker = asyncio.create_task(self._tick(sampler, start))
                 try:
-                    await run_locust(
-                        self._load_spec(), host=target.url, out_dir=locust_dir,
+                    result = await run_locust(
+                        self._load_spec(), host=services.target.url, out_dir=locust_dir,
                         log_path=self.dir / "logs" / "locust.log", on_progress=self._on_locust)
+                    self._set_window(result.load_start, result.load_end)
                 finally:
-                    self.entry["load_end"] = time.time()
+                    if self.entry["load_end"] is None:
+                        self.entry["load_end"] = time.time()
                     ticker.cancel()
                     await asyncio.gather(ticker, return_exceptions=True)
                     await self._drain_background()
         finally:
             self._persist(sampler, locust_dir)
+
+    def _set_window(self, start: float, end: float | None) -> None:
+        """The load window: Locust's own shape start/end when it reported them."""
+        if math.isfinite(start):
+            self.entry["load_start"] = start
+            self.entry["stages"] = stage_windows(start, self.scenario)
+        if end is not None and math.isfinite(end):
+            self.entry["load_end"] = end
 
     def _load_spec(self) -> Any:
         return dataclasses.replace(self.scenario.load, requests=self.variant.requests)

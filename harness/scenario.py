@@ -361,7 +361,8 @@ def _load(table: dict[str, Any], ctx: _Ctx) -> LoadSpec:
     except ValueError as exc:
         raise ctx.error("load", str(exc)) from None
     if processes == 0:
-        raise ctx.error("load.processes", "expected a number of processes >= 1, or -1 (one per core)")
+        raise ctx.error("load.processes",
+                        "expected a number of processes >= 1, or -1 (one per core)")
     weights = _weights(table.get("endpoints", {"read": 1.0}), ctx, "load.endpoints",
                        set(ENDPOINTS))
     return LoadSpec(
@@ -398,6 +399,9 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
     if pooler not in POOLERS:
         raise ctx.error(_join(where, "pooler"), f"expected one of {', '.join(POOLERS)}, "
                         f"got {pooler!r}")
+    if target == "external" and pooler != "none":
+        raise ctx.error(_join(where, "pooler"), "an external target brings its own pooler: "
+                        "use pooler = \"none\" and pgbouncer_admin_dsn to watch it")
     target_cls = {"persistent": PersistentSpec, "serverless": ServerlessSpec,
                   "external": ExternalSpec}[target]
     t_over, p_over = _split_overrides(ctx.table(table.get("target_overrides"),

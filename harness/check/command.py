@@ -99,9 +99,9 @@ def _with_baseline(outcome: CheckOutcome, path: Path, summary: Mapping[str, Any]
     check = _check_section(scenario, source)
     changes = _min_changes(min_change if min_change is not None else _scenario_min_change(
         scenario, check), source)
+    default = changes.pop(WILDCARD, DEFAULT_MIN_CHANGE)
     alpha = _alpha(check, source)
-    comparisons = compare(data, summary, changes,
-                          changes.pop(WILDCARD, DEFAULT_MIN_CHANGE),
+    comparisons = compare(data, summary, changes, default,
                           min_abs=_min_abs(check.get("min_abs") or {}, source), alpha=alpha)
     return CheckOutcome(run_dir=outcome.run_dir, scenario=outcome.scenario,
                         thresholds=outcome.thresholds, comparisons=tuple(comparisons),

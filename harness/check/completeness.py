@@ -37,7 +37,8 @@ def load_complete_run(run_dir: Path) -> RunData:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: not a run folder (expected the folder `pgstampede run` wrote)")
+        raise InputError(f"{run_dir}: not a run folder (expected a folder written by "
+                         "`pgstampede run`)")
     manifest = _read_json(run_dir / "manifest.json")
     summary = _read_json(run_dir / "summary.json")
     version = summary.get("schema_version")

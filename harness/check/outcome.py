@@ -51,7 +51,7 @@ class CheckOutcome:
 
     def verdict_counts(self) -> dict[str, int]:
         """How many comparisons got each verdict."""
-        counts = Counter(c.verdict for c in self.comparisons)
+        counts: Counter[str] = Counter(c.verdict for c in self.comparisons)
         order = ("regressed", "improved", "not significant", "changed", "unchanged", "skipped")
         return {verdict: counts.get(verdict, 0) for verdict in order}
 

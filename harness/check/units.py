@@ -88,6 +88,4 @@ def _number(value: float) -> str:
         return f"{value:,.0f}"
     if magnitude >= 10:
         return f"{value:.1f}"
-    if magnitude >= 1:
-        return f"{value:.2f}"
     return f"{value:.3g}"

@@ -115,7 +115,9 @@ class LoadConfig:
         return sum(s.duration_s for s in self.stages)
 
     @classmethod
-    def from_spec(cls, spec: LoadSpecLike, *, out_dir: Path, request_log: bool = True) -> LoadConfig:
+    def from_spec(
+        cls, spec: LoadSpecLike, *, out_dir: Path, request_log: bool = True
+    ) -> LoadConfig:
         return cls(
             out_dir=str(out_dir),
             stages=tuple(ShapeStage(s.duration_s, s.users, s.spawn_rate) for s in spec.stages),

@@ -75,7 +75,7 @@ class StagesShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         if self.plan is None:
             return None
-        run_time = self.get_run_time()
+        run_time = float(self.get_run_time())  # type: ignore[no-untyped-call]
         if not self.started:
             self.started = True
             self._record("start", time.time() - run_time)
@@ -137,7 +137,6 @@ def _rewrite_stats_csv(environment: Environment, prefix: str) -> None:
         StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(f))
 
 
-@events.init.add_listener
 def on_init(environment: Environment, runner: Runner, **_: Any) -> None:
     plan = load_config_from_env()
     out_dir = Path(plan.out_dir)
@@ -152,7 +151,7 @@ def on_init(environment: Environment, runner: Runner, **_: Any) -> None:
         shape.progress = progress
     log = RequestLogWriter(out_dir)
     if plan.request_log:
-        environment.events.request.add_listener(_request_listener(log))
+        environment.events.request.add_listener(_request_listener(log))  # type: ignore[no-untyped-call]
     ticker = gevent.spawn(_ticker, plan.progress_interval_s, log, runner, progress)
     csv_prefix = getattr(environment.parsed_options, "csv_prefix", None)
 
@@ -166,4 +165,7 @@ def on_init(environment: Environment, runner: Runner, **_: Any) -> None:
         if runner.exceptions or locust_log.unhandled_greenlet_exception:
             environment.process_exit_code = 2
 
-    environment.events.quitting.add_listener(on_quitting)
+    environment.events.quitting.add_listener(on_quitting)  # type: ignore[no-untyped-call]
+
+
+events.init.add_listener(on_init)  # type: ignore[no-untyped-call]

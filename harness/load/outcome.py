@@ -73,10 +73,7 @@ def classify(status: int, body: bytes | None, error: BaseException | None) -> Ou
     data = _json_object(body)
     instance = data.get("instance") if data else None
     counter = data.get("counter") if data else None
-    if 200 <= status < 300:
-        kind = ""
-    else:
-        kind = body_error_kind(data) or status_kind(status)
+    kind = "" if 200 <= status < 300 else body_error_kind(data) or status_kind(status)
     return Outcome(
         kind=kind,
         instance="" if instance is None else str(instance),

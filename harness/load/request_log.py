@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -36,29 +37,29 @@ class RequestLogWriter:
         self._buffer_bytes = buffer_bytes
         self._pid = -1
         self._file: TextIO | None = None
-        self._writer: csv._writer | None = None
+        self._writerow: Callable[[Iterable[object]], object] | None = None
         self.rows = 0
 
     @property
     def path(self) -> Path | None:
         return None if self._file is None else request_log_path(self._out_dir, self._pid)
 
-    def _open(self) -> csv._writer:
+    def _open(self) -> Callable[[Iterable[object]], object]:
         self._pid = os.getpid()
         path = request_log_path(self._out_dir, self._pid)
         self._file = path.open("w", buffering=self._buffer_bytes, newline="", encoding="utf-8")
-        writer = csv.writer(self._file, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        self._writer = writer
-        return writer
+        writerow = csv.writer(self._file, lineterminator="\n").writerow
+        writerow(COLUMNS)
+        self._writerow = writerow
+        return writerow
 
     def write(
         self, t: float, endpoint: str, latency_ms: float, status: int, outcome: Outcome
     ) -> None:
-        writer = self._writer
-        if writer is None or self._pid != os.getpid():
-            writer = self._open()
-        writer.writerow(
+        writerow = self._writerow
+        if writerow is None or self._pid != os.getpid():
+            writerow = self._open()
+        writerow(
             (
                 f"{t:.6f}",
                 endpoint,
@@ -79,4 +80,4 @@ class RequestLogWriter:
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
         self._file = None
-        self._writer = None
+        self._writerow = None

@@ -134,10 +134,8 @@ async def _terminate(proc: asyncio.subprocess.Process, timeout_s: float = STOP_T
     try:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), timeout_s)
-        except TimeoutError:
-            pass
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -227,7 +225,9 @@ async def run_locust(
     follow = _Follow()
     deadline = time.monotonic() + config.duration_s + grace_s
     try:
-        rc = await _follow(proc, ProgressReader(out_dir / PROGRESS_FILE), follow, on_progress, deadline)
+        rc = await _follow(
+            proc, ProgressReader(out_dir / PROGRESS_FILE), follow, on_progress, deadline
+        )
     except TimeoutError:
         await _terminate(proc)
         raise LoadError(

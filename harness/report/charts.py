@@ -44,6 +44,7 @@ STYLE: dict[str, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "pgstampede",
     "path.simplify": True,
+    "axes.axisbelow": True,
 }
 PALETTE = ("#2563eb", "#ea580c", "#dc2626", "#16a34a", "#7c3aed", "#0891b2", "#db2777", "#65a30d")
 KIND_COLORS = dict(zip(ERROR_KINDS, ("#dc2626", "#f59e0b", "#7c3aed", "#db2777", "#0891b2",
@@ -87,7 +88,7 @@ def _legend(fig: Figure, axes: Sequence[Axes]) -> None:
                 handles.append(handle)
                 labels.append(label)
     if handles:
-        fig.legend(handles, labels, loc="outside upper right", ncols=min(len(labels), 5))
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5))
 
 
 def _connections(series: Sequence[VariantSeries]) -> Figure:

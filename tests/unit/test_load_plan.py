@@ -40,7 +40,11 @@ def plan(tmp_path: Path, **overrides: object) -> LoadConfig:
 def test_from_spec_copies_the_spec(tmp_path: Path) -> None:
     cfg = plan(tmp_path)
     assert cfg.out_dir == str(tmp_path)
-    assert cfg.stages == (ShapeStage(10.0, 5, 5.0), ShapeStage(20.0, 50, 25.0), ShapeStage(5.0, 0, 50.0))
+    assert cfg.stages == (
+        ShapeStage(10.0, 5, 5.0),
+        ShapeStage(20.0, 50, 25.0),
+        ShapeStage(5.0, 0, 50.0),
+    )
     assert cfg.requests[1] == WeightedRequest("slow", "GET", "/slow?ms=50", 0.1)
     assert cfg.request_timeout_s == 7.5
     assert cfg.duration_s == 35.0

@@ -1,0 +1,57 @@
+"""One instance as the gateway sees it: its process, its socket, its lifecycle phase."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+STARTING = "starting"
+READY = "ready"
+ZOMBIE = "zombie"
+DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer for the client: status and JSON body bytes."""
+
+    status: int
+    body: bytes
+
+
+class Instance:
+    """Mutable lifecycle record of one instance (owned by the InstancePool)."""
+
+    def __init__(self, instance_id: str, started_wall: float, started_mono: float) -> None:
+        self.id = instance_id
+        self.pid = 0
+        self.state = STARTING
+        self.frozen = False
+        self.draining = False
+        self.in_flight = 0
+        self.requests = 0
+        self.started_wall = started_wall
+        self.started_mono = started_mono
+        self.idle_since = started_mono
+        self.writer: asyncio.StreamWriter | None = None
+        self.pending: dict[int, asyncio.Future[Reply]] = {}
+        self.next_id = 1
+
+    @property
+    def phase(self) -> str:
+        """starting, busy, warm, frozen or zombie (the states the platform reports)."""
+        if self.state in (STARTING, ZOMBIE):
+            return self.state
+        if self.in_flight > 0:
+            return "busy"
+        return "frozen" if self.frozen else "warm"
+
+    def describe(self, now_mono: float) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "pid": self.pid,
+            "state": self.phase if self.state != DEAD else DEAD,
+            "in_flight": self.in_flight,
+            "requests": self.requests,
+            "age_s": round(now_mono - self.started_mono, 3),
+        }

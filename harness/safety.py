@@ -1,0 +1,61 @@
+"""Loopback only: load and connections go to this machine unless the user says otherwise.
+
+The harness refuses a non-loopback target or watched database unless ``--allow-remote``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from harness.errors import InputError
+from harness.scenario import Scenario
+
+LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and names that resolve only to those."""
+    host = host.strip("[]")
+    if not host or host in LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return all(ipaddress.ip_address(str(info[4][0])).is_loopback for info in infos)
+
+
+def dsn_host(dsn: str) -> str:
+    """The host of a ``postgresql://`` URL, or of a ``host=...`` keyword DSN."""
+    if "://" in dsn:
+        return urlsplit(dsn).hostname or ""
+    for part in dsn.split():
+        key, _, value = part.partition("=")
+        if key == "host":
+            return value
+    return ""
+
+
+def check_loopback(scenario: Scenario, allow_remote: bool) -> None:
+    """InputError when an external variant points off this machine without --allow-remote."""
+    if allow_remote:
+        return
+    for v in scenario.variants:
+        if v.target != "external":
+            continue
+        ext = v.external
+        checks = [("url", urlsplit(ext.url).hostname or ""), ("watch_dsn", dsn_host(ext.watch_dsn))]
+        if ext.pgbouncer_admin_dsn:
+            checks.append(("pgbouncer_admin_dsn", dsn_host(ext.pgbouncer_admin_dsn)))
+        for key, host in checks:
+            if not is_loopback(host):
+                raise InputError(
+                    f"{scenario.path}: variants '{v.name}' {key}: host {host!r} is not loopback; "
+                    "pgstampede sends load only to 127.0.0.1 unless you pass --allow-remote"
+                )
