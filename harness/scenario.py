@@ -12,6 +12,7 @@ The sections' keys, defaults and parsers are declared once, on the dataclass fie
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -50,7 +51,8 @@ def _int(low: int | None = None, high: int | None = None) -> Callable[[object], 
 
 def _number(low: float = 0.0, strict: bool = False) -> Callable[[object], float]:
     def parse(value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
             raise ValueError(f"expected a number, got {value!r}")
         if value < low or (strict and value == low):
             raise ValueError(f"expected a number {'>' if strict else '>='} {low:g}, got {value}")

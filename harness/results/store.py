@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import IncompleteRunError, InputError
+from harness.results.redact import redact
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -45,8 +46,8 @@ def _atomic(path: Path, write: Any) -> None:
 
 
 def write_json(path: Path, data: Mapping[str, Any] | list[Any]) -> None:
-    """Write JSON atomically (temp file + rename)."""
-    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    """Write JSON atomically (temp file + rename), with DSN passwords masked."""
+    text = json.dumps(redact(data), indent=2, sort_keys=False, default=str) + "\n"
     _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 

@@ -1,0 +1,186 @@
+"""The platform gateway: an HTTP front door that runs every request on an emulated instance.
+
+Started by the harness as its own process::
+
+    python -m harness.platform.gateway --config CONFIG.json --port P --workdir DIR [--host 127.0.0.1]
+
+``CONFIG.json`` is ``PlatformConfig.to_json()``. The gateway serves, on 127.0.0.1:P:
+
+    /read /write /slow /counter /background /health   routed to an instance (cold start if needed)
+    GET /__platform/health      200 {"ok": true} once the template is ready (readiness probe:
+                                it never touches an instance)
+    GET /__platform/stats?since=CURSOR   counts by state and cold starts (harness.platform.stats)
+    GET /__platform/instances   [{"id", "pid", "state", "in_flight", "requests", "age_s"}]
+
+``DIR/instances.pids`` lists the template's pid and every live instance's pid (each instance is
+its own process group: ``killpg(pid, SIGKILL)``); ``DIR/stats.json`` holds the final stats when
+the gateway exits. On SIGTERM/SIGINT, and on any exit, the gateway SIGKILLs every instance and
+the template; if the gateway itself is SIGKILLed, the template and the instances die with it
+(``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import parse_qs
+
+import uvicorn
+
+from harness.errors import HarnessError
+from harness.platform.config import PlatformConfig
+from harness.platform.pidfile import PIDFILE_NAME
+from harness.platform.pool import InstancePool
+from harness.platform.spawner import TemplateSpawner
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+MAX_BODY = 1024 * 1024
+
+
+class Gateway:
+    """The ASGI application; the instance pool is created in the lifespan."""
+
+    def __init__(self, config: PlatformConfig, workdir: Path) -> None:
+        self.config = config
+        self.workdir = workdir
+        env = {**os.environ, **config.handler_env(), "PYTHONUNBUFFERED": "1"}
+        self.spawner = TemplateSpawner(config.handler, config.cold_start, env)
+        self.pool = InstancePool(config, self.spawner, workdir / PIDFILE_NAME)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/__platform/"):
+            await self._platform(path, scope.get("query_string", b"").decode(), send)
+            return
+        body = await _read_body(receive) if scope["method"] in ("POST", "PUT", "PATCH") else b""
+        reply = await self.pool.invoke(
+            scope["method"], path, scope.get("query_string", b"").decode("latin-1"), body
+        )
+        await _respond(send, reply.status, reply.body)
+
+    async def _platform(self, path: str, query: str, send: Send) -> None:
+        if path == "/__platform/health":
+            await _respond(send, 200, b'{"ok":true}')
+        elif path == "/__platform/stats":
+            since = parse_qs(query).get("since", ["0"])[0]
+            snapshot = self.pool.snapshot(int(since) if since.isdigit() else 0)
+            await _respond(send, 200, json.dumps(snapshot.to_dict()).encode())
+        elif path == "/__platform/instances":
+            await _respond(send, 200, json.dumps(self.pool.describe()).encode())
+        else:
+            await _respond(send, 404, b'{"error":{"kind":"http_4xx","sqlstate":"","message":"?"}}')
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.spawner.start(self.config.startup_timeout_s)
+                    self.pool.start()
+                except HarnessError as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def shutdown(self) -> None:
+        await self.pool.close()
+        self.write_stats()
+
+    def write_stats(self) -> None:
+        doc = self.pool.snapshot(0).to_dict()
+        (self.workdir / "stats.json").write_text(json.dumps(doc))
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve(config: PlatformConfig, host: str, port: int, workdir: Path) -> None:
+    """Run the gateway until SIGTERM/SIGINT; every instance is killed on the way out."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    gateway = Gateway(config, workdir)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        gateway.pool.kill_all_now()
+        raise SystemExit(128 + signum)
+
+    # uvicorn handles the first signal (graceful stop, lifespan shutdown) and re-raises it
+    # afterwards; these handlers then make sure that nothing is left before exiting.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            gateway,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+            backlog=4096,
+        )
+    )
+    try:
+        server.run()
+    finally:
+        gateway.pool.kill_all_now()
+    if not server.started:
+        raise SystemExit(3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.platform.gateway")
+    parser.add_argument("--config", type=Path, required=True, help="PlatformConfig JSON file")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--workdir", type=Path, required=True, help="pid file and final stats")
+    args = parser.parse_args(argv)
+    try:
+        config = PlatformConfig.from_json(args.config.read_text())
+    except (OSError, HarnessError) as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    serve(config, args.host, args.port, args.workdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

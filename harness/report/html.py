@@ -1,0 +1,101 @@
+"""``index.html``: one self-contained report rebuilt from a run folder alone.
+
+The page has its CSS inline and its charts inline as SVG data URIs: it makes no network
+request, works offline, prints, and survives being copied (every link is relative to the
+run folder). The same charts are written to ``<run>/charts/`` as SVG and PNG files.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness.analysis.findings import findings
+from harness.analysis.run import RunData, load_run
+from harness.analysis.summary import SCHEMA_VERSION, summarise
+from harness.analysis.timeseries import run_series
+from harness.errors import InputError
+from harness.report import sections
+from harness.report.charts import Chart, write_charts
+from harness.report.table import COLUMNS, comparison_rows
+
+TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATE = "report.html"
+
+
+def report_summary(run: RunData) -> dict[str, Any]:
+    """The saved ``summary.json`` (with its thresholds) when valid, else one computed now."""
+    path = run.run_dir / "summary.json"
+    if not path.is_file():
+        return summarise(run)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); delete it to recompute") from exc
+    if not isinstance(saved, dict) or saved.get("schema_version") != SCHEMA_VERSION or not (
+        isinstance(saved.get("variants"), dict)
+    ):
+        fresh = summarise(run)
+        fresh["thresholds"] = saved.get("thresholds", []) if isinstance(saved, dict) else []
+        return fresh
+    if "findings" not in saved:
+        saved["findings"] = findings(saved, run.runs)
+    return saved
+
+
+def _chart_view(chart: Chart, run_dir: Path) -> dict[str, str]:
+    return {
+        "name": chart.name,
+        "title": chart.title,
+        "caption": chart.caption,
+        "src": "data:image/svg+xml;base64," + base64.b64encode(chart.svg).decode("ascii"),
+        "svg_href": chart.svg_path.relative_to(run_dir).as_posix(),
+        "png_href": chart.png_path.relative_to(run_dir).as_posix(),
+    }
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_report(run: RunData, summary: dict[str, Any], charts: list[Chart]) -> str:
+    """The report's HTML text for a loaded run, its summary and its drawn charts."""
+    context = {
+        "header": sections.header(run, summary),
+        "banners": sections.banners(run, summary),
+        "durability_off": sections.durability_off(run.manifest),
+        "columns": COLUMNS,
+        "rows": comparison_rows(summary),
+        "findings": summary.get("findings") or [],
+        "thresholds": summary.get("thresholds") or [],
+        "charts": [_chart_view(chart, run.run_dir) for chart in charts],
+        "variant_names": list((summary.get("variants") or {}).keys()),
+        "metric_groups": sections.metric_groups(summary),
+        "variants": sections.variant_details(run, summary),
+        "scenario": sections.scenario_text(run),
+        "raw_files": sections.raw_files(run),
+    }
+    return _environment().get_template(TEMPLATE).render(**context)
+
+
+def build_report(run_dir: Path) -> Path:
+    """Rebuild ``<run_dir>/index.html`` and ``<run_dir>/charts/`` from the run folder."""
+    run = load_run(run_dir)
+    summary = report_summary(run)
+    charts = write_charts(run_series(list(run.runs)), run_dir / "charts")
+    html = render_report(run, summary, charts)
+    out = run_dir / "index.html"
+    partial = run_dir / "index.html.partial"
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(out)
+    return out

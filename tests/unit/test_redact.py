@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.results.redact import redact, redact_text
+from harness.results.store import write_json
+
+
+def test_url_and_keyword_passwords_are_masked() -> None:
+    assert redact_text("postgresql://app:s3cr3t@127.0.0.1:5432/app") == \
+        "postgresql://app:***@127.0.0.1:5432/app"
+    assert redact_text("host=127.0.0.1 password=s3cr3t user=x") == \
+        "host=127.0.0.1 password=*** user=x"
+    assert redact_text("postgresql://app@127.0.0.1/app") == "postgresql://app@127.0.0.1/app"
+    assert redact_text("http://127.0.0.1:8000/items") == "http://127.0.0.1:8000/items"
+
+
+def test_nested_values_and_files(tmp_path: Path) -> None:
+    data = {"a": ["postgresql://u:topsecret@h/db", {"b": "password='topsecret'"}], "n": 3}
+    assert "topsecret" not in json.dumps(redact(data))
+    write_json(tmp_path / "m.json", data)
+    assert "topsecret" not in (tmp_path / "m.json").read_text()
