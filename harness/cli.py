@@ -102,12 +102,16 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from harness.check.command import check_run
+    from harness.check.report import json_report, print_report
 
     outcome = check_run(
         Path(args.run_dir), baseline=Path(args.baseline) if args.baseline else None,
         junit=Path(args.junit) if args.junit else None,
-        markdown=Path(args.markdown) if args.markdown else None,
-        console=console, as_json=args.json)
+        markdown=Path(args.markdown) if args.markdown else None)
+    if args.json:
+        console.print_json(json_report(outcome))
+    else:
+        print_report(outcome, console, verbose=args.verbose)
     return int(outcome.exit_code)
 
 
@@ -154,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.add_argument("--junit", help="write JUnit XML to this file")
     p.add_argument("--markdown", help="write a Markdown summary to this file")
+    p.add_argument("--verbose", action="store_true", help="show unchanged metrics too")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("baseline", help="record a baseline from a run folder")
     p.add_argument("run_dir")

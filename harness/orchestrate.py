@@ -285,9 +285,8 @@ class VariantRun:
 def new_manifest(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
     return {
         "schema_version": store.SCHEMA_VERSION, "tool": "pgstampede",
-        "scenario": {"name": scenario.name, "description": scenario.description,
-                     "path": scenario.path, "repeats": scenario.repeats,
-                     "thresholds": dict(scenario.thresholds), "raw": scenario.raw},
+        "scenario": {**scenario.raw, "name": scenario.name, "path": scenario.path,
+                     "description": scenario.description, "repeats": scenario.repeats},
         "status": "running", "runtime": options.runtime,
         "versions": package_versions(), "machine": machine(),
         "started": time.time(), "ended": None, "variants": [],

@@ -475,19 +475,37 @@ def _thresholds(data: dict[str, Any], ctx: _Ctx,
     return tuple((k, str(v)) for k, v in table.items())
 
 
+def _fraction(value: object) -> float:
+    """0.2 or "20%"."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            value = float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"expected a fraction like 0.2 or \"20%\", got {value!r}") from None
+    return _number(0.0)(value)
+
+
 def _min_change(data: dict[str, Any], ctx: _Ctx) -> dict[str, float]:
     from harness.results.metrics import metric_info
 
     table = ctx.table(data.get("check"), "check")
-    ctx.no_unknown(table, {"min_change"}, "check")
+    ctx.no_unknown(table, {"min_change", "min_abs", "alpha"}, "check")
+    if "alpha" in table:
+        alpha = table["alpha"]
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+            raise ctx.error("check.alpha", f"expected a number between 0 and 1, got {alpha!r}")
     out: dict[str, float] = {}
-    for metric, value in ctx.table(table.get("min_change"), "check.min_change").items():
-        if metric != "*" and metric_info(metric) is None:
-            raise ctx.error(f"check.min_change.\"{metric}\"", "unknown metric")
-        try:
-            out[metric] = _number(0.0)(value)
-        except ValueError as exc:
-            raise ctx.error(f"check.min_change.\"{metric}\"", str(exc)) from None
+    for section in ("min_change", "min_abs"):
+        for metric, value in ctx.table(table.get(section), f"check.{section}").items():
+            where = f"check.{section}.\"{metric}\""
+            if metric != "*" and metric_info(metric) is None:
+                raise ctx.error(where, "unknown metric")
+            try:
+                number = _fraction(value) if section == "min_change" else _number(0.0)(value)
+            except ValueError as exc:
+                raise ctx.error(where, str(exc)) from None
+            if section == "min_change":
+                out[metric] = number
     return out
 
 

@@ -65,7 +65,10 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
         alive = _alive_at(first, refusal_t) if first and refusal_t is not None else ""
         text += f", {alive}" if alive else ""
         failed = m.get("errors.db_too_many_connections") or 0
-        return f"{text}; {fmt_count(refused)} connections refused, {fmt_count(failed)} requests failed for it"
+        return (
+            f"{text}; {fmt_count(refused)} connections refused, "
+            f"{fmt_count(failed)} requests failed for it"
+        )
     if peak is None:
         return None
     text = f"{name}: no refusals, at most {peak} of {limit} connections used"
@@ -111,7 +114,10 @@ def _background(name: str, m: Mapping[str, Any]) -> str | None:
     total = completed + lost
     if not lost and not delayed:
         return f"{name}: all {fmt_count(total)} background jobs ran on time"
-    text = f"{name}: of {fmt_count(total)} background jobs, {fmt_count(lost)} were lost and {fmt_count(delayed)} delayed"
+    text = (
+        f"{name}: of {fmt_count(total)} background jobs, "
+        f"{fmt_count(lost)} were lost and {fmt_count(delayed)} delayed"
+    )
     late = m.get("background.delay_ms.p95")
     return text + (f" (p95 {fmt_ms(late)} late)" if late is not None else "")
 

@@ -124,7 +124,7 @@ def coerce_frame(name: str, frame: pd.DataFrame, source: str = "") -> pd.DataFra
             if dtype == "str":
                 out[col] = out[col].fillna("").astype("str")
             else:
-                out[col] = out[col].astype(dtype)
+                out[col] = out[col].astype(np.dtype(dtype))
         except (TypeError, ValueError) as exc:
             raise InputError(f"{where}: column {col!r} is not {dtype} ({exc})") from exc
     return out.reset_index(drop=True)
@@ -157,7 +157,7 @@ def seconds_since(t: pd.Series, load_start: float) -> pd.Series:
 
 def second_bins(t: pd.Series, load_start: float) -> pd.Series:
     """The 1-second bin of each timestamp: ``floor(t - load_start)`` as int64."""
-    return np.floor(t - load_start).astype("int64")
+    return ((t - load_start) // 1).astype("int64")
 
 
 def bin_range(load_start: float, load_end: float) -> range:
@@ -219,7 +219,7 @@ def bin_quantiles(
     sec = second_bins(frame["t"], load_start)
     inside = (sec >= bins.start) & (sec < bins.stop)
     values = frame.loc[inside, column].astype("float64")
-    table = values.groupby(sec[inside]).quantile(qs).unstack()
+    table = values.groupby(sec[inside]).quantile(np.asarray(qs)).unstack()
     table.columns = names
     return table.reindex(index).rename_axis("second")
 
@@ -253,4 +253,6 @@ def platform_live(platform: pd.DataFrame) -> pd.Series:
 
 def endpoint_name(endpoint: pd.Series) -> pd.Series:
     """Endpoint names without leading slash or query string (``/slow?ms=5`` → ``slow``)."""
-    return endpoint.str.split("?", n=1).str[0].str.lstrip("/")
+    codes, uniques = pd.factorize(endpoint)  # a handful of distinct names: map those
+    names = np.array([str(u).split("?", 1)[0].lstrip("/") for u in uniques] + [""], dtype=object)
+    return pd.Series(names[codes], index=endpoint.index, dtype="str")

@@ -260,8 +260,8 @@ def _saturated(host_rows: pd.DataFrame) -> bool | None:
 
 def _metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window) -> Metrics:
     requests = frames["requests"]
-    names = endpoint_name(window.rows(requests, kind="request")["endpoint"])
     all_names = endpoint_name(requests["endpoint"])
+    names = all_names.loc[window.rows(requests, kind="request").index]
     parts: Metrics = {}
     parts.update(_http(requests, window))
     parts.update(_db(frames, ctx, window))

@@ -62,7 +62,7 @@ def users_curve(ctx: VariantContext, bins: range) -> pd.Series:
         start = stage.start - ctx.load_start
         end = stage.end - ctx.load_start
         inside = (seconds >= start) & (seconds < end)
-        rate = stage.spawn_rate if stage.spawn_rate > 0 else math.inf
+        rate = stage.spawn_rate if stage.spawn_rate > 0 else 1e12  # no rate: a step
         step = np.minimum((seconds[inside] - start) * rate, abs(stage.users - current))
         users[inside] = current + np.sign(stage.users - current) * step
         current = float(stage.users)

@@ -56,10 +56,13 @@ def check_run(
     run = load_complete_run(Path(run_dir))
     source = str(run.run_dir / "manifest.json")
     scenario = _scenario(run.manifest, source)
-    variants = list(run.summary["variants"])
-    thresholds = thresholds_from_scenario(_threshold_entries(scenario, source), variants,
+    ran = list(run.summary["variants"])
+    declared = _declared_variants(scenario) or ran
+    thresholds = thresholds_from_scenario(_threshold_entries(scenario, source),
+                                          declared + [v for v in ran if v not in declared],
                                           source=source)
-    results = evaluate_thresholds(thresholds, run.summary)
+    results = evaluate_thresholds(thresholds, run.summary,
+                                  not_run=[v for v in declared if v not in ran])
     name = str(run.summary.get("scenario") or scenario.get("name") or "")
     outcome = CheckOutcome(run_dir=run.run_dir, scenario=name, thresholds=tuple(results))
     if baseline is not None:
@@ -113,6 +116,14 @@ def _scenario(manifest: Mapping[str, Any], source: str) -> Mapping[str, Any]:
     if not isinstance(scenario, Mapping):
         raise InputError(f"{source}: no scenario copy (expected \"scenario\": {{...}})")
     return scenario
+
+
+def _declared_variants(scenario: Mapping[str, Any]) -> list[str]:
+    """The variant names the scenario declares (a run may have left some out)."""
+    variants = scenario.get("variants")
+    if not isinstance(variants, list | tuple):
+        return []
+    return [str(v["name"]) for v in variants if isinstance(v, Mapping) and v.get("name")]
 
 
 def _threshold_entries(scenario: Mapping[str, Any], source: str) -> Any:

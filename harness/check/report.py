@@ -59,7 +59,7 @@ def print_report(outcome: CheckOutcome, console: Console, *, verbose: bool = Fal
     if outcome.baseline_path is not None:
         rows = list(outcome.comparisons) if verbose else notable(outcome.comparisons)
         console.print(_comparison_table(outcome, rows))
-        console.print(_counts_line(outcome, len(rows)))
+        console.print(Text(_counts_line(outcome, len(rows))))
     style = "bold green" if outcome.passed else "bold red"
     console.print(Text(f"{headline(outcome)} (exit {outcome.exit_code})", style=style))
 
@@ -77,8 +77,8 @@ def _threshold_table(results: Sequence[ThresholdResult]) -> Table:
     for column in ("status", "threshold", "value", "reason"):
         table.add_column(column)
     for r in results:
-        table.add_row(Text(r.status, style=_STYLES[r.status]), r.expr,
-                      format_value(r.value, r.unit), r.reason)
+        table.add_row(Text(r.status, style=_STYLES[r.status]), Text(r.expr),
+                      format_value(r.value, r.unit), Text(r.reason))
     return table
 
 
@@ -86,14 +86,14 @@ def _comparison_table(outcome: CheckOutcome, rows: Sequence[Comparison]) -> Tabl
     title = f"Baseline {outcome.baseline_path}"
     if outcome.baseline_created:
         title += f" (recorded {outcome.baseline_created})"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")
     for column in ("variant", "metric", "baseline", "current", "change", "verdict", "why"):
         table.add_column(column, justify="right" if column in ("baseline", "current",
                                                                 "change") else "left")
     for c in rows:
-        table.add_row(c.variant, c.metric, format_value(c.baseline, c.unit),
+        table.add_row(Text(c.variant), Text(c.metric), format_value(c.baseline, c.unit),
                       format_value(c.current, c.unit), format_change(c.change),
-                      Text(c.verdict, style=_STYLES[c.verdict]), c.reason)
+                      Text(c.verdict, style=_STYLES[c.verdict]), Text(c.reason))
     return table
 
 

@@ -23,7 +23,7 @@ minimum that can ever flag a change.
 
 P-values are exact (every split of the pooled values enumerated, ties handled by mid-ranks)
 while there are at most :data:`EXACT_LIMIT` splits, and the normal approximation with tie
-correction beyond that (9 vs 9 repeats and more).
+correction beyond that (from about 8 vs 9 repeats).
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ def shift_p_value(
 
     ``larger`` gives the direction: current larger than baseline + margin, or smaller than
     baseline - margin. The current values are moved back by ``margin`` and compared with a
-    one-sided Mann–Whitney U test. Needs one value on each side; identical samples give 1.
+    one-sided Mann–Whitney U test. Needs two values on each side; identical samples give 1.
     """
-    if not baseline or not current:
-        raise ValueError("a Mann-Whitney test needs at least one value on each side")
+    if len(baseline) < 2 or len(current) < 2:
+        raise ValueError("this Mann-Whitney test needs at least two values on each side")
     alternative = "greater" if larger else "less"
     current = [c - margin for c in current] if larger else [c + margin for c in current]
     if math.comb(len(baseline) + len(current), len(current)) <= EXACT_LIMIT:

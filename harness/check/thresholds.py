@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,7 @@ class ThresholdResult:
     op: str
     limit: float
     unit: str
+    note: str = ""
 
     @property
     def status(self) -> str:
@@ -78,6 +79,8 @@ class ThresholdResult:
     def reason(self) -> str:
         """One line saying why the result is what it is."""
         limit = format_value(self.limit, self.unit)
+        if self.note:
+            return self.note
         if self.ok is None:
             return f"not applicable: {self.metric} is null for {self.variant}"
         if self.value is None:
@@ -162,29 +165,37 @@ def thresholds_from_scenario(
 
 
 def evaluate_thresholds(
-    thresholds: Iterable[Threshold], summary: Mapping[str, Any]
+    thresholds: Iterable[Threshold],
+    summary: Mapping[str, Any],
+    *,
+    not_run: Collection[str] = (),
 ) -> list[ThresholdResult]:
     """Check each threshold on each variant it names (a wildcard names every variant).
 
     A variant named by a threshold but absent from the summary fails (value None, ok False):
-    a rule that cannot be checked is never a pass.
+    a rule that cannot be checked is never a pass. Variants listed in ``not_run`` (declared
+    by the scenario but left out of this run, e.g. by ``--variants``) are not applicable.
     """
     variants: Mapping[str, Any] = summary.get("variants") or {}
     results: list[ThresholdResult] = []
     for threshold in thresholds:
         names = list(variants) if threshold.variant == WILDCARD else [threshold.variant]
         for name in names:
-            results.append(_evaluate_one(threshold, name, variants.get(name)))
+            results.append(_evaluate_one(threshold, name, variants.get(name),
+                                         skipped=name in not_run))
     return results
 
 
-def _evaluate_one(threshold: Threshold, variant: str, entry: object) -> ThresholdResult:
-    def result(value: float | None, ok: bool | None) -> ThresholdResult:
+def _evaluate_one(threshold: Threshold, variant: str, entry: object, *,
+                  skipped: bool) -> ThresholdResult:
+    def result(value: float | None, ok: bool | None, note: str = "") -> ThresholdResult:
         return ThresholdResult(expr=threshold.expr_for(variant), variant=variant,
                                metric=threshold.metric, value=value, ok=ok, op=threshold.op,
-                               limit=threshold.limit, unit=threshold.unit)
+                               limit=threshold.limit, unit=threshold.unit, note=note)
 
     if not isinstance(entry, Mapping):
+        if skipped:
+            return result(None, None, f"not applicable: variant {variant!r} was not run")
         return result(None, False)
     value = metric_value(entry.get("metrics"), threshold.metric)
     if value is None:

@@ -2,7 +2,8 @@
 
 Started by the harness as its own process::
 
-    python -m harness.platform.gateway --config CONFIG.json --port P --workdir DIR [--host 127.0.0.1]
+    python -m harness.platform.gateway --config CONFIG.json --port P --workdir DIR \
+        [--host 127.0.0.1]
 
 ``CONFIG.json`` is ``PlatformConfig.to_json()``. The gateway serves, on 127.0.0.1:P:
 

@@ -99,6 +99,9 @@ class InstancePool:
             self.pidfile.write()
 
     def pids(self) -> list[int]:
+        """The template's and every live instance's pid (none once the pool is closed)."""
+        if self.closed:
+            return []
         return [self.spawner.pid] + [i.pid for i in self.instances.values() if i.pid]
 
     def kill_all_now(self) -> None:

@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 import numpy as np
@@ -66,6 +66,8 @@ class Chart:
     svg: bytes
     svg_path: Path
     png_path: Path
+    width_px: int
+    height_px: int
 
 
 def _colors(series: Sequence[VariantSeries]) -> dict[str, str]:
@@ -270,12 +272,13 @@ def write_charts(series: Sequence[VariantSeries], out_dir: Path) -> list[Chart]:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
     charts: list[Chart] = []
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(cast(Any, STYLE)):
         for name, title, caption, draw in SPECS:
             fig = draw(series)
             if fig is None:
                 continue
             svg_path, png_path = out_dir / f"{name}.svg", out_dir / f"{name}.png"
             svg = _save(fig, svg_path, png_path)
-            charts.append(Chart(name, title, caption, svg, svg_path, png_path))
+            width, height = (round(x * 100) for x in fig.get_size_inches())
+            charts.append(Chart(name, title, caption, svg, svg_path, png_path, width, height))
     return charts

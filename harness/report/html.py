@@ -47,8 +47,10 @@ def report_summary(run: RunData) -> dict[str, Any]:
     return saved
 
 
-def _chart_view(chart: Chart, run_dir: Path) -> dict[str, str]:
+def _chart_view(chart: Chart, run_dir: Path) -> dict[str, str | int]:
     return {
+        "width": chart.width_px,
+        "height": chart.height_px,
         "name": chart.name,
         "title": chart.title,
         "caption": chart.caption,
@@ -56,6 +58,15 @@ def _chart_view(chart: Chart, run_dir: Path) -> dict[str, str]:
         "svg_href": chart.svg_path.relative_to(run_dir).as_posix(),
         "png_href": chart.png_path.relative_to(run_dir).as_posix(),
     }
+
+
+def _finding_parts(notes: list[str], variants: list[str]) -> list[tuple[str, str]]:
+    """Each finding split into (variant, rest) when it starts with a variant's name."""
+    out = []
+    for note in notes:
+        who, _, what = note.partition(": ")
+        out.append((who, what) if who in variants and what else ("", note))
+    return out
 
 
 def _environment() -> jinja2.Environment:
@@ -70,16 +81,17 @@ def _environment() -> jinja2.Environment:
 
 def render_report(run: RunData, summary: dict[str, Any], charts: list[Chart]) -> str:
     """The report's HTML text for a loaded run, its summary and its drawn charts."""
+    names = list((summary.get("variants") or {}).keys())
     context = {
         "header": sections.header(run, summary),
         "banners": sections.banners(run, summary),
         "durability_off": sections.durability_off(run.manifest),
         "columns": COLUMNS,
         "rows": comparison_rows(summary),
-        "findings": summary.get("findings") or [],
+        "findings": _finding_parts(summary.get("findings") or [], names),
         "thresholds": summary.get("thresholds") or [],
         "charts": [_chart_view(chart, run.run_dir) for chart in charts],
-        "variant_names": list((summary.get("variants") or {}).keys()),
+        "variant_names": names,
         "metric_groups": sections.metric_groups(summary),
         "variants": sections.variant_details(run, summary),
         "scenario": sections.scenario_text(run),

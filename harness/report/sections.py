@@ -145,7 +145,9 @@ def metric_groups(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             "name": name, "unit": info.unit, "meaning": info.meaning,
             "values": [format_metric(name, value) for value in values],
         })
-    return [{"title": title, "rows": rows} for title, rows in groups.items()]
+    order = list(dict.fromkeys(title for _, title in GROUPS))
+    ranked = sorted(groups.items(), key=lambda g: order.index(g[0]) if g[0] in order else 99)
+    return [{"title": title, "rows": rows} for title, rows in ranked]
 
 
 def _stage_rows(stages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -180,14 +182,16 @@ def variant_details(run: RunData, summary: Mapping[str, Any]) -> list[dict[str, 
                       ("repeats", str(len(data.get("repeats") or [])))],
             "stage_headers": [label for _, label in STAGE_COLUMNS],
             "stages": _stage_rows(data.get("stages") or []),
-            "config": json.dumps(entry.get("config") or {}, indent=2, sort_keys=True),
+            "config": json.dumps(entry.get("config") or {}, indent=2, sort_keys=True,
+                                 ensure_ascii=False),
         })
     return out
 
 
 def scenario_text(run: RunData) -> str:
     """The scenario as loaded, pretty JSON."""
-    return json.dumps(run.manifest.get("scenario") or {}, indent=2, sort_keys=True)
+    return json.dumps(run.manifest.get("scenario") or {}, indent=2, sort_keys=True,
+                      ensure_ascii=False)
 
 
 def _size(path: Path) -> str:

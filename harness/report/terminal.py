@@ -41,7 +41,8 @@ def render_summary(summary: Mapping[str, Any], console: Console) -> None:
     console.print(Text("Thresholds: ", style="bold") + Text(verdict, style=STYLES[severity]))
     for threshold in summary.get("thresholds") or []:
         mark = Text("✓ ", style="green") if threshold.get("ok") else Text("✗ ", style="bold red")
-        console.print(Text("  ") + mark + Text(f"{threshold.get('expr')}  (value {threshold.get('value')})"))
+        line = f"{threshold.get('expr')}  (value {threshold.get('value')})"
+        console.print(Text("  ") + mark + Text(line))
     notes = summary.get("findings") or []
     if notes:
         console.print(Text("Findings", style="bold"))

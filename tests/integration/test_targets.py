@@ -52,11 +52,26 @@ def persistent(tmp: Path, dsn: str, **env: str) -> Iterator[str]:
         "PGSTAMPEDE_APP_NAME": "pgstampede-persistent",
         **env,
     }
-    argv = [sys.executable, "-m", "uvicorn", "targets.persistent.app:app", "--host", "127.0.0.1",
-            "--port", str(port), "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "targets.persistent.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
     url = f"http://127.0.0.1:{port}"
-    with ManagedProcess(name="target", argv=argv, env=full_env, log_path=tmp / "target.log",
-                        cwd=Path(__file__).resolve().parents[2], ready_url=f"{url}/health"):
+    with ManagedProcess(
+        name="target",
+        argv=argv,
+        env=full_env,
+        log_path=tmp / "target.log",
+        cwd=Path(__file__).resolve().parents[2],
+        ready_url=f"{url}/health",
+    ):
         yield url
 
 
@@ -108,7 +123,9 @@ def wait_job_completed(dsn: str, job: int, timeout_s: float) -> bool:
     return False
 
 
-def test_pool_larger_than_max_connections_gets_503(cluster: PostgresCluster, tmp_path: Path) -> None:
+def test_pool_larger_than_max_connections_gets_503(
+    cluster: PostgresCluster, tmp_path: Path
+) -> None:
     with persistent(tmp_path, cluster.app_dsn, PGSTAMPEDE_POOL_MAX="40") as url:
         results = call_many(f"{url}/slow?ms=400", n=120, workers=40)
     kinds = Counter(body.get("error", {}).get("kind", "") for _, body in results)
@@ -128,8 +145,9 @@ def test_starts_when_database_refuses_its_pool(cluster: PostgresCluster, tmp_pat
             hogs.append(psycopg.connect(cluster.app_dsn, autocommit=True))
     except psycopg.OperationalError as exc:
         assert "remaining connection slots" in str(exc) or "too many clients" in str(exc)
-    with persistent(tmp_path, cluster.app_dsn, PGSTAMPEDE_POOL_MIN="2",
-                    PGSTAMPEDE_ACQUIRE_TIMEOUT="3") as url:
+    with persistent(
+        tmp_path, cluster.app_dsn, PGSTAMPEDE_POOL_MIN="2", PGSTAMPEDE_ACQUIRE_TIMEOUT="3"
+    ) as url:
         assert call(f"{url}/health")[0] == 200
         status, body = call(f"{url}/read")
         assert (status, body["error"]["kind"]) == (503, "db_too_many_connections")
@@ -145,10 +163,18 @@ def test_starts_when_database_refuses_its_pool(cluster: PostgresCluster, tmp_pat
 def test_pgbouncer_transaction_mode_statement_cache(
     cluster: PostgresCluster, tmp_path: Path, cache: str, expect_errors: bool
 ) -> None:
-    with PgBouncer(workdir=tmp_path, upstream_port=cluster.port, log_path=tmp_path / "pgb.log",
-                   pool_mode="transaction", pool_size=3) as pgb, \
-         persistent(tmp_path, pgb.app_dsn, PGSTAMPEDE_POOL_MAX="10",
-                    PGSTAMPEDE_STATEMENT_CACHE_SIZE=cache) as url:
+    with (
+        PgBouncer(
+            workdir=tmp_path,
+            upstream_port=cluster.port,
+            log_path=tmp_path / "pgb.log",
+            pool_mode="transaction",
+            pool_size=3,
+        ) as pgb,
+        persistent(
+            tmp_path, pgb.app_dsn, PGSTAMPEDE_POOL_MAX="10", PGSTAMPEDE_STATEMENT_CACHE_SIZE=cache
+        ) as url,
+    ):
         results = call_many(f"{url}/read", n=300, workers=20)
     kinds = Counter(body.get("error", {}).get("kind", "") for _, body in results)
     if expect_errors:

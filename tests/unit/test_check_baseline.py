@@ -248,5 +248,7 @@ def test_shift_test_margin_and_large_samples() -> None:
     big = shift_p_value(list(rng.normal(size=12)), list(rng.normal(3, 1, size=12)),
                         larger=True)
     assert big < 0.001
-    with pytest.raises(ValueError):
-        shift_p_value([], [1.0], larger=True)
+    with pytest.raises(ValueError, match="at least two values"):
+        shift_p_value([1.0], [1.0, 2.0], larger=True)
+    assert shift_p_value([10.0] * 3, [13.0] * 3, larger=True, margin=3.0) == 1.0
+    assert shift_p_value([10.0] * 10, [10.0] * 10, larger=True) == 1.0

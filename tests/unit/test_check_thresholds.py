@@ -150,6 +150,13 @@ def test_named_variant_missing_from_summary_fails() -> None:
     assert "missing from summary.json" in result.reason
 
 
+def test_variant_not_run_is_not_applicable() -> None:
+    t = parse_threshold("later.http.rps", "> 1")
+    [result] = evaluate_thresholds([t], summary(a={"http.rps": 10}), not_run=["later"])
+    assert result.ok is None and result.status == "n/a"
+    assert result.reason == "not applicable: variant 'later' was not run"
+
+
 def test_error_rate_percent_and_exact_zero() -> None:
     rules = [parse_threshold("a.http.error_rate", "< 1%"),
              parse_threshold("a.http.error_rate", "== 0")]

@@ -32,7 +32,7 @@ def test_malformed_toml(tmp_path: Path) -> None:
 
 def test_unknown_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    text = (ROOT / "scenarios" / "quickstart.toml").read_text() + "\nwhatever = 1\n"
+    text = "whatever = 1\n" + (ROOT / "scenarios" / "quickstart.toml").read_text()
     bad.write_text(text)
     assert_one_line_exit_2(pgstampede("run", str(bad)), "whatever: unknown key")
 

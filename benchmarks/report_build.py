@@ -1,0 +1,80 @@
+"""Benchmark: build the report of a run folder with 1,000,000 request rows.
+
+Synthesises a run folder (4 variants × 250,000 requests over 5 minutes, with every
+frame at 10 Hz), then times ``build_summary`` + writing summary.json, and
+``build_report`` (charts + index.html). Prints JSON. Goals on a 2-core machine: the
+whole build ≤ 15 s, index.html ≤ 5 MB.
+
+    .venv/bin/python benchmarks/report_build.py [--rows 1000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from harness.analysis.summary import build_summary
+from harness.analysis.synthetic import DEFAULT_VARIANTS, RunShape, write_run
+from harness.report.html import build_report
+
+GOAL_SECONDS = 15.0
+GOAL_HTML_BYTES = 5 * 1024 * 1024
+
+
+def measure(run_dir: Path, rows: int, duration_s: float) -> dict[str, object]:
+    per_variant = rows // len(DEFAULT_VARIANTS)
+    started = time.perf_counter()
+    write_run(run_dir, RunShape(requests_per_variant=per_variant, duration_s=duration_s))
+    synth_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    summary = build_summary(run_dir)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
+    summary_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    index = build_report(run_dir)
+    report_s = time.perf_counter() - started
+
+    html_bytes = index.stat().st_size
+    total_s = summary_s + report_s
+    charts = sorted(p.name for p in (run_dir / "charts").iterdir())
+    return {
+        "request_rows": per_variant * len(DEFAULT_VARIANTS),
+        "variants": len(DEFAULT_VARIANTS),
+        "duration_s": duration_s,
+        "synthesise_s": round(synth_s, 2),
+        "summary_s": round(summary_s, 2),
+        "report_s": round(report_s, 2),
+        "build_total_s": round(total_s, 2),
+        "html_bytes": html_bytes,
+        "html_mb": round(html_bytes / 1024 / 1024, 2),
+        "chart_files": len(charts),
+        "goal_build_s": GOAL_SECONDS,
+        "goal_html_mb": GOAL_HTML_BYTES / 1024 / 1024,
+        "goals_met": total_s <= GOAL_SECONDS and html_bytes <= GOAL_HTML_BYTES,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--duration", type=float, default=300.0, help="load seconds")
+    parser.add_argument("--keep", type=Path, help="write the run folder here and keep it")
+    args = parser.parse_args()
+    if args.keep:
+        print(json.dumps(measure(args.keep, args.rows, args.duration), indent=2))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="pgstampede-bench-"))
+    try:
+        print(json.dumps(measure(tmp / "run", args.rows, args.duration), indent=2))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

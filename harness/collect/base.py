@@ -1,0 +1,212 @@
+"""The collector protocol and the sampler that drives collectors on a fixed rate.
+
+A collector reads one source (``pg_stat_activity``, the server log, PgBouncer's admin
+console, the host's processes) and keeps its rows in memory; ``frames()`` hands them over
+as the frames of docs/internals.md, ``latest()`` gives a few gauges for the live display.
+
+``Sampler`` is an async context manager: on entry it starts every collector, then calls
+each one at its interval (the sampler's, or the collector's own ``interval_s`` when set)
+in its own task; on exit it stops them. A failing ``start``/``sample``/``stop`` never
+reaches the caller: it is recorded (``failures``), retried with exponential backoff, and
+the ticks that got no sample are counted as gaps (``health()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol
+
+import pandas as pd
+
+
+class Collector(Protocol):
+    """One source of samples. ``interval_s`` None means the sampler's interval."""
+
+    name: str
+    interval_s: float | None
+
+    async def start(self) -> None: ...
+    async def sample(self, t: float) -> None: ...
+    async def stop(self) -> None: ...
+    def frames(self) -> dict[str, pd.DataFrame]: ...
+    def latest(self) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class SampleFailure:
+    """One failed call: when (wall clock), which collector, which step, what happened."""
+
+    t: float
+    collector: str
+    step: str  # "start" | "sample" | "stop"
+    error: str
+
+
+@dataclass(frozen=True)
+class CollectorHealth:
+    name: str
+    interval_s: float
+    samples: int  # successful samples
+    failures: int  # failed start/sample/stop calls
+    gaps: int  # scheduled ticks without a successful sample
+    rate_hz: float  # successful samples per second while the sampler ran
+    last_error: str
+
+
+@dataclass
+class _Track:
+    """The sampler's bookkeeping for one collector (private, owned by one task)."""
+
+    interval_s: float
+    started: bool = False
+    samples: int = 0
+    failures: int = 0
+    gaps: int = 0
+    last_error: str = ""
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class Sampler:
+    """Calls ``collectors`` every ``interval_s`` seconds while the ``async with`` block runs."""
+
+    def __init__(
+        self,
+        collectors: Sequence[Collector],
+        interval_s: float,
+        clock: Callable[[], float] = time.time,
+        *,
+        call_timeout_s: float = 5.0,
+        max_backoff_s: float = 5.0,
+        max_failures_kept: int = 1000,
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        self.collectors = tuple(collectors)
+        self.interval_s = interval_s
+        self.clock = clock
+        self.call_timeout_s = call_timeout_s
+        self.max_backoff_s = max_backoff_s
+        self.max_failures_kept = max_failures_kept
+        self.failures: list[SampleFailure] = []
+        if len({c.name for c in self.collectors}) != len(self.collectors):
+            raise ValueError("collector names must be unique")
+        self._tracks = {c.name: _Track(c.interval_s or interval_s) for c in self.collectors}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._began = 0.0
+        self._ended: float | None = None
+
+    async def __aenter__(self) -> Sampler:
+        self._began = time.monotonic()
+        try:
+            for c in self.collectors:
+                self._tracks[c.name].started = await self._call(c, "start", c.start)
+        except BaseException:  # cancelled while starting: release what was opened
+            for c in self.collectors:
+                await self._call(c, "stop", c.stop)
+            raise
+        for c in self.collectors:
+            self._tasks.append(asyncio.create_task(self._run(c), name=f"collect-{c.name}"))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._ended = time.monotonic()
+        for c in self.collectors:
+            await self._call(c, "stop", c.stop)
+
+    async def _call(self, c: Collector, step: str, fn: Callable[[], Awaitable[None]]) -> bool:
+        """Run one step with a timeout; record a failure instead of raising it."""
+        track = self._tracks[c.name]
+        try:
+            await asyncio.wait_for(fn(), self.call_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - a collector must never stop the run
+            track.failures += 1
+            track.last_error = f"{step}: {_describe(exc)}"
+            if len(self.failures) < self.max_failures_kept:
+                self.failures.append(SampleFailure(self.clock(), c.name, step, _describe(exc)))
+            return False
+        return True
+
+    async def _attempt(self, c: Collector) -> bool:
+        track = self._tracks[c.name]
+        if not track.started:
+            track.started = await self._call(c, "start", c.start)
+            if not track.started:
+                return False
+        t = self.clock()
+        ok = await self._call(c, "sample", lambda: c.sample(t))
+        track.samples += ok
+        return ok
+
+    async def _run(self, c: Collector) -> None:
+        """Sample on ticks ``origin + k * interval``; back off after failures."""
+        track = self._tracks[c.name]
+        interval = track.interval_s
+        origin = time.monotonic()
+        tick = 0
+        backoff = 0.0
+        while True:
+            delay = origin + tick * interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            ok = await self._attempt(c)
+            backoff = 0.0 if ok else min(self.max_backoff_s, max(interval, backoff * 2))
+            resume = time.monotonic() + backoff
+            next_tick = max(tick + 1, math.ceil((resume - origin) / interval))
+            track.gaps += (next_tick - tick - 1) + (0 if ok else 1)
+            tick = next_tick
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every frame of every collector (frames of the same name are concatenated)."""
+        out: dict[str, pd.DataFrame] = {}
+        for c in self.collectors:
+            for name, frame in c.frames().items():
+                if name in out:
+                    merged = pd.concat([out[name], frame], ignore_index=True)
+                    out[name] = merged.sort_values("t", kind="stable").reset_index(drop=True)
+                else:
+                    out[name] = frame
+        return out
+
+    def latest(self) -> dict[str, float]:
+        """The latest gauges of every collector, for the live display."""
+        out: dict[str, float] = {}
+        for c in self.collectors:
+            with contextlib.suppress(Exception):
+                out.update(c.latest())
+        return out
+
+    def health(self) -> dict[str, CollectorHealth]:
+        ended = self._ended if self._ended is not None else time.monotonic()
+        elapsed = max(ended - self._began, 1e-9)
+        return {
+            name: CollectorHealth(
+                name=name,
+                interval_s=tr.interval_s,
+                samples=tr.samples,
+                failures=tr.failures,
+                gaps=tr.gaps,
+                rate_hz=tr.samples / elapsed,
+                last_error=tr.last_error,
+            )
+            for name, tr in self._tracks.items()
+        }

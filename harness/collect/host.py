@@ -1,0 +1,166 @@
+"""CPU and memory of each process role (postgres, pgbouncer, target, locust...), via psutil.
+
+A role is a callable returning its root pids (it may change over time: instances come
+and go); every sample covers the roots and all their live descendants. CPU is the CPU time
+used between two samples over the wall time between them (100 = one core). CPU of
+processes that lived and died between two samples (a postgres backend of a short
+connection, a serverless instance) is not lost: it is read from the parent's
+``children_user``/``children_system`` times once the parent has reaped them. RSS is the sum
+over the processes (shared pages are counted once per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+import psutil
+
+from harness.analysis.frames import coerce_frame, empty_frame
+
+COLUMNS = ("t", "role", "cpu_percent", "rss_mb", "processes")
+MIB = 1 << 20
+TICK_S = 0.01  # resolution of a process's start time (one clock tick)
+HostRow = tuple[float, str, float, float, int]
+
+
+@dataclass(frozen=True)
+class ProcSample:
+    """One process at one instant: own CPU seconds, reaped children's CPU seconds, RSS."""
+
+    pid: int
+    ppid: int
+    started: float  # seconds since boot (the clock of ``boot_clock()``)
+    cpu_s: float
+    children_cpu_s: float
+    rss: int
+
+    @property
+    def key(self) -> tuple[int, float]:
+        return (self.pid, self.started)
+
+
+def cpu_seconds(
+    prev: Mapping[tuple[int, float], ProcSample], cur: Iterable[ProcSample], prev_t: float
+) -> float:
+    """CPU seconds used since ``prev_t`` by ``cur`` and by the processes reaped since ``prev``.
+
+    ``prev_t`` is the time of ``prev`` in seconds since boot, like ``ProcSample.started``.
+    A process seen before contributes its CPU delta; a process started after ``prev_t``
+    all its CPU (one seen for the first time but older, none: it sets a baseline); and each parent the CPU of children it reaped in between, minus what had
+    already been counted of those children while they were alive.
+    """
+    cur_list = list(cur)
+    cur_keys = {p.key for p in cur_list}
+    gone = [q for q in prev.values() if q.key not in cur_keys]
+    total = 0.0
+    for p in cur_list:
+        before = prev.get(p.key)
+        if before is None:
+            total += p.cpu_s + p.children_cpu_s if p.started >= prev_t - TICK_S else 0.0
+            continue
+        total += max(0.0, p.cpu_s - before.cpu_s)
+        reaped = p.children_cpu_s - before.children_cpu_s
+        counted = sum(q.cpu_s + q.children_cpu_s for q in gone if q.ppid == p.pid)
+        total += max(0.0, reaped - counted)
+    return total
+
+
+def _sample(proc: psutil.Process) -> ProcSample | None:
+    try:
+        with proc.oneshot():
+            times = proc.cpu_times()
+            return ProcSample(
+                pid=proc.pid,
+                ppid=proc.ppid(),
+                started=proc.create_time() - psutil.boot_time(),
+                cpu_s=times.user + times.system,
+                children_cpu_s=times.children_user + times.children_system,
+                rss=proc.memory_info().rss,
+            )
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def boot_clock() -> float:
+    """Seconds since boot: the clock of process start times (immune to wall-clock steps)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def snapshot(roots: Iterable[int]) -> list[ProcSample]:
+    """The roots and their live descendants (each pid once)."""
+    seen: dict[int, ProcSample] = {}
+    for pid in roots:
+        if pid in seen:
+            continue
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        for proc in family:
+            if proc.pid not in seen and (s := _sample(proc)) is not None:
+                seen[proc.pid] = s
+    return list(seen.values())
+
+
+@dataclass
+class _RoleState:
+    t: float  # wall clock of the sample
+    since_boot: float  # the same instant on boot_clock()
+    procs: dict[tuple[int, float], ProcSample]
+
+
+class HostCollector:
+    """Samples the ``roles`` (name → callable returning root pids) every ``interval_s``."""
+
+    name = "host"
+
+    def __init__(
+        self, roles: Mapping[str, Callable[[], list[int]]], interval_s: float = 0.5
+    ) -> None:
+        self.roles = dict(roles)
+        self.interval_s: float | None = interval_s
+        self._state: dict[str, _RoleState] = {}
+        self._rows: list[HostRow] = []
+        self._latest: dict[str, float] = {}
+
+    def _measure(self, t: float, roots: dict[str, list[int]]) -> list[HostRow]:
+        rows: list[HostRow] = []
+        for role, pids in roots.items():
+            since_boot = boot_clock()
+            procs = snapshot(pids)
+            state = self._state.get(role)
+            self._state[role] = _RoleState(t, since_boot, {p.key: p for p in procs})
+            if state is None or since_boot <= state.since_boot:
+                continue  # the first sample only sets the baseline
+            used = cpu_seconds(state.procs, procs, state.since_boot)
+            cpu = used / (since_boot - state.since_boot) * 100.0
+            rows.append((t, role, cpu, sum(p.rss for p in procs) / MIB, len(procs)))
+        return rows
+
+    async def start(self) -> None:
+        return None  # the first sample sets the CPU baseline
+
+    async def sample(self, t: float) -> None:
+        roots = {role: list(get()) for role, get in self.roles.items()}
+        rows = await asyncio.to_thread(self._measure, t, roots)
+        self._rows.extend(rows)
+        for _, role, cpu, rss, n in rows:
+            self._latest[f"host.cpu.{role}"] = cpu
+            self._latest[f"host.rss.{role}"] = rss
+            self._latest[f"host.processes.{role}"] = float(n)
+
+    async def stop(self) -> None:
+        return None
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        if not self._rows:
+            return {"host": empty_frame("host")}
+        return {"host": coerce_frame("host", pd.DataFrame(self._rows, columns=list(COLUMNS)))}
+
+    def latest(self) -> dict[str, float]:
+        return dict(self._latest)

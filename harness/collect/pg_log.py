@@ -1,0 +1,173 @@
+"""Connection events from the PostgreSQL server log: the ground truth for refusals.
+
+The server runs with ``log_connections``, ``log_disconnections``,
+``log_line_prefix = '%m [%p] '`` and ``log_timezone = UTC``, so the lines of interest are::
+
+    2026-11-26 23:01:02.345 UTC [1234] LOG:  connection received: host=127.0.0.1 port=5555
+    2026-11-26 23:01:02.346 UTC [1234] LOG:  connection authorized: user=app database=app
+    2026-11-26 23:01:02.347 UTC [1235] FATAL:  sorry, too many clients already
+    2026-11-26 23:01:02.347 UTC [1236] FATAL:  remaining connection slots are reserved for ...
+    2026-11-26 23:01:09.000 UTC [1234] LOG:  disconnection: session time: 0:00:06.654 user=app ...
+
+Both FATAL messages are SQLSTATE 53300 (``refused``). PostgreSQL checks the reserved slots
+only after authorization, so such a refused backend first logs "connection authorized":
+that ``authorized`` event is withdrawn when the refusal of the same pid follows, and
+``authorized`` counts admitted connections only. ``PgLogCollector`` tails the file from the
+start (keeping only events at or after ``since_t``), a little more at every sample, and
+reads the remainder at ``stop()``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from harness.analysis.frames import coerce_frame, empty_frame
+
+COLUMNS = ("t", "event", "pid", "user", "message")
+
+_LINE = re.compile(
+    r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) (?P<tz>[A-Za-z]+|[+-]\d\d(?::?\d\d)?) "
+    r"\[(?P<pid>\d+)\] (?P<level>[A-Z]+):  (?:(?P<code>[0-9A-Z]{5}): )?(?P<msg>.*)$"
+)
+_USER = re.compile(r"\buser=(\S+)")
+_REFUSED = (
+    "sorry, too many clients already",
+    "remaining connection slots are reserved",
+)
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    t: float
+    event: str  # received | authorized | refused | disconnected
+    pid: int
+    user: str
+    message: str
+
+
+def _tz(name: str) -> timezone:
+    if name.isalpha():
+        if name.upper() in ("UTC", "GMT", "Z"):
+            return UTC
+        raise ValueError(f"unsupported time zone {name!r} (set log_timezone = UTC)")
+    sign = -1 if name[0] == "-" else 1
+    digits = name[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def parse_timestamp(ts: str, tz: str) -> float:
+    """Epoch seconds of a ``%m`` timestamp such as ``2026-11-26 23:01:02.345`` in ``tz``."""
+    return datetime.fromisoformat(ts).replace(tzinfo=_tz(tz)).timestamp()
+
+
+def _event(level: str, code: str | None, msg: str) -> str | None:
+    if level == "LOG":
+        if msg.startswith("connection received:"):
+            return "received"
+        if msg.startswith("connection authorized:"):
+            return "authorized"
+        if msg.startswith("disconnection:"):
+            return "disconnected"
+        return None
+    if level == "FATAL" and (code == "53300" or msg.startswith(_REFUSED)):
+        return "refused"
+    return None
+
+
+def parse_line(line: str) -> LogEvent | None:
+    """The connection event of one log line; None for any other line."""
+    m = _LINE.match(line.rstrip("\r\n"))
+    if m is None:
+        return None
+    msg = m["msg"]
+    event = _event(m["level"], m["code"], msg)
+    if event is None:
+        return None
+    try:
+        t = parse_timestamp(m["ts"], m["tz"])
+    except ValueError:
+        return None
+    user = _USER.search(msg) if event in ("authorized", "disconnected") else None
+    return LogEvent(t, event, int(m["pid"]), user.group(1) if user else "", msg)
+
+
+class PgLogCollector:
+    """Tails ``log_path`` incrementally; events before ``since_t`` are skipped."""
+
+    name = "pg_log"
+    interval_s: float | None = None
+
+    def __init__(
+        self,
+        log_path: Path,
+        since_t: float = 0.0,
+        *,
+        interval_s: float | None = None,
+        max_read_bytes: int = 8 << 20,
+    ) -> None:
+        self.log_path = log_path
+        self.since_t = since_t
+        self.interval_s = interval_s
+        self.max_read_bytes = max_read_bytes
+        self._offset = 0
+        self._partial = b""
+        self._events: list[LogEvent | None] = []
+        self._counts: dict[str, int] = {}
+        self._authorized: dict[int, int] = {}  # pid -> index of its "authorized" event
+
+    def _read(self, final: bool) -> None:
+        try:
+            with self.log_path.open("rb") as f:
+                if os.fstat(f.fileno()).st_size < self._offset:  # truncated: start over
+                    self._offset, self._partial = 0, b""
+                f.seek(self._offset)
+                chunk = f.read(-1 if final else self.max_read_bytes)
+        except FileNotFoundError:
+            return
+        self._offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = b"" if final else lines.pop()
+        for raw in lines:
+            ev = parse_line(raw.decode("utf-8", "replace"))
+            if ev is not None and ev.t >= self.since_t:
+                self._accept(ev)
+
+    def _count(self, event: str, delta: int) -> None:
+        self._counts[event] = self._counts.get(event, 0) + delta
+
+    def _accept(self, ev: LogEvent) -> None:
+        """Keep ``ev``; a refusal after authorization withdraws that "authorized" event."""
+        if ev.event == "refused" and ev.pid in self._authorized:
+            self._events[self._authorized.pop(ev.pid)] = None
+            self._count("authorized", -1)
+        elif ev.event == "authorized":
+            self._authorized[ev.pid] = len(self._events)
+        elif ev.event == "disconnected":
+            self._authorized.pop(ev.pid, None)
+        self._events.append(ev)
+        self._count(ev.event, 1)
+
+    async def start(self) -> None:
+        self._read(final=False)
+
+    async def sample(self, t: float) -> None:
+        self._read(final=False)
+
+    async def stop(self) -> None:
+        self._read(final=True)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        rows = [(e.t, e.event, e.pid, e.user, e.message) for e in self._events if e is not None]
+        if not rows:
+            return {"pglog": empty_frame("pglog")}
+        return {"pglog": coerce_frame("pglog", pd.DataFrame(rows, columns=list(COLUMNS)))}
+
+    def latest(self) -> dict[str, float]:
+        return {f"pglog.{k}": float(v) for k, v in self._counts.items()}

@@ -1,0 +1,137 @@
+"""The platform collector: instance counts and cold starts from the gateway's stats endpoint.
+
+Polls ``GET <stats_url>?since=<cursor>`` (harness.platform.stats documents the JSON) over one
+keep-alive HTTP/1.1 connection and keeps two frames (docs/internals.md):
+
+    platform      t, starting, busy, warm, frozen, zombie, queue, cold_starts, reaped, throttled
+                  (the last three cumulative)
+    cold_starts   t (start of the cold start), instance, duration_ms
+
+Each cold start is recorded once: the cursor the gateway returns is passed back as ``since``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+PLATFORM_COLUMNS = (
+    "starting",
+    "busy",
+    "warm",
+    "frozen",
+    "zombie",
+    "queue",
+    "cold_starts",
+    "reaped",
+    "throttled",
+)
+COLD_START_COLUMNS = ("t", "instance", "duration_ms")
+
+
+class PlatformCollector:
+    """Collector of the serverless platform's gateway statistics."""
+
+    name = "platform"
+
+    def __init__(self, stats_url: str, interval_s: float | None = None, timeout_s: float = 2.0):
+        parts = urlsplit(stats_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"stats_url must be http://host:port/path, got {stats_url!r}")
+        self.stats_url = stats_url
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._host = parts.hostname
+        self._port = parts.port or 80
+        self._path = parts.path or "/__platform/stats"
+        self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._cursor = 0
+        self._rows: list[tuple[float, ...]] = []
+        self._cold: list[tuple[float, str, float]] = []
+        self._latest: dict[str, float] = {}
+
+    async def start(self) -> None:
+        self._cursor = 0
+
+    async def sample(self, t: float) -> None:
+        doc = await self._fetch()
+        if int(doc.get("cursor", 0)) < self._cursor:  # a new gateway: start over
+            self._cursor = 0
+        self._rows.append((t, *(float(doc.get(c, 0)) for c in PLATFORM_COLUMNS)))
+        for event in doc.get("cold_start_events", []):
+            self._cold.append(
+                (float(event["t"]), str(event["instance"]), float(event["duration_ms"]))
+            )
+        self._cursor = int(doc.get("cursor", self._cursor))
+        self._latest = {
+            "platform.instances": float(doc.get("instances", 0)),
+            "platform.busy": float(doc.get("busy", 0)),
+            "platform.frozen": float(doc.get("frozen", 0)),
+            "platform.zombies": float(doc.get("zombie", 0)),
+            "platform.queue": float(doc.get("queue", 0)),
+            "platform.cold_starts": float(doc.get("cold_starts", 0)),
+        }
+
+    async def stop(self) -> None:
+        """Take a last sample (best effort, so that late cold starts are kept), then close."""
+        with contextlib.suppress(OSError, ValueError, asyncio.TimeoutError):
+            await self.sample(time.time())
+        self._close()
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        platform = pd.DataFrame(self._rows, columns=["t", *PLATFORM_COLUMNS])
+        platform = platform.astype({"t": "float64", **dict.fromkeys(PLATFORM_COLUMNS, "int64")})
+        cold = pd.DataFrame(self._cold, columns=list(COLD_START_COLUMNS))
+        cold = cold.astype({"t": "float64", "instance": "object", "duration_ms": "float64"})
+        return {"platform": platform, "cold_starts": cold}
+
+    def latest(self) -> dict[str, float]:
+        return dict(self._latest)
+
+    async def _fetch(self) -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(self._get(), self.timeout_s)
+        except BaseException:
+            self._close()
+            raise
+
+    async def _get(self) -> dict[str, Any]:
+        if self._conn is None:
+            self._conn = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._conn
+        request = (
+            f"GET {self._path}?since={self._cursor} HTTP/1.1\r\n"
+            f"Host: {self._host}:{self._port}\r\nConnection: keep-alive\r\n\r\n"
+        )
+        writer.write(request.encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        status, length = _parse_head(head)
+        body = await reader.readexactly(length)
+        if status != 200:
+            raise ValueError(f"{self.stats_url} answered HTTP {status}")
+        doc = json.loads(body)
+        if not isinstance(doc, dict):
+            raise ValueError(f"{self.stats_url} did not answer a JSON object")
+        return doc
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn[1].close()
+            self._conn = None
+
+
+def _parse_head(head: bytes) -> tuple[int, int]:
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    return status, length
