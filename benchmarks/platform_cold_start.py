@@ -16,9 +16,11 @@ import time
 
 from platform_common import cluster, gateway, get, stats, summary
 
-FRESH = ("import asyncio, asyncpg, sys\n"
-         "async def m():\n c = await asyncpg.connect(sys.argv[1]); await c.fetchval('SELECT 1')\n"
-         "asyncio.run(m())")
+FRESH = (
+    "import asyncio, asyncpg, sys\n"
+    "async def m():\n c = await asyncpg.connect(sys.argv[1]); await c.fetchval('SELECT 1')\n"
+    "asyncio.run(m())"
+)
 
 
 def measure(dsn: str, mode: str, path: str, n: int) -> dict[str, object]:
@@ -31,8 +33,11 @@ def measure(dsn: str, mode: str, path: str, n: int) -> dict[str, object]:
             time.sleep(0.15)  # let the idle instance be reaped: every request is a cold start
         doc = stats(host, port)
     durations = [e["duration_ms"] for e in doc["cold_start_events"]]
-    return {"first_response_ms": summary(latencies), "platform_cold_start_ms": summary(durations),
-            "cold_starts": doc["cold_starts"]}
+    return {
+        "first_response_ms": summary(latencies),
+        "platform_cold_start_ms": summary(durations),
+        "cold_starts": doc["cold_starts"],
+    }
 
 
 def fresh_interpreter(dsn: str, n: int) -> dict[str, float]:

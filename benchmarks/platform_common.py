@@ -23,9 +23,12 @@ REPO = Path(__file__).resolve().parents[1]
 @contextmanager
 def cluster(max_connections: int) -> Iterator[PostgresCluster]:
     tmp = Path(tempfile.mkdtemp(prefix="pgstampede-bench-"))
-    with PostgresCluster(workdir=tmp, max_connections=max_connections,
-                         log_path=tmp / "postgres.log",
-                         settings={"log_connections": "off", "log_disconnections": "off"}) as pg:
+    with PostgresCluster(
+        workdir=tmp,
+        max_connections=max_connections,
+        log_path=tmp / "postgres.log",
+        settings={"log_connections": "off", "log_disconnections": "off"},
+    ) as pg:
         yield pg
 
 
@@ -35,11 +38,25 @@ def gateway(dsn: str, **knobs: Any) -> Iterator[tuple[str, int]]:
     config = PlatformConfig(dsn=dsn, **knobs)
     (tmp / "platform.json").write_text(config.to_json())
     port = free_port()
-    argv = [sys.executable, "-m", "harness.platform.gateway", "--config",
-            str(tmp / "platform.json"), "--port", str(port), "--workdir", str(tmp / "gw")]
-    with ManagedProcess(name="gateway", argv=argv, log_path=tmp / "gateway.log", cwd=REPO,
-                        ready_url=f"http://127.0.0.1:{port}/__platform/health",
-                        ready_timeout_s=60.0):
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.platform.gateway",
+        "--config",
+        str(tmp / "platform.json"),
+        "--port",
+        str(port),
+        "--workdir",
+        str(tmp / "gw"),
+    ]
+    with ManagedProcess(
+        name="gateway",
+        argv=argv,
+        log_path=tmp / "gateway.log",
+        cwd=REPO,
+        ready_url=f"http://127.0.0.1:{port}/__platform/health",
+        ready_timeout_s=60.0,
+    ):
         yield "127.0.0.1", port
 
 
@@ -48,13 +65,16 @@ async def get(host: str, port: int, path: str, method: str = "GET") -> tuple[int
     start = time.perf_counter()
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        writer.write(
+            f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
-        length = next(int(line.split(":")[1]) for line in lines if
-                      line.lower().startswith("content-length"))
+        length = next(
+            int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length")
+        )
         body = await reader.readexactly(length)
     finally:
         writer.close()
@@ -72,6 +92,10 @@ def summary(values: list[float]) -> dict[str, float]:
         return {}
     ordered = sorted(values)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"n": len(values), "p50": round(statistics.median(ordered), 2),
-            "p95": round(pick(0.95), 2), "p99": round(pick(0.99), 2),
-            "max": round(ordered[-1], 2)}
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(pick(0.95), 2),
+        "p99": round(pick(0.99), 2),
+        "max": round(ordered[-1], 2),
+    }

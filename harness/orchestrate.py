@@ -88,7 +88,7 @@ def stage_windows(variant_start: float, scenario: Scenario) -> list[dict[str, fl
     return out
 
 
-def _snapshot(scenario: Scenario, start: float, locust: LocustProgress | None,
+def _snapshot(scenario: Scenario, start: float, locust: LocustProgress | None, rps: float,
               latest: dict[str, float]) -> Snapshot:
     elapsed = time.time() - start
     bounds, stage = 0.0, len(scenario.load.stages)
@@ -100,7 +100,7 @@ def _snapshot(scenario: Scenario, start: float, locust: LocustProgress | None,
     return Snapshot(
         elapsed_s=elapsed, duration_s=scenario.load.duration_s, stage=stage,
         stages=len(scenario.load.stages), users=locust.users if locust else 0,
-        rps=locust.rps if locust else 0.0, requests=locust.requests if locust else 0,
+        rps=rps, requests=locust.requests if locust else 0,
         failures=locust.failures if locust else 0, db_connections=latest.get("db.total"),
         instances=latest.get("platform.instances"), cl_waiting=latest.get("pooler.cl_waiting"),
     )
@@ -157,6 +157,7 @@ class VariantRun:
             "stages": [], "error": None, "versions": {},
         }
         self._locust: LocustProgress | None = None
+        self._rps = 0.0
 
     async def execute(self) -> dict[str, Any]:
         with contextlib.ExitStack() as stack:
@@ -254,11 +255,15 @@ class VariantRun:
         return dataclasses.replace(self.scenario.load, requests=self.variant.requests)
 
     def _on_locust(self, progress: LocustProgress) -> None:
+        last = self._locust
+        if last is not None and progress.t > last.t:
+            self._rps = (progress.requests - last.requests) / (progress.t - last.t)
         self._locust = progress
 
     async def _tick(self, sampler: Sampler, start: float) -> None:
         while True:
-            self.progress.update(_snapshot(self.scenario, start, self._locust, sampler.latest()))
+            self.progress.update(
+                _snapshot(self.scenario, start, self._locust, self._rps, sampler.latest()))
             await asyncio.sleep(0.25)
 
     async def _drain_background(self) -> None:

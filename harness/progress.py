@@ -62,7 +62,7 @@ class Progress:
         self._last_plain = 0.0
 
     def message(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, highlight=False, soft_wrap=True)
 
     def variant_started(self, label: str) -> None:
         self._label = label

@@ -36,7 +36,10 @@ def _alive_at(run: VariantRun, t: float) -> str:
     platform = run.frames["platform"]
     before = platform[platform["t"] <= t]
     if len(before):
-        return f"with {int(platform_live(before.tail(1)).iloc[0])} instances alive"
+        last = before.tail(1)
+        text = f"with {int(platform_live(last).iloc[0])} instances alive"
+        zombies = int(last["zombie"].iloc[0])
+        return text + (f" and {zombies} zombies" if zombies else "")
     db = run.frames["db"]
     before = db[db["t"] <= t]
     if len(before):

@@ -101,7 +101,11 @@ FRAME_SCHEMAS: dict[str, Schema] = {
 FRAME_NAMES: tuple[str, ...] = tuple(FRAME_SCHEMAS)
 
 PLATFORM_STATES: tuple[str, ...] = ("starting", "busy", "warm", "frozen", "zombie")
-"""Instance states of the ``platform`` frame, in lifecycle order (all are live instances)."""
+"""Instance states of the ``platform`` frame, in lifecycle order."""
+
+LIVE_STATES: tuple[str, ...] = PLATFORM_STATES[:-1]
+"""States of live instances: zombies (reaped, abandoned) are counted apart, as the gateway
+does for ``max_instances``, although their connections stay open."""
 
 MONITOR_USER = "pgstampede_monitor"
 """The collectors' superuser role: its own connections are never counted."""
@@ -161,8 +165,12 @@ def second_bins(t: pd.Series, load_start: float) -> pd.Series:
 
 
 def bin_range(load_start: float, load_end: float) -> range:
-    """The bins covering the load window: 0 .. ceil(load_end - load_start) - 1."""
-    return range(0, max(1, math.ceil(load_end - load_start)))
+    """The whole seconds of the load window: 0 .. floor(load_end - load_start) - 1.
+
+    A trailing partial second is left out: a bin a few milliseconds wide would show
+    throughput falling to zero at the end of every run.
+    """
+    return range(0, max(1, math.floor(load_end - load_start)))
 
 
 def bin_counts(
@@ -247,8 +255,8 @@ def pooler_totals(pooler: pd.DataFrame) -> pd.DataFrame:
 
 
 def platform_live(platform: pd.DataFrame) -> pd.Series:
-    """Live instances (every state of ``PLATFORM_STATES``) at each platform sample."""
-    return platform[list(PLATFORM_STATES)].sum(axis=1)
+    """Live instances (``LIVE_STATES``: zombies excluded) at each platform sample."""
+    return platform[list(LIVE_STATES)].sum(axis=1)
 
 
 def endpoint_name(endpoint: pd.Series) -> pd.Series:

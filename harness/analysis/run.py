@@ -107,9 +107,13 @@ def context_from_entry(entry: Mapping[str, Any], requests: pd.DataFrame) -> Vari
         for s in entry.get("stages") or []
         if s.get("start") is not None
     )
-    delay = find_key(entry.get("config") or {}, "background_delay_ms")
+    config = entry.get("config") or {}
+    delay = find_key(config, "background_delay_ms")
+    seconds = find_key(config, "background_delay_s")
+    if delay is None and isinstance(seconds, int | float):
+        delay = float(seconds) * 1000.0
     if delay is None:
-        delay = find_key(entry.get("config") or {}, "background_delay")
+        delay = find_key(config, "background_delay")
     return VariantContext(
         load_start=float(load_start),
         load_end=float(load_end),

@@ -232,7 +232,9 @@ def write_run(run_dir: Path, shape: RunShape = RunShape(),
                 "stages": _stages(load_start, shape.duration_s),
                 "max_connections": shape.max_connections, "pooler": v.pooler,
                 "target": v.target, "error": None,
-                "config": {"target": {"pool_max": POOL_SIZE, "background_delay_ms": 100},
+                "versions": {"postgresql": "15.5"} | (
+                    {"pgbouncer": "1.18.0"} if v.pooler != "none" else {}),
+                "config": {"target": {"pool_max": POOL_SIZE, "background_delay_s": 0.1},
                            "pooler": {"pool_mode": "transaction", "pool_size": POOL_SIZE}
                            if v.pooler != "none" else {}},
             })
@@ -247,10 +249,9 @@ def write_run(run_dir: Path, shape: RunShape = RunShape(),
                      "database": {"max_connections": shape.max_connections},
                      "variants": [{"name": v.name, "target": v.target, "pooler": v.pooler}
                                   for v in variants]},
-        "versions": {"postgresql": "15.5", "pgbouncer": "1.18.0", "python": "3.11.2",
-                     "locust": "2.24.0", "pgstampede": "0.1.0"},
+        "versions": {"python": "3.11.2", "locust": "2.24.0", "pgstampede": "0.1.0"},
         "machine": {"cores": 2, "memory_gb": 24, "os": "Debian 12"},
-        "settings": {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
+        "durability": {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
         "started": shape.started, "ended": clock, "variants": entries,
     }
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,14 @@
+"""The serverless platform emulator: a gateway that runs each request on an instance.
+
+    config.py     PlatformConfig: the knobs, as JSON for the gateway process
+    gateway.py    the gateway process (HTTP, /__platform/* endpoints, CLI)
+    pool.py       InstancePool: routing, cold starts, freeze/thaw, reap, scale-out, throttling
+    instances.py  Instance: one instance's lifecycle record
+    spawner.py    TemplateSpawner: the gateway's side of the template process
+    template.py   the template process: pre-imports, forks instances
+    instance.py   the runtime inside an instance: loads the handler, serves frames
+    protocol.py   the gateway <-> instance frames
+    bucket.py     TokenBucket (scale_rate)
+    stats.py      the /__platform/stats records and JSON
+    pidfile.py    DIR/instances.pids
+"""

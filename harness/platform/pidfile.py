@@ -1,9 +1,10 @@
 """The gateway's pid file: every process it owns outside its own process group.
 
-``<workdir>/instances.pids`` lists, one per line, the template's pid and the pid of every
-live instance (including zombies). Each instance is its own process group (pgid == pid), so
-a cleanup that finds the gateway gone can ``killpg(pid, SIGKILL)`` each line. The file is
-rewritten atomically (write + rename) at most once per event-loop iteration.
+``<workdir>/instances.pids`` lists, one per line, the template's pid (first line) and the pid
+of every live instance (including zombies); it is empty once the gateway has stopped. Each
+instance is its own process group (pgid == pid), so a cleanup that finds the gateway gone can
+``killpg(pid, SIGKILL)`` each line. The file is rewritten atomically (write + rename) at most
+once per event-loop iteration.
 """
 
 from __future__ import annotations
@@ -48,3 +49,8 @@ def read_pids(path: Path) -> list[int]:
         return [int(line) for line in path.read_text().split() if line.isdigit()]
     except OSError:
         return []
+
+
+def instance_pids(path: Path) -> list[int]:
+    """The live instances' pids from a gateway's pid file (the template's excluded)."""
+    return read_pids(path)[1:]

@@ -17,6 +17,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from harness.analysis.frames import PLATFORM_STATES
 from harness.analysis.timeseries import VariantSeries
@@ -122,10 +123,12 @@ def _connections(series: Sequence[VariantSeries]) -> Figure:
 def _errors(series: Sequence[VariantSeries]) -> Figure:
     failing = [s for s in series if s.errors_by_kind.to_numpy().sum() > 0]
     if not failing:
-        fig, (ax,) = _figure(1, 1.6, "Errors per second by kind")
-        ax.text(0.5, 0.5, "No failed requests in any variant", ha="center", va="center",
+        fig = Figure(figsize=(WIDTH_IN, 1.2), layout="constrained")
+        fig.suptitle("Errors per second by kind", x=0.01, ha="left")
+        ax = fig.subplots()
+        ax.set_axis_off()
+        ax.text(0.5, 0.45, "No failed requests in any variant", ha="center", va="center",
                 transform=ax.transAxes, fontsize=11, color="#16a34a")
-        ax.set_yticks([])
         return fig
     fig, axes = _figure(len(failing), 1.9, "Errors per second by kind")
     for ax, s in zip(axes, failing, strict=True):
@@ -230,6 +233,7 @@ def _cdf(series: Sequence[VariantSeries]) -> Figure:
         ax.annotate(f"p{q * 100:g}", (1.0, q), xycoords=("axes fraction", "data"),
                     fontsize=7, color="#6b7280", va="center", ha="left")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("fraction of requests")
     ax.set_ylim(0, 1.01)

@@ -81,6 +81,17 @@ def _pairs(data: object) -> list[tuple[str, str]]:
             for k, v in data.items()]
 
 
+def _versions(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's versions plus those recorded per variant run (PostgreSQL, PgBouncer)."""
+    out: dict[str, Any] = {}
+    for entry in manifest.get("variants") or []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("versions"), Mapping):
+            out.update({k: v for k, v in entry["versions"].items() if v})
+    if isinstance(manifest.get("versions"), Mapping):
+        out.update({k: v for k, v in manifest["versions"].items() if v})
+    return out
+
+
 def header(run: RunData, summary: Mapping[str, Any]) -> dict[str, Any]:
     """Scenario, date, machine, versions, duration and verdict."""
     manifest = run.manifest
@@ -98,7 +109,7 @@ def header(run: RunData, summary: Mapping[str, Any]) -> dict[str, Any]:
         "date": format_time(started),
         "duration": duration,
         "machine": _pairs(manifest.get("machine")),
-        "versions": _pairs(manifest.get("versions")),
+        "versions": _pairs(_versions(manifest)),
         "verdict": verdict,
         "verdict_severity": severity,
     }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,29 @@ def write_scenario(folder: Path, text: str, name: str = "scenario.toml") -> Path
     return path
 
 
-def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+MARK_VAR = "PGSTAMPEDE_TEST_MARK"
+
+
+def new_mark() -> str:
+    """A fresh temp folder naming one harness under test (reachable by the postgres user)."""
+    folder = Path(tempfile.mkdtemp(prefix="pgstampede-test-"))
+    folder.chmod(0o755)
+    return str(folder)
+
+
+def marked_env(mark: str) -> dict[str, str]:
+    """The environment for a harness under test: every process it starts inherits ``mark``,
+    and its temp folders (clusters, PgBouncer configs, gateways) go under ``mark``."""
+    env = {**os.environ, MARK_VAR: mark}
+    if mark:
+        env["TMPDIR"] = mark
+    return env
+
+
+def run_cli(*args: str, timeout: float = 600,
+            mark: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=timeout)
+                          text=True, cwd=ROOT, timeout=timeout, env=marked_env(mark))
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -37,19 +59,18 @@ def metrics(run_dir: Path, variant: str) -> dict[str, Any]:
     return m
 
 
-def service_processes() -> set[int]:
-    """PIDs of every postgres, pgbouncer, uvicorn, gateway or Locust process right now."""
+def marked_processes(mark: str) -> set[int]:
+    """PIDs of live processes whose environment carries ``mark`` (started by that harness)."""
     found = set()
-    for proc in psutil.process_iter(["pid", "cmdline", "name"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
-        if any(k in cmd for k in ("postgres -D", "pgbouncer", "uvicorn", "locust",
-                                  "harness.platform")):
-            found.add(proc.info["pid"])
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get(MARK_VAR) == mark and proc.status() != psutil.STATUS_ZOMBIE:
+                found.add(proc.pid)
+        except psutil.Error:
+            continue
     return found
 
 
-def temp_dirs() -> set[str]:
-    import tempfile
-
-    root = Path(tempfile.gettempdir())
-    return {p.name for p in root.glob("pgstampede-*")}
+def temp_dirs(mark: str) -> set[str]:
+    """Temp folders (clusters, PgBouncer configs, gateways) the marked harness left."""
+    return {p.name for p in Path(mark).glob("pgstampede-*")}

@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 import pytest
 
 from tests.integration.pipeline_helpers import (
     ROOT,
+    marked_env,
+    marked_processes,
+    new_mark,
     read_json,
-    service_processes,
     temp_dirs,
     write_scenario,
 )
@@ -52,17 +53,17 @@ def wait_for_load(run_dir: Path, timeout_s: float = 120.0) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
-    before_procs, before_dirs = service_processes(), temp_dirs()
+    mark = new_mark()
     scenario = write_scenario(tmp_path, LONG)
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(scenario), "--out",
-                             str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+                             str(out), "--quiet"], cwd=ROOT, env=marked_env(mark),
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         wait_for_load(out)
         time.sleep(3)
-        children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-        assert children, "the harness should have started services"
+        assert len(marked_processes(mark)) >= 4, "postgres, pgbouncer, target, locust"
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=120)
     finally:
@@ -70,10 +71,8 @@ def test_signal_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
             proc.kill()
     assert proc.returncode == 3, stderr
     assert "Traceback" not in stderr
-    assert not [p for p in children if psutil.pid_exists(p)
-                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    assert service_processes() - before_procs == set()
-    assert temp_dirs() - before_dirs == set()
+    assert marked_processes(mark) == set()
+    assert temp_dirs(mark) == set()
     manifest = read_json(out / "manifest.json")
     assert manifest["status"] == "interrupted"
     assert [v["status"] for v in manifest["variants"]] == ["interrupted"]

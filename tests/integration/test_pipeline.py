@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 from tests.integration.pipeline_helpers import (
+    marked_processes,
     metrics,
+    new_mark,
     read_json,
     run_cli,
-    service_processes,
     temp_dirs,
     write_scenario,
 )
@@ -74,13 +75,13 @@ REQUIRED_METRICS = [
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pipeline")
-    before_procs, before_dirs = service_processes(), temp_dirs()
+    mark = new_mark()
     scenario = write_scenario(folder, SCENARIO)
     out = folder / "run"
-    result = run_cli("run", str(scenario), "--out", str(out), "--quiet")
+    result = run_cli("run", str(scenario), "--out", str(out), "--quiet", mark=mark)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert service_processes() - before_procs == set()
-    assert temp_dirs() - before_dirs == set()
+    assert marked_processes(mark) == set()
+    assert temp_dirs(mark) == set()
     return out
 
 

@@ -154,7 +154,8 @@ def chromium(tmp_path: Path) -> Iterator[DevTools]:
          "--disable-background-networking", "--disable-component-update", "--no-first-run",
          f"--user-data-dir={tmp_path / 'profile'}", f"--remote-debugging-port={port}",
          "--remote-debugging-address=127.0.0.1", "--window-size=1280,900", "about:blank"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)})  # its scratch dirs go with the test
     ws: WebSocket | None = None
     try:
         deadline = time.monotonic() + TIMEOUT_S

@@ -138,6 +138,10 @@ def test_context_from_manifest_entry() -> None:
                                      StageWindow(110.0, 123.5, 9, 1.0)),
         background_delay_ms=250.0)
     assert context_from_entry({"load_start": None}, reqs) is None
+    in_seconds = {"load_start": 1.0, "load_end": 2.0,
+                  "config": {"serverless": {"background_delay_s": 0.2}}}
+    seconds_ctx = context_from_entry(in_seconds, reqs)
+    assert seconds_ctx is not None and seconds_ctx.background_delay_ms == 200.0
 
 
 def test_findings_name_instances_alive_at_the_first_refusal() -> None:

@@ -53,7 +53,7 @@ def test_latency_cdf_from_quantiles() -> None:
     assert cdf["latency_ms"].iloc[0] == 1.0 and cdf["latency_ms"].iloc[-1] == 1000.0
     assert cdf["latency_ms"].is_monotonic_increasing
     assert len(cdf) < 500
-    median = cdf.loc[(cdf["fraction"] - 0.5).abs().idxmin(), "latency_ms"]
+    median = cdf["latency_ms"].iloc[int((cdf["fraction"] - 0.5).abs().to_numpy().argmin())]
     assert median == pytest.approx(500.5, rel=1e-3)
     assert latency_cdf(pd.Series([], dtype="float64")).empty
 

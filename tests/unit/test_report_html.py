@@ -113,7 +113,7 @@ def test_banners_for_incomplete_run_and_saturated_locust(tmp_path: Path) -> None
                      saturated=True)
     run_dir = write_run(tmp_path / "run", shape, (SyntheticVariant("p", "persistent", "none"),))
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    del manifest["settings"]
+    del manifest["durability"]
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     html = build_report(run_dir).read_text(encoding="utf-8")
     assert "This run is interrupted" in html and "interrupted by SIGINT" in html

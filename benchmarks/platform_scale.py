@@ -1,0 +1,123 @@
+"""Scale-out: sustained new instances per second, the most concurrent instances held, and
+memory per frozen instance (PSS). N concurrent /slow requests each get their own instance
+(instance_concurrency 1, scale_rate high enough not to limit), PostgreSQL's max_connections
+raised to match. Prints JSON.
+
+    .venv/bin/python benchmarks/platform_scale.py [--instances 1000] [--hold-ms 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+
+import psutil
+from platform_common import cluster, gateway, get, stats, summary
+
+from harness.platform.protocol import read_frame
+from harness.platform.spawner import TemplateSpawner
+
+
+async def load(host: str, port: int, n: int, hold_ms: int) -> list[int]:
+    sem = asyncio.Semaphore(n)
+
+    async def one() -> int:
+        async with sem:
+            status, _, _ = await get(host, port, f"/slow?ms={hold_ms}")
+            return status
+
+    return await asyncio.gather(*(one() for _ in range(n)))
+
+
+def pss_mb(pids: list[int]) -> list[float]:
+    out = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            out.append(psutil.Process(pid).memory_full_info().pss / 2**20)
+    return out
+
+
+def instance_pids(host: str, port: int) -> list[int]:
+    doc = asyncio.run(get(host, port, "/__platform/instances"))[1]
+    return [int(i["pid"]) for i in json.loads(doc)]
+
+
+async def spawn_only(n: int) -> float:
+    """New instances per second of the template alone (no gateway, no database connect)."""
+    env = {**os.environ, "PGSTAMPEDE_DSN": "postgresql://unused@127.0.0.1:1/x"}
+    spawner = TemplateSpawner("targets.serverless.handler:handler", "fork", env)
+    await spawner.start(60.0)
+    writers: list[tuple[int, asyncio.StreamWriter]] = []
+
+    async def one(i: int) -> None:
+        pid, sock = await spawner.spawn(f"b{i}")
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        writers.append((pid, writer))
+        await read_frame(reader)
+
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return n / (time.perf_counter() - began)
+    finally:
+        for pid, writer in writers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            writer.close()
+        spawner.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--hold-ms", type=int, default=20000)
+    parser.add_argument("--no-ssl", action="store_true", help="connect with sslmode=disable")
+    args = parser.parse_args()
+    n = args.instances
+    with (
+        cluster(n + 20) as pg,
+        gateway(
+            pg.app_dsn + ("?sslmode=disable" if args.no_ssl else ""),
+            max_instances=n,
+            scale_rate=10_000.0,
+            idle_timeout_s=600.0,
+            request_timeout_s=600.0,
+        ) as (h, p),
+    ):
+        began = time.time()
+        statuses = asyncio.run(load(h, p, n, args.hold_ms))
+        elapsed = time.time() - began
+        doc = stats(h, p)
+        pids = instance_pids(h, p)
+        frozen_pss = pss_mb(pids[:100])
+    template_rate = asyncio.run(spawn_only(min(n, 300)))
+    events = doc["cold_start_events"]
+    ready = sorted(e["t"] + e["duration_ms"] / 1000.0 for e in events)
+    first_start = min(e["t"] for e in events)
+    print(
+        json.dumps(
+            {
+                "instances_requested": n,
+                "ok_responses": statuses.count(200),
+                "cold_starts": doc["cold_starts"],
+                "instances_held_at_end": doc["instances"],
+                "frozen_at_end": doc["frozen"],
+                "template_only_new_instances_per_s": round(template_rate, 1),
+                "new_instances_per_s": round(len(ready) / max(1e-9, ready[-1] - first_start), 1),
+                "seconds_to_start_all": round(ready[-1] - first_start, 2),
+                "cold_start_ms_under_load": summary([e["duration_ms"] for e in events]),
+                "frozen_instance_pss_mb": summary(frozen_pss),
+                "wall_s": round(elapsed, 1),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Golden test: recorded run folders under tests/fixtures/ give their committed summary.
+
+Each fixture is a real run folder (``manifest.json`` + frames) with the expected summary
+next to it in ``expected_summary.json``. To record (or re-record after a deliberate
+change to the analysis), run from the repository root:
+
+    .venv/bin/python tests/unit/test_report_golden.py tests/fixtures/<run>
+
+The report must also build from a copy of the fixture (never written in place).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.analysis.summary import build_summary
+from harness.report.html import build_report
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXPECTED = "expected_summary.json"
+RUNS = sorted(p.parent for p in FIXTURES.glob("*/manifest.json"))
+
+
+def _normalised(summary: dict[str, Any]) -> Any:
+    return json.loads(json.dumps(summary, sort_keys=True, allow_nan=False))
+
+
+@pytest.mark.skipif(not RUNS, reason="no recorded run folder under tests/fixtures/ yet")
+@pytest.mark.parametrize("fixture", RUNS, ids=[p.name for p in RUNS])
+def test_fixture_summary_matches_the_committed_expectation(fixture: Path,
+                                                           tmp_path: Path) -> None:
+    expected_path = fixture / EXPECTED
+    if not expected_path.is_file():
+        pytest.fail(f"{expected_path} is missing: record it with "
+                    f".venv/bin/python {Path(__file__).name} {fixture}")
+    copy = tmp_path / fixture.name
+    shutil.copytree(fixture, copy, ignore=shutil.ignore_patterns("summary.json", "index.html",
+                                                                 "charts"))
+    summary = build_summary(copy)
+    assert _normalised(summary) == json.loads(expected_path.read_text())
+    index = build_report(copy)
+    assert 'id="comparison"' in index.read_text(encoding="utf-8")
+
+
+def record(fixture: Path) -> Path:
+    """Write the fixture's expected summary from the current analysis code."""
+    path = fixture / EXPECTED
+    summary = _normalised(build_summary(fixture))
+    path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        print(record(Path(arg)))
