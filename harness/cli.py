@@ -91,8 +91,11 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from harness.orchestrate import finalize
     from harness.progress import Progress
 
+    from harness.report.terminal import render_summary
+
     run_dir = Path(args.run_dir)
-    finalize(run_dir, Progress(console, quiet=True))
+    summary = finalize(run_dir, Progress(console, quiet=True))
+    render_summary(summary, console)
     index = run_dir / "index.html"
     console.print(f"report: {index}")
     if args.open:
@@ -171,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     err = Console(stderr=True)
     try:
         args = build_parser().parse_args(argv)

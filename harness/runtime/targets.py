@@ -7,13 +7,17 @@ registry maps a scenario's ``target`` name to it; a new target plugs in by addin
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
+import shutil
+import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.runtime.managed import ManagedProcess
+from harness.runtime.managed import ManagedProcess, service_tempdir, stop_group
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.scenario import Variant
 
@@ -88,8 +92,72 @@ def persistent_target(ctx: TargetContext) -> Iterator[RunningTarget]:
                             info={"statement_cache_size": ctx.statement_cache_size or "default"})
 
 
+def platform_config(ctx: TargetContext) -> Any:
+    """The emulator's configuration: the scenario's [target.serverless] knobs + the DSN."""
+    from harness.platform.config import PlatformConfig
+
+    spec = ctx.variant.serverless
+    knobs = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
+             if f.name not in ("prepared_statement_fix", "background_delay_s")}
+    return PlatformConfig(**knobs, dsn=ctx.dsn, statement_cache_size=ctx.statement_cache_size,
+                          background_delay_ms=int(spec.background_delay_s * 1000))
+
+
+@contextlib.contextmanager
+def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
+    """The platform emulator's gateway; instances are forked (or exec'd) on demand."""
+    from harness.collect.platform import PlatformCollector
+    from harness.platform.pidfile import instance_pids, read_pids
+
+    config = platform_config(ctx)
+    workdir = service_tempdir("pgstampede-gw-")
+    config_path = workdir / "platform.json"
+    config_path.write_text(config.to_json())
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    argv = [sys.executable, "-m", "harness.platform.gateway", "--config", str(config_path),
+            "--port", str(port), "--workdir", str(workdir)]
+    pids_file = workdir / "instances.pids"
+    try:
+        with ManagedProcess(name="gateway", argv=argv, env=target_env(ctx),
+                            log_path=ctx.logs / "gateway.log", ready_url=f"{url}/__platform/health",
+                            pid_dir=ctx.pid_dir) as proc:
+            link_pid_file(ctx.pid_dir, pids_file)
+
+            def gateway_pids() -> list[int]:
+                return [proc.pid, *read_pids(pids_file)[:1]]
+
+            def instances() -> list[int]:
+                return instance_pids(pids_file)
+
+            yield RunningTarget(
+                url=url, roles={"gateway": gateway_pids, "instances": instances},
+                collectors=[PlatformCollector(f"{url}/__platform/stats")],
+                info={"statement_cache_size": ctx.statement_cache_size or "default",
+                      "platform": json.loads(config.to_json())})
+    finally:
+        for pid in read_pids(pids_file) if pids_file.exists() else []:
+            stop_group(pid, signal.SIGKILL, grace_s=1.0)
+        if ctx.pid_dir is not None:
+            (ctx.pid_dir / "instances.pid").unlink(missing_ok=True)
+        stats = workdir / "stats.json"
+        if stats.exists():
+            shutil.copy(stats, ctx.logs / "platform-stats.json")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def link_pid_file(pid_dir: Path | None, pids_file: Path) -> None:
+    """Let `pgstampede clean` find the instances: a symlink to the gateway's pid list."""
+    if pid_dir is None:
+        return
+    link = pid_dir / "instances.pid"
+    link.unlink(missing_ok=True)
+    link.symlink_to(pids_file)
+
+
 TARGET_STARTERS: dict[str, TargetStarter] = {
     "persistent": persistent_target,
+    "serverless": serverless_target,
 }
 
 
