@@ -54,8 +54,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         if args.variants else None
     select_variants(scenario, only)
     check_loopback(scenario, args.allow_remote)
-    if args.runtime != "process":
-        raise InputError(f"--runtime {args.runtime}: not available yet (use --runtime process)")
+    from harness.runtime.registry import get_runtime
+
+    get_runtime(args.runtime)  # fails early (exit 2) when the runtime cannot be used
     out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{utc_stamp()}"
     check_writable(out)
     progress = Progress(console, quiet=args.quiet)
@@ -90,7 +91,6 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from harness.orchestrate import finalize
     from harness.progress import Progress
-
     from harness.report.terminal import render_summary
 
     run_dir = Path(args.run_dir)

@@ -33,9 +33,10 @@ from harness.plan import RunItem, make_plan
 from harness.progress import Progress, Snapshot
 from harness.results import store
 from harness.results.environment import machine, package_versions
-from harness.runtime.pgbouncer import PgBouncer
-from harness.runtime.postgres import DURABILITY_OFF, PostgresCluster
-from harness.runtime.targets import RunningTarget, TargetContext, start_target
+from harness.runtime.base import Runtime
+from harness.runtime.postgres import DURABILITY_OFF
+from harness.runtime.registry import get_runtime
+from harness.runtime.targets import RunningTarget, TargetContext
 from harness.scenario import Scenario, Variant
 
 BACKGROUND_SQL = """
@@ -141,8 +142,9 @@ class VariantRun:
     """One variant run: services up, collectors and Locust, everything persisted."""
 
     def __init__(self, scenario: Scenario, item: RunItem, run_dir: Path, options: RunOptions,
-                 progress: Progress) -> None:
+                 progress: Progress, runtime: Runtime) -> None:
         self.scenario = scenario
+        self.runtime = runtime
         self.item = item
         self.variant: Variant = item.variant
         self.run_dir = run_dir
@@ -173,7 +175,8 @@ class VariantRun:
     def _bring_up(self, stack: contextlib.ExitStack) -> Services:
         """PostgreSQL, PgBouncer (when the variant has it) and the target, on the stack."""
         logs, pid_dir = self.dir / "logs", self.run_dir / ".pids"
-        pg = stack.enter_context(PostgresCluster(
+        runtime = self.runtime
+        pg = stack.enter_context(runtime.postgres(
             max_connections=self.variant.database.max_connections,
             log_path=logs / "postgres.log", keep=self.options.keep, pid_dir=pid_dir,
             settings=dict(self.variant.database.settings)))
@@ -184,7 +187,7 @@ class VariantRun:
         dsn = pg.app_dsn
         if self.variant.pooler == "pgbouncer":
             spec = self.variant.pgbouncer
-            pooler = stack.enter_context(PgBouncer(
+            pooler = stack.enter_context(runtime.pgbouncer(
                 upstream_port=pg.port, log_path=logs / "pgbouncer.log",
                 pool_mode=spec.pool_mode, pool_size=spec.pool_size,
                 max_client_conn=spec.max_client_conn,
@@ -193,7 +196,7 @@ class VariantRun:
             services.roles["pgbouncer"] = pooler.pids
             services.pooler_admin_dsn = pooler.admin_dsn
             dsn = pooler.app_dsn
-        target = stack.enter_context(start_target(TargetContext(
+        target = stack.enter_context(runtime.target(TargetContext(
             variant=self.variant, dsn=dsn, logs=logs, workdir=self.dir, pid_dir=pid_dir)))
         self.entry["target_info"] = target.info
         services.target = target
@@ -302,12 +305,14 @@ def new_manifest(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
 async def _run_items(scenario: Scenario, options: RunOptions, manifest: dict[str, Any],
                      progress: Progress) -> None:
     run_dir = options.out
+    runtime = get_runtime(options.runtime)
+    manifest["runtime_info"] = runtime.describe()
     for item in make_plan(scenario, options.only, options.repeats):
         label = f"[{item.index}/{item.total}] {item.variant.name}"
         if item.total > len(scenario.variants) or scenario.repeats > 1:
             label += f" (repeat {item.repeat})"
         progress.variant_started(label)
-        run = VariantRun(scenario, item, run_dir, options, progress)
+        run = VariantRun(scenario, item, run_dir, options, progress, runtime)
         manifest["variants"].append(run.entry)
         try:
             await run.execute()

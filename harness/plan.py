@@ -47,7 +47,7 @@ def make_plan(scenario: Scenario, only: Sequence[str] | None = None,
     variants = select_variants(scenario, only)
     count = scenario.repeats if repeats is None else repeats
     total = len(variants) * count
-    items = []
+    items: list[RunItem] = []
     for r in range(1, count + 1):
         for v in variants:
             items.append(RunItem(variant=v, repeat=r, index=len(items) + 1, total=total))

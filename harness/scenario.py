@@ -196,8 +196,10 @@ class Variant:
         """The settings of this variant's target and pooler, as run (for the manifest)."""
         out: dict[str, Any] = {"target": self.target, "pooler": self.pooler,
                                "max_connections": self.database.max_connections}
-        section = {"persistent": self.persistent, "serverless": self.serverless,
-                   "external": self.external}[self.target]
+        sections: dict[str, PersistentSpec | ServerlessSpec | ExternalSpec] = {
+            "persistent": self.persistent, "serverless": self.serverless,
+            "external": self.external}
+        section = sections[self.target]
         out[self.target] = dataclasses.asdict(section)
         if self.pooler == "pgbouncer":
             out["pgbouncer"] = dataclasses.asdict(self.pgbouncer)
@@ -420,7 +422,7 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
                                ctx, _join(where, "database_overrides"), defaults["database"])
     requests = load.requests
     if target == "external":
-        ext = {k: table[k] for k in ("url", "watch_dsn", "pgbouncer_admin_dsn") if k in table}
+        ext: dict[str, Any] = {k: table[k] for k in ("url", "watch_dsn", "pgbouncer_admin_dsn") if k in table}
         specs["external"] = _build(ExternalSpec, ext, ctx, where, defaults["external"])
         for key in ("url", "watch_dsn"):
             if not getattr(specs["external"], key):

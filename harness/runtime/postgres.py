@@ -155,7 +155,7 @@ class PostgresCluster:
             conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
             conn.execute(f"CREATE DATABASE {APP_DB} OWNER {APP_ROLE}")
         with psycopg.connect(self.app_dsn, autocommit=True) as conn:
-            conn.execute(SCHEMA_SQL)  # type: ignore[arg-type]
+            conn.execute(SCHEMA_SQL)
 
     def start(self) -> None:
         self._initdb()

@@ -1,0 +1,67 @@
+"""The runtime seam: how services are brought up (local processes, or Docker containers).
+
+A runtime hands out three kinds of context managers — the database, the pooler and the
+target — with the same small interfaces whatever runs them, so the orchestrator, the
+collectors and the analysis never know which runtime was used. Register a new runtime in
+:data:`RUNTIMES` (``harness.runtime.registry``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.runtime.targets import RunningTarget, TargetContext
+
+
+class DatabaseService(Protocol):
+    """A running PostgreSQL: where to connect, what it is, which host processes are its."""
+
+    port: int
+    version: str
+    log_path: Path
+
+    @property
+    def app_dsn(self) -> str: ...
+
+    @property
+    def monitor_dsn(self) -> str: ...
+
+    def pids(self) -> list[int]: ...
+
+
+class PoolerService(Protocol):
+    """A running PgBouncer."""
+
+    port: int
+    version: str
+
+    @property
+    def app_dsn(self) -> str: ...
+
+    @property
+    def admin_dsn(self) -> str: ...
+
+    def pids(self) -> list[int]: ...
+
+
+class Runtime(Protocol):
+    """Brings up services for one variant run."""
+
+    name: str
+
+    def postgres(self, *, max_connections: int, log_path: Path, keep: bool,
+                 pid_dir: Path | None, settings: Mapping[str, str]
+                 ) -> contextlib.AbstractContextManager[DatabaseService]: ...
+
+    def pgbouncer(self, *, upstream_port: int, log_path: Path, pool_mode: str,
+                  pool_size: int, max_client_conn: int, query_wait_timeout_s: float | None,
+                  pid_dir: Path | None) -> contextlib.AbstractContextManager[PoolerService]: ...
+
+    def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records about this runtime (e.g. image ids)."""
+        ...

@@ -1,0 +1,36 @@
+"""The process runtime (the embedded default) behind the :class:`Runtime` seam."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.runtime.pgbouncer import PgBouncer
+from harness.runtime.postgres import PostgresCluster
+from harness.runtime.targets import RunningTarget, TargetContext, start_target
+
+
+class ProcessRuntime:
+    """PostgreSQL, PgBouncer and targets as local OS processes on 127.0.0.1."""
+
+    name = "process"
+
+    def postgres(self, *, max_connections: int, log_path: Path, keep: bool,
+                 pid_dir: Path | None, settings: Mapping[str, str]) -> PostgresCluster:
+        return PostgresCluster(max_connections=max_connections, log_path=log_path, keep=keep,
+                               pid_dir=pid_dir, settings=settings)
+
+    def pgbouncer(self, *, upstream_port: int, log_path: Path, pool_mode: str,
+                  pool_size: int, max_client_conn: int, query_wait_timeout_s: float | None,
+                  pid_dir: Path | None) -> PgBouncer:
+        return PgBouncer(upstream_port=upstream_port, log_path=log_path, pool_mode=pool_mode,
+                         pool_size=pool_size, max_client_conn=max_client_conn,
+                         query_wait_timeout_s=query_wait_timeout_s, pid_dir=pid_dir)
+
+    def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
+        return start_target(ctx)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name}
