@@ -104,6 +104,7 @@ class Sampler:
         self._tasks: list[asyncio.Task[None]] = []
         self._began = 0.0
         self._ended: float | None = None
+        self._stopping = False
 
     async def __aenter__(self) -> Sampler:
         self._began = time.monotonic()
@@ -124,6 +125,7 @@ class Sampler:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -137,7 +139,9 @@ class Sampler:
         """Run one step with a timeout; record a failure instead of raising it."""
         track = self._tracks[c.name]
         try:
-            await asyncio.wait_for(fn(), self.call_timeout_s)
+            # asyncio.timeout, not wait_for: in 3.11 wait_for may swallow a cancellation
+            async with asyncio.timeout(self.call_timeout_s):
+                await fn()
         except Exception as exc:  # noqa: BLE001 - a collector must never stop the run
             track.failures += 1
             track.last_error = f"{step}: {_describe(exc)}"
@@ -164,7 +168,7 @@ class Sampler:
         origin = time.monotonic()
         tick = 0
         backoff = 0.0
-        while True:
+        while not self._stopping:
             delay = origin + tick * interval - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)

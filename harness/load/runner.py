@@ -135,13 +135,15 @@ async def _terminate(proc: asyncio.subprocess.Process, timeout_s: float = STOP_T
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await proc.wait()
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         if proc.returncode is None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await proc.wait()
 
 
 @dataclass
@@ -175,16 +177,17 @@ async def _follow(
     deadline: float,
 ) -> int:
     """Wait for ``proc`` to exit, feeding progress; TimeoutError after ``deadline``."""
-    while True:
-        try:
-            rc = await asyncio.wait_for(proc.wait(), POLL_S)
-        except TimeoutError:
+    waiting = asyncio.ensure_future(proc.wait())
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=POLL_S)
             follow.apply(reader.read_new(), on_progress)
+            if done:
+                return waiting.result()
             if time.monotonic() > deadline:
-                raise
-            continue
-        follow.apply(reader.read_new(), on_progress)
-        return rc
+                raise TimeoutError
+    finally:
+        waiting.cancel()
 
 
 async def run_locust(
