@@ -197,10 +197,17 @@ async def run_locust(
     out_dir: Path,
     log_path: Path,
     on_progress: Callable[[LocustProgress], None] | None = None,
+    on_started: Callable[[int], None] | None = None,
     request_log: bool = True,
     grace_s: float = 60.0,
 ) -> LocustResult:
-    """Run the load shape of ``load`` against ``host``; LoadError when Locust fails."""
+    """Run the load shape of ``load`` against ``host``; LoadError when Locust fails.
+
+    ``on_started`` receives the pid of Locust's main process (its process group leader;
+    ``--processes`` workers are its children), e.g. for the host collector's ``locust``
+    role. ``request_log=False`` switches the per-request log off (overhead benchmark).
+    ``grace_s`` is how long Locust may run past the end of the shape before it is stopped.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     _remove_previous_outputs(out_dir)
@@ -226,6 +233,8 @@ async def run_locust(
             start_new_session=True,
         )
     follow = _Follow()
+    if on_started is not None:
+        on_started(proc.pid)
     deadline = time.monotonic() + config.duration_s + grace_s
     try:
         rc = await _follow(

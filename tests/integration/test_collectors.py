@@ -99,15 +99,11 @@ def test_active_and_idle_in_transaction_states(cluster: PostgresCluster) -> None
     assert latest["db.idle_in_transaction"] == 1
 
 
-def test_pgbouncer_collector_sees_clients_waiting(
-    cluster: PostgresCluster, tmp_path: Path
-) -> None:
+def test_pgbouncer_collector_sees_clients_waiting(cluster: PostgresCluster, tmp_path: Path) -> None:
     async def scenario(pb: PgBouncer) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
         collector = PgBouncerCollector(pb.admin_dsn)
         async with Sampler([collector], interval_s=0.05) as sampler:
-            clients = [
-                await asyncpg.connect(pb.app_dsn, statement_cache_size=0) for _ in range(6)
-            ]
+            clients = [await asyncpg.connect(pb.app_dsn, statement_cache_size=0) for _ in range(6)]
             await asyncio.gather(*(c.execute("SELECT pg_sleep(1.0)") for c in clients))
             latest = sampler.latest()
             for c in clients:

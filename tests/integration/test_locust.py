@@ -156,7 +156,9 @@ def test_every_request_is_logged_with_its_kind(server: Server, tmp_path: Path) -
     assert len(frame) == result.totals.requests > 50
     assert int((frame["kind"] != "").sum()) == result.totals.failures
     per_endpoint = frame["endpoint"].value_counts().to_dict()
-    assert per_endpoint == {k: v for k, v in locust_csv_counts(tmp_path).items() if k != "Aggregated"}
+    assert per_endpoint == {
+        k: v for k, v in locust_csv_counts(tmp_path).items() if k != "Aggregated"
+    }
 
     # what the server saw (a request in flight when Locust stopped is not logged)
     for name in ("ok", "counter", "busy", "throttle", "oops", "missing"):
@@ -206,6 +208,8 @@ def test_cancellation_terminates_the_whole_process_group(server: Server, tmp_pat
         processes=2,
     )
     seen: list[psutil.Process] = []
+    parents: dict[int, int] = {}
+    leader: list[int] = []
 
     async def scenario() -> None:
         started = asyncio.Event()
@@ -216,17 +220,20 @@ def test_cancellation_terminates_the_whole_process_group(server: Server, tmp_pat
 
         task = asyncio.create_task(
             run_locust(spec, host=url(server), out_dir=tmp_path, log_path=tmp_path / "l.log",
-                       on_progress=on_progress)
+                       on_progress=on_progress, on_started=leader.append)
         )  # fmt: skip
         async with asyncio.timeout(90):
             await started.wait()
         seen.extend(locust_processes())
+        parents.update({p.pid: p.ppid() for p in seen})
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(scenario())
     assert len(seen) >= 3  # the master and two workers
+    assert leader and leader[0] in {p.pid for p in seen}
+    assert all(pid == leader[0] or ppid == leader[0] for pid, ppid in parents.items())
     deadline = time.monotonic() + 30
     while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in seen):
         assert time.monotonic() < deadline, "Locust processes survived the cancellation"

@@ -48,7 +48,9 @@ def test_both_53300_messages_are_refusals(line: str) -> None:
 
 
 def test_sqlstate_in_the_message_is_understood() -> None:
-    ev = parse_line("2026-11-26 23:01:02.345 UTC [7] FATAL:  53300: sorry, too many clients already")
+    ev = parse_line(
+        "2026-11-26 23:01:02.345 UTC [7] FATAL:  53300: sorry, too many clients already"
+    )
     assert ev is not None and ev.event == "refused" and ev.message.startswith("sorry")
 
 
@@ -66,8 +68,8 @@ def test_authorized_with_application_name() -> None:
     [
         "",
         "2026-11-26 23:01:02.345 UTC [1] LOG:  checkpoint starting: time",
-        "2026-11-26 23:01:02.345 UTC [1] FATAL:  password authentication failed for user \"x\"",
-        "2026-11-26 23:01:02.345 UTC [1] ERROR:  relation \"nope\" does not exist",
+        '2026-11-26 23:01:02.345 UTC [1] FATAL:  password authentication failed for user "x"',
+        '2026-11-26 23:01:02.345 UTC [1] ERROR:  relation "nope" does not exist',
         "2026-11-26 23:01:02.345 UTC [1] STATEMENT:  SELECT 1",
         "\tcontinuation of a multi-line statement",
         "connection received: host=127.0.0.1 port=5555",
@@ -106,7 +108,12 @@ def test_tail_handles_partial_lines_and_reads_the_rest_at_stop(tmp_path: Path) -
     half = len(RECEIVED) // 2
     c = collect(
         log,
-        [RECEIVED[:half], RECEIVED[half:] + "\n" + AUTHORIZED + "\n", TOO_MANY + "\n", DISCONNECTED],
+        [
+            RECEIVED[:half],
+            RECEIVED[half:] + "\n" + AUTHORIZED + "\n",
+            TOO_MANY + "\n",
+            DISCONNECTED,
+        ],
     )
     frame = c.frames()["pglog"]
     assert frame["event"].tolist() == ["received", "authorized", "refused", "disconnected"]

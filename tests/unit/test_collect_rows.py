@@ -26,7 +26,14 @@ def test_db_row_splits_states() -> None:
 
 def test_empty_collectors_give_empty_frames_with_columns() -> None:
     db = PgActivityCollector("postgresql://x@127.0.0.1:1/app").frames()
-    assert list(db["db"].columns) == ["t", "total", "active", "idle", "idle_in_transaction", "other"]
+    assert list(db["db"].columns) == [
+        "t",
+        "total",
+        "active",
+        "idle",
+        "idle_in_transaction",
+        "other",
+    ]
     assert list(db["db_groups"].columns) == ["t", "state", "application_name", "usename", "count"]
     pb = PgBouncerCollector("postgresql://x@127.0.0.1:1/pgbouncer").frames()
     assert pb["pooler"].empty and "maxwait_ms" in pb["pooler"].columns

@@ -1,0 +1,106 @@
+"""What the per-request log costs Locust: RPS with and without it on the same endpoint.
+
+One fast local server (a bare ASGI app under uvicorn answering ``{"instance": ...}``, so
+the log parses a JSON body like it does against the real targets) and one Locust process
+(FastHttpUser, no think time) driving it. Runs alternate, log on / log off, ``--repeats``
+times each, in one invocation; Locust is CPU-bound, so the RPS difference is the log's
+cost. Prints JSON (goal: the log costs <= 10% of the RPS).
+
+    .venv/bin/python benchmarks/locust_log_overhead.py [--seconds 10] [--users 20] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.load.runner import LocustResult, read_request_logs, run_locust
+from harness.runtime.ports import free_port
+from harness.runtime.process import ManagedProcess
+from harness.scenario import LoadSpec, RequestSpec, Stage
+
+APP = """
+import json, os
+BODY = json.dumps({"instance": str(os.getpid()), "id": 1}).encode()
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+"""
+
+
+def server_argv(app_dir: Path, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "benchapp:app", "--app-dir", str(app_dir),
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+async def one_run(spec: LoadSpec, host: str, out: Path, request_log: bool) -> dict[str, Any]:
+    result: LocustResult = await run_locust(
+        spec, host=host, out_dir=out, log_path=out / "locust.log", request_log=request_log
+    )
+    seconds = result.load_end - result.load_start
+    logged = len(read_request_logs(out))
+    return {
+        "request_log": request_log,
+        "requests": result.totals.requests,
+        "rps": round(result.totals.requests / seconds, 1),
+        "logged_rows": logged,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    spec = LoadSpec(
+        stages=(Stage(args.seconds, args.users, float(args.users)),),
+        think_time_s=(0.0, 0.0),
+        requests=(RequestSpec("read", "GET", "/read", 1.0),),
+    )
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="pgstampede-bench-") as tmp:
+        work = Path(tmp)
+        (work / "benchapp.py").write_text(APP)
+        port = free_port()
+        with ManagedProcess(
+            name="server", argv=server_argv(work, port), log_path=work / "server.log",
+            ready_url=f"http://127.0.0.1:{port}/health",
+        ):  # fmt: skip
+            for i in range(args.repeats):
+                for request_log in (True, False):
+                    out = work / f"run-{i}-{'log' if request_log else 'nolog'}"
+                    runs.append(
+                        asyncio.run(one_run(spec, f"http://127.0.0.1:{port}", out, request_log))
+                    )
+    with_log = statistics.median(r["rps"] for r in runs if r["request_log"])
+    without = statistics.median(r["rps"] for r in runs if not r["request_log"])
+    print(
+        json.dumps(
+            {
+                "users": args.users,
+                "seconds": args.seconds,
+                "runs": runs,
+                "median_rps_with_log": with_log,
+                "median_rps_without_log": without,
+                "log_cost_percent": round((1 - with_log / without) * 100, 1),
+                "goal": "log_cost_percent <= 10",
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+-- The database every pgstampede cluster starts with (docs/internals.md, "Database layout");
+-- run once at image build time by the bootstrap superuser pgstampede_monitor.
+-- Kept equal to harness.runtime.postgres (roles + SCHEMA_SQL) by tests/integration/docker.
+CREATE ROLE app LOGIN;
+CREATE DATABASE app OWNER app;
+\connect app app
+-- schema:start
+CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, value int NOT NULL);
+INSERT INTO items SELECT g, 'item-' || g, g % 1000 FROM generate_series(1, 10000) g;
+CREATE TABLE writes (id bigserial PRIMARY KEY, t timestamptz NOT NULL DEFAULT now(),
+                     source text, payload text);
+CREATE TABLE background_jobs (id bigserial PRIMARY KEY, instance text,
+                              scheduled_at timestamptz NOT NULL DEFAULT now(),
+                              due_at timestamptz NOT NULL, completed_at timestamptz);
+ANALYZE items;
+-- schema:end

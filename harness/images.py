@@ -1,0 +1,244 @@
+"""``pgstampede images build [--offline]``: the Docker images of the docker runtime.
+
+:data:`IMAGES` lists them. Each is built from its Dockerfile under ``compose/`` (all start
+``FROM debian:bookworm-slim``) with a build context holding exactly the files the image
+copies — never the checkout's ``.venv`` or ``reports/`` — and is labelled
+``pgstampede.source`` with a hash of those files, so the runtime can refuse an image built
+from other sources. ``--offline`` first makes the base image locally when the engine lacks
+it: ``debootstrap --variant=minbase bookworm`` from this machine's Debian mirror, then
+``docker import`` under the tag ``debian:bookworm-slim``; the same Dockerfiles then build
+with or without a registry. Builds use the host network (apt and pip reach their mirrors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import DockerException, ImageNotFound
+
+from harness.errors import InputError, ServiceError
+from harness.runtime.docker_engine import LABEL_SOURCE, connect
+
+REPO = Path(__file__).resolve().parent.parent
+BASE_IMAGE = "debian:bookworm-slim"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+SOURCES_DIRS = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
+PYTHON_SOURCES = ("compose/python-requirements.txt", "harness/__init__.py", "harness/errors.py",
+                  "harness/platform", "targets")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image: its role in the runtime, its tag, its Dockerfile and the files it copies."""
+
+    role: str
+    tag: str
+    dockerfile: str
+    sources: tuple[str, ...]
+
+
+IMAGES: tuple[ImageSpec, ...] = (
+    ImageSpec("postgres", "pgstampede/postgres:latest", "compose/postgres/Dockerfile",
+              ("compose/postgres/init.sql", "compose/postgres/entrypoint.sh")),
+    ImageSpec("pgbouncer", "pgstampede/pgbouncer:latest", "compose/pgbouncer/Dockerfile",
+              ("compose/pgbouncer/entrypoint.sh",)),
+    ImageSpec("persistent", "pgstampede/persistent:latest", "compose/persistent/Dockerfile",
+              PYTHON_SOURCES),
+    ImageSpec("instance", "pgstampede/instance:latest", "compose/instance/Dockerfile",
+              PYTHON_SOURCES),
+    ImageSpec("gateway", "pgstampede/gateway:latest", "compose/gateway/Dockerfile",
+              (*PYTHON_SOURCES, "compose/gateway/entrypoint.sh")),
+)
+
+
+def image_spec(role: str) -> ImageSpec:
+    for spec in IMAGES:
+        if spec.role == role:
+            return spec
+    raise KeyError(role)
+
+
+def context_files(spec: ImageSpec, root: Path = REPO) -> list[str]:
+    """The files of the build context, relative to ``root``, sorted (no caches)."""
+    found = {spec.dockerfile}
+    for source in spec.sources:
+        path = root / source
+        if path.is_dir():
+            found.update(str(p.relative_to(root)) for p in path.rglob("*")
+                         if p.is_file() and "__pycache__" not in p.parts
+                         and p.suffix not in (".pyc", ".pyo"))
+        elif path.is_file():
+            found.add(source)
+        else:
+            raise InputError(f"images: {source} (a source of {spec.tag}) does not exist")
+    return sorted(found)
+
+
+def source_hash(spec: ImageSpec, root: Path = REPO) -> str:
+    """A hash of the image's Dockerfile and sources: names, modes and contents."""
+    digest = hashlib.sha256()
+    for rel in context_files(spec, root):
+        path = root / rel
+        digest.update(f"{rel}\0{path.stat().st_mode & 0o111:o}\0".encode())
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build_context(spec: ImageSpec, root: Path = REPO) -> io.BytesIO:
+    """The build context as an uncompressed tar (paths as in the repository)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for rel in context_files(spec, root):
+            info = tar.gettarinfo(str(root / rel), arcname=rel)
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mtime = 0
+            with open(root / rel, "rb") as fh:
+                tar.addfile(info, fh)
+    buffer.seek(0)
+    return buffer
+
+
+def build_image(client: docker.DockerClient, spec: ImageSpec, progress: Progress,
+                root: Path = REPO) -> str:
+    """Build one image (legacy builder, host network); its id."""
+    progress(f"building {spec.tag} ({spec.dockerfile})")
+    stream = client.api.build(
+        fileobj=build_context(spec, root), custom_context=True, dockerfile=spec.dockerfile,
+        tag=spec.tag, rm=True, forcerm=True, pull=False, network_mode="host", decode=True,
+        labels={LABEL_SOURCE: source_hash(spec, root), "pgstampede.role": spec.role})
+    image_id = ""
+    for chunk in stream:
+        image_id = _follow(spec, chunk, progress) or image_id
+    return image_id or str(client.images.get(spec.tag).id)
+
+
+def _follow(spec: ImageSpec, chunk: dict[str, Any], progress: Progress) -> str:
+    """Report a build step; raise on a build error; the image id once announced."""
+    if "error" in chunk:
+        message = str(chunk["error"]).strip().splitlines()[-1]
+        hint = ""
+        if BASE_IMAGE in message or "pull access" in message or "registry" in message:
+            hint = " (no registry reachable? run `pgstampede images build --offline`)"
+        raise ServiceError("images", f"building {spec.tag} failed: {message}{hint}")
+    line = str(chunk.get("stream", "")).strip()
+    if line.startswith("Step "):
+        progress(f"  {spec.role}: {line}")
+    aux = chunk.get("aux")
+    return str(aux.get("ID", "")) if isinstance(aux, dict) else ""
+
+
+def debian_mirror(candidates: tuple[Path, ...] = SOURCES_DIRS) -> str:
+    """The Debian mirror this machine's apt uses (deb822 ``URIs:`` or a ``deb`` line)."""
+    files: list[Path] = []
+    for cand in candidates:
+        if cand.is_dir():
+            files.extend(sorted(cand.glob("*.sources")) + sorted(cand.glob("*.list")))
+        elif cand.is_file():
+            files.append(cand)
+    for path in files:
+        for line in path.read_text(errors="replace").splitlines():
+            words = line.split()
+            if len(words) >= 2 and words[0] == "URIs:" and "security" not in words[1]:
+                return words[1]
+            if len(words) >= 3 and words[0] == "deb" and "security" not in line:
+                return next(w for w in words[1:] if "://" in w)
+    return DEFAULT_MIRROR
+
+
+def _mounts_under(path: Path) -> list[str]:
+    prefix = str(path.resolve()) + "/"
+    with open("/proc/mounts") as fh:
+        points = [line.split()[1] for line in fh if line.split()[1].startswith(prefix)]
+    return sorted(points, key=len, reverse=True)
+
+
+@contextlib.contextmanager
+def _rootfs_dir() -> Iterator[Path]:
+    """A temp folder for the base's root filesystem, removed (after unmounting) at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="pgstampede-rootfs-"))
+    try:
+        yield folder / "rootfs"
+    finally:
+        for point in _mounts_under(folder):
+            subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+        subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=False)
+
+
+def make_base(client: docker.DockerClient, progress: Progress, mirror: str) -> str:
+    """``debian:bookworm-slim`` from debootstrap (about 25 s and 130 MB); its id."""
+    if shutil.which("debootstrap") is None:
+        raise InputError("images build --offline: debootstrap is not installed "
+                         "(apt-get install debootstrap)")
+    if os.geteuid() != 0:
+        raise InputError("images build --offline: debootstrap needs root")
+    with _rootfs_dir() as rootfs:
+        progress(f"making {BASE_IMAGE} with debootstrap --variant=minbase bookworm {mirror}")
+        result = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs),
+                                 mirror], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+            raise ServiceError("images", f"debootstrap failed: {tail}")
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for item in (rootfs / cache).glob("*"):
+                if item.is_file():
+                    item.unlink()
+        progress(f"importing the root filesystem as {BASE_IMAGE}")
+        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."],
+                               stdout=subprocess.PIPE)
+        assert tar.stdout is not None
+        try:
+            repo, tag = BASE_IMAGE.split(":")
+            client.api.import_image_from_stream(
+                tar.stdout, repository=repo, tag=tag,
+                changes=['CMD ["bash"]', "LABEL pgstampede.base=debootstrap"])
+        finally:
+            tar.stdout.close()
+            tar.wait()
+    return str(client.images.get(BASE_IMAGE).id)
+
+
+def ensure_base(client: docker.DockerClient, progress: Progress, offline: bool) -> str | None:
+    """The base image's id; made with debootstrap when missing and ``offline``."""
+    try:
+        image_id = str(client.images.get(BASE_IMAGE).id)
+    except ImageNotFound:
+        if not offline:
+            progress(f"{BASE_IMAGE} is not local: the engine will pull it")
+            return None
+        return make_base(client, progress, debian_mirror())
+    progress(f"{BASE_IMAGE} present ({image_id[:19]})")
+    return image_id
+
+
+def build_images(offline: bool, progress: Progress, *, root: Path = REPO,
+                 roles: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Build every image (or ``roles``); ``{tag: image id}`` including the base's."""
+    client = connect()
+    built: dict[str, str] = {}
+    try:
+        base = ensure_base(client, progress, offline)
+        if base:
+            built[BASE_IMAGE] = base
+        for spec in IMAGES:
+            if roles is None or spec.role in roles:
+                built[spec.tag] = build_image(client, spec, progress, root)
+    except DockerException as exc:
+        raise ServiceError("images", f"docker: {str(exc).strip()[:300]}") from None
+    finally:
+        client.close()
+    return built
