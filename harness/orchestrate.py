@@ -332,6 +332,7 @@ async def _run_items(scenario: Scenario, options: RunOptions, manifest: dict[str
 async def run_scenario(scenario: Scenario, options: RunOptions,
                        progress: Progress) -> RunOutcome:
     """Run every planned variant; always leaves a manifest with the final status."""
+    options = dataclasses.replace(options, out=options.out.absolute())
     manifest = new_manifest(scenario, options)
     options.out.mkdir(parents=True, exist_ok=True)
     store.write_json(options.out / store.MANIFEST, manifest)
