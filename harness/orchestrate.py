@@ -28,6 +28,7 @@ from harness.collect.pg_activity import PgActivityCollector
 from harness.collect.pg_log import PgLogCollector
 from harness.collect.pgbouncer import PgBouncerCollector
 from harness.errors import HarnessError, RunError, ServiceError
+from harness.faults import FaultTargets, inject
 from harness.load.runner import LocustProgress, read_request_logs, run_locust
 from harness.plan import RunItem, make_plan
 from harness.progress import Progress, Snapshot
@@ -126,6 +127,7 @@ class Services:
     owns_database: bool
     pooler_admin_dsn: str | None = None
     target: RunningTarget = dataclasses.field(default_factory=lambda: RunningTarget(url=""))
+    faults: FaultTargets | None = None
 
 
 def external_max_connections(dsn: str) -> int:
@@ -156,7 +158,7 @@ class VariantRun:
             "status": "running", "target": self.variant.target, "pooler": self.variant.pooler,
             "max_connections": self.variant.database.max_connections,
             "config": self.variant.target_config(), "load_start": None, "load_end": None,
-            "stages": [], "error": None, "versions": {},
+            "stages": [], "error": None, "versions": {}, "faults": [],
         }
         self._locust: LocustProgress | None = None
         self._rps = 0.0
@@ -184,6 +186,7 @@ class VariantRun:
         self.entry["durability"] = dict(DURABILITY_OFF)
         services = Services(monitor_dsn=pg.monitor_dsn, roles={"postgres": pg.pids},
                             pg_log=pg.log_path, owns_database=True)
+        faults = FaultTargets(monitor_dsn=pg.monitor_dsn, postgres=pg)
         dsn = pg.app_dsn
         if self.variant.pooler == "pgbouncer":
             spec = self.variant.pgbouncer
@@ -195,12 +198,16 @@ class VariantRun:
             self.entry["versions"]["pgbouncer"] = pooler.version
             services.roles["pgbouncer"] = pooler.pids
             services.pooler_admin_dsn = pooler.admin_dsn
+            faults.pgbouncer = pooler
             dsn = pooler.app_dsn
         target = stack.enter_context(runtime.target(TargetContext(
             variant=self.variant, dsn=dsn, logs=logs, workdir=self.dir, pid_dir=pid_dir)))
         self.entry["target_info"] = target.info
         services.target = target
         services.roles.update(target.roles)
+        faults.target_pids = target.roles.get("target")
+        faults.instance_pids = target.roles.get("instances")
+        services.faults = faults
         return services
 
     def _watch_external(self) -> Services:
@@ -211,7 +218,8 @@ class VariantRun:
         self.entry["observes_server_log"] = False
         return Services(monitor_dsn=ext.watch_dsn, roles={}, pg_log=None, owns_database=False,
                         pooler_admin_dsn=ext.pgbouncer_admin_dsn or None,
-                        target=RunningTarget(url=ext.url.rstrip("/")))
+                        target=RunningTarget(url=ext.url.rstrip("/")),
+                        faults=FaultTargets(monitor_dsn=ext.watch_dsn))
 
     def _collectors(self, services: Services) -> list[Any]:
         collectors: list[Any] = [PgActivityCollector(services.monitor_dsn),
@@ -232,6 +240,7 @@ class VariantRun:
                 start = time.time()
                 self._set_window(start, None)
                 ticker = asyncio.create_task(self._tick(sampler, start))
+                chaos = asyncio.create_task(self._inject_faults(services, start))
                 try:
                     result = await run_locust(
                         self._load_spec(), host=services.target.url, out_dir=locust_dir,
@@ -240,11 +249,24 @@ class VariantRun:
                 finally:
                     if self.entry["load_end"] is None:
                         self.entry["load_end"] = time.time()
-                    ticker.cancel()
-                    await asyncio.gather(ticker, return_exceptions=True)
+                    for task in (ticker, chaos):
+                        task.cancel()
+                    await asyncio.gather(ticker, chaos, return_exceptions=True)
                     await self._drain_background()
         finally:
             self._persist(sampler, locust_dir)
+
+    async def _inject_faults(self, services: Services, start: float) -> None:
+        faults = [f for f in self.scenario.faults if f.applies_to(self.variant)]
+        if not faults or services.faults is None:
+            return
+
+        def record(entry: dict[str, Any]) -> None:
+            self.entry["faults"].append(entry)
+            self.progress.message(f"  fault {entry['kind']} at {entry['at_s']:g}s: "
+                                  f"{entry.get('detail', '')}")
+
+        await inject(faults, services.faults, start, record)
 
     def _set_window(self, start: float, end: float | None) -> None:
         """The load window: Locust's own shape start/end when it reported them."""

@@ -206,6 +206,49 @@ class Variant:
         return out
 
 
+FAULT_KINDS: dict[str, str] = {
+    "restart_postgres": "stop PostgreSQL (fast shutdown), wait `duration`, start it again",
+    "restart_pgbouncer": "stop PgBouncer, wait `duration`, start it again",
+    "kill_instances": "SIGKILL `count` serverless instances",
+    "freeze_target": "SIGSTOP the persistent target for `duration`",
+    "terminate_backends": "pg_terminate_backend() every client backend",
+}
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    kind: str = opt("kind", _choice(*FAULT_KINDS), "")
+    at_s: float = opt("at", _duration, 0.0)
+    duration_s: float = opt("duration", _duration, 0.0)
+    count: int = opt("count", _int(1), 1)
+    variants: tuple[str, ...] = opt("variants", lambda v: _names(v), ())
+
+    def applies_to(self, variant: Variant) -> bool:
+        """Whether this fault can happen to ``variant`` (and is meant for it)."""
+        if self.variants and variant.name not in self.variants:
+            return False
+        return fault_fits(self.kind, variant) is None
+
+
+def fault_fits(kind: str, variant: Variant) -> str | None:
+    """None when fault ``kind`` can hit ``variant``; else why not."""
+    if variant.target == "external" and kind != "terminate_backends":
+        return "an external target only supports terminate_backends"
+    if kind == "restart_pgbouncer" and variant.pooler != "pgbouncer":
+        return "needs pooler = \"pgbouncer\""
+    if kind == "kill_instances" and variant.target != "serverless":
+        return "needs target = \"serverless\""
+    if kind == "freeze_target" and variant.target != "persistent":
+        return "needs target = \"persistent\""
+    return None
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of variant names, got {value!r}")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class Scenario:
     path: str
@@ -218,6 +261,7 @@ class Scenario:
     thresholds: tuple[tuple[str, str], ...]
     min_change: Mapping[str, float]
     raw: Mapping[str, Any]
+    faults: tuple[FaultSpec, ...] = ()
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
@@ -231,7 +275,7 @@ class Scenario:
 # ---------------------------------------------------------------- loading
 
 _TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "pooler",
-             "collect", "variants", "thresholds", "check"}
+             "collect", "variants", "thresholds", "check", "faults"}
 _VARIANT_KEYS = {"name", "target", "pooler", "target_overrides", "pooler_overrides",
                  "database_overrides", "paths", "url", "watch_dsn", "pgbouncer_admin_dsn"}
 _LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout"}
@@ -422,7 +466,8 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
                                ctx, _join(where, "database_overrides"), defaults["database"])
     requests = load.requests
     if target == "external":
-        ext: dict[str, Any] = {k: table[k] for k in ("url", "watch_dsn", "pgbouncer_admin_dsn") if k in table}
+        ext: dict[str, Any] = {k: table[k] for k in ("url", "watch_dsn", "pgbouncer_admin_dsn")
+                               if k in table}
         specs["external"] = _build(ExternalSpec, ext, ctx, where, defaults["external"])
         for key in ("url", "watch_dsn"):
             if not getattr(specs["external"], key):
@@ -511,6 +556,44 @@ def _min_change(data: dict[str, Any], ctx: _Ctx) -> dict[str, float]:
     return out
 
 
+def check_fault(fault: FaultSpec, where: str, ctx: _Ctx, load: LoadSpec,
+                variants: tuple[Variant, ...]) -> None:
+    """A fault must happen during the load and hit at least one variant it fits."""
+    if fault.at_s >= load.duration_s:
+        raise ctx.error(_join(where, "at"), f"expected a time before the load ends "
+                        f"({load.duration_s:g}s)")
+    if fault.kind == "freeze_target" and fault.duration_s <= 0:
+        raise ctx.error(_join(where, "duration"), "expected a duration > 0 for freeze_target")
+    by_name = {v.name: v for v in variants}
+    for name in fault.variants:
+        if name not in by_name:
+            raise ctx.error(_join(where, "variants"), f"unknown variant {name!r}")
+        why = fault_fits(fault.kind, by_name[name])
+        if why:
+            raise ctx.error(_join(where, "kind"), f"{fault.kind} cannot hit variant "
+                            f"{name!r}: {why}")
+    if not any(fault.applies_to(v) for v in variants):
+        raise ctx.error(_join(where, "kind"), f"{fault.kind} fits none of the variants")
+
+
+def _faults(data: dict[str, Any], ctx: _Ctx, load: LoadSpec,
+            variants: tuple[Variant, ...]) -> tuple[FaultSpec, ...]:
+    raw = data.get("faults", [])
+    if not isinstance(raw, list):
+        raise ctx.error("faults", "expected [[faults]] tables")
+    out = []
+    for i, item in enumerate(raw):
+        where = f"faults[{i}]"
+        table = ctx.table(item, where)
+        if "kind" not in table or "at" not in table:
+            raise ctx.error(where, "expected kind and at, e.g. "
+                            "{ kind = \"restart_postgres\", at = \"10s\" }")
+        fault = _build(FaultSpec, table, ctx, where)
+        check_fault(fault, where, ctx, load, variants)
+        out.append(fault)
+    return tuple(out)
+
+
 def parse_scenario(data: dict[str, Any], path: str) -> Scenario:
     """A :class:`Scenario` from parsed TOML ``data``; ``path`` is used in errors."""
     ctx = _Ctx(path)
@@ -550,7 +633,8 @@ def parse_scenario(data: dict[str, Any], path: str) -> Scenario:
     return Scenario(path=path, name=name, description=description, repeats=repeats, load=load,
                     collect_interval_s=interval, variants=variants,
                     thresholds=_thresholds(data, ctx, variants),
-                    min_change=_min_change(data, ctx), raw=data)
+                    min_change=_min_change(data, ctx), raw=data,
+                    faults=_faults(data, ctx, load, variants))
 
 
 def load_scenario(path: Path | str) -> Scenario:

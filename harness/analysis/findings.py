@@ -76,9 +76,11 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
         return None
     text = f"{name}: no refusals, at most {peak} of {limit} connections used"
     wait, queued = m.get("pooler.maxwait_ms.peak"), m.get("pooler.cl_waiting.peak")
-    if wait is not None:
+    if wait is not None and (wait > 0 or queued):
         text += f"; clients waited up to {fmt_ms(wait)}"
         text += f" ({queued} queued at most)" if queued else ""
+    elif wait is not None:
+        text += "; no client ever waited for a pooled connection"
     return text
 
 

@@ -33,6 +33,7 @@ class VariantRun:
     error: str | None
     ctx: VariantContext | None
     frames: dict[str, pd.DataFrame]
+    faults: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def load_run(run_dir: Path) -> RunData:
                 error=entry.get("error"),
                 ctx=context_from_entry(entry, frames["requests"]),
                 frames=frames,
+                faults=tuple(f for f in entry.get("faults") or [] if isinstance(f, dict)),
             )
         )
     return RunData(run_dir=run_dir, manifest=manifest, runs=tuple(runs))

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.faults import fault_effect, fault_metrics
 from harness.analysis.findings import findings
 from harness.analysis.metrics import Metrics, MetricValue, compute_metrics, stage_metrics
 from harness.analysis.run import RunData, VariantRun, load_run
@@ -65,6 +66,10 @@ def _median_stages(per_repeat: Sequence[list[dict[str, Any]]]) -> list[dict[str,
 def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
     measured = [r for r in runs if r.ctx is not None]
     repeats = [compute_metrics(r.frames, r.ctx) for r in measured if r.ctx is not None]
+    effects = [[fault_effect(r.frames["requests"], f, r.ctx.load_start, r.ctx.load_end)
+                for f in r.faults] for r in measured if r.ctx is not None]
+    for metrics, run_effects in zip(repeats, effects, strict=True):
+        metrics.update(fault_metrics(run_effects))
     stages = [stage_metrics(r.frames, r.ctx) for r in measured if r.ctx is not None]
     failed = [r for r in runs if r.status != "complete"]
     first = measured[0].ctx if measured else None
@@ -77,6 +82,9 @@ def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
         "metrics": median_metrics(repeats),
         "repeats": repeats,
         "stages": _median_stages(stages),
+        "faults": [{"repeat": r.repeat, **e} for r, run_effects in zip(measured, effects,
+                                                                         strict=True)
+                   for e in run_effects],
     }
 
 

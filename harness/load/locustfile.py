@@ -92,6 +92,8 @@ class StagesShape(LoadTestShape):
 
 
 def _request_listener(log: RequestLogWriter) -> Any:
+    """The ``request`` event listener writing one row per request (kept lean: hot path)."""
+
     def on_request(
         name: str,
         response_time: float,
@@ -100,10 +102,12 @@ def _request_listener(log: RequestLogWriter) -> Any:
         start_time: float,
         **_: Any,
     ) -> None:
-        status = int(getattr(response, "status_code", 0) or 0)
-        body = getattr(response, "content", None) if status else None
-        error = exception if exception is not None else getattr(response, "error", None)
-        log.write(start_time, name, float(response_time), status, classify(status, body, error))
+        status: int = getattr(response, "status_code", 0) or 0
+        if status:
+            outcome = classify(status, response.content, None)
+        else:
+            outcome = classify(0, None, exception or getattr(response, "error", None))
+        log.write(start_time, name, response_time, status, outcome)
 
     return on_request
 

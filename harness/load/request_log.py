@@ -21,6 +21,11 @@ FILE_GLOB = "requests-*.csv"
 BUFFER_BYTES = 1 << 20
 
 
+def _plain(field: str) -> bool:
+    """True when ``field`` can be written to CSV without quoting."""
+    return not ("," in field or '"' in field or "\n" in field or "\r" in field)
+
+
 def request_log_path(out_dir: Path, pid: int) -> Path:
     return out_dir / f"requests-{pid}.csv"
 
@@ -37,7 +42,7 @@ class RequestLogWriter:
         self._buffer_bytes = buffer_bytes
         self._pid = -1
         self._file: TextIO | None = None
-        self._writerow: Callable[[Iterable[object]], object] | None = None
+        self._writerow: Callable[[Iterable[object]], object] | None = None  # quoting path
         self.rows = 0
 
     @property
@@ -59,17 +64,14 @@ class RequestLogWriter:
         writerow = self._writerow
         if writerow is None or self._pid != os.getpid():
             writerow = self._open()
-        writerow(
-            (
-                f"{t:.6f}",
-                endpoint,
-                f"{latency_ms:.3f}",
-                status,
-                outcome.kind,
-                outcome.instance,
-                outcome.counter,
+        kind, instance, counter = outcome
+        if _plain(endpoint) and _plain(instance) and _plain(kind):
+            assert self._file is not None
+            self._file.write(
+                f"{t:.6f},{endpoint},{latency_ms:.3f},{status},{kind},{instance},{counter}\n"
             )
-        )
+        else:  # a field needs CSV quoting
+            writerow((f"{t:.6f}", endpoint, f"{latency_ms:.3f}", status, kind, instance, counter))
         self.rows += 1
 
     def flush(self) -> None:

@@ -75,6 +75,11 @@ _BASE: tuple[MetricInfo, ...] = (
         "state.counter_divergence", "count", "lower", "/counter requests minus highest counter"
     ),
     MetricInfo("load.saturated", "bool", "lower", "Locust ran above 90% of a core"),
+    MetricInfo("faults.count", "count", "none", "faults injected"),
+    MetricInfo("faults.errors", "count", "lower", "failed requests from fault to recovery"),
+    MetricInfo("faults.recovery_s.max", "s", "lower", "slowest recovery after a fault"),
+    MetricInfo("faults.unrecovered", "count", "lower", "faults never recovered from"),
+    MetricInfo("faults.reconnected", "bool", "higher", "targets reconnected after every fault"),
 )
 
 _FAMILIES: tuple[MetricInfo, ...] = tuple(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -148,6 +149,15 @@ class PgBouncer:
             cwd=Path("/"), ready_check=self._ready, ready_timeout_s=self.ready_timeout_s,
             user=service_user(), pid_dir=self.pid_dir,
         )
+        self._proc.start()
+
+    def restart(self, downtime_s: float = 0.0) -> None:
+        """Stop PgBouncer (clients and server connections drop), wait, start it again.
+        Blocking: call it from a thread."""
+        if self._proc is None:
+            raise ServiceError("pgbouncer", "not started")
+        self._proc.stop()
+        time.sleep(downtime_s)
         self._proc.start()
 
     def stop(self) -> None:
