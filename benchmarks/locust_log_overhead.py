@@ -131,7 +131,7 @@ def main() -> None:
             ready_url=f"http://127.0.0.1:{port}/health",
         ):  # fmt: skip
             for i in range(args.repeats):
-                for request_log in (True, False):
+                for request_log in (True, False) if i % 2 else (False, True):  # ABBA order
                     out = work / f"run-{i}-{'log' if request_log else 'nolog'}"
                     runs.append(
                         asyncio.run(one_run(spec, f"http://127.0.0.1:{port}", out, request_log))
@@ -142,8 +142,10 @@ def main() -> None:
 
     with_log, without = median("rps", True), median("rps", False)
     cpu_with, cpu_without = (median("locust_cpu_us_per_request", b) for b in (True, False))
-    paired = [  # each log-on run against the log-off run right after it (same ambient load)
-        1 - on["rps"] / off["rps"] for on, off in zip(runs[::2], runs[1::2], strict=True)
+    paired = [  # each log-on run against the log-off run next to it (same ambient load)
+        1 - on["rps"] / off["rps"]
+        for a, b in zip(runs[::2], runs[1::2], strict=True)
+        for on, off in [(a, b) if a["request_log"] else (b, a)]
     ]
     listener_us = listener_cost_us()
     print(

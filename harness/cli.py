@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-from harness.errors import HarnessError, InputError
+from harness.errors import HarnessError, IncompleteRunError, InputError
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -47,9 +47,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.report.terminal import render_summary
     from harness.results.store import check_writable, utc_stamp
     from harness.safety import check_loopback
-    from harness.scenario import load_scenario
+    from harness.scenario import load_scenario, with_cli_faults
 
-    scenario = load_scenario(resolve_scenario(args.scenario))
+    scenario = with_cli_faults(load_scenario(resolve_scenario(args.scenario)), args.fault)
     only = tuple(v.strip() for v in args.variants.split(",") if v.strip()) \
         if args.variants else None
     select_variants(scenario, only)
@@ -65,11 +65,21 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     outcome = run(scenario, RunOptions(out=out, only=only, runtime=args.runtime,
                                        keep=args.keep, repeats=args.repeats), progress)
     render_summary(outcome.summary, console)
+    warn_saturation(outcome.summary, console)
     console.print(f"run folder: {outcome.run_dir}")
     if outcome.status != "complete":
         console.print(f"[red]run {outcome.status}:[/] {outcome.error}")
         return EXIT_INCOMPLETE
     return verdict_exit(outcome.summary, console)
+
+
+def warn_saturation(summary: dict[str, Any], console: Console) -> None:
+    """Say so when the load generator itself was the bottleneck."""
+    for name, variant in summary.get("variants", {}).items():
+        if variant.get("metrics", {}).get("load.saturated"):
+            console.print(f"[yellow]warning:[/] {name}: Locust ran above 90% of a core for more "
+                          "than 10% of the run; its latencies are inflated and its RPS capped. "
+                          "Use [load] processes = -1, or a bigger machine.")
 
 
 def verdict_exit(summary: dict[str, Any], console: Console) -> int:
@@ -91,15 +101,26 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from harness.orchestrate import finalize
     from harness.progress import Progress
+    from harness.check.completeness import missing_files
     from harness.report.terminal import render_summary
+    from harness.results.store import read_manifest
 
     run_dir = Path(args.run_dir)
+    manifest = read_manifest(run_dir)
+    missing = missing_files(run_dir, manifest)
+    if missing:
+        raise IncompleteRunError(f"{run_dir}: incomplete, missing {len(missing)} result "
+                                 f"file(s), e.g. {missing[0]}; nothing rebuilt")
     summary = finalize(run_dir, Progress(console, quiet=True))
     render_summary(summary, console)
     index = run_dir / "index.html"
     console.print(f"report: {index}")
     if args.open:
         webbrowser.open(index.resolve().as_uri())
+    if manifest.get("status") != "complete":
+        console.print(f"[red]incomplete:[/] the run's status is {manifest.get('status')!r}; "
+                      "the report says so")
+        return EXIT_INCOMPLETE
     return EXIT_OK
 
 
@@ -146,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, help="override the scenario's repeats")
     p.add_argument("--keep", action="store_true", help="keep temp clusters after the run")
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--fault", action="append", default=[], metavar="KIND@AT[+DUR][*N]",
+                   help="inject a fault, e.g. restart_postgres@10s+2s, kill_instances@5s*10, "
+                   "freeze_target@8s+3s, restart_pgbouncer@10s, terminate_backends@6s")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow an external target or watched database off this machine")
     p.set_defaults(func=cmd_run)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 import psycopg
 
 from harness.collect.base import Sampler
@@ -130,6 +131,18 @@ class Services:
     faults: FaultTargets | None = None
 
 
+def locust_pids() -> list[int]:
+    """The Locust processes this harness started (its children running ``locust``)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any("locust" in part for part in child.cmdline()[:4]):
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
 def external_max_connections(dsn: str) -> int:
     """``max_connections`` of a watched server (exit 3 with the cause when unreachable)."""
     try:
@@ -222,8 +235,8 @@ class VariantRun:
                         faults=FaultTargets(monitor_dsn=ext.watch_dsn))
 
     def _collectors(self, services: Services) -> list[Any]:
-        collectors: list[Any] = [PgActivityCollector(services.monitor_dsn),
-                                 HostCollector(services.roles)]
+        roles = {**services.roles, "locust": locust_pids}
+        collectors: list[Any] = [PgActivityCollector(services.monitor_dsn), HostCollector(roles)]
         if services.pg_log is not None:
             collectors.append(PgLogCollector(services.pg_log, since_t=time.time()))
         if services.pooler_admin_dsn:

@@ -15,7 +15,7 @@ import dataclasses
 import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -592,6 +592,32 @@ def _faults(data: dict[str, Any], ctx: _Ctx, load: LoadSpec,
         check_fault(fault, where, ctx, load, variants)
         out.append(fault)
     return tuple(out)
+
+
+_FAULT_FLAG = re.compile(r"^(?P<kind>[a-z_]+)@(?P<at>[^+*]+)(?:\+(?P<dur>[^*]+))?"
+                         r"(?:\*(?P<count>\d+))?$")
+
+
+def with_cli_faults(scenario: Scenario, flags: Sequence[str]) -> Scenario:
+    """The scenario plus faults given as ``--fault KIND@AT[+DURATION][*COUNT]``."""
+    if not flags:
+        return scenario
+    ctx = _Ctx("--fault")
+    faults = list(scenario.faults)
+    for flag in flags:
+        match = _FAULT_FLAG.match(flag.strip())
+        if not match:
+            raise ctx.error(flag, "expected KIND@AT[+DURATION][*COUNT], e.g. "
+                            "restart_postgres@10s+2s or kill_instances@5s*10")
+        table: dict[str, Any] = {"kind": match["kind"], "at": match["at"]}
+        if match["dur"]:
+            table["duration"] = match["dur"]
+        if match["count"]:
+            table["count"] = int(match["count"])
+        fault = _build(FaultSpec, table, ctx, flag)
+        check_fault(fault, flag, ctx, scenario.load, scenario.variants)
+        faults.append(fault)
+    return dataclasses.replace(scenario, faults=tuple(faults))
 
 
 def parse_scenario(data: dict[str, Any], path: str) -> Scenario:

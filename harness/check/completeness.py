@@ -102,3 +102,14 @@ def _check_variant_runs(run_dir: Path, manifest: Mapping[str, Any]) -> None:
         if missing:
             raise IncompleteRunError(f"{folder}: missing {', '.join(missing)}; the variant run "
                                      "did not finish writing its results")
+
+
+def missing_files(run_dir: Path, manifest: Mapping[str, Any]) -> list[Path]:
+    """Result files absent from variant runs whose load started (for ``report``)."""
+    missing: list[Path] = []
+    for entry in manifest.get("variants") or []:
+        if not isinstance(entry, Mapping) or entry.get("load_start") is None:
+            continue
+        folder = run_dir / str(entry.get("dir") or f"{entry.get('name')}/{entry.get('repeat')}")
+        missing += [folder / f for f in required_files(entry) if not (folder / f).is_file()]
+    return missing

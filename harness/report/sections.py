@@ -131,8 +131,8 @@ def banners(run: RunData, summary: Mapping[str, Any]) -> list[Banner]:
                   for name, data in (summary.get("variants") or {}).items()
                   if data.get("status") != "complete"]
         detail = f" Affected: {'; '.join(failed)}." if failed else ""
-        out.append(Banner("bad", f"This run is {status}: the numbers cover only what was "
-                                 f"measured before it stopped.{detail}"))
+        out.append(Banner("bad", f"This run is incomplete ({status}): the numbers cover only "
+                                 f"what was measured before it stopped.{detail}"))
     saturated = [name for name, data in (summary.get("variants") or {}).items()
                  if (data.get("metrics") or {}).get("load.saturated")]
     if saturated:

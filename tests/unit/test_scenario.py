@@ -154,3 +154,34 @@ def test_invalid_scenarios_name_file_key_and_expectation(tmp_path: Path, text: s
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="no such file"):
         load_scenario(tmp_path / "nope.toml")
+
+
+def test_faults_from_file_and_flags(tmp_path: Path) -> None:
+    from harness.scenario import with_cli_faults
+
+    text = MINIMAL + '[[variants]]\nname = "pooled"\npooler = "pgbouncer"\n' + \
+        '[[faults]]\nkind = "restart_pgbouncer"\nat = "2s"\nduration = "1s"\n'
+    s = load_scenario(write(tmp_path, text))
+    assert [(f.kind, f.at_s, f.duration_s) for f in s.faults] == [("restart_pgbouncer", 2.0, 1.0)]
+    assert [v.name for v in s.variants if s.faults[0].applies_to(v)] == ["pooled"]
+    s2 = with_cli_faults(s, ["freeze_target@1s+500ms", "terminate_backends@3s"])
+    assert [(f.kind, f.at_s, f.duration_s) for f in s2.faults[1:]] == [
+        ("freeze_target", 1.0, 0.5), ("terminate_backends", 3.0, 0.0)]
+    with pytest.raises(ScenarioError, match="fits none of the variants"):
+        with_cli_faults(s, ["kill_instances@1s*3"])
+    with pytest.raises(ScenarioError, match="expected KIND@AT"):
+        with_cli_faults(s, ["restart"])
+    with pytest.raises(ScenarioError, match="before the load ends"):
+        with_cli_faults(s, ["terminate_backends@9s"])
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ('kind = "explode"\nat = "1s"', "expected one of"),
+    ('kind = "restart_postgres"', "expected kind and at"),
+    ('kind = "freeze_target"\nat = "1s"', "duration > 0"),
+    ('kind = "restart_pgbouncer"\nat = "1s"\nvariants = ["a"]', "cannot hit variant 'a'"),
+    ('kind = "restart_postgres"\nat = "1s"\nvariants = ["zz"]', "unknown variant 'zz'"),
+])
+def test_bad_faults(tmp_path: Path, fault: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(write(tmp_path, MINIMAL + "[[faults]]\n" + fault + "\n"))
