@@ -116,7 +116,7 @@ def test_banners_for_incomplete_run_and_saturated_locust(tmp_path: Path) -> None
     del manifest["durability"]
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     html = build_report(run_dir).read_text(encoding="utf-8")
-    assert "This run is interrupted" in html and "interrupted by SIGINT" in html
+    assert "This run is incomplete (interrupted)" in html and "interrupted by SIGINT" in html
     assert "Locust was CPU-saturated in p" in html
     assert 'id="durability"' not in html
 
