@@ -9,6 +9,7 @@ instances).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -42,14 +43,36 @@ def _ours(pid: int, written: float) -> bool:
         return False
 
 
-def clean(folders: Iterable[Path]) -> list[str]:
-    """Stop the process groups named by leftover pid files; one line per action."""
+def _remove_tempdirs(pid_dirs: Iterable[Path]) -> list[str]:
     lines = []
+    for pid_dir in pid_dirs:
+        for record in sorted(pid_dir.glob("*.tmpdir")):
+            folder = Path(record.read_text().strip())
+            if folder.name.startswith("pgstampede-") and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+                lines.append(f"removed {folder}")
+            record.unlink(missing_ok=True)
+    return lines
+
+
+def clean(folders: Iterable[Path]) -> list[str]:
+    """Stop the process groups named by leftover pid files and remove the temp folders
+    (clusters, configs) they used; one line per action."""
+    lines = []
+    pid_dirs = set()
     for path in _pid_files(folders):
-        written = path.stat().st_mtime
+        pid_dirs.add(path.parent)
+        try:
+            written = path.stat().st_mtime
+        except FileNotFoundError:  # a link to a gateway's pid list that is gone
+            path.unlink(missing_ok=True)
+            continue
         for pid in _pids(path):
             if _ours(pid, written):
                 stop_group(pid, grace_s=3.0)
                 lines.append(f"stopped {path.stem} (process group {pid}) from {path}")
         path.unlink(missing_ok=True)
+    for folder in folders:
+        pid_dirs.update(p for p in [folder / ".pids", *folder.glob("*/.pids")] if p.is_dir())
+    lines += _remove_tempdirs(pid_dirs)
     return lines or ["nothing left running"]

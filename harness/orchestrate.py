@@ -267,6 +267,7 @@ class VariantRun:
                     await asyncio.gather(ticker, chaos, return_exceptions=True)
                     await self._drain_background()
         finally:
+            (self.run_dir / ".pids" / "locust.pid").unlink(missing_ok=True)
             self._persist(sampler, locust_dir)
 
     async def _inject_faults(self, services: Services, start: float) -> None:
@@ -299,7 +300,10 @@ class VariantRun:
         self._locust = progress
 
     async def _tick(self, sampler: Sampler, start: float) -> None:
+        locust_pid_file = self.run_dir / ".pids" / "locust.pid"
         while True:
+            if not locust_pid_file.exists() and (pids := locust_pids()):
+                locust_pid_file.write_text(f"{pids[0]}\n")  # its process group, for `clean`
             self.progress.update(
                 _snapshot(self.scenario, start, self._locust, self._rps, sampler.latest()))
             await asyncio.sleep(0.25)

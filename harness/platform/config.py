@@ -17,6 +17,7 @@ REAP_MODES = ("kill", "abandon")
 WHEN_FULL = ("queue", "reject")
 COLD_STARTS = ("fork", "exec")
 DB_CLIENTS = ("connection", "pool")
+SPAWNERS = ("process", "docker")
 DEFAULT_HANDLER = "targets.serverless.handler:handler"
 
 
@@ -45,6 +46,11 @@ class PlatformConfig:
     acquire_timeout_s: float = 10.0
     app_name: str = "pgstampede-serverless"
     startup_timeout_s: float = 30.0
+    # where instances run: "process" (forked/exec'd by the template) or "docker" (one
+    # container per instance, harness.platform.docker_spawner); image and run label for docker
+    spawner: str = "process"
+    instance_image: str = "pgstampede/instance:latest"
+    run_label: str = ""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -54,6 +60,7 @@ class PlatformConfig:
         _choice("when_full", self.when_full, WHEN_FULL)
         _choice("cold_start", self.cold_start, COLD_STARTS)
         _choice("db_client", self.db_client, DB_CLIENTS)
+        _choice("spawner", self.spawner, SPAWNERS)
         for name in ("max_instances", "instance_concurrency", "pool_max"):
             if getattr(self, name) < 1:
                 raise InputError(f"platform config: {name} must be >= 1")

@@ -54,9 +54,12 @@ def _traversable(path: Path) -> bool:
     return True
 
 
-def service_tempdir(prefix: str, parent: Path | None = None) -> Path:
+def service_tempdir(prefix: str, parent: Path | None = None,
+                    pid_dir: Path | None = None) -> Path:
     """A new temp folder owned by the service user, under ``parent`` when that user can
-    reach it (else under the system temp folder)."""
+    reach it (else under the system temp folder). With ``pid_dir`` it is registered there
+    (``<name>.tmpdir``) so that ``pgstampede clean`` can remove it after a crash; remove it
+    with :func:`remove_tempdir`."""
     import tempfile
 
     if parent is not None:
@@ -66,7 +69,19 @@ def service_tempdir(prefix: str, parent: Path | None = None) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     path.chmod(0o755)
     chown_for_service(path)
+    if pid_dir is not None:
+        pid_dir.mkdir(parents=True, exist_ok=True)
+        (pid_dir / f"{path.name}.tmpdir").write_text(f"{path}\n")
     return path
+
+
+def remove_tempdir(path: Path, pid_dir: Path | None = None) -> None:
+    """Remove a folder made by :func:`service_tempdir` and its registration."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    if pid_dir is not None:
+        (pid_dir / f"{path.name}.tmpdir").unlink(missing_ok=True)
 
 
 def log_tail(path: Path, lines: int = 5) -> str:

@@ -18,7 +18,12 @@ from types import TracebackType
 import psycopg
 
 from harness.errors import ServiceError
-from harness.runtime.managed import ManagedProcess, service_tempdir, service_user
+from harness.runtime.managed import (
+    ManagedProcess,
+    remove_tempdir,
+    service_tempdir,
+    service_user,
+)
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.postgres import APP_DB, APP_ROLE, MONITOR_ROLE, dsn
 
@@ -139,7 +144,7 @@ class PgBouncer:
             return False
 
     def start(self) -> None:
-        self.confdir = service_tempdir("pgstampede-pgbouncer-", self.workdir)
+        self.confdir = service_tempdir("pgstampede-pgbouncer-", self.workdir, self.pid_dir)
         (self.confdir / "userlist.txt").write_text(f'"{APP_ROLE}" ""\n"{MONITOR_ROLE}" ""\n')
         ini = self.confdir / "pgbouncer.ini"
         ini.write_text(self.config_text())
@@ -164,7 +169,7 @@ class PgBouncer:
         if self._proc is not None:
             self._proc.stop()
         if self.confdir != Path() and self.confdir.exists():
-            shutil.rmtree(self.confdir, ignore_errors=True)
+            remove_tempdir(self.confdir, self.pid_dir)
 
     def __enter__(self) -> PgBouncer:
         try:

@@ -21,7 +21,12 @@ from types import TracebackType
 import psycopg
 
 from harness.errors import ServiceError
-from harness.runtime.managed import ManagedProcess, service_tempdir, service_user
+from harness.runtime.managed import (
+    ManagedProcess,
+    remove_tempdir,
+    service_tempdir,
+    service_user,
+)
 from harness.runtime.ports import LOOPBACK, free_port
 
 MONITOR_ROLE = "pgstampede_monitor"
@@ -132,7 +137,8 @@ class PostgresCluster:
         return base
 
     def _initdb(self) -> None:
-        self.tempdir = service_tempdir("pgstampede-pg-", self.workdir)
+        self.tempdir = service_tempdir("pgstampede-pg-", self.workdir,
+                                       None if self.keep else self.pid_dir)
         self.data_dir = self.tempdir / "pgdata"
         argv = [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", MONITOR_ROLE,
                 "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]
@@ -188,7 +194,7 @@ class PostgresCluster:
         if self._proc is not None:
             self._proc.stop(grace_s=10.0)
         if not self.keep and self.tempdir is not None:
-            shutil.rmtree(self.tempdir, ignore_errors=True)
+            remove_tempdir(self.tempdir, self.pid_dir)
 
     def __enter__(self) -> PostgresCluster:
         try:

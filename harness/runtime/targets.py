@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.runtime.managed import ManagedProcess, service_tempdir, stop_group
+from harness.runtime.managed import ManagedProcess, remove_tempdir, service_tempdir, stop_group
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.scenario import Variant
 
@@ -110,7 +110,7 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     from harness.platform.pidfile import instance_pids, read_pids
 
     config = platform_config(ctx)
-    workdir = service_tempdir("pgstampede-gw-")
+    workdir = service_tempdir("pgstampede-gw-", pid_dir=ctx.pid_dir)
     config_path = workdir / "platform.json"
     config_path.write_text(config.to_json())
     port = free_port()
@@ -143,7 +143,7 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
         stats = workdir / "stats.json"
         if stats.exists():
             shutil.copy(stats, ctx.logs / "platform-stats.json")
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tempdir(workdir, ctx.pid_dir)
 
 
 def link_pid_file(pid_dir: Path | None, pids_file: Path) -> None:

@@ -84,3 +84,33 @@ def test_signal_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
     summary = read_json(out / "summary.json")
     assert summary["status"] == "interrupted"
     assert (out / "index.html").exists()
+
+
+def test_kill_9_then_clean_leaves_nothing(tmp_path: Path) -> None:
+    mark = new_mark()
+    scenario = write_scenario(tmp_path, LONG)
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(scenario), "--out",
+                             str(out), "--quiet"], cwd=ROOT, env=marked_env(mark),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_load(out)
+        time.sleep(2)
+        assert (out / ".pids" / "locust.pid").exists()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert len(marked_processes(mark)) >= 4, "services outlive a harness killed with -9"
+    assert temp_dirs(mark)
+    result = subprocess.run([sys.executable, "-m", "harness", "clean", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "stopped postgres" in result.stdout
+    deadline = time.monotonic() + 20
+    while marked_processes(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marked_processes(mark) == set()
+    assert temp_dirs(mark) == set()
+    again = subprocess.run([sys.executable, "-m", "harness", "clean", str(out)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert "nothing left running" in again.stdout
