@@ -12,6 +12,7 @@ with or without a registry. Builds use the host network (apt and pip reach their
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import io
@@ -35,8 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SOURCES_DIRS = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
-PYTHON_SOURCES = ("compose/python-requirements.txt", "harness/__init__.py", "harness/errors.py",
-                  "harness/platform", "targets")
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+PYTHON_SOURCES = ("compose/certs", "compose/python-requirements.txt", "harness/__init__.py",
+                  "harness/errors.py", "harness/platform", "targets")
 Progress = Callable[[str], None]
 
 
@@ -98,16 +100,27 @@ def source_hash(spec: ImageSpec, root: Path = REPO) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_context(spec: ImageSpec, root: Path = REPO) -> io.BytesIO:
-    """The build context as an uncompressed tar (paths as in the repository)."""
+def local_cas(folder: Path = LOCAL_CAS) -> list[Path]:
+    """This machine's local CA certificates (what ``update-ca-certificates`` adds)."""
+    return sorted(p for p in folder.rglob("*.crt") if p.is_file()) if folder.is_dir() else []
+
+
+def build_context(spec: ImageSpec, root: Path = REPO,
+                  cas: list[Path] | None = None) -> io.BytesIO:
+    """The build context as an uncompressed tar (paths as in the repository); images that
+    copy ``compose/certs`` also get this machine's local CAs there (not part of the hash)."""
+    files = [(root / rel, rel) for rel in context_files(spec, root)]
+    if "compose/certs" in spec.sources:
+        files += [(ca, f"compose/certs/local-{i}-{ca.name}")
+                  for i, ca in enumerate(local_cas() if cas is None else cas)]
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for rel in context_files(spec, root):
-            info = tar.gettarinfo(str(root / rel), arcname=rel)
+        for path, arcname in files:
+            info = tar.gettarinfo(str(path), arcname=arcname)
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             info.mtime = 0
-            with open(root / rel, "rb") as fh:
+            with open(path, "rb") as fh:
                 tar.addfile(info, fh)
     buffer.seek(0)
     return buffer
@@ -122,22 +135,30 @@ def build_image(client: docker.DockerClient, spec: ImageSpec, progress: Progress
         tag=spec.tag, rm=True, forcerm=True, pull=False, network_mode="host", decode=True,
         labels={LABEL_SOURCE: source_hash(spec, root), "pgstampede.role": spec.role})
     image_id = ""
+    output: collections.deque[str] = collections.deque(maxlen=3)
     for chunk in stream:
-        image_id = _follow(spec, chunk, progress) or image_id
+        image_id = _follow(spec, chunk, progress, output) or image_id
     return image_id or str(client.images.get(spec.tag).id)
 
 
-def _follow(spec: ImageSpec, chunk: dict[str, Any], progress: Progress) -> str:
-    """Report a build step; raise on a build error; the image id once announced."""
+def _follow(spec: ImageSpec, chunk: dict[str, Any], progress: Progress,
+            output: collections.deque[str]) -> str:
+    """Report a build step; raise on a build error (with the step's last output lines);
+    the image id once announced."""
     if "error" in chunk:
-        message = str(chunk["error"]).strip().splitlines()[-1]
+        message = str(chunk["error"]).strip().splitlines()[-1][:300]
         hint = ""
         if BASE_IMAGE in message or "pull access" in message or "registry" in message:
             hint = " (no registry reachable? run `pgstampede images build --offline`)"
-        raise ServiceError("images", f"building {spec.tag} failed: {message}{hint}")
+        seen = " | ".join(output)
+        raise ServiceError("images", f"building {spec.tag} failed: {message}{hint}"
+                           + (f"; output: {seen}" if seen else ""))
     line = str(chunk.get("stream", "")).strip()
     if line.startswith("Step "):
-        progress(f"  {spec.role}: {line}")
+        progress(f"  {spec.role}: {line[:150]}")
+        output.clear()
+    elif line and not line.startswith("---> "):
+        output.extend(line.splitlines()[-3:])
     aux = chunk.get("aux")
     return str(aux.get("ID", "")) if isinstance(aux, dict) else ""
 

@@ -30,6 +30,7 @@ from harness.collect.pg_log import PgLogCollector
 from harness.collect.pgbouncer import PgBouncerCollector
 from harness.errors import HarnessError, RunError, ServiceError
 from harness.faults import FaultTargets, inject
+from harness.load.progress import PROGRESS_FILE, ProgressReader, ShapeEvent
 from harness.load.runner import LocustProgress, read_request_logs, run_locust
 from harness.plan import RunItem, make_plan
 from harness.progress import Progress, Snapshot
@@ -129,6 +130,19 @@ class Services:
     pooler_admin_dsn: str | None = None
     target: RunningTarget = dataclasses.field(default_factory=lambda: RunningTarget(url=""))
     faults: FaultTargets | None = None
+
+
+async def shape_start(locust_dir: Path, fallback: float, timeout_s: float = 60.0) -> float:
+    """When Locust's load shape started (its progress file says), so that fault times
+    count from the same origin as the analysis; ``fallback`` if it never says."""
+    reader = ProgressReader(locust_dir / PROGRESS_FILE)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for record in reader.read_new():
+            if isinstance(record, ShapeEvent) and record.event == "start":
+                return record.t
+        await asyncio.sleep(0.05)
+    return fallback
 
 
 def locust_pids() -> list[int]:
@@ -280,7 +294,8 @@ class VariantRun:
             self.progress.message(f"  fault {entry['kind']} at {entry['at_s']:g}s: "
                                   f"{entry.get('detail', '')}")
 
-        await inject(faults, services.faults, start, record)
+        origin = await shape_start(self.dir / "locust", fallback=start)
+        await inject(faults, services.faults, origin, record)
 
     def _set_window(self, start: float, end: float | None) -> None:
         """The load window: Locust's own shape start/end when it reported them."""

@@ -149,6 +149,22 @@ def _latency(variants: Mapping[str, Any]) -> str | None:
     )
 
 
+def _faults(name: str, faults: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = []
+    for f in faults:
+        if not f.get("ok", True):
+            out.append(f"{name}: {f['kind']} at {f['at_s']:.1f} s could not be injected "
+                       f"({f.get('detail', '')})")
+            continue
+        text = f"{name}: {f['kind']} at {f['at_s']:.1f} s: "
+        text += f"{fmt_count(f['errors'])} failed requests" if f["errors"] else "no failed requests"
+        text += (f", recovered after {f['recovery_s']:.1f} s" if f["recovered"]
+                 else ", the error rate never recovered")
+        text += "; targets reconnected" if f["reconnected"] else "; targets did not reconnect"
+        out.append(text)
+    return out
+
+
 def findings(summary: Mapping[str, Any], runs: Sequence[VariantRun]) -> list[str]:
     """Plain-language findings of a run, computed from its summary and frames."""
     out: list[str] = []
@@ -167,6 +183,7 @@ def findings(summary: Mapping[str, Any], runs: Sequence[VariantRun]) -> list[str
         ):
             if sentence:
                 out.append(sentence)
+        out.extend(_faults(name, variant.get("faults") or []))
         if m.get("load.saturated"):
             out.append(
                 f"{name}: Locust was CPU-saturated, so its latencies are inflated; "

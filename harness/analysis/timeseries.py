@@ -51,6 +51,7 @@ class VariantSeries:
     platform_states: pd.DataFrame
     cold_starts: pd.Series
     cdf: pd.DataFrame
+    faults: tuple[tuple[float, float, str], ...] = ()  # (start_s, end_s, kind)
 
 
 def users_curve(ctx: VariantContext, bins: range) -> pd.Series:
@@ -147,6 +148,9 @@ def variant_series(run: VariantRun) -> VariantSeries | None:
         platform_states=states if len(run.frames["platform"]) else states.iloc[0:0],
         cold_starts=starts,
         cdf=latency_cdf(requests["latency_ms"]),
+        faults=tuple((float(f["start"]) - ctx.load_start,
+                      float(f.get("end") or f["start"]) - ctx.load_start, str(f["kind"]))
+                     for f in run.faults if f.get("start") is not None),
     )
 
 

@@ -33,8 +33,9 @@ def request_log_path(out_dir: Path, pid: int) -> Path:
 class RequestLogWriter:
     """Appends request rows to this process's log file, opened on the first row.
 
-    The file is opened lazily and re-opened when the process id changes (a forked
-    Locust worker never writes into its parent's file).
+    Create it in the process that writes (the locustfile does, in Locust's ``init`` event,
+    after ``--processes`` has forked): the pid naming the file is read once, at opening,
+    because ``os.getpid()`` is a system call and ``write`` runs once per request.
     """
 
     def __init__(self, out_dir: Path, buffer_bytes: int = BUFFER_BYTES) -> None:
@@ -62,7 +63,7 @@ class RequestLogWriter:
         self, t: float, endpoint: str, latency_ms: float, status: int, outcome: Outcome
     ) -> None:
         writerow = self._writerow
-        if writerow is None or self._pid != os.getpid():
+        if writerow is None:
             writerow = self._open()
         kind, instance, counter = outcome
         if _plain(endpoint) and _plain(instance) and _plain(kind):
@@ -75,11 +76,11 @@ class RequestLogWriter:
         self.rows += 1
 
     def flush(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
+        if self._file is not None:
             self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
+        if self._file is not None:
             self._file.close()
         self._file = None
         self._writerow = None

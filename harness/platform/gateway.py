@@ -30,7 +30,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import uvicorn
@@ -40,6 +40,9 @@ from harness.platform.config import PlatformConfig
 from harness.platform.pidfile import PIDFILE_NAME
 from harness.platform.pool import InstancePool
 from harness.platform.spawner import TemplateSpawner
+
+if TYPE_CHECKING:
+    from harness.platform.docker_spawner import DockerSpawner
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,6 +60,14 @@ class Gateway:
         self.config = config
         self.workdir = workdir
         env = {**os.environ, **config.handler_env(), "PYTHONUNBUFFERED": "1"}
+        self.spawner: TemplateSpawner | DockerSpawner
+        if config.spawner == "docker":  # one container per instance (needs the docker SDK)
+            from harness.platform.docker_spawner import DockerSpawner
+
+            self.spawner = DockerSpawner(config, workdir)
+            self.pool = InstancePool(config, self.spawner, workdir / PIDFILE_NAME,
+                                     send_signal=self.spawner.send_signal)
+            return
         self.spawner = TemplateSpawner(config.handler, config.cold_start, env)
         self.pool = InstancePool(config, self.spawner, workdir / PIDFILE_NAME)
 

@@ -270,6 +270,23 @@ def _save(fig: Figure, svg_path: Path, png_path: Path) -> bytes:
     return svg
 
 
+def _mark_faults(fig: Figure, series: Sequence[VariantSeries]) -> None:
+    """Shade each injected fault on every time axis of ``fig`` and name it once."""
+    faults = sorted({f for s in series for f in s.faults})
+    if not faults:
+        return
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            continue
+        for start, end, _ in faults:
+            ax.axvspan(start, max(end, start + 0.15), color="#7c3aed", alpha=0.12, lw=0)
+            ax.axvline(start, color="#7c3aed", lw=0.9, ls=":")
+    top = fig.axes[0]
+    for start, _, kind in faults:
+        top.annotate(f"⚡ {kind}", (start, 1.0), xycoords=("data", "axes fraction"),
+                     va="bottom", ha="left", fontsize=7.5, color="#7c3aed")
+
+
 def write_charts(series: Sequence[VariantSeries], out_dir: Path) -> list[Chart]:
     """Draw every applicable chart; write ``<name>.svg`` and ``<name>.png`` in ``out_dir``."""
     if not series:
@@ -281,6 +298,8 @@ def write_charts(series: Sequence[VariantSeries], out_dir: Path) -> list[Chart]:
             fig = draw(series)
             if fig is None:
                 continue
+            if name != "latency_cdf":
+                _mark_faults(fig, series)
             svg_path, png_path = out_dir / f"{name}.svg", out_dir / f"{name}.png"
             svg = _save(fig, svg_path, png_path)
             width, height = (round(x * 100) for x in fig.get_size_inches())

@@ -1,0 +1,146 @@
+"""One service container of a variant run: started, watched until ready, removed on exit.
+
+:class:`ServiceContainer` is the docker runtime's :class:`~harness.runtime.managed.ManagedProcess`:
+a container on the host network (services bind 127.0.0.1 only) with ``init`` (so it stops at
+once), labelled with its run, whose output (stdout and stderr) is copied line by line into
+``log_path`` by a thread following ``docker logs`` — so the PostgreSQL server log lands in
+the file the PgLogCollector tails, exactly as with the process runtime. ``pids()`` are host
+pids: the container's init and its descendants, which the host collector samples unchanged.
+On exit the container is force-removed, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import docker
+from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.types import Ulimit
+from requests.exceptions import RequestException
+from urllib3.exceptions import HTTPError
+
+from harness.errors import InputError, ServiceError
+from harness.runtime.docker_engine import container_pid, host_pids
+from harness.runtime.managed import log_tail
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """How to run one service container."""
+
+    service: str  # the name in errors: postgres, pgbouncer, target
+    image: str  # an image id or tag
+    name: str
+    labels: Mapping[str, str]
+    log_path: Path
+    command: Sequence[str] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    nofile: int | None = None
+    shm_size: str | None = None
+
+
+class LogCopier(threading.Thread):
+    """Follows a container's output into a file until the container is gone."""
+
+    def __init__(self, container: Any, path: Path) -> None:
+        super().__init__(name=f"logs-{path.name}", daemon=True)
+        self.container = container
+        self.path = path
+
+    def run(self) -> None:
+        with open(self.path, "ab") as out, contextlib.suppress(
+                DockerException, RequestException, HTTPError, OSError, ValueError):
+            for chunk in self.container.logs(stream=True, follow=True):
+                out.write(chunk)
+                out.flush()
+
+
+class ServiceContainer:
+    """Context manager: a running service container, ready, removed on exit."""
+
+    def __init__(self, client: docker.DockerClient, spec: ContainerSpec,
+                 ready: Callable[[], bool], ready_timeout_s: float = 60.0) -> None:
+        self.client = client
+        self.spec = spec
+        self.ready = ready
+        self.ready_timeout_s = ready_timeout_s
+        self.container: Any = None
+        self.root_pid = 0
+        self._logs: LogCopier | None = None
+
+    @property
+    def id(self) -> str:
+        return "" if self.container is None else str(self.container.id)
+
+    def pids(self) -> list[int]:
+        return host_pids(self.root_pid)
+
+    def start(self) -> None:
+        spec = self.spec
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        ulimits = None if spec.nofile is None else [
+            Ulimit(name="nofile", soft=spec.nofile, hard=spec.nofile)]
+        try:
+            self.container = self.client.containers.run(
+                spec.image, command=list(spec.command) if spec.command is not None else None,
+                detach=True, name=spec.name, labels=dict(spec.labels),
+                environment=dict(spec.environment), network_mode="host", init=True,
+                ulimits=ulimits, shm_size=spec.shm_size)
+        except ImageNotFound:
+            raise InputError(f"docker: image {spec.image} is missing: run "
+                             "`pgstampede images build`") from None
+        except DockerException as exc:
+            raise ServiceError(spec.service, f"docker could not start {spec.name}: {exc}",
+                               str(spec.log_path)) from None
+        self.root_pid = container_pid(self.container)
+        self._logs = LogCopier(self.container, spec.log_path)
+        self._logs.start()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            if self.ready():
+                return
+            self.container.reload()
+            state = self.container.attrs.get("State", {})
+            if state.get("Status") in ("exited", "dead"):
+                time.sleep(0.2)  # let the log copier catch the last lines
+                raise ServiceError(
+                    self.spec.service, f"container {self.spec.name} exited with code "
+                    f"{state.get('ExitCode')} while starting: {log_tail(self.spec.log_path)}",
+                    str(self.spec.log_path))
+            time.sleep(0.05)
+        raise ServiceError(self.spec.service, f"container {self.spec.name} not ready after "
+                           f"{self.ready_timeout_s:.0f} s", str(self.spec.log_path))
+
+    def stop(self) -> None:
+        if self.container is not None:
+            with contextlib.suppress(NotFound):
+                try:
+                    self.container.remove(force=True)
+                except DockerException as exc:
+                    raise ServiceError(self.spec.service, f"docker could not remove "
+                                       f"{self.spec.name}: {exc}") from None
+        if self._logs is not None:
+            self._logs.join(timeout=5.0)
+        self.root_pid = 0
+
+    def __enter__(self) -> ServiceContainer:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,134 @@
+"""PostgreSQL and PgBouncer as containers: the docker runtime's DatabaseService and PoolerService.
+
+Same interfaces and the same server as the process runtime: the cluster in the
+``pgstampede/postgres`` image was initialised and seeded at build time (compose/postgres),
+the server runs with the settings of :func:`server_settings` (those of
+``PostgresCluster.server_settings``), its log is copied to ``log_path``; PgBouncer's
+``pgbouncer.ini`` is written by the image's entrypoint from the same values as
+``PgBouncer.config_text``. Both listen on 127.0.0.1 (host network) on a free port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import docker
+import psycopg
+
+from harness.runtime.docker_container import ContainerSpec, ServiceContainer
+from harness.runtime.ports import LOOPBACK, free_port
+from harness.runtime.postgres import APP_DB, APP_ROLE, DURABILITY_OFF, MONITOR_ROLE, dsn
+
+
+def server_settings(max_connections: int, settings: Mapping[str, str]) -> dict[str, str]:
+    """The PostgreSQL settings of a variant run (as ``PostgresCluster.server_settings``)."""
+    base = {
+        "listen_addresses": LOOPBACK,
+        "unix_socket_directories": "",
+        "max_connections": str(max_connections),
+        "log_connections": "on",
+        "log_disconnections": "on",
+        "log_line_prefix": "%m [%p] ",
+        "log_timezone": "UTC",
+        "logging_collector": "off",
+        "shared_buffers": "64MB",
+        **DURABILITY_OFF,
+    }
+    base.update(settings)
+    return base
+
+
+class PostgresContainer:
+    """Context manager: PostgreSQL in a container, ready and seeded; removed on exit."""
+
+    def __init__(self, client: docker.DockerClient, *, image: str, name: str,
+                 labels: Mapping[str, str], max_connections: int, log_path: Path,
+                 settings: Mapping[str, str], ready_timeout_s: float = 60.0) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.version = ""
+        self.max_connections = max_connections
+        options = [arg for key, value in server_settings(max_connections, settings).items()
+                   for arg in ("-c", f"{key}={value}")]
+        spec = ContainerSpec(service="postgres", image=image, name=name, labels=labels,
+                             log_path=log_path, command=options,
+                             environment={"PGPORT": str(self.port)}, shm_size="256m")
+        self.container = ServiceContainer(client, spec, self._ready, ready_timeout_s)
+
+    @property
+    def app_dsn(self) -> str:
+        return dsn(APP_ROLE, self.port, APP_DB)
+
+    @property
+    def monitor_dsn(self) -> str:
+        return dsn(MONITOR_ROLE, self.port, APP_DB)
+
+    def pids(self) -> list[int]:
+        return self.container.pids()
+
+    def _ready(self) -> bool:
+        try:
+            with psycopg.connect(self.monitor_dsn, connect_timeout=2) as conn:
+                conn.execute("SELECT 1 FROM items LIMIT 1")
+                row = conn.execute("SHOW server_version").fetchone()
+        except psycopg.Error:
+            return False
+        self.version = str(row[0]) if row else ""
+        return True
+
+    def __enter__(self) -> PostgresContainer:
+        self.container.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.container.__exit__(exc_type, exc, tb)
+
+
+class PgBouncerContainer:
+    """Context manager: PgBouncer in a container in front of ``upstream_port``."""
+
+    def __init__(self, client: docker.DockerClient, *, image: str, name: str,
+                 labels: Mapping[str, str], upstream_port: int, log_path: Path,
+                 pool_mode: str, pool_size: int, max_client_conn: int,
+                 query_wait_timeout_s: float | None, ready_timeout_s: float = 30.0) -> None:
+        self.port = free_port()
+        self.version = ""
+        wait = 0 if query_wait_timeout_s is None else int(round(query_wait_timeout_s))
+        env = {"PGBOUNCER_PORT": str(self.port), "UPSTREAM_PORT": str(upstream_port),
+               "POOL_MODE": pool_mode, "POOL_SIZE": str(pool_size),
+               "MAX_CLIENT_CONN": str(max_client_conn), "QUERY_WAIT_TIMEOUT": str(wait)}
+        spec = ContainerSpec(service="pgbouncer", image=image, name=name, labels=labels,
+                             log_path=log_path, environment=env,
+                             nofile=max(8192, max_client_conn + 2 * pool_size + 256))
+        self.container = ServiceContainer(client, spec, self._ready, ready_timeout_s)
+
+    @property
+    def app_dsn(self) -> str:
+        return dsn(APP_ROLE, self.port, APP_DB)
+
+    @property
+    def admin_dsn(self) -> str:
+        return dsn(MONITOR_ROLE, self.port, "pgbouncer")
+
+    def pids(self) -> list[int]:
+        return self.container.pids()
+
+    def _ready(self) -> bool:
+        try:
+            with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=2) as conn:
+                row = conn.execute("SHOW VERSION").fetchone()
+        except psycopg.Error:
+            return False
+        self.version = str(row[0]).removeprefix("PgBouncer ").strip() if row else ""
+        return True
+
+    def __enter__(self) -> PgBouncerContainer:
+        self.container.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.container.__exit__(exc_type, exc, tb)
