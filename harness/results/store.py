@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -80,8 +81,12 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def check_writable(out: Path) -> None:
-    """Refuse an output folder that cannot be written, before anything starts."""
+MIN_FREE_BYTES = 256 * 2**20
+
+
+def check_writable(out: Path, min_free_bytes: int = MIN_FREE_BYTES) -> None:
+    """Refuse an output folder that cannot be written, or a disk too full for a run's
+    results, before anything starts."""
     probe_dir = out if out.exists() else out.parent
     while not probe_dir.exists() and probe_dir != probe_dir.parent:
         probe_dir = probe_dir.parent
@@ -91,3 +96,7 @@ def check_writable(out: Path) -> None:
         raise InputError(f"--out {out}: folder {probe_dir} is not writable")
     if out.exists() and any(out.iterdir()):
         raise InputError(f"--out {out}: folder is not empty (choose a new one)")
+    free = shutil.disk_usage(probe_dir).free
+    if free < min_free_bytes:
+        raise InputError(f"--out {out}: only {free / 2**20:.0f} MiB free on its disk "
+                         f"(a run needs at least {min_free_bytes / 2**20:.0f} MiB)")
