@@ -1,278 +1,36 @@
-"""Scenario files (TOML) loaded into frozen dataclasses and validated.
-
-A scenario says what load to send (``[load]``), what database to run (``[database]``), how
-each target and pooler is configured (``[target.persistent]``, ``[target.serverless]``,
-``[pooler.pgbouncer]``), which variants to compare (``[[variants]]``, each may override any
-target, pooler or database key) and what must hold (``[thresholds]``, ``[check]``).
-
-Every error is a :class:`ScenarioError` naming the file, the key and what was expected.
-The sections' keys, defaults and parsers are declared once, on the dataclass fields.
-"""
+"""Loading and validating scenario files: every error names the file, the key and what
+was expected (one line, exit code 2)."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
+from harness.scenario.fields import _int, _number
+from harness.scenario.records import (
+    _NAME,
+    ENDPOINTS,
+    POOLERS,
+    TARGETS,
+    DatabaseSpec,
+    ExternalSpec,
+    FaultSpec,
+    LoadSpec,
+    PersistentSpec,
+    PgBouncerSpec,
+    RequestSpec,
+    Scenario,
+    ServerlessSpec,
+    Stage,
+    Variant,
+    fault_fits,
+)
 from harness.units import parse_duration
-
-ENDPOINTS: dict[str, tuple[str, str]] = {
-    "read": ("GET", "/read"),
-    "write": ("POST", "/write"),
-    "slow": ("GET", "/slow"),
-    "counter": ("GET", "/counter"),
-    "background": ("POST", "/background"),
-}
-TARGETS = ("persistent", "serverless", "external")
-POOLERS = ("none", "pgbouncer")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-
-
-# ---------------------------------------------------------------- field parsers
-
-def _int(low: int | None = None, high: int | None = None) -> Callable[[object], int]:
-    def parse(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected an integer, got {value!r}")
-        if low is not None and value < low:
-            raise ValueError(f"expected an integer >= {low}, got {value}")
-        if high is not None and value > high:
-            raise ValueError(f"expected an integer <= {high}, got {value}")
-        return value
-    return parse
-
-
-def _number(low: float = 0.0, strict: bool = False) -> Callable[[object], float]:
-    def parse(value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
-            raise ValueError(f"expected a number, got {value!r}")
-        if value < low or (strict and value == low):
-            raise ValueError(f"expected a number {'>' if strict else '>='} {low:g}, got {value}")
-        return float(value)
-    return parse
-
-
-def _bool(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _choice(*choices: str) -> Callable[[object], str]:
-    def parse(value: object) -> str:
-        if value not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
-        return str(value)
-    return parse
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
-    return value
-
-
-def _duration(value: object) -> float:
-    return parse_duration(value)
-
-
-def _optional_duration(value: object) -> float | None:
-    return None if value in ("", "none", 0) else parse_duration(value)
-
-
-def _settings(value: object) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict):
-        raise ValueError(f"expected a table of server settings, got {value!r}")
-    return tuple(
-        (str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()
-    )
-
-
-def opt(key: str, parse: Callable[[object], Any], default: Any) -> Any:
-    """A dataclass field read from TOML key ``key`` with ``parse``."""
-    return field(default=default, metadata={"key": key, "parse": parse})
-
-
-# ---------------------------------------------------------------- records
-
-@dataclass(frozen=True)
-class Stage:
-    duration_s: float = opt("duration", _duration, 0.0)
-    users: int = opt("users", _int(0), 0)
-    spawn_rate: float = opt("spawn_rate", _number(0.0, strict=True), 10.0)
-
-
-@dataclass(frozen=True)
-class RequestSpec:
-    name: str
-    method: str
-    path: str
-    weight: float
-
-
-@dataclass(frozen=True)
-class LoadSpec:
-    stages: tuple[Stage, ...]
-    think_time_s: tuple[float, float]
-    requests: tuple[RequestSpec, ...]
-    processes: int = 1
-    request_timeout_s: float = 30.0
-
-    @property
-    def duration_s(self) -> float:
-        return sum(s.duration_s for s in self.stages)
-
-
-@dataclass(frozen=True)
-class DatabaseSpec:
-    max_connections: int = opt("max_connections", _int(5, 100_000), 100)
-    settings: tuple[tuple[str, str], ...] = opt("settings", _settings, ())
-
-
-@dataclass(frozen=True)
-class PersistentSpec:
-    pool_min: int = opt("pool_min", _int(0), 2)
-    pool_max: int = opt("pool_max", _int(1), 20)
-    prepared_statement_fix: bool = opt("prepared_statement_fix", _bool, True)
-    acquire_timeout_s: float = opt("acquire_timeout", _duration, 10.0)
-    background_delay_s: float = opt("background_delay", _duration, 0.2)
-
-
-@dataclass(frozen=True)
-class ServerlessSpec:
-    max_instances: int = opt("max_instances", _int(1), 1000)
-    instance_concurrency: int = opt("instance_concurrency", _int(1), 1)
-    idle_timeout_s: float = opt("idle_timeout", _duration, 30.0)
-    scale_rate: float = opt("scale_rate", _number(0.0, strict=True), 100.0)
-    freeze: bool = opt("freeze", _bool, True)
-    reap: str = opt("reap", _choice("kill", "abandon"), "kill")
-    when_full: str = opt("when_full", _choice("queue", "reject"), "queue")
-    request_timeout_s: float = opt("request_timeout", _duration, 30.0)
-    init_delay_s: float = opt("init_delay", _duration, 0.0)
-    max_lifetime_s: float = opt("max_lifetime", _duration, 0.0)
-    cold_start: str = opt("cold_start", _choice("fork", "exec"), "fork")
-    db_client: str = opt("db_client", _choice("connection", "pool"), "connection")
-    pool_max: int = opt("pool_max", _int(1), 5)
-    prepared_statement_fix: bool = opt("prepared_statement_fix", _bool, True)
-    background_delay_s: float = opt("background_delay", _duration, 0.2)
-
-
-@dataclass(frozen=True)
-class PgBouncerSpec:
-    pool_mode: str = opt("pool_mode", _choice("transaction", "session", "statement"), "transaction")
-    pool_size: int = opt("pool_size", _int(1), 20)
-    max_client_conn: int = opt("max_client_conn", _int(1, 100_000), 2000)
-    query_wait_timeout_s: float | None = opt("query_wait_timeout", _optional_duration, None)
-
-
-@dataclass(frozen=True)
-class ExternalSpec:
-    url: str = opt("url", _text, "")
-    watch_dsn: str = opt("watch_dsn", _text, "")
-    pgbouncer_admin_dsn: str = opt("pgbouncer_admin_dsn", _text, "")
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    target: str
-    pooler: str
-    database: DatabaseSpec
-    persistent: PersistentSpec
-    serverless: ServerlessSpec
-    pgbouncer: PgBouncerSpec
-    external: ExternalSpec
-    requests: tuple[RequestSpec, ...] = ()
-
-    def target_config(self) -> dict[str, Any]:
-        """The settings of this variant's target and pooler, as run (for the manifest)."""
-        out: dict[str, Any] = {"target": self.target, "pooler": self.pooler,
-                               "max_connections": self.database.max_connections}
-        sections: dict[str, PersistentSpec | ServerlessSpec | ExternalSpec] = {
-            "persistent": self.persistent, "serverless": self.serverless,
-            "external": self.external}
-        section = sections[self.target]
-        out[self.target] = dataclasses.asdict(section)
-        if self.pooler == "pgbouncer":
-            out["pgbouncer"] = dataclasses.asdict(self.pgbouncer)
-        return out
-
-
-FAULT_KINDS: dict[str, str] = {
-    "restart_postgres": "stop PostgreSQL (fast shutdown), wait `duration`, start it again",
-    "restart_pgbouncer": "stop PgBouncer, wait `duration`, start it again",
-    "kill_instances": "SIGKILL `count` serverless instances",
-    "freeze_target": "SIGSTOP the persistent target for `duration`",
-    "terminate_backends": "pg_terminate_backend() every client backend",
-}
-
-
-@dataclass(frozen=True)
-class FaultSpec:
-    kind: str = opt("kind", _choice(*FAULT_KINDS), "")
-    at_s: float = opt("at", _duration, 0.0)
-    duration_s: float = opt("duration", _duration, 0.0)
-    count: int = opt("count", _int(1), 1)
-    variants: tuple[str, ...] = opt("variants", lambda v: _names(v), ())
-
-    def applies_to(self, variant: Variant) -> bool:
-        """Whether this fault can happen to ``variant`` (and is meant for it)."""
-        if self.variants and variant.name not in self.variants:
-            return False
-        return fault_fits(self.kind, variant) is None
-
-
-def fault_fits(kind: str, variant: Variant) -> str | None:
-    """None when fault ``kind`` can hit ``variant``; else why not."""
-    if variant.target == "external" and kind != "terminate_backends":
-        return "an external target only supports terminate_backends"
-    if kind == "restart_pgbouncer" and variant.pooler != "pgbouncer":
-        return "needs pooler = \"pgbouncer\""
-    if kind == "kill_instances" and variant.target != "serverless":
-        return "needs target = \"serverless\""
-    if kind == "freeze_target" and variant.target != "persistent":
-        return "needs target = \"persistent\""
-    return None
-
-
-def _names(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a list of variant names, got {value!r}")
-    return tuple(value)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    path: str
-    name: str
-    description: str
-    repeats: int
-    load: LoadSpec
-    collect_interval_s: float
-    variants: tuple[Variant, ...]
-    thresholds: tuple[tuple[str, str], ...]
-    min_change: Mapping[str, float]
-    raw: Mapping[str, Any]
-    faults: tuple[FaultSpec, ...] = ()
-
-    def variant(self, name: str) -> Variant:
-        for v in self.variants:
-            if v.name == name:
-                return v
-        raise KeyError(name)
-
-
-
-
-# ---------------------------------------------------------------- loading
 
 _TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "pooler",
              "collect", "variants", "thresholds", "check", "faults"}
