@@ -145,12 +145,28 @@ async def shape_start(locust_dir: Path, fallback: float, timeout_s: float = 60.0
     return fallback
 
 
+def is_locust(cmdline: list[str]) -> bool:
+    """``python -m locust ...`` (how harness.load.runner starts it) or the ``locust`` script.
+
+    Exact words, not substrings: a run folder or temp path containing "locust" in another
+    service's command line (postgres -D, a target's log path) must not count as Locust.
+    """
+    if cmdline[1:3] == ["-m", "locust"]:
+        return True
+    return any(Path(part).name == "locust" for part in cmdline[:2])
+
+
 def locust_pids() -> list[int]:
-    """The Locust processes this harness started (its children running ``locust``)."""
+    """The Locust processes this harness started: its direct children running Locust.
+
+    ``--processes`` workers are forked by that process; the host collector adds every
+    descendant of a root, so the workers are counted without listing them here (and the
+    serverless instances, grandchildren, are not scanned every sample).
+    """
     found = []
-    for child in psutil.Process().children(recursive=True):
+    for child in psutil.Process().children(recursive=False):
         try:
-            if any("locust" in part for part in child.cmdline()[:4]):
+            if is_locust(child.cmdline()):
                 found.append(child.pid)
         except psutil.Error:
             continue

@@ -246,15 +246,28 @@ def _host(host: pd.DataFrame, window: _Window) -> Metrics:
     return out
 
 
+def locust_workers(processes: pd.Series) -> pd.Series:
+    """How many Locust processes generate load, from the ``locust`` role's process count.
+
+    One process is a plain Locust. More are ``--processes N``: a master that only
+    aggregates statistics (a few % of a core) and N forked workers that send the requests,
+    so the load is spread over ``processes - 1`` workers, not over every process.
+    """
+    return (processes - 1).where(processes > 1, 1).clip(lower=1)
+
+
 def _saturated(host_rows: pd.DataFrame) -> bool | None:
-    """Locust above 90% of a core (per Locust process) in more than 10% of samples."""
+    """Locust above 90% of a core (per load-generating process) in more than 10% of samples.
+
+    CPU *used*: a Locust held below 90% by other processes on its core is not seen here.
+    """
     if host_rows.empty:
         return None
-    locust = host_rows[host_rows["role"] == "locust"]
+    locust = host_rows[(host_rows["role"] == "locust") & (host_rows["processes"] > 0)]
     if locust.empty:
         return None
-    per_process = locust["cpu_percent"] / locust["processes"].clip(lower=1)
-    share = float((per_process > SATURATION_CPU_PERCENT).mean())
+    per_worker = locust["cpu_percent"] / locust_workers(locust["processes"])
+    share = float((per_worker > SATURATION_CPU_PERCENT).mean())
     return share > SATURATION_SAMPLE_SHARE
 
 
