@@ -99,9 +99,9 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from harness.check.completeness import missing_files
     from harness.orchestrate import finalize
     from harness.progress import Progress
-    from harness.check.completeness import missing_files
     from harness.report.terminal import render_summary
     from harness.results.store import read_manifest
 

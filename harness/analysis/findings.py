@@ -74,7 +74,11 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
         )
     if peak is None:
         return None
-    text = f"{name}: no refusals, at most {peak} of {limit} connections used"
+    if refused is None:  # no server log read (an external target): refusals not observed
+        text = (f"{name}: at most {peak} of {limit} connections used; refusals not observed "
+                "(the server log of this database is not read)")
+    else:
+        text = f"{name}: no refusals, at most {peak} of {limit} connections used"
     wait, queued = m.get("pooler.maxwait_ms.peak"), m.get("pooler.cl_waiting.peak")
     if wait is not None and (wait > 0 or queued):
         text += f"; clients waited up to {fmt_ms(wait)}"

@@ -153,7 +153,10 @@ def _db(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window
 def _pooler(pooler: pd.DataFrame, ctx: VariantContext, window: _Window) -> Metrics:
     names = ("pooler.cl_waiting.peak", "pooler.maxwait_ms.peak", "pooler.sv_active.peak")
     totals = pooler_totals(pooler).reset_index()
-    if ctx.pooler == "none" or totals.empty:
+    # An external target brings its own PgBouncer (its pooler is "none"): it is watched
+    # through pgbouncer_admin_dsn, so its samples count.
+    watched = ctx.pooler != "none" or ctx.target == "external"
+    if not watched or totals.empty:
         return dict.fromkeys(names)
     rows = window.rows(totals, kind="gauge")
     if rows.empty:
@@ -249,11 +252,12 @@ def _host(host: pd.DataFrame, window: _Window) -> Metrics:
 def locust_workers(processes: pd.Series) -> pd.Series:
     """How many Locust processes generate load, from the ``locust`` role's process count.
 
-    One process is a plain Locust. More are ``--processes N``: a master that only
-    aggregates statistics (a few % of a core) and N forked workers that send the requests,
-    so the load is spread over ``processes - 1`` workers, not over every process.
+    One process is a plain Locust. ``--processes N`` (N >= 2) shows N + 1: a master that
+    only aggregates statistics (a few % of a core) and N forked workers that send the
+    requests, so the load is spread over ``processes - 1`` workers. Two is ambiguous (a
+    master and one worker, or a worker being forked or exiting) and counts as two.
     """
-    return (processes - 1).where(processes > 1, 1).clip(lower=1)
+    return processes.where(processes < 3, processes - 1).clip(lower=1)
 
 
 def _saturated(host_rows: pd.DataFrame) -> bool | None:

@@ -139,18 +139,22 @@ def proc_table(proc: Path = PROC) -> dict[int, ProcSample]:
     return _proc_table_psutil()
 
 
-def family(table: Mapping[int, ProcSample], roots: Iterable[int]) -> list[ProcSample]:
-    """The ``roots`` found in ``table`` and all their descendants (each pid once)."""
+def family(table: Mapping[int, ProcSample], roots: Iterable[int],
+           exclude: Iterable[int] = ()) -> list[ProcSample]:
+    """The ``roots`` found in ``table`` and all their descendants (each pid once), not
+    descending into ``exclude`` (the roots of other roles: a gateway's instances are their
+    own role)."""
     children: dict[int, list[int]] = {}
     for p in table.values():
         children.setdefault(p.ppid, []).append(p.pid)
     seen: dict[int, ProcSample] = {}
+    skip = set(exclude)
     todo = [pid for pid in roots if pid in table]
     while todo:
         pid = todo.pop()
         if pid not in seen:
             seen[pid] = table[pid]
-            todo.extend(children.get(pid, ()))
+            todo.extend(c for c in children.get(pid, ()) if c not in skip)
     return list(seen.values())
 
 
@@ -184,8 +188,9 @@ class HostCollector:
         rows: list[HostRow] = []
         since_boot = boot_clock()
         table = proc_table()
+        every_root = {pid for pids in roots.values() for pid in pids}
         for role, pids in roots.items():
-            procs = family(table, pids)
+            procs = family(table, pids, every_root - set(pids))
             state = self._state.get(role)
             self._state[role] = _RoleState(t, since_boot, {p.key: p for p in procs})
             if state is None or since_boot <= state.since_boot:

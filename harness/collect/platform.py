@@ -96,7 +96,8 @@ class PlatformCollector:
 
     async def _fetch(self) -> dict[str, Any]:
         try:
-            return await asyncio.wait_for(self._get(), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                return await self._get()
         except BaseException:
             self._close()
             raise

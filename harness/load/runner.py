@@ -190,6 +190,22 @@ async def _follow(
         waiting.cancel()
 
 
+async def _spawn(
+    argv: list[str], *, cwd: Path, log_path: Path, config_path: Path
+) -> asyncio.subprocess.Process:
+    """Start Locust in its own session (process group), output appended to ``log_path``."""
+    with log_path.open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=cwd,
+            env=locust_env(os.environ, config_path),
+            start_new_session=True,
+        )
+
+
 async def run_locust(
     load: LoadSpecLike,
     *,
@@ -222,21 +238,12 @@ async def run_locust(
         processes=load.processes,
         master_port=free_port() if load.processes != 1 else None,
     )
-    with log_path.open("ab") as log:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=out_dir,
-            env=locust_env(os.environ, config_path),
-            start_new_session=True,
-        )
+    proc = await _spawn(argv, cwd=out_dir, log_path=log_path, config_path=config_path)
     follow = _Follow()
-    if on_started is not None:
-        on_started(proc.pid)
     deadline = time.monotonic() + config.duration_s + grace_s
     try:
+        if on_started is not None:
+            on_started(proc.pid)
         rc = await _follow(
             proc, ProgressReader(out_dir / PROGRESS_FILE), follow, on_progress, deadline
         )

@@ -44,6 +44,7 @@ LABEL_RUN = "pgstampede.run"
 LABEL_ROLE = "pgstampede.role"
 LABEL_OWNER = "pgstampede.owner"
 MAX_SOCKET_PATH = 100
+PAUSE_ATTEMPTS = 3
 T = TypeVar("T")
 
 
@@ -203,7 +204,9 @@ class DockerSpawner:
         task.add_done_callback(self.tasks.discard)
 
     async def _reconcile(self, pid: int, record: _Container) -> None:
-        """Bring the container to the wanted state, one Docker call at a time."""
+        """Bring the container to the wanted state, one Docker call at a time. A failed pause
+        or unpause (runc's freezer can give up on a busy cgroup) is retried a few times."""
+        failures = 0
         try:
             while not self.closed:
                 if record.removing:
@@ -214,7 +217,17 @@ class DockerSpawner:
                     return
                 wanted = record.want_paused
                 call = self.api.pause if wanted else self.api.unpause
-                await self._call(call, record.id)
+                try:
+                    await self._call(call, record.id)
+                except NotFound:
+                    raise
+                except DockerException as exc:
+                    failures += 1
+                    print(f"platform: container {record.name}: {exc}", file=sys.stderr)
+                    if failures >= PAUSE_ATTEMPTS:
+                        return
+                    await asyncio.sleep(0.05 * failures)
+                    continue
                 record.paused = wanted
         except NotFound:
             self.by_pid.pop(pid, None)

@@ -29,7 +29,9 @@ class DatabaseService(Protocol):
     @property
     def monitor_dsn(self) -> str: ...
 
-    def pids(self) -> list[int]: ...
+    def pids(self) -> list[int]:
+        """Root host pids (the host collector adds their descendants)."""
+        ...
 
 
 class PoolerService(Protocol):

@@ -104,7 +104,8 @@ class PgBouncer:
         return self._proc.pid
 
     def pids(self) -> list[int]:
-        return [] if self._proc is None else self._proc.pids()
+        """The root process; collectors find its descendants themselves."""
+        return [] if self._proc is None or self._proc.poll() is not None else [self._proc.pid]
 
     def config_text(self) -> str:
         wait = self.query_wait_timeout_s

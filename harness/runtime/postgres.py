@@ -118,7 +118,8 @@ class PostgresCluster:
         return self._proc.pid
 
     def pids(self) -> list[int]:
-        return [] if self._proc is None else self._proc.pids()
+        """The root process (the postmaster); collectors find its backends themselves."""
+        return [] if self._proc is None or self._proc.poll() is not None else [self._proc.pid]
 
     def server_settings(self) -> dict[str, str]:
         base = {

@@ -88,7 +88,7 @@ def persistent_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     url = f"http://{LOOPBACK}:{port}"
     with ManagedProcess(name="target", argv=argv, env=env, log_path=ctx.logs / "target.log",
                         ready_url=f"{url}/health", pid_dir=ctx.pid_dir) as proc:
-        yield RunningTarget(url=url, roles={"target": proc.pids},
+        yield RunningTarget(url=url, roles={"target": lambda: [proc.pid]},
                             info={"statement_cache_size": ctx.statement_cache_size or "default"})
 
 

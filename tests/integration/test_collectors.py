@@ -129,20 +129,28 @@ def test_pgbouncer_collector_sees_clients_waiting(cluster: PostgresCluster, tmp_
 def test_pg_log_counts_every_refused_connection(tmp_path: Path) -> None:
     refused_attempts = 7
 
-    async def exhaust(dsn: str) -> tuple[int, int]:
+    async def take_all(dsn: str, held: list[asyncpg.Connection]) -> int:
+        """Connect until refused; the refusal counts."""
+        while True:
+            try:
+                held.append(await asyncpg.connect(dsn))
+            except asyncpg.TooManyConnectionsError:
+                return 1
+
+    async def refuse(dsn: str, times: int) -> int:
+        for _ in range(times):
+            with pytest.raises(asyncpg.TooManyConnectionsError):
+                await asyncpg.connect(dsn)
+        return times
+
+    async def exhaust(app_dsn: str, monitor_dsn: str) -> tuple[int, int]:
+        """Fill the app slots, then the superuser-reserved ones: both 53300 messages."""
         held: list[asyncpg.Connection] = []
-        refused = 0
         try:
-            while True:  # take every slot the app role may have
-                try:
-                    held.append(await asyncpg.connect(dsn))
-                except asyncpg.TooManyConnectionsError:
-                    refused += 1
-                    break
-            for _ in range(refused_attempts - 1):
-                with pytest.raises(asyncpg.TooManyConnectionsError):
-                    await asyncpg.connect(dsn)
-                refused += 1
+            refused = await take_all(app_dsn, held)  # "remaining connection slots are reserved"
+            refused += await refuse(app_dsn, refused_attempts - 1)
+            refused += await take_all(monitor_dsn, held)  # "sorry, too many clients already"
+            refused += await refuse(monitor_dsn, 2)
         finally:
             for conn in held:
                 await conn.close()
@@ -163,10 +171,10 @@ def test_pg_log_counts_every_refused_connection(tmp_path: Path) -> None:
     log = tmp_path / "postgres.log"
     with PostgresCluster(workdir=tmp_path, max_connections=5, log_path=log) as pg:
         since = time.time()
-        refused, held = asyncio.run(exhaust(pg.app_dsn))
+        refused, held = asyncio.run(exhaust(pg.app_dsn, pg.monitor_dsn))
         collector = asyncio.run(collect(log, since, refused, held))
     frame = collector.frames()["pglog"]
-    assert refused == refused_attempts
+    assert refused == refused_attempts + 3 and held == 5
     # only backends whose connection was received in the window (not the setup's last one)
     ours = frame[frame["pid"].isin(frame.loc[frame["event"] == "received", "pid"])]
     events = ours["event"].value_counts().to_dict()
@@ -174,7 +182,10 @@ def test_pg_log_counts_every_refused_connection(tmp_path: Path) -> None:
     assert events["authorized"] == held
     assert events["received"] == held + refused
     assert events["disconnected"] == held
-    assert set(ours.loc[ours["event"] == "authorized", "user"]) == {"app"}
+    assert set(ours.loc[ours["event"] == "authorized", "user"]) == {"app", "pgstampede_monitor"}
+    messages = ours.loc[ours["event"] == "refused", "message"]
+    assert messages.str.startswith("remaining connection slots are reserved").sum() == 7
+    assert (messages == "sorry, too many clients already").sum() == 3
     assert (frame["t"] >= since - 1).all()
 
 
