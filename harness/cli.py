@@ -78,8 +78,9 @@ def warn_saturation(summary: dict[str, Any], console: Console) -> None:
     for name, variant in summary.get("variants", {}).items():
         if variant.get("metrics", {}).get("load.saturated"):
             console.print(f"[yellow]warning:[/] {name}: Locust ran above 90% of a core for more "
-                          "than 10% of the run; its latencies are inflated and its RPS capped. "
-                          "Use [load] processes = -1, or a bigger machine.")
+                          "than 10% of the run (running, or waiting for a CPU); its latencies are "
+                          "inflated and its RPS capped. Use \\[load] processes = -1, fewer "
+                          "users, or a bigger machine.")
 
 
 def verdict_exit(summary: dict[str, Any], console: Console) -> int:

@@ -155,7 +155,7 @@ def _follow(spec: ImageSpec, chunk: dict[str, Any], progress: Progress,
                            + (f"; output: {seen}" if seen else ""))
     line = str(chunk.get("stream", "")).strip()
     if line.startswith("Step "):
-        progress(f"  {spec.role}: {line[:150]}")
+        progress(f"  {spec.role}: {' '.join(line.split())[:100]}")
         output.clear()
     elif line and not line.startswith("---> "):
         output.extend(line.splitlines()[-3:])

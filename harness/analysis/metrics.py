@@ -237,7 +237,9 @@ def _state(requests: pd.DataFrame, window: _Window, names: pd.Series) -> Metrics
 def _host(host: pd.DataFrame, window: _Window) -> Metrics:
     out: Metrics = {}
     cols = ["cpu_percent", "rss_mb", "processes"]
-    per_role = host.groupby(["t", "role"], as_index=False)[cols].sum()
+    if "wait_percent" in host.columns:  # run folders from before it was recorded lack it
+        cols.append("wait_percent")
+    per_role = host.groupby(["t", "role"], as_index=False)[cols].sum(min_count=1)
     means = window.rows(per_role, kind="mean")
     peaks = window.rows(per_role, kind="gauge")
     for role in HOST_ROLES:
@@ -261,16 +263,19 @@ def locust_workers(processes: pd.Series) -> pd.Series:
 
 
 def _saturated(host_rows: pd.DataFrame) -> bool | None:
-    """Locust above 90% of a core (per load-generating process) in more than 10% of samples.
-
-    CPU *used*: a Locust held below 90% by other processes on its core is not seen here.
+    """Locust busy above 90% of a core (per load-generating process) in more than 10% of
+    samples, where busy = CPU used + time waiting for a CPU (run-queue wait, when recorded):
+    a Locust held back by other processes on its core is as saturated as one using it all.
     """
     if host_rows.empty:
         return None
     locust = host_rows[(host_rows["role"] == "locust") & (host_rows["processes"] > 0)]
     if locust.empty:
         return None
-    per_worker = locust["cpu_percent"] / locust_workers(locust["processes"])
+    busy = locust["cpu_percent"]
+    if "wait_percent" in locust.columns:
+        busy = busy + locust["wait_percent"].fillna(0.0)
+    per_worker = busy / locust_workers(locust["processes"])
     share = float((per_worker > SATURATION_CPU_PERCENT).mean())
     return share > SATURATION_SAMPLE_SHARE
 

@@ -9,7 +9,10 @@ CPU is the CPU time used between two samples over the time between them (100 = o
 core). CPU of processes that lived and died between two samples (a postgres backend of a
 short connection, a serverless instance) is not lost: it is read from the parent's
 ``children_user``/``children_system`` times once the parent has reaped them. RSS is the sum
-over the processes (shared pages are counted once per process).
+over the processes (shared pages are counted once per process). For the ``locust`` role
+the run-queue wait (``wait_percent``: time runnable but not running, from schedstat) is
+recorded too: a load generator starved of CPU by other processes uses little CPU but
+waits, and is as much a bottleneck as one that uses a whole core.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ import psutil
 
 from harness.analysis.frames import coerce_frame, empty_frame
 
-COLUMNS = ("t", "role", "cpu_percent", "rss_mb", "processes")
+COLUMNS = ("t", "role", "cpu_percent", "rss_mb", "processes", "wait_percent")
 MIB = 1 << 20
 PROC = Path("/proc")
+WAIT_ROLES = frozenset({"locust"})  # run-queue wait is read for these (saturation)
 TICK_S = 0.01  # resolution of a process's start time (one clock tick)
-HostRow = tuple[float, str, float, float, int]
+HostRow = tuple[float, str, float, float, int, float]
 
 
 @dataclass(frozen=True)
@@ -163,11 +167,31 @@ def snapshot(roots: Iterable[int]) -> list[ProcSample]:
     return family(proc_table(), roots)
 
 
+def run_queue_wait_s(pid: int, proc: Path = PROC) -> float | None:
+    """Seconds ``pid``'s threads have waited on a run queue (runnable, not running), from
+    ``/proc/<pid>/task/*/schedstat``; None where the kernel does not say."""
+    total, seen = 0.0, False
+    for stat in (proc / str(pid) / "task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1]) / 1e9
+            seen = True
+        except (OSError, IndexError, ValueError):
+            continue
+    return total if seen else None
+
+
+def wait_seconds(prev: Mapping[tuple[int, float], float],
+                 cur: Mapping[tuple[int, float], float]) -> float:
+    """Run-queue wait added between two samples by the processes present in both."""
+    return sum(max(0.0, w - prev[k]) for k, w in cur.items() if k in prev)
+
+
 @dataclass
 class _RoleState:
     t: float  # wall clock of the sample
     since_boot: float  # the same instant on boot_clock()
     procs: dict[tuple[int, float], ProcSample]
+    waits: dict[tuple[int, float], float]
 
 
 class HostCollector:
@@ -191,13 +215,16 @@ class HostCollector:
         every_root = {pid for pids in roots.values() for pid in pids}
         for role, pids in roots.items():
             procs = family(table, pids, every_root - set(pids))
+            waits = {p.key: w for p in procs
+                     if (w := run_queue_wait_s(p.pid)) is not None} if role in WAIT_ROLES else {}
             state = self._state.get(role)
-            self._state[role] = _RoleState(t, since_boot, {p.key: p for p in procs})
+            self._state[role] = _RoleState(t, since_boot, {p.key: p for p in procs}, waits)
             if state is None or since_boot <= state.since_boot:
                 continue  # the first sample only sets the baseline
-            used = cpu_seconds(state.procs, procs, state.since_boot)
-            cpu = used / (since_boot - state.since_boot) * 100.0
-            rows.append((t, role, cpu, sum(p.rss for p in procs) / MIB, len(procs)))
+            elapsed = since_boot - state.since_boot
+            cpu = cpu_seconds(state.procs, procs, state.since_boot) / elapsed * 100.0
+            wait = wait_seconds(state.waits, waits) / elapsed * 100.0 if waits else float("nan")
+            rows.append((t, role, cpu, sum(p.rss for p in procs) / MIB, len(procs), wait))
         return rows
 
     async def start(self) -> None:
@@ -207,7 +234,7 @@ class HostCollector:
         roots = {role: list(get()) for role, get in self.roles.items()}
         rows = await asyncio.to_thread(self._measure, t, roots)
         self._rows.extend(rows)
-        for _, role, cpu, rss, n in rows:
+        for _, role, cpu, rss, n, _wait in rows:
             self._latest[f"host.cpu.{role}"] = cpu
             self._latest[f"host.rss.{role}"] = rss
             self._latest[f"host.processes.{role}"] = float(n)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +39,30 @@ def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
 
 
+def _probe_unix(address: str) -> None:
+    """Connect to a ``unix://`` engine socket once (the SDK leaks its socket when that fails)."""
+    if not address.startswith("unix://"):
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5.0)
+        sock.connect(address.removeprefix("unix://"))
+
+
 def connect(timeout_s: float = 60.0, max_pool_size: int = 32) -> docker.DockerClient:
     """A client of a running engine; InputError (exit 2) with what to do when there is none."""
+    address = engine_address()
     try:
+        _probe_unix(address)
         client = docker.from_env(timeout=int(timeout_s), max_pool_size=max_pool_size)
-        client.ping()
     except (DockerException, OSError) as exc:
         cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"docker: no engine reachable at {engine_address()} ({cause[:120]}): "
+        raise InputError(f"docker: no engine reachable at {address} ({cause[:120]}): "
+                         "start dockerd, or use --runtime process") from None
+    try:
+        client.ping()
+    except (DockerException, OSError) as exc:
+        client.close()
+        raise InputError(f"docker: the engine at {address} does not answer ({exc}): "
                          "start dockerd, or use --runtime process") from None
     return client
 

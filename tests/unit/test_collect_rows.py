@@ -93,3 +93,16 @@ def test_snapshot_of_this_process_and_a_missing_pid() -> None:
     mine = [s for s in samples if s.pid == os.getpid()]
     assert len(mine) == 1
     assert mine[0].rss > 0 and mine[0].cpu_s > 0
+
+
+def test_run_queue_wait_is_read_for_a_live_process() -> None:
+    import os
+
+    from harness.collect.host import run_queue_wait_s, wait_seconds
+
+    wait = run_queue_wait_s(os.getpid())
+    assert wait is None or wait >= 0.0
+    assert run_queue_wait_s(2**22 + 12345) is None
+    prev = {(1, 0.0): 1.0, (2, 0.0): 5.0}
+    cur = {(1, 0.0): 1.5, (2, 0.0): 5.0, (3, 0.0): 9.0}  # a new process sets a baseline
+    assert wait_seconds(prev, cur) == 0.5

@@ -165,10 +165,10 @@ class _Client:
 def test_missing_or_stale_image_says_what_to_run() -> None:
     with pytest.raises(InputError, match=r"image pgstampede/postgres:latest is missing: run "
                        r"`pgstampede images build`"):
-        DockerRuntime(_Client(None))  # type: ignore[arg-type]
+        DockerRuntime(_Client(None))
     with pytest.raises(InputError, match=r"built from other sources than this checkout: run "
                        r"`pgstampede images build`"):
-        DockerRuntime(_Client({"pgstampede.source": "0000"}))  # type: ignore[arg-type]
+        DockerRuntime(_Client({"pgstampede.source": "0000"}))
 
 
 class _Api:

@@ -1,0 +1,102 @@
+"""The docker runtime's services and the serverless platform on containers, in-process:
+a frozen instance is a paused container whose connection is idle on the server; a thaw serves
+the next request; after idle_timeout (reap = kill) the container and its backend are gone."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import docker
+import psutil
+import psycopg
+import pytest
+
+from harness.errors import ServiceError
+from harness.runtime.docker import DockerRuntime
+from harness.runtime.targets import TargetContext
+from harness.scenario import Variant, load_scenario
+from tests.integration.docker.helpers import run_containers, wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.usefixtures("images_ready")]
+
+SCENARIO = """
+name = "docker-lifecycle"
+[database]
+max_connections = 20
+[load]
+endpoints = { read = 1 }
+stages = [{ duration = "1s", users = 1, spawn_rate = 1 }]
+[target.serverless]
+idle_timeout = "4s"
+reap = "kill"
+freeze = true
+[[variants]]
+name = "serverless"
+target = "serverless"
+"""
+
+APP_BACKENDS = ("SELECT state FROM pg_stat_activity "
+                "WHERE usename = 'app' AND application_name = 'pgstampede-serverless'")
+
+
+def variant(tmp_path: Path) -> Variant:
+    path = tmp_path / "scenario.toml"
+    path.write_text(SCENARIO)
+    return load_scenario(path).variants[0]
+
+
+def get(url: str) -> tuple[int, dict[str, Any]]:
+    with urllib.request.urlopen(url, timeout=60) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def backends(dsn: str) -> list[str]:
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        return [str(row[0]) for row in conn.execute(APP_BACKENDS).fetchall()]
+
+
+def test_frozen_instance_is_a_paused_container_with_an_idle_connection(
+        docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    runtime = DockerRuntime(docker_client)
+    with runtime.postgres(max_connections=20, log_path=tmp_path / "postgres.log", keep=False,
+                          pid_dir=None, settings={}) as pg:
+        assert pg.version.startswith("15") and pg.pids()
+        ctx = TargetContext(variant=variant(tmp_path), dsn=pg.app_dsn, logs=tmp_path,
+                            workdir=tmp_path)
+        run = runtime.run_of(ctx)
+        with runtime.target(ctx) as target:
+            assert get(f"{target.url}/read")[1]["instance"] == "i1"
+
+            def frozen() -> bool:
+                return list(run_containers(docker_client, run, "instance").values()) == ["paused"]
+
+            assert wait_until(frozen, 3.0), run_containers(docker_client, run, "instance")
+            assert backends(pg.monitor_dsn) == ["idle"]
+            pids = target.roles["instances"]()
+            assert pids and all(psutil.pid_exists(p) for p in pids)  # host pids of the container
+            assert get(f"{target.url}/read")[1]["instance"] == "i1"  # thawed, same instance
+            assert wait_until(lambda: not run_containers(docker_client, run, "instance"), 30.0)
+            assert wait_until(lambda: backends(pg.monitor_dsn) == [], 10.0)
+        stats = json.loads((tmp_path / "platform-stats.json").read_text())
+        assert stats["cold_starts"] == 1 and stats["reaped"] == 1
+    assert "connection authorized: user=app" in (tmp_path / "postgres.log").read_text()
+    assert run_containers(docker_client, run) == {}
+    runtime.close()
+
+
+def test_a_service_that_fails_to_start_is_one_line_and_leaves_nothing(
+        docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    runtime = DockerRuntime(docker_client)
+    log = tmp_path / "postgres.log"
+    with pytest.raises(ServiceError) as err, runtime.postgres(
+            max_connections=20, log_path=log, keep=False, pid_dir=None,
+            settings={"shared_buffers": "plenty"}):
+        pass
+    message = str(err.value)
+    assert message.startswith("postgres: container ") and "exited with code" in message
+    assert "shared_buffers" in message and f"see its log: {log}" in message
+    assert run_containers(docker_client, runtime.run_of_pid_dir(None)) == {}
+    runtime.close()

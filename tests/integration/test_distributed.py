@@ -1,0 +1,229 @@
+"""`[load] processes = 2` through the whole pipeline: the summary counts every worker's requests.
+
+Locust runs with ``--processes 2`` (a master and two forked workers, each writing its own
+per-request log); the harness merges the logs into requests.parquet. The summary's
+``http.requests`` / ``http.failures`` must equal Locust's own totals (the ``Aggregated`` row
+of ``<run>/<variant>/1/locust/locust_stats.csv``, which the master writes from the workers'
+reports), and the host collector must see all three Locust processes.
+
+The last test runs Locust's master and two workers by hand with the harness's locustfile,
+as docs/distributed.md tells, then the import block of that page and ``pgstampede report``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.runtime.ports import free_port
+from tests.integration.pipeline_helpers import (
+    ROOT,
+    marked_env,
+    marked_processes,
+    metrics,
+    new_mark,
+    read_json,
+    run_cli,
+    temp_dirs,
+    write_scenario,
+)
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = """
+name = "distributed"
+description = "two Locust worker processes"
+[database]
+max_connections = 20
+[load]
+processes = 2
+endpoints = { read = 0.7, write = 0.2, counter = 0.1 }
+think_time = "20ms"
+stages = [{ duration = "6s", users = 8, spawn_rate = 20 }]
+[target.persistent]
+pool_max = 4
+[[variants]]
+name = "persistent"
+"""
+
+
+def locust_totals(locust_dir: Path) -> tuple[int, int]:
+    """Locust's own (requests, failures): the ``Aggregated`` row of its stats CSV."""
+    with (locust_dir / "locust_stats.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated"]
+    assert len(rows) == 1
+    return int(rows[0]["Request Count"]), int(rows[0]["Failure Count"])
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("distributed")
+    mark = new_mark()
+    out = folder / "run"
+    result = run_cli("run", str(write_scenario(folder, SCENARIO)), "--out", str(out),
+                     "--quiet", mark=mark)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert marked_processes(mark) == set()
+    assert temp_dirs(mark) == set()
+    return out
+
+
+def test_summary_counts_equal_locusts_own_totals(run_dir: Path) -> None:
+    m = metrics(run_dir, "persistent")
+    locust_dir = run_dir / "persistent" / "1" / "locust"
+    requests, failures = locust_totals(locust_dir)
+    assert requests > 100
+    assert m["http.requests"] == requests
+    assert m["http.failures"] == failures
+    frame = pd.read_parquet(run_dir / "persistent" / "1" / "requests.parquet")
+    assert len(frame) == requests
+    assert int((frame["kind"] != "").sum()) == failures
+
+
+def test_each_worker_logged_its_own_requests(run_dir: Path) -> None:
+    locust_dir = run_dir / "persistent" / "1" / "locust"
+    logs = sorted(locust_dir.glob("requests-*.csv"))
+    assert len(logs) == 2
+    sizes = [len(pd.read_csv(p)) for p in logs]
+    assert all(n > 0 for n in sizes)
+    frame = pd.read_parquet(run_dir / "persistent" / "1" / "requests.parquet")
+    assert sum(sizes) == len(frame)
+    assert frame["t"].is_monotonic_increasing
+    assert set(frame["endpoint"]) == {"read", "write", "counter"}
+
+
+def test_the_host_collector_sees_the_master_and_both_workers(run_dir: Path) -> None:
+    host = pd.read_parquet(run_dir / "persistent" / "1" / "host.parquet")
+    locust = host[host["role"] == "locust"]
+    assert int(locust["processes"].max()) == 3
+    m = metrics(run_dir, "persistent")
+    assert m["host.cpu.locust.mean"] is not None and m["host.cpu.locust.mean"] > 0
+    assert m["load.saturated"] is False
+    manifest = read_json(run_dir / "manifest.json")
+    assert manifest["scenario"]["load"]["processes"] == 2
+
+
+# ------------------------------------------------------------------ by hand (docs/distributed.md)
+
+DOC = ROOT / "docs" / "distributed.md"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def _reply(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = json.dumps({"instance": "by-hand"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self._reply()
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        self._reply()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@pytest.fixture()
+def http_server() -> Iterator[str]:
+    server = _Server(("127.0.0.1", free_port()), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def doc_import_block() -> str:
+    """The Python block of docs/distributed.md that turns the logs into a run folder."""
+    text = DOC.read_text()
+    block = text.split("<!-- import:start -->", 1)[1].split("<!-- import:end -->", 1)[0]
+    return block.strip().removeprefix("```python").removesuffix("```")
+
+
+def _locust(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "locust", "-f",
+                                 str(ROOT / "harness" / "load" / "locustfile.py"), *args],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def test_master_and_workers_by_hand_then_the_documented_import(http_server: str,
+                                                                 tmp_path: Path) -> None:
+    load_dir = tmp_path / "load"
+    load_dir.mkdir()
+    plan = {"out_dir": str(load_dir),
+            "stages": [{"duration_s": 4, "users": 6, "spawn_rate": 20}],
+            "think_time_s": [0.01, 0.03],
+            "requests": [{"name": "read", "method": "GET", "path": "/read", "weight": 0.8},
+                         {"name": "write", "method": "POST", "path": "/write", "weight": 0.2}],
+            "request_timeout_s": 30, "request_log": True, "progress_interval_s": 1}
+    (tmp_path / "load_config.json").write_text(json.dumps(plan))
+    mark = new_mark()
+    env = {**marked_env(mark), "PGSTAMPEDE_LOAD_CONFIG_FILE": str(tmp_path / "load_config.json")}
+    port = str(free_port())
+    procs = [_locust(["--worker", "--master-host", "127.0.0.1", "--master-port", port], env,
+                     tmp_path / f"worker{i}.log") for i in (1, 2)]
+    try:
+        master = _locust(["--master", "--headless", "--expect-workers", "2",
+                          "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                          "--host", http_server, "--csv", str(load_dir / "locust"),
+                          "--exit-code-on-error", "0", "--stop-timeout", "0", "--only-summary"],
+                         env, tmp_path / "master.log")
+        procs.append(master)
+        assert master.wait(timeout=120) == 0, (tmp_path / "master.log").read_text()[-2000:]
+        assert all(p.wait(timeout=30) == 0 for p in procs)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    worker_logs = sorted(load_dir.glob("requests-*.csv"))
+    assert len(worker_logs) == 2  # the master sends no requests
+    collected = tmp_path / "collected"
+    shutil.copytree(load_dir, collected, ignore=shutil.ignore_patterns("requests-*.csv"))
+    for i, log in enumerate(worker_logs, 1):  # as if copied from two machines
+        shutil.copy(log, collected / f"requests-worker{i}-{log.name.split('-')[1]}")
+    script = tmp_path / "import_logs.py"
+    script.write_text(doc_import_block())
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True, timeout=60)
+    run_dir = tmp_path / "reports" / "distributed-by-hand"
+    report = run_cli("report", str(run_dir))
+    assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+    requests, failures = locust_totals(load_dir)
+    m = metrics(run_dir, "myapp")
+    assert requests > 50
+    assert m["http.requests"] == requests
+    assert m["http.failures"] == failures == 0
+    assert m["latency.p50_ms"] is not None and m["db.connections.peak"] is None
+    assert (run_dir / "index.html").is_file()
+    summary = read_json(run_dir / "summary.json")
+    assert [s["users"] for s in summary["variants"]["myapp"]["stages"]] == [6]
+    assert marked_processes(mark) == set()
