@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis.frames import coerce_frame, empty_frame
+from harness.analysis.frames import FRAME_SCHEMAS, coerce_frame, empty_frame
 from harness.load.request_log import COLUMNS, FILE_GLOB
 
-_READ_DTYPES: dict[str, str] = {
-    "t": "float64",
-    "endpoint": "str",
-    "latency_ms": "float64",
-    "status": "int64",
-    "kind": "str",
-    "instance": "str",
-    "counter": "int64",
-}
+_READ_DTYPES: dict[str, str] = FRAME_SCHEMAS["requests"]
 
 
 def complete_lines(data: bytes) -> bytes:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from harness.analysis.findings import fmt_count
+from harness.analysis.findings import fmt_ms as prose_ms
 from harness.results.metrics import metric_info
 
 Severity = Literal["ok", "warn", "bad", "none"]
@@ -67,12 +68,8 @@ def fmt_number(value: float, decimals: int = 0) -> str:
 
 
 def fmt_ms(value: float) -> str:
-    """Milliseconds without unit: 0.42, 4.2, 180, 1,250."""
-    if value < 1:
-        return f"{value:.2f}"
-    if value < 10:
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
+    """Milliseconds without unit: 0.42, 4.2, 180, 1,250 (as in the findings' prose)."""
+    return prose_ms(value).removesuffix(" ms")
 
 
 def fmt_ratio(value: float) -> str:
