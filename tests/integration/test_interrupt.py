@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -33,8 +34,11 @@ endpoints = { read = 1 }
 stages = [{ duration = "2m", users = 10, spawn_rate = 10 }]
 [pooler.pgbouncer]
 pool_size = 5
+[target.serverless]
+idle_timeout = "60s"
 [[variants]]
 name = "pooled"
+target = "serverless"
 pooler = "pgbouncer"
 [[variants]]
 name = "never-reached"
@@ -63,7 +67,7 @@ def test_signal_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
     try:
         wait_for_load(out)
         time.sleep(3)
-        assert len(marked_processes(mark)) >= 4, "postgres, pgbouncer, target, locust"
+        assert len(marked_processes(mark)) >= 5, "postgres, pgbouncer, gateway, instances, locust"
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=120)
     finally:
@@ -81,9 +85,10 @@ def test_signal_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
     assert len(requests) > 0
     assert len(pd.read_parquet(vdir / "db.parquet")) > 0
     assert len(pd.read_parquet(vdir / "pooler.parquet")) > 0
+    assert len(pd.read_parquet(vdir / "platform.parquet")) > 0
     summary = read_json(out / "summary.json")
     assert summary["status"] == "interrupted"
-    assert (out / "index.html").exists()
+    assert "This run is incomplete (interrupted)" in (out / "index.html").read_text()
 
 
 def test_kill_9_then_clean_leaves_nothing(tmp_path: Path) -> None:
@@ -114,3 +119,31 @@ def test_kill_9_then_clean_leaves_nothing(tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, "-m", "harness", "clean", str(out)], cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
     assert "nothing left running" in again.stdout
+
+
+def test_locust_crash_marks_the_run_failed_and_keeps_results(tmp_path: Path) -> None:
+    mark = new_mark()
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run",
+                             str(write_scenario(tmp_path, LONG)), "--out", str(out), "--quiet"],
+                            cwd=ROOT, env=marked_env(mark), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_load(out)
+        time.sleep(2)
+        locust = int((out / ".pids" / "locust.pid").read_text())
+        os.killpg(locust, signal.SIGKILL)  # Locust dies; the harness must not
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, stderr
+    assert "locust" in (stdout + stderr).lower()
+    assert "Traceback" not in stderr
+    manifest = read_json(out / "manifest.json")
+    assert manifest["status"] == "failed"
+    assert [v["status"] for v in manifest["variants"]] == ["failed"]
+    assert len(pd.read_parquet(out / "pooled" / "1" / "requests.parquet")) > 0
+    assert len(pd.read_parquet(out / "pooled" / "1" / "db.parquet")) > 0
+    assert marked_processes(mark) == set()
+    assert temp_dirs(mark) == set()
