@@ -151,8 +151,24 @@ def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
 def cmd_clean(args: argparse.Namespace, console: Console) -> int:
     from harness.cleanup import clean
 
-    for line in clean([Path(p) for p in args.run_dirs] or [Path("reports")]):
-        console.print(line)
+    folders = [Path(p) for p in args.run_dirs]
+    for line in clean(folders or [Path("reports")]):
+        console.print(line, markup=False, highlight=False)
+    from harness.runtime.docker_engine import clean_containers
+
+    for line in clean_containers(folders or None):
+        console.print(line, markup=False, highlight=False)
+    return EXIT_OK
+
+
+def cmd_images(args: argparse.Namespace, console: Console) -> int:
+    from harness.images import build_images
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    for tag, image_id in build_images(offline=args.offline, progress=say).items():
+        say(f"{tag}  {image_id}")
     return EXIT_OK
 
 
@@ -192,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--save", required=True, help="baseline file to write")
     p.set_defaults(func=cmd_baseline)
+    p = sub.add_parser("images", help="build the Docker images of --runtime docker")
+    images = p.add_subparsers(dest="images_command", required=True, parser_class=_Parser)
+    b = images.add_parser("build", help="build every image from compose/")
+    b.add_argument("--offline", action="store_true",
+                   help="no registry: make the base image debian:bookworm-slim with debootstrap")
+    b.set_defaults(func=cmd_images)
     p = sub.add_parser("clean", help="stop what a crashed run left running")
     p.add_argument("run_dirs", nargs="*", help="run folders (default: every folder in reports/)")
     p.set_defaults(func=cmd_clean)

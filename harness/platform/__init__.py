@@ -7,6 +7,8 @@
     spawner.py    TemplateSpawner: the gateway's side of the template process
     template.py   the template process: pre-imports, forks instances
     instance.py   the runtime inside an instance: loads the handler, serves frames
+    docker_spawner.py     DockerSpawner: instances as containers (spawner = "docker")
+    container_instance.py the entry point of an instance container
     protocol.py   the gateway <-> instance frames
     bucket.py     TokenBucket (scale_rate)
     stats.py      the /__platform/stats records and JSON

@@ -23,7 +23,7 @@ from typing import Any
 
 import docker
 import psutil
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import DockerException, ImageNotFound, NotFound
 
 from harness.errors import InputError
 
@@ -137,15 +137,29 @@ def run_names(folders: Iterable[Path]) -> set[str]:
     return names
 
 
+def labelled(client: docker.DockerClient, filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The containers (running or not) matching the label ``filters``, as the engine lists
+    them (``Id``, ``Names``, ``State``, ``Labels``...): one call, no inspect of each (a
+    container removed meanwhile is no error)."""
+    found: list[dict[str, Any]] = client.api.containers(
+        all=True, filters={"label": _label_filter(filters)})
+    return found
+
+
+def summary_name(summary: dict[str, Any]) -> str:
+    names = summary.get("Names") or [summary.get("Id", "")[:12]]
+    return str(names[0]).lstrip("/")
+
+
 def remove_labelled(client: docker.DockerClient, filters: dict[str, str]) -> list[str]:
     """Force-remove every container matching the label ``filters``; their names."""
     removed = []
-    for container in client.containers.list(all=True, filters={"label": _label_filter(filters)}):
+    for summary in labelled(client, filters):
         try:
-            container.remove(force=True)
-        except DockerException:
+            client.api.remove_container(summary["Id"], force=True)
+        except DockerException:  # gone meanwhile, or being removed already
             continue
-        removed.append(str(container.name))
+        removed.append(summary_name(summary))
     return removed
 
 
@@ -161,17 +175,25 @@ def clean_containers(folders: Iterable[Path] | None = None) -> list[str]:
     except InputError:
         return [f"docker: no engine reachable at {engine_address()}: no containers to remove"]
     wanted = None if folders is None else run_names(folders)
+    try:
+        return _remove_runs(client, wanted) or ["no pgstampede containers left"]
+    finally:
+        client.close()
+
+
+def _remove_runs(client: docker.DockerClient, wanted: set[str] | None) -> list[str]:
     lines = []
-    with client:
-        for container in client.containers.list(all=True, filters={"label": LABEL_RUN}):
-            run = container.labels.get(LABEL_RUN, "")
-            if wanted is not None and run not in wanted:
-                continue
-            try:
-                container.remove(force=True)
-            except DockerException as exc:
-                lines.append(f"could not remove container {container.name}: {exc}")
-                continue
-            role = container.labels.get(LABEL_ROLE, "?")
-            lines.append(f"removed container {container.name} ({role}) of run {run}")
-    return lines or ["no pgstampede containers left"]
+    for summary in labelled(client, {LABEL_RUN: ""}):
+        found: dict[str, str] = summary.get("Labels") or {}
+        run, name = found.get(LABEL_RUN, ""), summary_name(summary)
+        if wanted is not None and run not in wanted:
+            continue
+        try:
+            client.api.remove_container(summary["Id"], force=True)
+        except NotFound:
+            continue
+        except DockerException as exc:
+            lines.append(f"could not remove container {name}: {exc}")
+            continue
+        lines.append(f"removed container {name} ({found.get(LABEL_ROLE, '?')}) of run {run}")
+    return lines

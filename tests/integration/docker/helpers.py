@@ -7,14 +7,13 @@ from collections.abc import Callable
 
 import docker
 
-from harness.runtime.docker_engine import LABEL_ROLE, LABEL_RUN
+from harness.runtime.docker_engine import LABEL_ROLE, LABEL_RUN, labelled, summary_name
 
 
 def run_containers(client: docker.DockerClient, run: str, role: str = "") -> dict[str, str]:
     """The containers (running or not) of run ``run`` (and ``role``): name -> status."""
-    wanted = [f"{LABEL_RUN}={run}"] + ([f"{LABEL_ROLE}={role}"] if role else [])
-    found = client.containers.list(all=True, filters={"label": wanted})
-    return {str(c.name): str(c.status) for c in found}
+    wanted = {LABEL_RUN: run, **({LABEL_ROLE: role} if role else {})}
+    return {summary_name(c): str(c["State"]) for c in labelled(client, wanted)}
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float = 60.0) -> bool:

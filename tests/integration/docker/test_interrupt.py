@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from harness.runtime.docker_engine import LABEL_RUN, remove_labelled
 from tests.integration.docker.helpers import run_containers, wait_until
 from tests.integration.pipeline_helpers import (
     ROOT,
@@ -42,10 +45,26 @@ name = "never-reached"
 """
 
 
+def stop_leftovers(proc: subprocess.Popen[str], client: docker.DockerClient, run: str,
+                   mark: str) -> None:
+    """When the test failed half-way: stop the harness, then whatever it left running."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+    for pid in marked_processes(mark):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    remove_labelled(client, {LABEL_RUN: run})
+
+
 def test_sigint_mid_run_removes_every_container(tmp_path: Path,
                                                 docker_client: docker.DockerClient) -> None:
     mark = new_mark()
-    out = tmp_path / "run"
+    out = tmp_path / "interrupted-run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", str(write_scenario(tmp_path, LONG)), "--out",
          str(out), "--runtime", "docker", "--quiet"], cwd=ROOT, env=marked_env(mark),
@@ -57,15 +76,15 @@ def test_sigint_mid_run_removes_every_container(tmp_path: Path,
         assert wait_until(busy, 120.0), "no instance containers started"
         assert set(run_containers(docker_client, out.name, "postgres").values()) == {"running"}
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=120)
+        stdout, stderr = proc.communicate(timeout=180)
+        containers_left = run_containers(docker_client, out.name)
+        processes_left = marked_processes(mark)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 3, stderr
+        stop_leftovers(proc, docker_client, out.name, mark)  # only when the test failed
+    assert proc.returncode == 3, stdout[-2000:] + stderr[-2000:]
     assert "Traceback" not in stderr
-    assert run_containers(docker_client, out.name) == {}
-    assert marked_processes(mark) == set()
+    assert containers_left == {}
+    assert processes_left == set()
     assert temp_dirs(mark) == set()
     manifest = read_json(out / "manifest.json")
     assert manifest["status"] == "interrupted"

@@ -73,7 +73,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.Dock
             ) -> Path:
     folder = tmp_path_factory.mktemp("quickstart-docker")
     mark = new_mark()
-    out = folder / "run"
+    out = folder / "quickstart-run"
     result = run_cli("run", str(write_scenario(folder, SCENARIO)), "--out", str(out),
                      "--runtime", "docker", "--quiet", mark=mark)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

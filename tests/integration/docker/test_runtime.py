@@ -16,6 +16,7 @@ import pytest
 
 from harness.errors import ServiceError
 from harness.runtime.docker import DockerRuntime
+from harness.runtime.docker_engine import clean_containers, remove_labelled
 from harness.runtime.targets import TargetContext
 from harness.scenario import Variant, load_scenario
 from tests.integration.docker.helpers import run_containers, wait_until
@@ -30,7 +31,7 @@ max_connections = 20
 endpoints = { read = 1 }
 stages = [{ duration = "1s", users = 1, spawn_rate = 1 }]
 [target.serverless]
-idle_timeout = "4s"
+idle_timeout = "6s"
 reap = "kill"
 freeze = true
 [[variants]]
@@ -73,7 +74,7 @@ def test_frozen_instance_is_a_paused_container_with_an_idle_connection(
             def frozen() -> bool:
                 return list(run_containers(docker_client, run, "instance").values()) == ["paused"]
 
-            assert wait_until(frozen, 3.0), run_containers(docker_client, run, "instance")
+            assert wait_until(frozen, 5.0), run_containers(docker_client, run, "instance")
             assert backends(pg.monitor_dsn) == ["idle"]
             pids = target.roles["instances"]()
             assert pids and all(psutil.pid_exists(p) for p in pids)  # host pids of the container
@@ -100,3 +101,24 @@ def test_a_service_that_fails_to_start_is_one_line_and_leaves_nothing(
     assert "shared_buffers" in message and f"see its log: {log}" in message
     assert run_containers(docker_client, runtime.run_of_pid_dir(None)) == {}
     runtime.close()
+
+
+def test_clean_removes_the_containers_a_crashed_run_left(
+        docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    runtime = DockerRuntime(docker_client)
+    crashed, other = tmp_path / "crashed-run", tmp_path / "live-run"
+    for folder in (crashed, other):
+        (folder / ".pids").mkdir(parents=True)
+        docker_client.containers.create(
+            runtime.image_id("postgres"), labels=runtime.labels(folder.name, "postgres"),
+            name=runtime.container_name(folder.name, "postgres"))
+    try:
+        lines = clean_containers([crashed])
+        assert len(lines) == 1 and lines[0].startswith("removed container pgstampede-crashed-run")
+        assert run_containers(docker_client, "crashed-run") == {}
+        assert len(run_containers(docker_client, "live-run")) == 1
+        assert clean_containers([crashed]) == ["no pgstampede containers left"]
+    finally:
+        for run in ("crashed-run", "live-run"):
+            remove_labelled(docker_client, {"pgstampede.run": run})
+        runtime.close()
