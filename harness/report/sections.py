@@ -92,6 +92,22 @@ def _versions(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def runtime_text(manifest: Mapping[str, Any]) -> str:
+    """``process``, or ``docker`` with the engine version and the image ids as run."""
+    name = str(manifest.get("runtime") or "process")
+    info = manifest.get("runtime_info")
+    if name != "docker" or not isinstance(info, Mapping):
+        return name
+    engine = info.get("engine") if isinstance(info.get("engine"), Mapping) else {}
+    parts = [f"docker {engine.get('version', '')}".strip()]
+    images = info.get("images") if isinstance(info.get("images"), Mapping) else {}
+    ids = [f"{role} {str(ref.get('id', ''))[7:19]}" for role, ref in images.items()
+           if isinstance(ref, Mapping)]
+    if ids:
+        parts.append("images: " + ", ".join(ids))
+    return "; ".join(parts)
+
+
 def header(run: RunData, summary: Mapping[str, Any]) -> dict[str, Any]:
     """Scenario, date, machine, versions, duration and verdict."""
     manifest = run.manifest
@@ -109,6 +125,7 @@ def header(run: RunData, summary: Mapping[str, Any]) -> dict[str, Any]:
         "date": format_time(started),
         "duration": duration,
         "machine": _pairs(manifest.get("machine")),
+        "runtime": runtime_text(manifest),
         "versions": _pairs(_versions(manifest)),
         "verdict": verdict,
         "verdict_severity": severity,

@@ -132,3 +132,13 @@ def test_run_without_measurements_still_renders(tmp_path: Path) -> None:
     html = build_report(run_dir).read_text(encoding="utf-8")
     assert "No charts: no variant reached its load window." in html
     assert "postgres: initdb failed" in html
+
+
+def test_runtime_line_names_docker_images() -> None:
+    from harness.report.sections import runtime_text
+
+    assert runtime_text({"runtime": "process"}) == "process"
+    manifest = {"runtime": "docker", "runtime_info": {
+        "engine": {"version": "20.10.24"},
+        "images": {"postgres": {"id": "sha256:0123456789abcdef0123"}}}}
+    assert runtime_text(manifest) == "docker 20.10.24; images: postgres 0123456789ab"
