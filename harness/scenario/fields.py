@@ -14,7 +14,7 @@ from typing import Any
 from harness.units import parse_duration
 
 
-def _int(low: int | None = None, high: int | None = None) -> Callable[[object], int]:
+def int_field(low: int | None = None, high: int | None = None) -> Callable[[object], int]:
     def parse(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected an integer, got {value!r}")
@@ -26,7 +26,7 @@ def _int(low: int | None = None, high: int | None = None) -> Callable[[object], 
     return parse
 
 
-def _number(low: float = 0.0, strict: bool = False) -> Callable[[object], float]:
+def number_field(low: float = 0.0, strict: bool = False) -> Callable[[object], float]:
     def parse(value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not math.isfinite(value):
@@ -37,13 +37,13 @@ def _number(low: float = 0.0, strict: bool = False) -> Callable[[object], float]
     return parse
 
 
-def _bool(value: object) -> bool:
+def bool_field(value: object) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {value!r}")
     return value
 
 
-def _choice(*choices: str) -> Callable[[object], str]:
+def choice_field(*choices: str) -> Callable[[object], str]:
     def parse(value: object) -> str:
         if value not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
@@ -51,21 +51,21 @@ def _choice(*choices: str) -> Callable[[object], str]:
     return parse
 
 
-def _text(value: object) -> str:
+def text_field(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
     return value
 
 
-def _duration(value: object) -> float:
+def duration_field(value: object) -> float:
     return parse_duration(value)
 
 
-def _optional_duration(value: object) -> float | None:
+def optional_duration_field(value: object) -> float | None:
     return None if value in ("", "none", 0) else parse_duration(value)
 
 
-def _settings(value: object) -> tuple[tuple[str, str], ...]:
+def settings_field(value: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
         raise ValueError(f"expected a table of server settings, got {value!r}")
     return tuple(

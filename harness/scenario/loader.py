@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
-from harness.scenario.fields import _int, _number
+from harness.scenario.fields import int_field, number_field
 from harness.scenario.records import (
     _NAME,
     ENDPOINTS,
@@ -128,7 +128,7 @@ def _weights(value: object, ctx: _Ctx, where: str, allowed: set[str] | None) -> 
             raise ctx.error(_join(where, key),
                             f"unknown endpoint (expected one of: {', '.join(sorted(allowed))})")
         try:
-            weights[key] = _number(0.0)(weight)
+            weights[key] = number_field(0.0)(weight)
         except ValueError as exc:
             raise ctx.error(_join(where, key), str(exc)) from None
     if sum(weights.values()) <= 0:
@@ -161,8 +161,8 @@ def _path_requests(value: object, ctx: _Ctx, where: str) -> tuple[RequestSpec, .
 def _load(table: dict[str, Any], ctx: _Ctx) -> LoadSpec:
     ctx.no_unknown(table, _LOAD_KEYS, "load")
     try:
-        slow_ms = _int(0, 600_000)(table.get("slow_ms", 50))
-        processes = _int(-1, 256)(table.get("processes", 1))
+        slow_ms = int_field(0, 600_000)(table.get("slow_ms", 50))
+        processes = int_field(-1, 256)(table.get("processes", 1))
         timeout = parse_duration(table.get("request_timeout", "30s"))
     except ValueError as exc:
         raise ctx.error("load", str(exc)) from None
@@ -287,7 +287,7 @@ def _fraction(value: object) -> float:
             value = float(value.strip()[:-1]) / 100
         except ValueError:
             raise ValueError(f"expected a fraction like 0.2 or \"20%\", got {value!r}") from None
-    return _number(0.0)(value)
+    return number_field(0.0)(value)
 
 
 def _min_change(data: dict[str, Any], ctx: _Ctx) -> dict[str, float]:
@@ -306,7 +306,7 @@ def _min_change(data: dict[str, Any], ctx: _Ctx) -> dict[str, float]:
             if metric != "*" and metric_info(metric) is None:
                 raise ctx.error(where, "unknown metric")
             try:
-                number = _fraction(value) if section == "min_change" else _number(0.0)(value)
+                number = _fraction(value) if section == "min_change" else number_field(0.0)(value)
             except ValueError as exc:
                 raise ctx.error(where, str(exc)) from None
             if section == "min_change":
@@ -389,7 +389,7 @@ def parse_scenario(data: dict[str, Any], path: str) -> Scenario:
     if not isinstance(description, str):
         raise ctx.error("description", "expected a string")
     try:
-        repeats = _int(1, 100)(data.get("repeats", 1))
+        repeats = int_field(1, 100)(data.get("repeats", 1))
     except ValueError as exc:
         raise ctx.error("repeats", str(exc)) from None
     if "load" not in data:

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.scenario.fields import (
-    _bool,
-    _choice,
-    _duration,
-    _int,
-    _number,
-    _optional_duration,
-    _settings,
-    _text,
+    bool_field,
+    choice_field,
+    duration_field,
+    int_field,
+    number_field,
     opt,
+    optional_duration_field,
+    settings_field,
+    text_field,
 )
 
 ENDPOINTS: dict[str, tuple[str, str]] = {
@@ -34,9 +34,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
 @dataclass(frozen=True)
 class Stage:
-    duration_s: float = opt("duration", _duration, 0.0)
-    users: int = opt("users", _int(0), 0)
-    spawn_rate: float = opt("spawn_rate", _number(0.0, strict=True), 10.0)
+    duration_s: float = opt("duration", duration_field, 0.0)
+    users: int = opt("users", int_field(0), 0)
+    spawn_rate: float = opt("spawn_rate", number_field(0.0, strict=True), 10.0)
 
 
 @dataclass(frozen=True)
@@ -62,51 +62,52 @@ class LoadSpec:
 
 @dataclass(frozen=True)
 class DatabaseSpec:
-    max_connections: int = opt("max_connections", _int(5, 100_000), 100)
-    settings: tuple[tuple[str, str], ...] = opt("settings", _settings, ())
+    max_connections: int = opt("max_connections", int_field(5, 100_000), 100)
+    settings: tuple[tuple[str, str], ...] = opt("settings", settings_field, ())
 
 
 @dataclass(frozen=True)
 class PersistentSpec:
-    pool_min: int = opt("pool_min", _int(0), 2)
-    pool_max: int = opt("pool_max", _int(1), 20)
-    prepared_statement_fix: bool = opt("prepared_statement_fix", _bool, True)
-    acquire_timeout_s: float = opt("acquire_timeout", _duration, 10.0)
-    background_delay_s: float = opt("background_delay", _duration, 0.2)
+    pool_min: int = opt("pool_min", int_field(0), 2)
+    pool_max: int = opt("pool_max", int_field(1), 20)
+    prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
+    acquire_timeout_s: float = opt("acquire_timeout", duration_field, 10.0)
+    background_delay_s: float = opt("background_delay", duration_field, 0.2)
 
 
 @dataclass(frozen=True)
 class ServerlessSpec:
-    max_instances: int = opt("max_instances", _int(1), 1000)
-    instance_concurrency: int = opt("instance_concurrency", _int(1), 1)
-    idle_timeout_s: float = opt("idle_timeout", _duration, 30.0)
-    scale_rate: float = opt("scale_rate", _number(0.0, strict=True), 100.0)
-    freeze: bool = opt("freeze", _bool, True)
-    reap: str = opt("reap", _choice("kill", "abandon"), "kill")
-    when_full: str = opt("when_full", _choice("queue", "reject"), "queue")
-    request_timeout_s: float = opt("request_timeout", _duration, 30.0)
-    init_delay_s: float = opt("init_delay", _duration, 0.0)
-    max_lifetime_s: float = opt("max_lifetime", _duration, 0.0)
-    cold_start: str = opt("cold_start", _choice("fork", "exec"), "fork")
-    db_client: str = opt("db_client", _choice("connection", "pool"), "connection")
-    pool_max: int = opt("pool_max", _int(1), 5)
-    prepared_statement_fix: bool = opt("prepared_statement_fix", _bool, True)
-    background_delay_s: float = opt("background_delay", _duration, 0.2)
+    max_instances: int = opt("max_instances", int_field(1), 1000)
+    instance_concurrency: int = opt("instance_concurrency", int_field(1), 1)
+    idle_timeout_s: float = opt("idle_timeout", duration_field, 30.0)
+    scale_rate: float = opt("scale_rate", number_field(0.0, strict=True), 100.0)
+    freeze: bool = opt("freeze", bool_field, True)
+    reap: str = opt("reap", choice_field("kill", "abandon"), "kill")
+    when_full: str = opt("when_full", choice_field("queue", "reject"), "queue")
+    request_timeout_s: float = opt("request_timeout", duration_field, 30.0)
+    init_delay_s: float = opt("init_delay", duration_field, 0.0)
+    max_lifetime_s: float = opt("max_lifetime", duration_field, 0.0)
+    cold_start: str = opt("cold_start", choice_field("fork", "exec"), "fork")
+    db_client: str = opt("db_client", choice_field("connection", "pool"), "connection")
+    pool_max: int = opt("pool_max", int_field(1), 5)
+    prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
+    background_delay_s: float = opt("background_delay", duration_field, 0.2)
 
 
 @dataclass(frozen=True)
 class PgBouncerSpec:
-    pool_mode: str = opt("pool_mode", _choice("transaction", "session", "statement"), "transaction")
-    pool_size: int = opt("pool_size", _int(1), 20)
-    max_client_conn: int = opt("max_client_conn", _int(1, 100_000), 2000)
-    query_wait_timeout_s: float | None = opt("query_wait_timeout", _optional_duration, None)
+    pool_mode: str = opt("pool_mode", choice_field("transaction", "session", "statement"),
+                         "transaction")
+    pool_size: int = opt("pool_size", int_field(1), 20)
+    max_client_conn: int = opt("max_client_conn", int_field(1, 100_000), 2000)
+    query_wait_timeout_s: float | None = opt("query_wait_timeout", optional_duration_field, None)
 
 
 @dataclass(frozen=True)
 class ExternalSpec:
-    url: str = opt("url", _text, "")
-    watch_dsn: str = opt("watch_dsn", _text, "")
-    pgbouncer_admin_dsn: str = opt("pgbouncer_admin_dsn", _text, "")
+    url: str = opt("url", text_field, "")
+    watch_dsn: str = opt("watch_dsn", text_field, "")
+    pgbouncer_admin_dsn: str = opt("pgbouncer_admin_dsn", text_field, "")
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,10 @@ FAULT_KINDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class FaultSpec:
-    kind: str = opt("kind", _choice(*FAULT_KINDS), "")
-    at_s: float = opt("at", _duration, 0.0)
-    duration_s: float = opt("duration", _duration, 0.0)
-    count: int = opt("count", _int(1), 1)
+    kind: str = opt("kind", choice_field(*FAULT_KINDS), "")
+    at_s: float = opt("at", duration_field, 0.0)
+    duration_s: float = opt("duration", duration_field, 0.0)
+    count: int = opt("count", int_field(1), 1)
     variants: tuple[str, ...] = opt("variants", lambda v: _names(v), ())
 
     def applies_to(self, variant: Variant) -> bool:
