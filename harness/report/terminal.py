@@ -31,9 +31,29 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
     return table
 
 
+WIDE_ENOUGH = 120  # columns the table needs; narrower terminals get one block per variant
+
+
+def summary_blocks(summary: Mapping[str, Any]) -> list[Text]:
+    """The comparison table as one block per variant, for narrow terminals (same cells)."""
+    blocks = [Text(f"pgstampede · {summary.get('scenario', '')}", style="italic")]
+    for row in comparison_rows(summary):
+        name = row.variant if row.status == "complete" else f"{row.variant} ({row.status})"
+        block = Text(name, style="bold")
+        for column, cell in zip(COLUMNS, row.cells, strict=True):
+            block.append(f"\n  {column.header:<16} ")
+            block.append(cell.text, style=STYLES[cell.severity])
+        blocks.append(block)
+    return blocks
+
+
 def render_summary(summary: Mapping[str, Any], console: Console) -> None:
     """Print the comparison table, the threshold verdict and the findings."""
-    console.print(summary_table(summary))
+    if console.width >= WIDE_ENOUGH:
+        console.print(summary_table(summary))
+    else:
+        for block in summary_blocks(summary):
+            console.print(block)
     status = summary.get("status")
     if status not in (None, "complete"):
         console.print(Text(f"Run {status}: results are partial.", style="bold yellow"))

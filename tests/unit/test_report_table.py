@@ -108,3 +108,15 @@ def test_terminal_shows_the_same_cells_as_the_table() -> None:
     assert "persistent (interrupted)" in text
     assert "FAIL: 1 of 2 thresholds failed" in text
     assert "serverless: first connection refused at 14.2 s" in text
+
+
+def test_narrow_terminal_shows_every_cell_in_blocks() -> None:
+    out = io.StringIO()
+    render_summary(_summary(), Console(file=out, width=80, color_system=None))
+    text = out.getvalue()
+    assert "…" not in text
+    blocks = text.split("\n\n")[0]
+    for row in comparison_rows(_summary()):
+        section = blocks.split(row.variant, 1)[1]
+        for column, cell in zip(COLUMNS, row.cells, strict=True):
+            assert f"{column.header}" in section and cell.text in section
