@@ -46,7 +46,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.progress import Progress
     from harness.report.terminal import render_summary
     from harness.results.store import check_writable, utc_stamp
-    from harness.safety import check_loopback
+    from harness.safety import check_loopback, check_reachable
     from harness.scenario import load_scenario, with_cli_faults
 
     scenario = with_cli_faults(load_scenario(resolve_scenario(args.scenario)), args.fault)
@@ -54,6 +54,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         if args.variants else None
     select_variants(scenario, only)
     check_loopback(scenario, args.allow_remote)
+    check_reachable(scenario, only)
     from harness.runtime.registry import get_runtime
 
     get_runtime(args.runtime)  # fails early (exit 2) when the runtime cannot be used

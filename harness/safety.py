@@ -42,6 +42,38 @@ def dsn_host(dsn: str) -> str:
     return ""
 
 
+def check_reachable(scenario: Scenario, only: tuple[str, ...] | None) -> None:
+    """InputError (exit 2) when an external variant's application or database does not
+    answer, before anything starts. Messages never show a DSN's password."""
+    import psycopg
+
+    from harness.results.redact import redact_text
+
+    for v in scenario.variants:
+        if v.target != "external" or (only and v.name not in only):
+            continue
+        ext = v.external
+        parts = urlsplit(ext.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "", port), timeout=5).close()
+        except OSError as exc:
+            raise InputError(f"{scenario.path}: variants '{v.name}' url {ext.url}: nothing "
+                             f"answers ({exc.strerror or exc}); start your application first"
+                             ) from None
+        for key, dsn in (("watch_dsn", ext.watch_dsn),
+                         ("pgbouncer_admin_dsn", ext.pgbouncer_admin_dsn)):
+            if not dsn:
+                continue
+            try:
+                # autocommit: PgBouncer's admin console refuses transactions
+                psycopg.connect(dsn, connect_timeout=5, autocommit=True).close()
+            except psycopg.Error as exc:
+                cause = redact_text(str(exc).strip().splitlines()[0] if str(exc) else "")
+                raise InputError(f"{scenario.path}: variants '{v.name}' {key} "
+                                 f"{redact_text(dsn)}: cannot connect ({cause})") from None
+
+
 def check_loopback(scenario: Scenario, allow_remote: bool) -> None:
     """InputError when an external variant points off this machine without --allow-remote."""
     if allow_remote:

@@ -98,9 +98,11 @@ def runtime_text(manifest: Mapping[str, Any]) -> str:
     info = manifest.get("runtime_info")
     if name != "docker" or not isinstance(info, Mapping):
         return name
-    engine = info.get("engine") if isinstance(info.get("engine"), Mapping) else {}
+    engine = info.get("engine")
+    engine = engine if isinstance(engine, Mapping) else {}
     parts = [f"docker {engine.get('version', '')}".strip()]
-    images = info.get("images") if isinstance(info.get("images"), Mapping) else {}
+    images = info.get("images")
+    images = images if isinstance(images, Mapping) else {}
     ids = [f"{role} {str(ref.get('id', ''))[7:19]}" for role, ref in images.items()
            if isinstance(ref, Mapping)]
     if ids:

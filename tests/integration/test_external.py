@@ -274,12 +274,35 @@ watch_dsn = "postgresql://pgstampede_monitor:{PASSWORD}@127.0.0.1:{dead_port}/ap
     out = tmp_path / "run"
     mark = new_mark()
     result = run_cli("run", str(scenario), "--out", str(out), "--quiet", mark=mark)
-    assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-2000:]
-    manifest = read_json(out / "manifest.json")
-    assert manifest["status"] == "failed"
-    assert "watch_dsn" in (manifest["variants"][0]["error"] or "")
-    files = [p for p in out.rglob("*") if p.is_file()]
-    assert files
-    assert [str(p) for p in files if PASSWORD.encode() in _text_of(p)] == []
+    # an unreachable service is bad input: one line, exit 2, nothing started or written
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "url" in result.stderr and "nothing answers" in result.stderr
+    assert not out.exists()
     assert PASSWORD not in result.stdout + result.stderr
     assert marked_processes(mark) == set()
+
+
+def test_an_unreachable_watched_database_is_bad_input(tmp_path: Path) -> None:
+    import socket as sock
+
+    dead_port = free_port()
+    with sock.socket() as listener:  # an application answers; its database does not
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        app_port = listener.getsockname()[1]
+        scenario = write_scenario(tmp_path, f"""
+name = "external-db-down"
+[load]
+stages = [{{ duration = "2s", users = 1, spawn_rate = 1 }}]
+[[variants]]
+name = "down"
+target = "external"
+url = "http://127.0.0.1:{app_port}"
+watch_dsn = "postgresql://pgstampede_monitor:{PASSWORD}@127.0.0.1:{dead_port}/app"
+""")
+        result = run_cli("run", str(scenario), "--out", str(tmp_path / "run"), "--quiet")
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "watch_dsn" in result.stderr and "cannot connect" in result.stderr
+    assert "***" in result.stderr and PASSWORD not in result.stdout + result.stderr
