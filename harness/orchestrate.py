@@ -36,6 +36,7 @@ from harness.plan import RunItem, make_plan
 from harness.progress import Progress, Snapshot
 from harness.results import store
 from harness.results.environment import machine, package_versions
+from harness.results.redact import redact_text
 from harness.runtime.base import Runtime
 from harness.runtime.postgres import DURABILITY_OFF
 from harness.runtime.registry import get_runtime
@@ -179,7 +180,8 @@ def external_max_connections(dsn: str) -> int:
         with psycopg.connect(dsn, connect_timeout=5) as conn:
             row = conn.execute("SHOW max_connections").fetchone()
     except psycopg.Error as exc:
-        raise ServiceError("watch_dsn", f"cannot connect: {str(exc).strip()}") from None
+        raise ServiceError("watch_dsn", f"cannot connect: {redact_text(str(exc).strip())}"
+                           ) from None
     return int(row[0]) if row else 0
 
 
