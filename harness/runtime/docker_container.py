@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import docker
@@ -28,7 +27,7 @@ from urllib3.exceptions import HTTPError
 
 from harness.errors import InputError, ServiceError
 from harness.runtime.docker_engine import container_pid, host_pids
-from harness.runtime.managed import log_tail
+from harness.runtime.managed import Resource, log_tail
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class LogCopier(threading.Thread):
                 out.flush()
 
 
-class ServiceContainer:
+class ServiceContainer(Resource):
     """Context manager: a running service container, ready, removed on exit."""
 
     def __init__(self, client: docker.DockerClient, spec: ContainerSpec,
@@ -133,14 +132,3 @@ class ServiceContainer:
             self._logs.join(timeout=5.0)
         self.root_pid = 0
 
-    def __enter__(self) -> ServiceContainer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

@@ -20,10 +20,38 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import psutil
 
 from harness.errors import ServiceError
+
+
+class Resource:
+    """``start()``/``stop()`` as a context manager; a start that fails still stops, so a
+    half-started resource never outlives the error."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def service_user() -> str | None:
@@ -142,7 +170,7 @@ def stop_group(
             time.sleep(0.02)
 
 
-class ManagedProcess:
+class ManagedProcess(Resource):
     """A service process in its own process group, with a readiness wait."""
 
     def __init__(
@@ -246,18 +274,3 @@ class ManagedProcess:
         if self.pid_dir is not None:
             (self.pid_dir / f"{self.name}.pid").unlink(missing_ok=True)
 
-    def __enter__(self) -> ManagedProcess:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

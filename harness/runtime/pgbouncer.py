@@ -13,13 +13,13 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import psycopg
 
 from harness.errors import ServiceError
 from harness.runtime.managed import (
     ManagedProcess,
+    Resource,
     remove_tempdir,
     service_tempdir,
     service_user,
@@ -57,7 +57,7 @@ def raise_fd_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-class PgBouncer:
+class PgBouncer(Resource):
     """Context manager: a running PgBouncer pooling ``app`` on ``upstream_port``."""
 
     def __init__(
@@ -172,18 +172,3 @@ class PgBouncer:
         if self.confdir != Path() and self.confdir.exists():
             remove_tempdir(self.confdir, self.pid_dir)
 
-    def __enter__(self) -> PgBouncer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -16,13 +16,13 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 import psycopg
 
 from harness.errors import ServiceError
 from harness.runtime.managed import (
     ManagedProcess,
+    Resource,
     remove_tempdir,
     service_tempdir,
     service_user,
@@ -69,7 +69,7 @@ def dsn(user: str, port: int, dbname: str) -> str:
     return f"postgresql://{user}@{LOOPBACK}:{port}/{dbname}"
 
 
-class PostgresCluster:
+class PostgresCluster(Resource):
     """Context manager: a running, seeded cluster; removed on exit unless ``keep``.
 
     The data folder is a new temp folder under ``workdir`` (or the system temp folder when
@@ -197,18 +197,3 @@ class PostgresCluster:
         if not self.keep and self.tempdir is not None:
             remove_tempdir(self.tempdir, self.pid_dir)
 
-    def __enter__(self) -> PostgresCluster:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
