@@ -246,7 +246,8 @@ class VariantRun:
             faults.pgbouncer = pooler
             dsn = pooler.app_dsn
         target = stack.enter_context(runtime.target(TargetContext(
-            variant=self.variant, dsn=dsn, logs=logs, workdir=self.dir, pid_dir=pid_dir)))
+            variant=self.variant, dsn=dsn, logs=logs, workdir=self.dir, pid_dir=pid_dir,
+            direct_dsn=pg.app_dsn, monitor_dsn=pg.monitor_dsn)))
         self.entry["target_info"] = target.info
         services.target = target
         services.roles.update(target.roles)

@@ -31,6 +31,8 @@ class TargetContext:
     logs: Path
     workdir: Path
     pid_dir: Path | None = None
+    direct_dsn: str = ""   # the app role straight to PostgreSQL (bypassing any pooler)
+    monitor_dsn: str = ""  # the superuser monitor role (schema set-up, checks)
 
     @property
     def statement_cache_size(self) -> str:
