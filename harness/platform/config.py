@@ -8,7 +8,7 @@ only when asked (``when_full = "reject"``; the default queues).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from harness.errors import InputError
@@ -18,6 +18,7 @@ WHEN_FULL = ("queue", "reject")
 COLD_STARTS = ("fork", "exec")
 DB_CLIENTS = ("connection", "pool")
 SPAWNERS = ("process", "docker")
+APP_KINDS = ("", "asgi", "wsgi")
 DEFAULT_HANDLER = "targets.serverless.handler:handler"
 
 
@@ -51,6 +52,19 @@ class PlatformConfig:
     spawner: str = "process"
     instance_image: str = "pgstampede/instance:latest"
     run_label: str = ""
+    # a user's application instead of the built-in handler (harness.apphost runs it): kind
+    # "asgi" | "wsgi" ("" = the built-in handler), "module:attr", whether attr is a factory,
+    # the directory put first on sys.path, the interpreter ("" = the harness's), the resolved
+    # environment (DSN variables included) and the modules the template imports before forking
+    app_kind: str = ""
+    app_entry: str = ""
+    app_factory: bool = False
+    app_root: str = ""
+    app_python: str = ""
+    app_env: dict[str, str] = field(default_factory=dict)
+    app_preload: tuple[str, ...] = ()
+    # longest a request may run on an instance (0 = unlimited): 504, the instance discarded
+    max_duration_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -64,7 +78,11 @@ class PlatformConfig:
         for name in ("max_instances", "instance_concurrency", "pool_max"):
             if getattr(self, name) < 1:
                 raise InputError(f"platform config: {name} must be >= 1")
-        for name in ("idle_timeout_s", "init_delay_s", "max_lifetime_s", "background_delay_ms"):
+        _choice("app_kind", self.app_kind, APP_KINDS)
+        if self.app_kind and ":" not in self.app_entry:
+            raise InputError("platform config: app_entry must be 'module:attribute'")
+        for name in ("idle_timeout_s", "init_delay_s", "max_lifetime_s", "background_delay_ms",
+                     "max_duration_s"):
             if getattr(self, name) < 0:
                 raise InputError(f"platform config: {name} must be >= 0")
         for name in ("scale_rate", "request_timeout_s", "startup_timeout_s", "acquire_timeout_s"):
@@ -74,6 +92,11 @@ class PlatformConfig:
             raise InputError("platform config: statement_cache_size must be '' or an integer")
         if ":" not in self.handler:
             raise InputError("platform config: handler must be 'module:function'")
+
+    @property
+    def is_app(self) -> bool:
+        """True when instances run a user's ASGI/WSGI application (harness.apphost)."""
+        return self.app_kind != ""
 
     def handler_env(self) -> dict[str, str]:
         """The environment every instance's handler sees (targets.shared.settings)."""
@@ -109,9 +132,13 @@ class PlatformConfig:
             raise InputError(f"platform config: unknown keys {unknown}")
         values: dict[str, Any] = {}
         for name, value in data.items():
-            default = getattr(cls, name)
-            values[name] = _coerce(name, value, type(default))
+            values[name] = _coerce(name, value, type(_default(known[name].default,
+                                                              known[name].default_factory)))
         return cls(**values)
+
+
+def _default(value: Any, factory: Any) -> Any:
+    return factory() if value is MISSING else value
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -126,4 +153,10 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
         return value
     if kind in (bool, str) and isinstance(value, kind):
         return value
+    if kind is tuple and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if kind is dict and isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return dict(value)
     raise InputError(f"platform config: {name} = {value!r}, expected {kind.__name__}")

@@ -37,6 +37,22 @@ def test_json_round_trip() -> None:
     assert PlatformConfig.from_json(c.to_json()) == c
 
 
+def test_app_fields_round_trip() -> None:
+    c = PlatformConfig(
+        app_kind="wsgi",
+        app_entry="shop.main:create_app",
+        app_factory=True,
+        app_root="/srv/shop",
+        app_python="/srv/venv/bin/python",
+        app_env={"DATABASE_URL": "postgresql://x"},
+        app_preload=("json", "sqlite3"),
+        max_duration_s=2.5,
+    )
+    assert c.is_app and not PlatformConfig().is_app
+    again = PlatformConfig.from_json(c.to_json())
+    assert again == c and again.app_preload == ("json", "sqlite3")
+
+
 def test_ints_are_accepted_for_floats() -> None:
     assert PlatformConfig.from_json('{"idle_timeout_s": 2}').idle_timeout_s == 2.0
 
@@ -52,6 +68,11 @@ def test_ints_are_accepted_for_floats() -> None:
         ('{"bogus": 1}', "unknown keys ['bogus']"),
         ('{"freeze": "yes"}', "freeze = 'yes', expected bool"),
         ('{"statement_cache_size": "big"}', "statement_cache_size"),
+        ('{"app_kind": "rsgi"}', "app_kind = 'rsgi', expected one of ['', 'asgi', 'wsgi']"),
+        ('{"app_kind": "asgi", "app_entry": "shop"}', "app_entry must be 'module:attribute'"),
+        ('{"app_env": {"A": 1}}', "app_env = {'A': 1}, expected dict"),
+        ('{"app_preload": "json"}', "app_preload = 'json', expected tuple"),
+        ('{"max_duration_s": -1}', "max_duration_s must be >= 0"),
         ("[1]", "expected a JSON object"),
         ("{", "not valid JSON"),
     ],
