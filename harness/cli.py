@@ -19,7 +19,9 @@ from rich.console import Console
 from harness.errors import HarnessError, IncompleteRunError, InputError
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# The shipped scenarios are package data (harness/scenarios; `scenarios/` at the top of the
+# checkout is a symlink to it), found the same way in a checkout and in an installed wheel.
+SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 
 
 class _Parser(argparse.ArgumentParser):
