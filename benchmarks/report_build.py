@@ -5,7 +5,9 @@ frame at 10 Hz), then times ``build_summary`` + writing summary.json, and
 ``build_report`` (charts + index.html). Prints JSON. Goals on a 2-core machine: the
 whole build ≤ 15 s, index.html ≤ 5 MB.
 
-    .venv/bin/python benchmarks/report_build.py [--rows 1000000] [--keep DIR]
+    .venv/bin/python -m benchmarks.report_build [--rows 1000000] [--keep DIR]
+
+(run from the checkout's root: the synthetic run folder comes from ``tests.synthetic``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import time
 from pathlib import Path
 
 from harness.analysis.summary import build_summary
-from harness.analysis.synthetic import DEFAULT_VARIANTS, RunShape, write_run
 from harness.report.html import build_report
+from tests.synthetic import DEFAULT_VARIANTS, RunShape, write_run
 
 GOAL_SECONDS = 15.0
 GOAL_HTML_BYTES = 5 * 1024 * 1024

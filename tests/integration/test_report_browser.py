@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness.analysis.synthetic import RunShape, write_run
 from harness.report.charts import SPECS
 from harness.report.html import build_report
 from harness.runtime.ports import free_port
+from tests.synthetic import RunShape, write_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]

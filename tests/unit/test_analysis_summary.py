@@ -14,9 +14,9 @@ from harness.analysis.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.analysis.metrics import StageWindow, VariantContext, compute_metrics
 from harness.analysis.run import VariantRun, context_from_entry, load_run, read_manifest
 from harness.analysis.summary import build_summary, median_metrics, median_value, summarise
-from harness.analysis.synthetic import RunShape, SyntheticVariant, write_run
 from harness.errors import InputError
 from harness.results.metrics import METRICS
+from tests.synthetic import RunShape, SyntheticVariant, write_run
 
 SMALL = RunShape(requests_per_variant=3000, duration_s=30.0, repeats=3)
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from harness.analysis.run import load_run
-from harness.analysis.synthetic import RunShape, SyntheticVariant, write_run
 from harness.analysis.timeseries import run_series
 from harness.report.charts import SPECS, write_charts
+from tests.synthetic import RunShape, SyntheticVariant, write_run
 
 SHAPE = RunShape(requests_per_variant=800, duration_s=12.0)
 

@@ -12,10 +12,10 @@ import matplotlib
 import pytest
 
 from harness.analysis.summary import build_summary
-from harness.analysis.synthetic import RunShape, SyntheticVariant, write_run
 from harness.report.charts import SPECS
 from harness.report.html import build_report
 from harness.report.table import comparison_rows
+from tests.synthetic import RunShape, SyntheticVariant, write_run
 
 SHAPE = RunShape(requests_per_variant=2000, duration_s=20.0)
 SECTION_IDS = ("verdict", "durability", "comparison", "findings", "charts", "metrics",

@@ -1,4 +1,5 @@
-"""Synthetic run folders that follow ``docs/internals.md``, for tests and benchmarks.
+"""Synthetic run folders that follow ``docs/internals.md``, for tests and benchmarks (test-only
+code: not part of the package).
 
 The numbers imitate the phenomenon the harness measures (a serverless variant that
 exhausts ``max_connections``, poolers that queue instead), so a report built from them
