@@ -18,9 +18,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 PHASES = ("starting", "busy", "warm", "frozen", "zombie")
-COUNTERS = (
-    "cold_starts", "reaped", "throttled", "recycled", "crashed", "timeouts", "failed_starts"
-)
 
 
 @dataclass(frozen=True)

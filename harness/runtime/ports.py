@@ -35,12 +35,3 @@ def free_port(low: int = LOW, high: int = HIGH, attempts: int = 200) -> int:
         if port_is_free(port):
             return port
     raise InputError(f"no free TCP port on {LOOPBACK} between {low} and {high}")
-
-
-def require_free(port: int, what: str) -> int:
-    """``port`` itself when it is free and below the ephemeral range; InputError otherwise."""
-    if not 1024 <= port <= HIGH:
-        raise InputError(f"{what}: port {port} must be between 1024 and {HIGH}")
-    if not port_is_free(port):
-        raise InputError(f"{what}: port {port} on {LOOPBACK} is in use")
-    return port

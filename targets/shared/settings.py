@@ -76,22 +76,6 @@ class TargetSettings:
             kwargs["statement_cache_size"] = self.statement_cache_size
         return kwargs
 
-    def to_env(self) -> dict[str, str]:
-        """The environment that ``from_env`` reads back into these settings."""
-        return {
-            "PGSTAMPEDE_DSN": self.dsn,
-            "PGSTAMPEDE_POOL_MIN": str(self.pool_min),
-            "PGSTAMPEDE_POOL_MAX": str(self.pool_max),
-            "PGSTAMPEDE_STATEMENT_CACHE_SIZE": (
-                "" if self.statement_cache_size is None else str(self.statement_cache_size)
-            ),
-            "PGSTAMPEDE_ACQUIRE_TIMEOUT": repr(self.acquire_timeout_s),
-            "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(self.background_delay_ms),
-            "PGSTAMPEDE_APP_NAME": self.app_name,
-            "PGSTAMPEDE_DB_CLIENT": self.db_client,
-            "PGSTAMPEDE_INSTANCE": self.instance,
-        }
-
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:
     raw = env.get(key, "").strip()
