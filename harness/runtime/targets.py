@@ -100,7 +100,8 @@ def platform_config(ctx: TargetContext) -> Any:
 
     spec = ctx.variant.serverless
     knobs = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
-             if f.name not in ("prepared_statement_fix", "background_delay_s")}
+             if f.name not in ("prepared_statement_fix", "background_delay_s", "preset",
+                               "overrides")}
     return PlatformConfig(**knobs, dsn=ctx.dsn, statement_cache_size=ctx.statement_cache_size,
                           background_delay_ms=int(spec.background_delay_s * 1000))
 

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
+from harness.scenario.app import parse_app
+from harness.scenario.context import resolve_path
 from harness.scenario.fields import int_field, number_field
+from harness.scenario.presets import PRESETS
 from harness.scenario.records import (
     _NAME,
     ENDPOINTS,
     POOLERS,
     TARGETS,
+    AppSpec,
     DatabaseSpec,
     ExternalSpec,
     FaultSpec,
@@ -30,13 +34,15 @@ from harness.scenario.records import (
     Variant,
     fault_fits,
 )
+from harness.scenario.requests import parse_paths
 from harness.units import parse_duration
 
 _TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "pooler",
-             "collect", "variants", "thresholds", "check", "faults"}
+             "collect", "variants", "thresholds", "check", "faults", "app"}
 _VARIANT_KEYS = {"name", "target", "pooler", "target_overrides", "pooler_overrides",
                  "database_overrides", "paths", "url", "watch_dsn", "pgbouncer_admin_dsn"}
-_LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout"}
+_LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout",
+              "paths", "locustfile"}
 
 
 class _Ctx:
@@ -44,6 +50,10 @@ class _Ctx:
 
     def __init__(self, path: str) -> None:
         self.path = path
+
+    @property
+    def base(self) -> Path:
+        return Path(self.path).absolute().parent
 
     def error(self, key: str, expected: str) -> ScenarioError:
         return ScenarioError(self.path, key, expected)
@@ -146,18 +156,6 @@ def _endpoint_requests(weights: Mapping[str, float], slow_ms: int) -> tuple[Requ
     return tuple(out)
 
 
-def _path_requests(value: object, ctx: _Ctx, where: str) -> tuple[RequestSpec, ...]:
-    weights = _weights(value, ctx, where, None)
-    out = []
-    for key, weight in weights.items():
-        parts = key.split(None, 1)
-        if len(parts) != 2 or parts[0] not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"} \
-                or not parts[1].startswith("/"):
-            raise ctx.error(_join(where, key), "expected \"METHOD /path\", e.g. \"GET /items\"")
-        out.append(RequestSpec(key, parts[0], parts[1], weight))
-    return tuple(out)
-
-
 def _load(table: dict[str, Any], ctx: _Ctx) -> LoadSpec:
     ctx.no_unknown(table, _LOAD_KEYS, "load")
     try:
@@ -171,12 +169,21 @@ def _load(table: dict[str, Any], ctx: _Ctx) -> LoadSpec:
                         "expected a number of processes >= 1, or -1 (one per core)")
     weights = _weights(table.get("endpoints", {"read": 1.0}), ctx, "load.endpoints",
                        set(ENDPOINTS))
+    locustfile = ""
+    if "locustfile" in table:
+        locustfile = resolve_path(ctx, table["locustfile"], "load.locustfile", kind="file")
+        for other in ("paths", "endpoints", "think_time"):
+            if other in table:
+                raise ctx.error(f"load.{other}", "not with load.locustfile (the Locust file "
+                                "says which requests to send and how long to wait)")
     return LoadSpec(
         stages=_stages(table.get("stages"), ctx),
         think_time_s=_think_time(table.get("think_time", "0s"), ctx),
-        requests=_endpoint_requests(weights, slow_ms),
+        requests=() if locustfile else _endpoint_requests(weights, slow_ms),
         processes=processes,
         request_timeout_s=timeout,
+        locustfile=locustfile,
+        paths=parse_paths(table["paths"], ctx, "load.paths") if "paths" in table else (),
     )
 
 
@@ -214,15 +221,19 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
                                                 _join(where, "target_overrides")),
                                       target_cls, ctx, _join(where, "target_overrides"))
     p_over.update(ctx.table(table.get("pooler_overrides"), _join(where, "pooler_overrides")))
-    specs = dict(defaults)
-    specs[target] = _build(target_cls, t_over, ctx, _join(where, "target_overrides"),
-                           defaults[target])
+    specs = {k: defaults[k] for k in ("database", "persistent", "serverless", "pgbouncer",
+                                      "external")}
+    if target == "serverless":
+        specs[target] = serverless_spec(defaults["serverless_table"], t_over, ctx,
+                                        _join(where, "target_overrides"))
+    else:
+        specs[target] = _build(target_cls, t_over, ctx, _join(where, "target_overrides"),
+                               defaults[target])
     specs["pgbouncer"] = _build(PgBouncerSpec, p_over, ctx, _join(where, "pooler_overrides"),
                                 defaults["pgbouncer"])
     specs["database"] = _build(DatabaseSpec, ctx.table(table.get("database_overrides"),
                                                        _join(where, "database_overrides")),
                                ctx, _join(where, "database_overrides"), defaults["database"])
-    requests = load.requests
     if target == "external":
         ext: dict[str, Any] = {k: table[k] for k in ("url", "watch_dsn", "pgbouncer_admin_dsn")
                                if k in table}
@@ -230,11 +241,50 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
         for key in ("url", "watch_dsn"):
             if not getattr(specs["external"], key):
                 raise ctx.error(_join(where, key), "required for target = \"external\"")
-        if "paths" in table:
-            requests = _path_requests(table["paths"], ctx, _join(where, "paths"))
-    elif "paths" in table:
-        raise ctx.error(_join(where, "paths"), "only for target = \"external\"")
-    return Variant(name=name, target=target, pooler=pooler, requests=requests, **specs)
+    app: AppSpec | None = None if target == "external" else defaults["app"]
+    requests = _variant_requests(table, target, app, load, ctx, where)
+    return Variant(name=name, target=target, pooler=pooler, requests=requests, app=app,
+                   **specs)
+
+
+def _variant_requests(table: Mapping[str, Any], target: str, app: AppSpec | None,
+                      load: LoadSpec, ctx: _Ctx, where: str) -> tuple[RequestSpec, ...]:
+    """What the variant's Locust sends: the variant's ``paths``, else ``[load] paths`` for an
+    application (external or ``[app]``), else the built-in endpoints; none with a
+    locustfile (it says itself)."""
+    is_app = target == "external" or app is not None
+    if "paths" in table:
+        if not is_app:
+            raise ctx.error(_join(where, "paths"), "only for target = \"external\" or with "
+                            "an [app] section")
+        if load.locustfile:
+            raise ctx.error(_join(where, "paths"), "not with load.locustfile")
+        return parse_paths(table["paths"], ctx, _join(where, "paths"))
+    if load.locustfile:
+        return ()
+    if is_app and load.paths:
+        return load.paths
+    if app is not None:
+        raise ctx.error("load.paths", "required with an [app] section (the requests to "
+                        "send, e.g. { \"GET /items\" = 1 }), or set load.locustfile")
+    return load.requests
+
+
+def serverless_spec(section: Mapping[str, Any], over: Mapping[str, Any], ctx: _Ctx,
+                    where: str) -> ServerlessSpec:
+    """``[target.serverless]`` plus a variant's overrides, on top of their ``preset``: the
+    keys written in the scenario win over the preset's (and are recorded as overrides)."""
+    preset = over.get("preset", section.get("preset", ""))
+    if preset not in ("", *PRESETS):
+        key = _join(where, "preset") if "preset" in over else "target.serverless.preset"
+        raise ctx.error(key, f"expected one of {', '.join(PRESETS)}, got {preset!r}")
+    preset_keys = PRESETS.get(preset, {})
+    spec = _build(ServerlessSpec, preset_keys, ctx, f"preset {preset}", ServerlessSpec())
+    spec = _build(ServerlessSpec, section, ctx, "target.serverless", spec)
+    spec = _build(ServerlessSpec, over, ctx, where, spec)
+    assert isinstance(spec, ServerlessSpec)
+    overrides = tuple(k for k in {**section, **over} if k in preset_keys)
+    return dataclasses.replace(spec, preset=preset, overrides=overrides)
 
 
 def _sections(data: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
@@ -242,15 +292,16 @@ def _sections(data: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
     ctx.no_unknown(targets, {"persistent", "serverless", "external"}, "target")
     poolers = ctx.table(data.get("pooler"), "pooler")
     ctx.no_unknown(poolers, {"pgbouncer"}, "pooler")
+    serverless = ctx.table(targets.get("serverless"), "target.serverless")
     return {
         "database": _build(DatabaseSpec, ctx.table(data.get("database"), "database"), ctx,
                            "database"),
         "persistent": _build(PersistentSpec, ctx.table(targets.get("persistent"),
                                                        "target.persistent"), ctx,
                              "target.persistent"),
-        "serverless": _build(ServerlessSpec, ctx.table(targets.get("serverless"),
-                                                       "target.serverless"), ctx,
-                             "target.serverless"),
+        "serverless": serverless_spec(serverless, {}, ctx, "target.serverless"),
+        "serverless_table": serverless,
+        "app": parse_app(data["app"], ctx) if "app" in data else None,
         "external": _build(ExternalSpec, ctx.table(targets.get("external"), "target.external"),
                            ctx, "target.external"),
         "pgbouncer": _build(PgBouncerSpec, ctx.table(poolers.get("pgbouncer"),
@@ -434,4 +485,11 @@ def load_scenario(path: Path | str) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(p), "", f"invalid TOML: {exc}") from None
-    return parse_scenario(data, str(p))
+    scenario = parse_scenario(data, str(p))
+    apps = {v.app for v in scenario.variants if v.app is not None}
+    if apps:
+        from harness.app.check import check_app
+
+        for app in apps:
+            check_app(app, str(p))
+    return scenario

@@ -19,6 +19,7 @@ from harness.scenario.fields import (
     settings_field,
     text_field,
 )
+from harness.scenario.presets import PRESETS
 
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "read": ("GET", "/read"),
@@ -45,6 +46,8 @@ class RequestSpec:
     method: str
     path: str
     weight: float
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""  # JSON text sent with Content-Type: application/json ("" = no body)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class LoadSpec:
     requests: tuple[RequestSpec, ...]
     processes: int = 1
     request_timeout_s: float = 30.0
+    locustfile: str = ""  # the user's own Locust file (absolute path); "" = pgstampede's
+    paths: tuple[RequestSpec, ...] = ()  # [load] paths: requests for apps (external, [app])
 
     @property
     def duration_s(self) -> float:
@@ -73,6 +78,7 @@ class PersistentSpec:
     prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
     acquire_timeout_s: float = opt("acquire_timeout", duration_field, 10.0)
     background_delay_s: float = opt("background_delay", duration_field, 0.2)
+    workers: int = opt("workers", int_field(1, 256), 1)
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ class ServerlessSpec:
     pool_max: int = opt("pool_max", int_field(1), 5)
     prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
     background_delay_s: float = opt("background_delay", duration_field, 0.2)
+    max_duration_s: float = opt("max_duration", duration_field, 0.0)
+    preset: str = opt("preset", choice_field("", *PRESETS), "")
+    # the keys set explicitly on top of ``preset`` (recorded so the report can name them)
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,30 @@ class ExternalSpec:
     pgbouncer_admin_dsn: str = opt("pgbouncer_admin_dsn", text_field, "")
 
 
+APP_KINDS = ("asgi", "wsgi")
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """The user's own ASGI/WSGI application (``[app]``), run by the persistent and the
+    serverless targets. Paths are absolute (resolved relative to the scenario file)."""
+
+    kind: str                                # "asgi" | "wsgi"
+    entry: str                               # "module:attr"
+    factory: bool = False                    # attr is a callable that builds the app
+    root: str = ""                           # put first on sys.path; setup commands run here
+    python: str = ""                         # the app's interpreter ("" = the harness's)
+    dsn_env: tuple[str, ...] = ("DATABASE_URL",)  # variables set to the variant's DSN
+    env: tuple[tuple[str, str], ...] = ()    # extra variables, templates as written
+    schema: str = ""                         # SQL file run once on each fresh database
+    setup: tuple[str, ...] = ()              # shell commands run in root before the load
+    preload: tuple[str, ...] = ()            # serverless: modules imported before forking
+
+    @property
+    def module(self) -> str:
+        return self.entry.split(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -121,6 +155,7 @@ class Variant:
     pgbouncer: PgBouncerSpec
     external: ExternalSpec
     requests: tuple[RequestSpec, ...] = ()
+    app: AppSpec | None = None  # None: the built-in target (or external)
 
     def target_config(self) -> dict[str, Any]:
         """The settings of this variant's target and pooler, as run (for the manifest)."""
@@ -133,6 +168,8 @@ class Variant:
         out[self.target] = dataclasses.asdict(section)
         if self.pooler == "pgbouncer":
             out["pgbouncer"] = dataclasses.asdict(self.pgbouncer)
+        if self.app is not None:
+            out["app"] = dataclasses.asdict(self.app)
         return out
 
 

@@ -1,0 +1,121 @@
+"""The ``[app]`` section: the user's own ASGI/WSGI application, as an :class:`AppSpec`.
+
+Only the shape is checked here (keys, types, paths that exist, templates that name known
+fields); whether the interpreter can import the module is checked by
+``harness.app.check.check_app`` when the scenario file is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import string
+from pathlib import Path
+from typing import Any
+
+from harness.scenario.context import SectionContext, resolve_path
+from harness.scenario.records import AppSpec
+
+APP_KEYS = {"asgi", "wsgi", "factory", "root", "python", "dsn_env", "env", "schema", "setup",
+            "preload"}
+TEMPLATE_FIELDS = ("dsn", "host", "port", "user", "password", "database")
+_ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_app(value: object, ctx: SectionContext) -> AppSpec:
+    """The ``[app]`` table as an AppSpec; ScenarioError naming the key otherwise."""
+    table = ctx.table(value, "app")
+    ctx.no_unknown(table, APP_KEYS, "app")
+    kind, entry = _entry(table, ctx)
+    factory = table.get("factory", False)
+    if not isinstance(factory, bool):
+        raise ctx.error("app.factory", f"expected true or false, got {factory!r}")
+    root = resolve_path(ctx, table["root"], "app.root", kind="folder") if "root" in table \
+        else str(ctx.base)
+    return AppSpec(
+        kind=kind, entry=entry, factory=factory, root=root,
+        python=_python(table.get("python"), ctx),
+        dsn_env=_names(table.get("dsn_env", "DATABASE_URL"), ctx, "app.dsn_env", _VARIABLE),
+        env=_env(table.get("env"), ctx),
+        schema=resolve_path(ctx, table["schema"], "app.schema", kind="file")
+        if "schema" in table else "",
+        setup=_commands(table.get("setup", []), ctx),
+        preload=_names(table.get("preload", []), ctx, "app.preload", _MODULE),
+    )
+
+
+def _entry(table: dict[str, Any], ctx: SectionContext) -> tuple[str, str]:
+    kinds = [k for k in ("asgi", "wsgi") if k in table]
+    if len(kinds) != 1:
+        raise ctx.error("app", "expected exactly one of asgi = \"module:attribute\" or "
+                        "wsgi = \"module:attribute\"")
+    kind = kinds[0]
+    entry = table[kind]
+    if not isinstance(entry, str) or not _ENTRY.match(entry):
+        raise ctx.error(f"app.{kind}", f"expected \"module:attribute\", e.g. "
+                        f"\"shop.main:app\", got {entry!r}")
+    return kind, entry
+
+
+def _python(value: object, ctx: SectionContext) -> str:
+    """The interpreter: a path relative to the scenario file, or a command on PATH."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.error("app.python", f"expected a path to a Python interpreter, got {value!r}")
+    if "/" not in value:
+        found = shutil.which(value)
+        if found is None:
+            raise ctx.error("app.python", f"{value!r} is not on PATH")
+        return found
+    path = ctx.base / Path(value).expanduser()
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise ctx.error("app.python", f"no such executable: {path}")
+    return str(path.absolute())  # not resolved: a venv's python is a symlink to the base one
+
+
+def _names(value: object, ctx: SectionContext, key: str, pattern: re.Pattern[str]
+           ) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and pattern.match(v)
+                                              for v in items):
+        what = "variable names" if pattern is _VARIABLE else "module names"
+        raise ctx.error(key, f"expected a string or a list of {what}, got {value!r}")
+    return tuple(items)
+
+
+def _env(value: object, ctx: SectionContext) -> tuple[tuple[str, str], ...]:
+    table = ctx.table(value, "app.env")
+    out = []
+    for name, raw in table.items():
+        key = f"app.env.{name}"
+        if not _VARIABLE.match(name):
+            raise ctx.error(key, "expected a variable name of letters, digits and _")
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise ctx.error(key, f"expected a string, got {raw!r}")
+        text = str(raw)
+        check_template(text, ctx, key)
+        out.append((name, text))
+    return tuple(out)
+
+
+def check_template(text: str, ctx: SectionContext, key: str) -> None:
+    """Only ``{dsn} {host} {port} {user} {password} {database}`` (``{{`` for a brace)."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        raise ctx.error(key, f"invalid template ({exc}); write {{{{ for a brace") from None
+    for name in fields:
+        if name not in TEMPLATE_FIELDS:
+            raise ctx.error(key, f"unknown field {{{name}}} (expected one of: "
+                            f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)})")
+
+
+def _commands(value: object, ctx: SectionContext) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ctx.error("app.setup", f"expected a command or a list of commands, got {value!r}")
+    return tuple(items)
