@@ -2,7 +2,9 @@
 
     HarnessError                 base; never raised directly
     ├── InputError               bad input: scenario file, CLI flag, run folder given → exit 2
-    │   └── ScenarioError        a scenario file is invalid (names the file and the key)
+    │   ├── ScenarioError        a scenario file is invalid (names the file and the key)
+    │   └── AppError             the user's app ([app]) failed before the load: import,
+    │                            startup, a setup command (names the app and its log)
     ├── RunError                 the run could not complete → exit 3
     │   ├── ServiceError         a service (postgres, pgbouncer, target, gateway) failed to start
     │   ├── LoadError            Locust failed or crashed
@@ -36,6 +38,21 @@ class ScenarioError(InputError):
         self.expected = expected
         where = f"{path}: {key}" if key else path
         super().__init__(f"{where}: {expected}")
+
+
+class AppError(InputError):
+    """The user's application failed before the load started (exit 2): its module does not
+    import, its startup raises, a setup or schema step fails. The message carries the app's
+    own error (the tail of its traceback) and where its log is. After the load has started,
+    the same failures are a RunError (exit 3)."""
+
+    def __init__(self, app: str, cause: str, log: str | None = None) -> None:
+        self.app = app
+        self.log = log
+        msg = f"app {app}: {cause}"
+        if log:
+            msg += f" (see its log: {log})"
+        super().__init__(msg)
 
 
 class RunError(HarnessError):
