@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from harness.errors import InputError
+from harness.plan import select_variants
 from harness.runtime.base import Runtime
 from harness.runtime.local import ProcessRuntime
+from harness.scenario import Scenario
 
 
 def _docker() -> Runtime:
@@ -21,6 +23,15 @@ RUNTIMES: dict[str, Callable[[], Runtime]] = {
     "docker": _docker,
 }
 
+# The fault kinds a runtime cannot carry out, and why: refused when the scenario is loaded
+# (exit 2, before anything starts), never found out in the middle of a run.
+UNSUPPORTED_FAULTS: dict[str, dict[str, str]] = {
+    "docker": {
+        "restart_postgres": "PostgreSQL's container is not restarted in place",
+        "restart_pgbouncer": "PgBouncer's container is not restarted in place",
+    },
+}
+
 
 def get_runtime(name: str) -> Runtime:
     """The runtime named ``name``; InputError for an unknown one."""
@@ -30,3 +41,16 @@ def get_runtime(name: str) -> Runtime:
         raise InputError(f"--runtime {name}: unknown (expected one of: "
                          f"{', '.join(RUNTIMES)})") from None
     return factory()
+
+
+def check_faults(name: str, scenario: Scenario, only: Sequence[str] | None = None) -> None:
+    """InputError (one line) when a fault of ``scenario`` that hits one of the variants to run
+    (``only``, else all) is a kind runtime ``name`` cannot carry out."""
+    unsupported = UNSUPPORTED_FAULTS.get(name, {})
+    variants = select_variants(scenario, only)
+    for fault in scenario.faults:
+        hit = [v.name for v in variants if fault.applies_to(v)]
+        if fault.kind in unsupported and hit:
+            raise InputError(f"--runtime {name}: fault {fault.kind} (variant {hit[0]}) cannot "
+                             f"be carried out: {unsupported[fault.kind]}; use --runtime process "
+                             "or drop the fault")
