@@ -5,11 +5,12 @@
     pool.py       InstancePool: routing, cold starts, freeze/thaw, reap, scale-out, throttling
     instances.py  Instance: one instance's lifecycle record
     spawner.py    TemplateSpawner: the gateway's side of the template process
-    template.py   the template process: pre-imports, forks instances
-    instance.py   the runtime inside an instance: loads the handler, serves frames
+    launch.py     what the template runs: the built-in handler or a user's app, which python
+    instance.py   the built-in handler's runtime inside an instance: loads it, serves frames
+                  (the template itself, and the runtime of a user's app: harness.apphost)
     docker_spawner.py     DockerSpawner: instances as containers (spawner = "docker")
     container_instance.py the entry point of an instance container
-    protocol.py   the gateway <-> instance frames
+    protocol.py   the built-in handler's frames (the framing: harness.apphost.wire)
     bucket.py     TokenBucket (scale_rate)
     stats.py      the /__platform/stats records and JSON
     pidfile.py    DIR/instances.pids

@@ -81,6 +81,8 @@ class PlatformConfig:
         _choice("app_kind", self.app_kind, APP_KINDS)
         if self.app_kind and ":" not in self.app_entry:
             raise InputError("platform config: app_entry must be 'module:attribute'")
+        if self.app_kind and self.spawner != "process":
+            raise InputError("platform config: apps run with spawner = 'process' only")
         for name in ("idle_timeout_s", "init_delay_s", "max_lifetime_s", "background_delay_ms",
                      "max_duration_s"):
             if getattr(self, name) < 0:

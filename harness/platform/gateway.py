@@ -8,9 +8,11 @@ Started by the harness as its own process::
 ``CONFIG.json`` is ``PlatformConfig.to_json()``. The gateway serves, on 127.0.0.1:P:
 
     /read /write /slow /counter /background /health   routed to an instance (cold start if needed)
+    any other path, with an app (``app_kind``)        routed to an instance running the app
     GET /__platform/health      200 {"ok": true} once the template is ready (readiness probe:
                                 it never touches an instance)
-    GET /__platform/stats?since=CURSOR   counts by state and cold starts (harness.platform.stats)
+    GET /__platform/stats?since=CURSOR   counts by state, cold starts, init failures and
+                                background work (harness.platform.stats)
     GET /__platform/instances   [{"id", "pid", "state", "in_flight", "requests", "age_s"}]
 
 ``DIR/instances.pids`` lists the template's pid and every live instance's pid (each instance is
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -35,8 +36,11 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
+from harness.apphost.wire import HttpRequest
 from harness.errors import HarnessError
 from harness.platform.config import PlatformConfig
+from harness.platform.instances import Reply
+from harness.platform.launch import template_launch
 from harness.platform.pidfile import PIDFILE_NAME
 from harness.platform.pool import InstancePool
 from harness.platform.spawner import TemplateSpawner
@@ -51,6 +55,9 @@ Send = Callable[[Message], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 MAX_BODY = 1024 * 1024
+# not relayed from an app's response: the gateway sends the whole body with its own length
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length",
+                        "upgrade", "te", "trailer", "proxy-connection"})
 
 
 class Gateway:
@@ -59,7 +66,6 @@ class Gateway:
     def __init__(self, config: PlatformConfig, workdir: Path) -> None:
         self.config = config
         self.workdir = workdir
-        env = {**os.environ, **config.handler_env(), "PYTHONUNBUFFERED": "1"}
         self.spawner: TemplateSpawner | DockerSpawner
         if config.spawner == "docker":  # one container per instance (needs the docker SDK)
             from harness.platform.docker_spawner import DockerSpawner
@@ -68,7 +74,7 @@ class Gateway:
             self.pool = InstancePool(config, self.spawner, workdir / PIDFILE_NAME,
                                      send_signal=self.spawner.send_signal)
             return
-        self.spawner = TemplateSpawner(config.handler, config.cold_start, env)
+        self.spawner = TemplateSpawner(template_launch(config, workdir), config.cold_start)
         self.pool = InstancePool(config, self.spawner, workdir / PIDFILE_NAME)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,11 +87,10 @@ class Gateway:
         if path.startswith("/__platform/"):
             await self._platform(path, scope.get("query_string", b"").decode(), send)
             return
-        body = await _read_body(receive) if scope["method"] in ("POST", "PUT", "PATCH") else b""
-        reply = await self.pool.invoke(
-            scope["method"], path, scope.get("query_string", b"").decode("latin-1"), body
-        )
-        await _respond(send, reply.status, reply.body)
+        reads_body = self.config.is_app or scope["method"] in ("POST", "PUT", "PATCH")
+        body = await _read_body(receive) if reads_body else b""
+        reply = await self.pool.invoke(_request(scope, body))
+        await _respond(send, reply.status, reply.body, reply)
 
     async def _platform(self, path: str, query: str, send: Send) -> None:
         if path == "/__platform/health":
@@ -137,8 +142,28 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes) -> None:
-    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+def _request(scope: Scope, body: bytes) -> HttpRequest:
+    """The request to run on an instance, from the gateway's ASGI scope."""
+    client = scope.get("client") or ("127.0.0.1", 0)
+    server = scope.get("server") or ("127.0.0.1", 80)
+    return HttpRequest(
+        method=scope["method"],
+        path=scope["path"],
+        query=scope.get("query_string", b"").decode("latin-1"),
+        body=body,
+        headers=tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]),
+        raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
+        client=(str(client[0]), int(client[1])),
+        server=(str(server[0]), int(server[1] or 0)),
+    )
+
+
+async def _respond(send: Send, status: int, body: bytes, reply: Reply | None = None) -> None:
+    headers = list(JSON_HEADERS)
+    if reply is not None and reply.headers:  # an app's own headers
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in reply.headers
+                   if n.lower() not in HOP_BY_HOP]
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

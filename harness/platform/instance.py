@@ -1,8 +1,8 @@
 """The runtime inside one instance: load the handler, then serve frames until the socket closes.
 
-An instance is started by the template (harness.platform.template): forked from it
-(``cold_start = "fork"``, ``run_instance`` is called in the child) or as a fresh interpreter
-(``cold_start = "exec"``)::
+An instance is started by the template (harness.apphost.template, with this module as its
+runtime): forked from it (``cold_start = "fork"``, ``main`` is called in the child) or as a
+fresh interpreter (``cold_start = "exec"``)::
 
     python -m harness.platform.instance --fd N --instance ID --handler module:function
 
@@ -91,15 +91,15 @@ def run_instance(fd: int, spec: str, started: float | None = None) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    started = time.perf_counter()
+def main(argv: list[str] | None = None, started: float | None = None) -> int:
+    begin = time.perf_counter() if started is None else started
     parser = argparse.ArgumentParser(prog="python -m harness.platform.instance")
     parser.add_argument("--fd", type=int, required=True, help="the instance's end of the socket")
     parser.add_argument("--instance", required=True, help="the platform's instance id")
     parser.add_argument("--handler", required=True, help="module:function")
     args = parser.parse_args(argv)
     os.environ["PGSTAMPEDE_INSTANCE"] = args.instance
-    return run_instance(args.fd, args.handler, started)
+    return run_instance(args.fd, args.handler, begin)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ DEAD = "dead"
 
 @dataclass(frozen=True)
 class Reply:
-    """An HTTP answer for the client: status and JSON body bytes."""
+    """An HTTP answer for the client: status, body bytes and, from an app, its headers
+    (none: the built-in handler's JSON)."""
 
     status: int
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class Instance:
@@ -36,6 +38,7 @@ class Instance:
         self.writer: asyncio.StreamWriter | None = None
         self.pending: dict[int, asyncio.Future[Reply]] = {}
         self.next_id = 1
+        self.background = 0  # units of app work still running after their response
 
     @property
     def phase(self) -> str:

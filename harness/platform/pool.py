@@ -13,10 +13,16 @@ the queue while a cold start is made for it, if ``max_instances`` (zombies not c
 the ``scale_rate`` token bucket (burst = one second's worth) allow; with ``when_full =
 "reject"`` and ``max_instances`` reached it is answered 429 at once. Whatever frees a slot
 first (a new instance, a finished request) serves the queue head. The whole request (queue
-and execution) is bounded by ``request_timeout_s``: 504, and an instance that overran it is
-killed, as Lambda does. With ``freeze``, an instance with nothing in flight is SIGSTOPped at
-once. ``max_lifetime_s`` recycles instances (killed when idle). Signals go to the instance's
-process group.
+and execution) is bounded by ``request_timeout_s``, its execution by ``max_duration_s`` (when
+> 0): 504, and an instance that overran either is killed, as Lambda does. With ``freeze``,
+an instance with nothing in flight is SIGSTOPped at once. ``max_lifetime_s`` recycles
+instances (killed when idle). Signals go to the instance's process group.
+
+App instances (``config.is_app``, harness.apphost) get HTTP requests with headers and answer
+with headers; an init that fails answers the request it was started for 502 with the first
+error's text (``init_failures``); each response says how many units of work are still running
+(``background``), each unit's end is reported (``background_completed``/``_delayed``), and
+whatever is still pending when an instance is killed or abandoned is ``background_lost``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -33,12 +40,28 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Protocol
 
+from harness.apphost.wire import (
+    BACKGROUND_DONE,
+    CONTROL_ID,
+    INIT_FAILED,
+    Frame,
+    HttpRequest,
+    decode_app_response,
+    encode_app_request,
+)
 from harness.platform.bucket import TokenBucket
 from harness.platform.config import PlatformConfig
 from harness.platform.instances import DEAD, READY, STARTING, ZOMBIE, Instance, Reply
 from harness.platform.pidfile import PidFile
 from harness.platform.protocol import encode_request, error_body, read_frame
-from harness.platform.stats import PHASES, ColdStart, Counters, Snapshot
+from harness.platform.stats import (
+    MAX_INIT_ERRORS,
+    PHASES,
+    ColdStart,
+    Counters,
+    InitError,
+    Snapshot,
+)
 
 
 class Spawner(Protocol):
@@ -58,6 +81,10 @@ def signal_group(pgid: int, sig: int) -> None:
 
 
 Waiter = asyncio.Future[Instance | Reply]
+
+
+class InitFailed(Exception):
+    """An app instance reported that its init failed; the message is the first error."""
 
 
 class InstancePool:
@@ -82,6 +109,7 @@ class InstancePool:
         self.bucket = TokenBucket(config.scale_rate, max(1.0, config.scale_rate), clock())
         self.counters = Counters()
         self.cold_starts: list[ColdStart] = []
+        self.init_errors: list[InitError] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.seq = 0
         self.starting = 0
@@ -132,7 +160,7 @@ class InstancePool:
 
     # ---- requests ---------------------------------------------------------------------------
 
-    async def invoke(self, method: str, path: str, query: str, body: bytes) -> Reply:
+    async def invoke(self, req: HttpRequest) -> Reply:
         deadline = self.clock() + self.config.request_timeout_s
         got: Instance | Reply | None = self._acquire_now()
         if got is None:
@@ -141,7 +169,7 @@ class InstancePool:
             return got
         inst = got
         try:
-            return await self._call(inst, method, path, query, body, deadline - self.clock())
+            return await self._call(inst, req, deadline - self.clock())
         finally:
             self._release(inst)
 
@@ -180,9 +208,7 @@ class InstancePool:
                     self._release(result)
             raise
 
-    async def _call(
-        self, inst: Instance, method: str, path: str, query: str, body: bytes, timeout: float
-    ) -> Reply:
+    async def _call(self, inst: Instance, req: HttpRequest, timeout: float) -> Reply:
         if inst.writer is None or inst.state == DEAD:
             return Reply(502, error_body("http_5xx", f"platform: instance {inst.id} is gone"))
         msg_id = inst.next_id
@@ -190,16 +216,23 @@ class InstancePool:
         inst.requests += 1
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         inst.pending[msg_id] = future
-        inst.writer.write(encode_request(msg_id, method, path, query, body))
+        inst.writer.write(self._encode(msg_id, req))
+        limit, name = timeout, f"request_timeout={self.config.request_timeout_s}"
+        if 0 < self.config.max_duration_s < timeout:
+            limit, name = self.config.max_duration_s, f"max_duration={self.config.max_duration_s}"
         try:
-            return await asyncio.wait_for(future, max(0.0, timeout))
+            return await asyncio.wait_for(future, max(0.0, limit))
         except TimeoutError:
             self.counters.timeouts += 1
-            self._kill(inst, "killed: request_timeout exceeded")
-            msg = f"platform: request_timeout={self.config.request_timeout_s} s exceeded"
-            return Reply(504, error_body("timeout", msg))
+            self._kill(inst, f"killed: {name} s exceeded")
+            return Reply(504, error_body("timeout", f"platform: {name} s exceeded"))
         finally:
             inst.pending.pop(msg_id, None)
+
+    def _encode(self, msg_id: int, req: HttpRequest) -> bytes:
+        if self.config.is_app:
+            return encode_app_request(msg_id, req)
+        return encode_request(msg_id, req.method, req.path, req.query, req.body)
 
     # ---- slots ------------------------------------------------------------------------------
 
@@ -297,6 +330,9 @@ class InstancePool:
     async def _boot(self, inst: Instance) -> None:
         try:
             reader = await self._spawn(inst)
+        except InitFailed as exc:
+            self._init_failed(inst, str(exc))
+            return
         except Exception as exc:
             if inst.state == DEAD:
                 return
@@ -322,6 +358,22 @@ class InstancePool:
             self._freeze(inst)
         self._reindex(inst)
 
+    def _init_failed(self, inst: Instance, error: str) -> None:
+        """Count the failed init, keep its text, answer one waiting request 502 with it."""
+        if inst.state == DEAD:
+            return
+        self.counters.init_failures += 1
+        known = {e.error for e in self.init_errors}
+        if error not in known and len(self.init_errors) < MAX_INIT_ERRORS:
+            self.init_errors.append(InitError(inst.started_wall, inst.id, error))
+        print(f"platform: instance {inst.id} init failed: {error}", file=sys.stderr)
+        self._kill(inst, f"init failed: {error}")
+        reply = Reply(502, error_body("http_5xx", f"platform: instance init failed: {error}"))
+        for waiter in self.waiters:
+            if not waiter.done():
+                self._settle(waiter, reply)
+                break
+
     async def _spawn(self, inst: Instance) -> asyncio.StreamReader:
         if self.config.init_delay_s > 0:
             await asyncio.sleep(self.config.init_delay_s)
@@ -337,9 +389,17 @@ class InstancePool:
             self.pidfile.changed()
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         inst.writer = writer
-        frame = await asyncio.wait_for(read_frame(reader), self.config.startup_timeout_s)
+        try:
+            frame = await asyncio.wait_for(read_frame(reader), self.config.startup_timeout_s)
+        except TimeoutError:
+            if self.config.is_app:
+                limit = self.config.startup_timeout_s
+                raise InitFailed(f"init not done within {limit} s") from None
+            raise
         if frame is None:
             raise ConnectionError(f"instance {inst.id} (pid {pid}) exited while starting")
+        if frame.id == CONTROL_ID and frame.code == INIT_FAILED:
+            raise InitFailed(str(json.loads(frame.payload).get("error", "init failed")))
         return reader
 
     async def _read_replies(self, inst: Instance, reader: asyncio.StreamReader) -> None:
@@ -347,12 +407,36 @@ class InstancePool:
             frame = await read_frame(reader)
             if frame is None:
                 break
+            if frame.id == CONTROL_ID:
+                self._control(inst, frame)
+                continue
+            reply = self._reply(inst, frame)
             future = inst.pending.pop(frame.id, None)
             if future is not None and not future.done():
-                future.set_result(Reply(frame.code, frame.payload))
+                future.set_result(reply)
         if inst.state != DEAD:
             self.counters.crashed += 1
             self._kill(inst, "exited")
+
+    def _reply(self, inst: Instance, frame: Frame) -> Reply:
+        if not self.config.is_app:
+            return Reply(frame.code, frame.payload)
+        response = decode_app_response(frame.code, frame.payload)
+        inst.background += response.pending
+        return Reply(response.status, response.body, response.headers)
+
+    def _control(self, inst: Instance, frame: Frame) -> None:
+        """A control frame from a running instance: one unit of background work ended."""
+        if frame.code != BACKGROUND_DONE or inst.background <= 0:
+            return
+        inst.background -= 1
+        self.counters.background_completed += 1
+        if json.loads(frame.payload).get("late"):
+            self.counters.background_delayed += 1
+
+    def _lose_background(self, inst: Instance) -> None:
+        self.counters.background_lost += inst.background
+        inst.background = 0
 
     # ---- reaping ----------------------------------------------------------------------------
 
@@ -364,6 +448,7 @@ class InstancePool:
         if inst.state == ZOMBIE:
             self.zombies -= 1
         inst.state = DEAD
+        self._lose_background(inst)
         if inst.pid:
             self.send_signal(inst.pid, signal.SIGKILL)
         self.instances.pop(inst.id, None)
@@ -386,6 +471,7 @@ class InstancePool:
             self._kill(inst, "reaped")
             return
         inst.state = ZOMBIE
+        self._lose_background(inst)  # frozen for good: its pending work never ends
         self.zombies += 1
         self.idle.pop(inst.id, None)
         self.partial.pop(inst.id, None)
@@ -434,6 +520,8 @@ class InstancePool:
             counters=Counters(**vars(self.counters)),
             cursor=len(self.cold_starts),
             events=self.cold_starts[since:],
+            background_pending=sum(i.background for i in self.instances.values()),
+            init_errors=list(self.init_errors),
         )
 
     def describe(self) -> list[dict[str, object]]:

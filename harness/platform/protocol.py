@@ -1,7 +1,5 @@
-"""The gateway <-> instance wire format: length-prefixed frames over one Unix socket pair.
-
-    frame   = header payload
-    header  = !IIH  (payload length, message id, code)
+"""The built-in handler's frames (JSON request and body); the framing itself and the app
+frames are harness.apphost.wire, the one definition of the wire format.
 
     gateway -> instance   request    id >= 1, code 0, payload = JSON {"m", "p", "q", "b"}
                                      (method, path, raw query string, body as latin-1)
@@ -14,41 +12,23 @@ Requests of one instance are multiplexed by id (``instance_concurrency`` > 1).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import struct
-from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from harness.apphost.wire import HEADER, MAX_PAYLOAD, READY_ID, Frame, encode, read_frame
 from targets.shared.endpoints import EndpointRequest
 
-HEADER = struct.Struct("!IIH")
-READY_ID = 0
-MAX_PAYLOAD = 16 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Frame:
-    id: int
-    code: int
-    payload: bytes
-
-
-def encode(msg_id: int, code: int, payload: bytes) -> bytes:
-    return HEADER.pack(len(payload), msg_id, code) + payload
-
-
-async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
-    """The next frame, or None at end of stream."""
-    try:
-        header = await reader.readexactly(HEADER.size)
-        length, msg_id, code = HEADER.unpack(header)
-        if length > MAX_PAYLOAD:
-            raise ValueError(f"frame of {length} bytes exceeds {MAX_PAYLOAD}")
-        payload = await reader.readexactly(length) if length else b""
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
-    return Frame(msg_id, code, payload)
+__all__ = [
+    "HEADER",
+    "MAX_PAYLOAD",
+    "READY_ID",
+    "Frame",
+    "decode_request",
+    "encode",
+    "encode_request",
+    "error_body",
+    "read_frame",
+]
 
 
 def encode_request(msg_id: int, method: str, path: str, query: str, body: bytes) -> bytes:

@@ -2,7 +2,8 @@
 
 ``TemplateSpawner.spawn(instance_id)`` creates a Unix socket pair for the new instance,
 hands one end to the template (SCM_RIGHTS) and returns the instance's pid with the other
-end. The instance is its own process group (pgid == pid). See harness.platform.template.
+end. The instance is its own process group (pgid == pid). See harness.apphost.template; what
+it runs (built-in handler or a user's app, which interpreter) is a harness.platform.launch.Launch.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-from collections.abc import Mapping
 
 from harness.errors import ServiceError
+from harness.platform.launch import Launch
 
 
 class TemplateSpawner:
     """Owns the template process and its control socket."""
 
-    def __init__(self, handler: str, mode: str, env: Mapping[str, str]) -> None:
-        self.handler = handler
+    def __init__(self, launch: Launch, mode: str) -> None:
+        self.launch = launch
         self.mode = mode
-        self.env = dict(env)
         self.proc: subprocess.Popen[bytes] | None = None
         self.ctrl: socket.socket | None = None
         self.waiting: dict[str, asyncio.Future[int]] = {}
@@ -39,10 +38,9 @@ class TemplateSpawner:
     async def start(self, timeout_s: float) -> None:
         """Start the template and wait until it has imported the handler's dependencies."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        argv = [sys.executable, "-m", "harness.platform.template", "--fd", str(theirs.fileno()),
-                "--handler", self.handler, "--parent", str(os.getpid())]
-        self.proc = subprocess.Popen(argv, env=self.env, pass_fds=(theirs.fileno(),),
-                                     stdin=subprocess.DEVNULL)
+        argv = self.launch.argv(theirs.fileno(), os.getpid())
+        self.proc = subprocess.Popen(argv, env=self.launch.env, cwd=self.launch.cwd,
+                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         theirs.close()
         ours.setblocking(False)
         self.ctrl = ours
@@ -53,8 +51,8 @@ class TemplateSpawner:
             await asyncio.wait_for(asyncio.shield(self.ready), timeout_s)
         except (TimeoutError, ConnectionError) as exc:
             self.close()
-            raise ServiceError("platform template", f"not ready after {timeout_s:.0f} s: {exc}",
-                               "gateway.log") from exc
+            detail = str(exc) or f"not ready after {timeout_s:.0f} s"
+            raise ServiceError("platform template", detail, "gateway.log") from exc
 
     def _on_readable(self) -> None:
         assert self.ctrl is not None
@@ -69,6 +67,9 @@ class TemplateSpawner:
                 self._on_closed()
                 return
             doc = json.loads(msg)
+            if "error" in doc and self.ready is not None and not self.ready.done():
+                self.ready.set_exception(ConnectionError(f"the template failed: {doc['error']}"))
+                continue
             if doc.get("ready") and self.ready is not None and not self.ready.done():
                 self.ready.set_result(int(doc["pid"]))
                 continue

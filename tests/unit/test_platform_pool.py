@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from harness.apphost.wire import HttpRequest
 from harness.platform.config import PlatformConfig
 from harness.platform.pool import InstancePool
 from harness.platform.protocol import READY_ID, encode, read_frame
@@ -78,7 +79,7 @@ class Harness:
             self.spawner.kill(pid)
 
     async def get(self, path: str, query: str = "") -> tuple[int, dict[str, Any]]:
-        reply = await self.pool.invoke("GET", path, query, b"")
+        reply = await self.pool.invoke(HttpRequest("GET", path, query))
         return reply.status, json.loads(reply.body)
 
     def sigs(self, sig: int) -> int:

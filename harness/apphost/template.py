@@ -1,22 +1,27 @@
-"""The template process: pre-imports the handler's dependencies, then forks instances on demand.
+"""The template process: imports what instances share, then forks (or execs) instances.
 
-Started by the gateway (harness.platform.spawner) as::
+Started by the gateway (harness.platform.spawner) under the instances' interpreter::
 
-    python -m harness.platform.template --fd N --handler module:function --parent GATEWAY_PID
+    python -m PACKAGE.template --fd N --parent GATEWAY_PID --runtime MODULE \
+        [--root DIR] [--preload a,b,c] -- RUNTIME_ARGS...
 
-``N`` is its end of a SOCK_SEQPACKET control socket. Messages:
+``MODULE`` is the instance runtime: ``harness.platform.instance`` (the built-in handler) or
+``pgstampede_apphost.instance`` (a user's app). ``N`` is its end of a SOCK_SEQPACKET
+control socket. Messages:
 
     gateway -> template   JSON {"instance": ID, "mode": "fork"|"exec"} + the instance's socket
                           end as SCM_RIGHTS file descriptor
-    template -> gateway   JSON {"ready": true, "pid": P} once, after the imports;
-                          JSON {"instance": ID, "pid": P} per fork
+    template -> gateway   JSON {"ready": true, "pid": P} once, after the preloads;
+                          JSON {"instance": ID, "pid": P} per fork;
+                          JSON {"error": TEXT} instead of ready if a preload fails (it exits)
 
 Each instance is a child of the template that calls ``setsid()`` (its own session and process
 group, so the gateway can SIGSTOP/SIGCONT/SIGKILL it as a group) and asks the kernel to SIGKILL
 it when the template dies (``PR_SET_PDEATHSIG``); the template asks the same for itself
 towards the gateway, so nothing survives the gateway, even a SIGKILLed one. The template
-ignores SIGCHLD, so the kernel reaps dead instances. In ``fork`` mode the child runs the
-instance runtime directly; in ``exec`` mode it starts a fresh interpreter.
+ignores SIGCHLD, so the kernel reaps dead instances. ``fork``: the child calls
+``MODULE.main(["--fd", FD, "--instance", ID, *RUNTIME_ARGS], started)``; ``exec``: it runs
+``python -m MODULE`` with the same arguments in a fresh interpreter. Standard library only.
 """
 
 from __future__ import annotations
@@ -32,20 +37,9 @@ import socket
 import sys
 import time
 
-PR_SET_PDEATHSIG = 1
+from .loader import error_text, prepare
 
-# What the template imports once so that a forked instance does not have to.
-PRELOAD = (
-    "asyncio",
-    "json",
-    "uvloop",
-    "asyncpg",
-    "targets.shared.endpoints",
-    "targets.shared.errors",
-    "targets.shared.settings",
-    "harness.platform.protocol",
-    "harness.platform.instance",
-)
+PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent(parent: int) -> None:
@@ -56,7 +50,8 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _child(ctrl: socket.socket, fd: int, instance: str, mode: str, spec: str) -> None:
+def _child(ctrl: socket.socket, fd: int, instance: str, mode: str, runtime: str,
+           extra: list[str]) -> None:
     """Runs in the forked child; never returns."""
     started = time.perf_counter()
     code = 1
@@ -67,14 +62,11 @@ def _child(ctrl: socket.socket, fd: int, instance: str, mode: str, spec: str) ->
         ctrl.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.environ["PGSTAMPEDE_INSTANCE"] = instance
+        argv = ["--fd", str(fd), "--instance", instance, *extra]
         if mode == "exec":
             os.set_inheritable(fd, True)
-            argv = [sys.executable, "-m", "harness.platform.instance", "--fd", str(fd),
-                    "--instance", instance, "--handler", spec]
-            os.execv(sys.executable, argv)
-        from harness.platform.instance import run_instance
-
-        code = run_instance(fd, spec, started)
+            os.execv(sys.executable, [sys.executable, "-m", runtime, *argv])
+        code = importlib.import_module(runtime).main(argv, started)
     except BaseException as exc:  # the child must never return into the template's loop
         print(f"instance {instance}: {exc!r}", file=sys.stderr)
     finally:
@@ -83,7 +75,7 @@ def _child(ctrl: socket.socket, fd: int, instance: str, mode: str, spec: str) ->
         os._exit(code)
 
 
-def serve(ctrl: socket.socket, spec: str) -> None:
+def serve(ctrl: socket.socket, runtime: str, extra: list[str]) -> None:
     """Fork one instance per control message until the gateway closes the socket."""
     while True:
         try:
@@ -97,27 +89,44 @@ def serve(ctrl: socket.socket, spec: str) -> None:
             continue
         pid = os.fork()
         if pid == 0:
-            _child(ctrl, fds[0], str(request["instance"]), str(request["mode"]), spec)
+            _child(ctrl, fds[0], str(request["instance"]), str(request["mode"]), runtime, extra)
         os.close(fds[0])
         ctrl.send(json.dumps({"instance": request["instance"], "pid": pid}).encode())
 
 
+def preload(modules: list[str]) -> str:
+    """Import the modules instances share; the first failure's text ("" when all loaded)."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            return f"preload {name!r}: {error_text(exc)}"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.platform.template")
+    parser = argparse.ArgumentParser(prog="python -m pgstampede_apphost.template")
     parser.add_argument("--fd", type=int, required=True, help="control socket (SOCK_SEQPACKET)")
-    parser.add_argument("--handler", required=True, help="module:function of the handler")
     parser.add_argument("--parent", type=int, default=0, help="the gateway's pid")
+    parser.add_argument("--runtime", required=True, help="the instance runtime module")
+    parser.add_argument("--root", default="", help="first on sys.path, working directory")
+    parser.add_argument("--preload", default="", help="modules to import, comma-separated")
+    parser.add_argument("extra", nargs="*", help="the runtime's own arguments (after --)")
     args = parser.parse_args(argv)
     die_with_parent(args.parent or os.getppid())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
-    for name in PRELOAD:
-        importlib.import_module(name)
+    ctrl = socket.socket(fileno=args.fd)
+    prepare(args.root)
+    error = preload([name for name in args.preload.split(",") if name])
+    if error:
+        print(f"template: {error}", file=sys.stderr)
+        ctrl.send(json.dumps({"error": error}).encode())
+        return 2
     gc.collect()
     gc.freeze()  # keep the imported objects' pages shared with forked instances
-    ctrl = socket.socket(fileno=args.fd)
     ctrl.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
-    serve(ctrl, args.handler)
+    serve(ctrl, args.runtime, args.extra)
     return 0
 
 

@@ -1,0 +1,59 @@
+"""Find the application object: ``module:attr``, optionally a factory, with its root first on
+sys.path (and as the working directory, as a platform's code directory is)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+
+class InitError(Exception):
+    """An instance's init failed; the message is the first error's text (one line)."""
+
+
+def prepare(root: str) -> None:
+    """Put ``root`` first on sys.path and make it the working directory ("" = leave both)."""
+    if not root:
+        return
+    path = os.path.abspath(root)
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    os.chdir(path)
+
+
+def load_app(entry: str, factory: bool) -> Any:
+    """The ASGI/WSGI callable named by ``module:attr`` (called once when it is a factory)."""
+    module_name, _, attr = entry.partition(":")
+    module = importlib.import_module(module_name)
+    target: Any = module
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise InitError(f"{entry}: module {module_name!r} has no attribute {attr!r}") from None
+    if factory:
+        target = target()
+    if not callable(target):
+        raise InitError(f"{entry} is not callable")
+    return target
+
+
+def error_text(exc: BaseException) -> str:
+    """The one-line text of an exception, as the first error of an init."""
+    if isinstance(exc, InitError):
+        return str(exc)
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return shorten(text)
+
+
+def last_line(text: str, limit: int = 500) -> str:
+    """The last non-empty line of a message (a traceback's is its exception), shortened."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return shorten(lines[-1] if lines else "", limit)
+
+
+def shorten(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

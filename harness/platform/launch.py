@@ -1,0 +1,107 @@
+"""What the template process runs: the built-in handler, or a user's app (harness.apphost).
+
+Built-in handler (``app_kind = ""``): the harness's interpreter runs
+``harness.apphost.template`` with the runtime ``harness.platform.instance``, preloading the
+handler's dependencies (uvloop, asyncpg, targets.*).
+
+User's app (``app_kind = "asgi" | "wsgi"``): ``app_python`` (default: the harness's) runs
+``pgstampede_apphost.template`` with the runtime ``pgstampede_apphost.instance``. Its
+``PYTHONPATH`` holds one directory, ``WORKDIR/apphost``, in which ``pgstampede_apphost`` is a
+symbolic link to harness/apphost: the app's interpreter sees that package and nothing else of
+the harness (no site-packages of the harness's virtualenv, no ``harness``, no ``targets``).
+The template starts in that directory (``python -m`` puts the working directory first on
+sys.path), then moves to ``app_root``. The environment is the gateway's, without its Python
+variables, plus ``app_env``; ``app_python``'s directory comes first on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import harness.apphost
+from harness.platform.config import PlatformConfig
+
+APPHOST_PACKAGE = "pgstampede_apphost"
+APP_RUNTIME = f"{APPHOST_PACKAGE}.instance"
+BUILTIN_RUNTIME = "harness.platform.instance"
+# What the template imports once so that a forked instance does not have to.
+BUILTIN_PRELOAD = (
+    "asyncio",
+    "json",
+    "uvloop",
+    "asyncpg",
+    "targets.shared.endpoints",
+    "targets.shared.errors",
+    "targets.shared.settings",
+    "harness.platform.protocol",
+    BUILTIN_RUNTIME,
+)
+APP_PRELOAD = ("asyncio", "json", APP_RUNTIME)
+PYTHON_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTHONSAFEPATH")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The template's command line (without ``--fd``/``--parent``), environment and cwd."""
+
+    python: str
+    module: str
+    options: tuple[str, ...]
+    runtime_args: tuple[str, ...]
+    env: dict[str, str]
+    cwd: str | None = None
+
+    def argv(self, fd: int, parent: int) -> list[str]:
+        return [self.python, "-m", self.module, "--fd", str(fd), "--parent", str(parent),
+                *self.options, "--", *self.runtime_args]
+
+
+def template_launch(config: PlatformConfig, workdir: Path) -> Launch:
+    return app_launch(config, workdir) if config.is_app else builtin_launch(config)
+
+
+def builtin_launch(config: PlatformConfig) -> Launch:
+    env = {**os.environ, **config.handler_env(), "PYTHONUNBUFFERED": "1"}
+    options = ("--runtime", BUILTIN_RUNTIME, "--preload", ",".join(BUILTIN_PRELOAD))
+    return Launch(sys.executable, "harness.apphost.template", options,
+                  ("--handler", config.handler), env)
+
+
+def app_launch(config: PlatformConfig, workdir: Path) -> Launch:
+    path_dir = expose_apphost(workdir)
+    python = config.app_python or sys.executable
+    root = os.path.abspath(config.app_root) if config.app_root else ""
+    preload = ",".join((*APP_PRELOAD, *config.app_preload))
+    options = ("--runtime", APP_RUNTIME, "--root", root, "--preload", preload)
+    runtime_args = ["--kind", config.app_kind, "--entry", config.app_entry, "--root", root,
+                    "--concurrency", str(config.instance_concurrency)]
+    if config.app_factory:
+        runtime_args.append("--factory")
+    return Launch(python, f"{APPHOST_PACKAGE}.template", options, tuple(runtime_args),
+                  app_env(config, path_dir), str(path_dir))
+
+
+def app_env(config: PlatformConfig, path_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PYTHON_VARIABLES}
+    if config.app_python:
+        bin_dir = os.path.dirname(os.path.abspath(config.app_python))
+        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
+    env.update(config.app_env)
+    env.update({"PYTHONPATH": str(path_dir), "PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1"})
+    return env
+
+
+def expose_apphost(workdir: Path) -> Path:
+    """``WORKDIR/apphost`` holding only ``pgstampede_apphost`` (a link to harness/apphost)."""
+    path_dir = workdir.resolve() / "apphost"
+    path_dir.mkdir(parents=True, exist_ok=True)
+    link = path_dir / APPHOST_PACKAGE
+    source = Path(harness.apphost.__file__).resolve().parent
+    if not (link.is_symlink() and link.resolve() == source):
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(source, target_is_directory=True)
+    return path_dir
