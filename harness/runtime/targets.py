@@ -33,6 +33,7 @@ class TargetContext:
     pid_dir: Path | None = None
     direct_dsn: str = ""   # the app role straight to PostgreSQL (bypassing any pooler)
     monitor_dsn: str = ""  # the superuser monitor role (schema set-up, checks)
+    say: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
     @property
     def statement_cache_size(self) -> str:
@@ -73,9 +74,18 @@ def target_env(ctx: TargetContext, extra: Mapping[str, str] | None = None) -> di
     return env
 
 
+def persistent_target(ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
+    """The user's app (``[app]``) under uvicorn, or the built-in Starlette app."""
+    if ctx.variant.app is not None:
+        from harness.app.persistent import persistent_app_target
+
+        return persistent_app_target(ctx)
+    return builtin_persistent_target(ctx)
+
+
 @contextlib.contextmanager
-def persistent_target(ctx: TargetContext) -> Iterator[RunningTarget]:
-    """One uvicorn process serving the Starlette app with an asyncpg pool."""
+def builtin_persistent_target(ctx: TargetContext) -> Iterator[RunningTarget]:
+    """uvicorn (``workers`` processes) serving the Starlette app with an asyncpg pool."""
     spec = ctx.variant.persistent
     port = free_port()
     env = target_env(ctx, {
@@ -85,8 +95,8 @@ def persistent_target(ctx: TargetContext) -> Iterator[RunningTarget]:
         "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(int(spec.background_delay_s * 1000)),
     })
     argv = [sys.executable, "-m", "uvicorn", "targets.persistent.app:app", "--host", LOOPBACK,
-            "--port", str(port), "--no-access-log", "--log-level", "warning",
-            "--timeout-graceful-shutdown", "2"]
+            "--port", str(port), "--workers", str(spec.workers), "--no-access-log",
+            "--log-level", "warning", "--timeout-graceful-shutdown", "2"]
     url = f"http://{LOOPBACK}:{port}"
     with ManagedProcess(name="target", argv=argv, env=env, log_path=ctx.logs / "target.log",
                         ready_url=f"{url}/health", pid_dir=ctx.pid_dir) as proc:
@@ -103,7 +113,20 @@ def platform_config(ctx: TargetContext) -> Any:
              if f.name not in ("prepared_statement_fix", "background_delay_s", "preset",
                                "overrides")}
     return PlatformConfig(**knobs, dsn=ctx.dsn, statement_cache_size=ctx.statement_cache_size,
-                          background_delay_ms=int(spec.background_delay_s * 1000))
+                          background_delay_ms=int(spec.background_delay_s * 1000),
+                          **app_platform_fields(ctx))
+
+
+def app_platform_fields(ctx: TargetContext) -> dict[str, Any]:
+    """PlatformConfig's ``app_*`` fields for a variant with an ``[app]`` (none without)."""
+    app = ctx.variant.app
+    if app is None:
+        return {}
+    from harness.app.env import app_environment
+
+    return {"app_kind": app.kind, "app_entry": app.entry, "app_factory": app.factory,
+            "app_root": app.root, "app_python": app.python,
+            "app_env": app_environment(app, ctx.dsn), "app_preload": app.preload}
 
 
 @contextlib.contextmanager
@@ -112,6 +135,10 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     from harness.collect.platform import PlatformCollector
     from harness.platform.pidfile import instance_pids, read_pids
 
+    if ctx.variant.app is not None:
+        from harness.app.database import prepare_database
+
+        prepare_database(ctx.variant.app, ctx.direct_dsn or ctx.dsn, ctx.logs)
     config = platform_config(ctx)
     workdir = service_tempdir("pgstampede-gw-", pid_dir=ctx.pid_dir)
     config_path = workdir / "platform.json"

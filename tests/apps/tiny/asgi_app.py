@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import traceback
 from typing import Any
 
 import asyncpg
@@ -20,18 +21,25 @@ def _mark(event: str) -> None:
             f.write(f"{event} {os.getpid()}\n")
 
 
+async def _startup() -> None:
+    if os.environ.get("FAIL_STARTUP"):
+        raise RuntimeError("startup failed on purpose")
+    size = int(os.environ.get("POOL_SIZE", "2"))
+    STATE["pool"] = await asyncpg.create_pool(
+        os.environ["DATABASE_URL"], min_size=size, max_size=size)
+    _mark("startup")
+
+
 async def _lifespan(receive: Any, send: Any) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            if os.environ.get("FAIL_STARTUP"):
+            try:  # as Starlette does: a failing startup is reported, with its traceback
+                await _startup()
+            except Exception:
                 await send({"type": "lifespan.startup.failed",
-                            "message": "startup failed on purpose"})
+                            "message": traceback.format_exc()})
                 return
-            size = int(os.environ.get("POOL_SIZE", "2"))
-            STATE["pool"] = await asyncpg.create_pool(
-                os.environ["DATABASE_URL"], min_size=size, max_size=size)
-            _mark("startup")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await STATE["pool"].close()
