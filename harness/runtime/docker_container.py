@@ -4,7 +4,9 @@
 a container on the host network (services bind 127.0.0.1 only) with ``init`` (so it stops at
 once), labelled with its run, whose output (stdout and stderr) is copied line by line into
 ``log_path`` by a thread following ``docker logs`` — so the PostgreSQL server log lands in
-the file the PgLogCollector tails, exactly as with the process runtime. ``pids()`` are host
+the file the PgLogCollector tails, exactly as with the process runtime; a copy that breaks
+off before the container is removed is a ServiceError when the context exits (a note on the
+error already raised, if any), never a silently shorter log. ``pids()`` are host
 pids: the container's init and its descendants, which the host collector samples unchanged.
 On exit the container is force-removed, whatever happened.
 """
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import docker
@@ -45,20 +48,39 @@ class ContainerSpec:
     shm_size: str | None = None
 
 
+COPY_ERRORS = (DockerException, RequestException, HTTPError, OSError, ValueError)
+
+
 class LogCopier(threading.Thread):
-    """Follows a container's output into a file until the container is gone."""
+    """Follows a container's output into a file until the container is gone.
+
+    A copy that breaks before :meth:`stopping` was called (the engine's stream fails, the
+    file cannot be written) is a failure: :attr:`failure` says when and why, and the
+    container's context reports it. The stream breaking once the container is being removed
+    is its normal end."""
 
     def __init__(self, container: Any, path: Path) -> None:
         super().__init__(name=f"logs-{path.name}", daemon=True)
         self.container = container
         self.path = path
+        self.failure: str | None = None
+        self._stopping = threading.Event()
+
+    def stopping(self) -> None:
+        """The container is about to be removed: the stream ends now, and that is no error."""
+        self._stopping.set()
 
     def run(self) -> None:
-        with open(self.path, "ab") as out, contextlib.suppress(
-                DockerException, RequestException, HTTPError, OSError, ValueError):
-            for chunk in self.container.logs(stream=True, follow=True):
-                out.write(chunk)
-                out.flush()
+        try:
+            with open(self.path, "ab") as out:
+                for chunk in self.container.logs(stream=True, follow=True):
+                    out.write(chunk)
+                    out.flush()
+        except COPY_ERRORS as exc:
+            if not self._stopping.is_set():
+                when = time.strftime("%H:%M:%SZ", time.gmtime())
+                self.failure = (f"copying its output into {self.path} failed at {when}, the "
+                                f"log is cut there: {type(exc).__name__}: {exc}")
 
 
 class ServiceContainer(Resource):
@@ -121,6 +143,8 @@ class ServiceContainer(Resource):
                            f"{self.ready_timeout_s:.0f} s", str(self.spec.log_path))
 
     def stop(self) -> None:
+        if self._logs is not None:
+            self._logs.stopping()
         if self.container is not None:
             with contextlib.suppress(NotFound):
                 try:
@@ -131,4 +155,22 @@ class ServiceContainer(Resource):
         if self._logs is not None:
             self._logs.join(timeout=5.0)
         self.root_pid = 0
+
+    def log_failure(self) -> str | None:
+        """Why the copy of the container's output into its log broke off (None: it did not)."""
+        return None if self._logs is None else self._logs.failure
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Remove the container; then a broken log copy is an error (a note on the error
+        already raised, if any): the log the collectors read is incomplete."""
+        super().__exit__(exc_type, exc, tb)
+        failure = self.log_failure()
+        if failure is None:
+            return
+        if exc is not None:
+            exc.add_note(f"{self.spec.service}: {failure}")
+            return
+        raise ServiceError(self.spec.service, f"container {self.spec.name}: {failure}",
+                           str(self.spec.log_path))
 
