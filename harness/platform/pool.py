@@ -367,12 +367,12 @@ class InstancePool:
         if error not in known and len(self.init_errors) < MAX_INIT_ERRORS:
             self.init_errors.append(InitError(inst.started_wall, inst.id, error))
         print(f"platform: instance {inst.id} init failed: {error}", file=sys.stderr)
-        self._kill(inst, f"init failed: {error}")
         reply = Reply(502, error_body("http_5xx", f"platform: instance init failed: {error}"))
-        for waiter in self.waiters:
+        for waiter in self.waiters:  # answered first, so that the kill starts no instance for it
             if not waiter.done():
                 self._settle(waiter, reply)
                 break
+        self._kill(inst, f"init failed: {error}")
 
     async def _spawn(self, inst: Instance) -> asyncio.StreamReader:
         if self.config.init_delay_s > 0:
