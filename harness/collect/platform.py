@@ -4,10 +4,15 @@ Polls ``GET <stats_url>?since=<cursor>`` (harness.platform.stats documents the J
 keep-alive HTTP/1.1 connection and keeps two frames (docs/internals.md):
 
     platform      t, starting, busy, warm, frozen, zombie, queue, cold_starts, reaped, throttled
-                  (the last three cumulative)
+                  (the last three cumulative), init_failures (cumulative), background_pending
+                  (app work running after its response, now), background_completed,
+                  background_delayed, background_lost (cumulative), init_error (the first
+                  init failure's text, "" until there is one)
     cold_starts   t (start of the cold start), instance, duration_ms
 
 Each cold start is recorded once: the cursor the gateway returns is passed back as ``since``.
+The background columns count a user's app's work (harness.apphost.background); the built-in
+handler's background jobs are in the database instead (the ``background`` frame).
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ PLATFORM_COLUMNS = (
     "cold_starts",
     "reaped",
     "throttled",
+    "init_failures",
+    "background_pending",
+    "background_completed",
+    "background_delayed",
+    "background_lost",
 )
+TEXT_COLUMNS = ("init_error",)
 COLD_START_COLUMNS = ("t", "instance", "duration_ms")
 
 
@@ -52,7 +63,8 @@ class PlatformCollector:
         self._path = parts.path or "/__platform/stats"
         self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._cursor = 0
-        self._rows: list[tuple[float, ...]] = []
+        self._rows: list[tuple[float | str, ...]] = []
+        self._init_error = ""
         self._cold: list[tuple[float, str, float]] = []
         self._latest: dict[str, float] = {}
 
@@ -63,7 +75,11 @@ class PlatformCollector:
         doc = await self._fetch()
         if int(doc.get("cursor", 0)) < self._cursor:  # a new gateway: start over
             self._cursor = 0
-        self._rows.append((t, *(float(doc.get(c, 0)) for c in PLATFORM_COLUMNS)))
+        errors = doc.get("init_errors") or []
+        if not self._init_error and errors:
+            self._init_error = str(errors[0].get("error", ""))
+        self._rows.append((t, *(float(doc.get(c, 0)) for c in PLATFORM_COLUMNS),
+                           self._init_error))
         for event in doc.get("cold_start_events", []):
             self._cold.append(
                 (float(event["t"]), str(event["instance"]), float(event["duration_ms"]))
@@ -76,6 +92,8 @@ class PlatformCollector:
             "platform.zombies": float(doc.get("zombie", 0)),
             "platform.queue": float(doc.get("queue", 0)),
             "platform.cold_starts": float(doc.get("cold_starts", 0)),
+            "platform.init_failures": float(doc.get("init_failures", 0)),
+            "platform.background_pending": float(doc.get("background_pending", 0)),
         }
 
     async def stop(self) -> None:
@@ -85,8 +103,9 @@ class PlatformCollector:
         self._close()
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        platform = pd.DataFrame(self._rows, columns=["t", *PLATFORM_COLUMNS])
-        platform = platform.astype({"t": "float64", **dict.fromkeys(PLATFORM_COLUMNS, "int64")})
+        platform = pd.DataFrame(self._rows, columns=["t", *PLATFORM_COLUMNS, *TEXT_COLUMNS])
+        platform = platform.astype({"t": "float64", **dict.fromkeys(PLATFORM_COLUMNS, "int64"),
+                                    **dict.fromkeys(TEXT_COLUMNS, "str")})
         cold = pd.DataFrame(self._cold, columns=list(COLD_START_COLUMNS))
         cold = cold.astype({"t": "float64", "instance": "object", "duration_ms": "float64"})
         return {"platform": platform, "cold_starts": cold}

@@ -65,6 +65,9 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo("platform.zombies.peak", "count", "lower", "most abandoned (zombie) instances"),
     MetricInfo("platform.reaped", "count", "none", "instances reaped after idle_timeout"),
     MetricInfo("platform.throttled", "count", "lower", "requests rejected with 429"),
+    MetricInfo(
+        "platform.init_failures", "count", "lower", "instances whose init failed (answered 502)"
+    ),
     MetricInfo("platform.queue.peak", "count", "lower", "most requests waiting for an instance"),
     MetricInfo("background.completed", "count", "higher", "background jobs that completed"),
     MetricInfo("background.delayed", "count", "lower", "background jobs completed late"),
