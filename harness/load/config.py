@@ -47,6 +47,10 @@ class RequestLike(Protocol):
     def path(self) -> str: ...
     @property
     def weight(self) -> float: ...
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def body(self) -> str: ...
 
 
 class LoadSpecLike(Protocol):
@@ -62,6 +66,8 @@ class LoadSpecLike(Protocol):
     def processes(self) -> int: ...
     @property
     def request_timeout_s(self) -> float: ...
+    @property
+    def locustfile(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,25 @@ class WeightedRequest:
     method: str
     path: str
     weight: float
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""  # JSON text ("" = no body)
+
+    def send_options(self) -> dict[str, Any]:
+        """The keyword arguments of Locust's ``client.request`` for headers and body."""
+        if not self.headers and not self.body:
+            return {}
+        headers = dict(self.headers)
+        if self.body:
+            headers.setdefault("Content-Type", "application/json")
+            return {"headers": headers, "data": self.body.encode()}
+        return {"headers": headers}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WeightedRequest:
+        return cls(name=str(data["name"]), method=str(data["method"]), path=str(data["path"]),
+                   weight=float(data["weight"]),
+                   headers=tuple((str(k), str(v)) for k, v in data.get("headers", ())),
+                   body=str(data.get("body", "")))
 
 
 @dataclass(frozen=True)
@@ -90,8 +115,11 @@ class LoadConfig:
     request_timeout_s: float = 30.0
     request_log: bool = True
     progress_interval_s: float = 1.0
+    locustfile: str = ""  # the user's own Locust file: it says which requests to send
 
     def __post_init__(self) -> None:
+        if self.locustfile:
+            return
         if not self.requests or sum(r.weight for r in self.requests) <= 0:
             raise LoadError("load plan: at least one request with a positive weight is needed")
 
@@ -123,10 +151,13 @@ class LoadConfig:
             stages=tuple(ShapeStage(s.duration_s, s.users, s.spawn_rate) for s in spec.stages),
             think_time_s=(spec.think_time_s[0], spec.think_time_s[1]),
             requests=tuple(
-                WeightedRequest(r.name, r.method.upper(), r.path, r.weight) for r in spec.requests
+                WeightedRequest(r.name, r.method.upper(), r.path, r.weight, tuple(r.headers),
+                                r.body)
+                for r in spec.requests
             ),
             request_timeout_s=spec.request_timeout_s,
             request_log=request_log,
+            locustfile=spec.locustfile,
         )
 
     def to_json(self) -> str:
@@ -139,6 +170,7 @@ class LoadConfig:
                 "request_timeout_s": self.request_timeout_s,
                 "request_log": self.request_log,
                 "progress_interval_s": self.progress_interval_s,
+                "locustfile": self.locustfile,
             }
         )
 
@@ -150,10 +182,11 @@ class LoadConfig:
             out_dir=str(data["out_dir"]),
             stages=tuple(ShapeStage(**s) for s in data["stages"]),
             think_time_s=(float(lo), float(hi)),
-            requests=tuple(WeightedRequest(**r) for r in data["requests"]),
+            requests=tuple(WeightedRequest.from_dict(r) for r in data["requests"]),
             request_timeout_s=float(data["request_timeout_s"]),
             request_log=bool(data["request_log"]),
             progress_interval_s=float(data["progress_interval_s"]),
+            locustfile=str(data["locustfile"]),
         )
 
 

@@ -1,46 +1,25 @@
-"""The locustfile of pgstampede: runs only inside the Locust subprocess.
+"""The locustfile of pgstampede's own requests: runs only inside the Locust subprocess.
 
 Importing locust monkey-patches the process with gevent, so nothing else in the harness
 imports this module; ``harness.load.runner`` starts ``python -m locust -f <this file>``.
-
-The load plan (``harness.load.config.LoadConfig``) comes from ``PGSTAMPEDE_LOAD_CONFIG``
-(JSON) or ``PGSTAMPEDE_LOAD_CONFIG_FILE`` (path), read in the ``init`` event. Then:
-
-- ``HarnessUser`` sends the plan's requests by weight, waits the think time in between,
-  and marks every non-2xx response as a Locust failure;
-- every request is logged by the ``request`` event to ``requests-<pid>.csv`` (one file
-  per Locust process; switched off by ``request_log = false`` for the overhead benchmark);
-- ``StagesShape`` follows the stages and stops Locust at their end;
-- the process that drives the shape writes ``progress.jsonl`` about every second, and when
-  Locust quits rewrites Locust's ``<csv prefix>_stats.csv`` with the final totals (Locust
-  itself refreshes that file once a second only, so its last second would be missing).
+``HarnessUser`` sends the plan's weighted requests (``[load] endpoints`` or ``paths``, with
+their headers and JSON bodies), waits the think time in between, and marks every non-2xx
+response as a Locust failure. The load shape, the request log and the progress file come
+from ``harness.load.locust_plugin`` (imported here, so Locust finds ``StagesShape``).
 """
 
 from __future__ import annotations
 
-import csv
 import random
-import time
-from pathlib import Path
 from typing import Any, ClassVar
 
-import gevent
-from locust import FastHttpUser, LoadTestShape, events, task
-from locust import log as locust_log
+from locust import FastHttpUser, events, task
 from locust.env import Environment
-from locust.runners import Runner, WorkerRunner
-from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from harness.load.config import LoadConfig, load_config_from_env
-from harness.load.outcome import classify
-from harness.load.progress import (
-    PROGRESS_FILE,
-    LocustProgress,
-    ProgressWriter,
-    ShapeEvent,
-)
-from harness.load.request_log import RequestLogWriter
-from harness.load.shape import shape_tick, stage_index
+from harness.load.locust_plugin import StagesShape
+
+__all__ = ["HarnessUser", "StagesShape"]
 
 
 class HarnessUser(FastHttpUser):
@@ -57,119 +36,18 @@ class HarnessUser(FastHttpUser):
             return
         spec = self.plan.pick(random.random())
         with self.client.request(
-            spec.method, spec.path, name=spec.name, catch_response=True
+            spec.method, spec.path, name=spec.name, catch_response=True, **spec.send_options()
         ) as resp:
             status = int(resp.status_code or 0)
             if status and not 200 <= status < 300:
                 resp.failure(f"HTTP {status}")
 
 
-class StagesShape(LoadTestShape):
-    """Users and spawn rate from the plan's stages; None (stop) after the last one."""
-
-    plan: LoadConfig | None = None
-    progress: ProgressWriter | None = None
-    stage: int = -1
-    started: bool = False
-
-    def tick(self) -> tuple[int, float] | None:
-        if self.plan is None:
-            return None
-        run_time = float(self.get_run_time())  # type: ignore[no-untyped-call]
-        if not self.started:
-            self.started = True
-            self._record("start", time.time() - run_time)
-        current = shape_tick(self.plan.stages, run_time)
-        index = stage_index(self.plan.stages, run_time)
-        self.stage = -1 if index is None else index
-        if current is None:
-            self._record("end", time.time())
-        return current
-
-    def _record(self, event: str, t: float) -> None:
-        if self.progress is not None:
-            self.progress.write(ShapeEvent(event=event, t=t))
-
-
-def _request_listener(log: RequestLogWriter) -> Any:
-    """The ``request`` event listener writing one row per request (kept lean: hot path)."""
-
-    def on_request(
-        name: str,
-        response_time: float,
-        response: Any,
-        exception: BaseException | None,
-        start_time: float,
-        **_: Any,
-    ) -> None:
-        status: int = getattr(response, "status_code", 0) or 0
-        if status:
-            outcome = classify(status, response.content, None)
-        else:
-            outcome = classify(0, None, exception or getattr(response, "error", None))
-        log.write(start_time, name, response_time, status, outcome)
-
-    return on_request
-
-
-def _progress(runner: Runner, shape: StagesShape | None) -> LocustProgress:
-    total = runner.stats.total
-    return LocustProgress(
-        t=time.time(),
-        users=int(runner.user_count),
-        requests=int(total.num_requests),
-        failures=int(total.num_failures),
-        stage=shape.stage if shape is not None else -1,
-    )
-
-
-def _ticker(
-    interval_s: float, log: RequestLogWriter, runner: Runner, progress: ProgressWriter | None
-) -> None:
-    """Every ``interval_s``: flush this process's request log, write a progress line."""
-    shape = runner.environment.shape_class
-    while True:
-        gevent.sleep(interval_s)
-        log.flush()
-        if progress is not None:
-            progress.write(_progress(runner, shape if isinstance(shape, StagesShape) else None))
-
-
-def _rewrite_stats_csv(environment: Environment, prefix: str) -> None:
-    """Rewrite ``<prefix>_stats.csv`` from the final stats (Locust's own columns)."""
-    with Path(f"{prefix}_stats.csv").open("w", newline="", encoding="utf-8") as f:
-        StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(f))
-
-
-def on_init(environment: Environment, runner: Runner, **_: Any) -> None:
+def on_init(environment: Environment, **_: Any) -> None:
     plan = load_config_from_env()
-    out_dir = Path(plan.out_dir)
     HarnessUser.plan = plan
     HarnessUser.network_timeout = plan.request_timeout_s
     HarnessUser.connection_timeout = plan.request_timeout_s
-    is_worker = isinstance(runner, WorkerRunner)
-    progress = None if is_worker else ProgressWriter(out_dir / PROGRESS_FILE)
-    shape = environment.shape_class
-    if isinstance(shape, StagesShape):
-        shape.plan = plan
-        shape.progress = progress
-    log = RequestLogWriter(out_dir)
-    if plan.request_log:
-        environment.events.request.add_listener(_request_listener(log))  # type: ignore[no-untyped-call]
-    ticker = gevent.spawn(_ticker, plan.progress_interval_s, log, runner, progress)
-    csv_prefix = getattr(environment.parsed_options, "csv_prefix", None)
-
-    def on_quitting(environment: Environment, **_: Any) -> None:
-        ticker.kill(block=False)
-        log.close()
-        if progress is not None:
-            progress.write(_progress(runner, shape if isinstance(shape, StagesShape) else None))
-        if csv_prefix and not is_worker:
-            _rewrite_stats_csv(environment, str(csv_prefix))
-        if runner.exceptions or locust_log.unhandled_greenlet_exception:
-            environment.process_exit_code = 2
-
-    environment.events.quitting.add_listener(on_quitting)  # type: ignore[no-untyped-call]
 
 
 events.init.add_listener(on_init)  # type: ignore[no-untyped-call]

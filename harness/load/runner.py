@@ -1,7 +1,8 @@
 """Run Locust headless in its own process group and collect what it wrote.
 
 ``run_locust`` writes the load plan to ``<out_dir>/load_config.json``, starts
-``python -m locust -f harness/load/locustfile.py`` (argv from ``build_locust_argv``) with
+``python -m locust -f harness/load/locustfile.py`` (argv from ``build_locust_argv``; with
+``[load] locustfile``: ``-f harness/load/locust_plugin.py,<the user's file>``) with
 ``cwd=out_dir`` and the plan's path in ``PGSTAMPEDE_LOAD_CONFIG_FILE``, follows
 ``progress.jsonl`` for the live display, and waits for the shape to end (plus a grace).
 Locust's own files (``locust_stats.csv``, ``locust_failures.csv``...) and the per-process
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCUST_PLUGIN = Path(__file__).with_name("locust_plugin.py")
 CSV_PREFIX = "locust"
 STATS_CSV = CSV_PREFIX + "_stats.csv"
 CONFIG_FILE = "load_config.json"
@@ -70,7 +72,7 @@ class LocustResult:
 def build_locust_argv(
     *,
     python: str,
-    locustfile: Path,
+    locustfile: Path | str,
     host: str,
     out_dir: Path,
     processes: int = 1,
@@ -99,6 +101,11 @@ def build_locust_argv(
             "--master-port", str(master_port),
         ]  # fmt: skip
     return argv
+
+
+def locustfiles(config: LoadConfig) -> str:
+    """Locust's ``-f``: pgstampede's locustfile, or its plugin first and the user's file."""
+    return f"{LOCUST_PLUGIN},{config.locustfile}" if config.locustfile else str(LOCUSTFILE)
 
 
 def locust_env(base: Mapping[str, str], config_path: Path) -> dict[str, str]:
@@ -232,7 +239,7 @@ async def run_locust(
     config_path.write_text(config.to_json())
     argv = build_locust_argv(
         python=sys.executable,
-        locustfile=LOCUSTFILE,
+        locustfile=locustfiles(config),
         host=host,
         out_dir=out_dir,
         processes=load.processes,

@@ -16,7 +16,13 @@ from harness.load.config import (
     WeightedRequest,
     load_config_from_env,
 )
-from harness.load.runner import build_locust_argv, locust_env, read_locust_totals
+from harness.load.runner import (
+    LOCUST_PLUGIN,
+    build_locust_argv,
+    locust_env,
+    locustfiles,
+    read_locust_totals,
+)
 from harness.load.shape import shape_tick, stage_index
 from harness.scenario import LoadSpec, RequestSpec, Stage
 
@@ -178,5 +184,33 @@ def test_read_locust_totals(tmp_path: Path) -> None:
 
 def test_config_json_is_plain_data(tmp_path: Path) -> None:
     data = json.loads(plan(tmp_path).to_json())
-    assert data["requests"][0] == {"name": "read", "method": "GET", "path": "/read", "weight": 0.8}
+    assert data["requests"][0] == {"name": "read", "method": "GET", "path": "/read", "weight": 0.8,
+                                   "headers": [], "body": ""}
+    assert data["locustfile"] == ""
     assert data["stages"][1] == {"duration_s": 20.0, "users": 50, "spawn_rate": 25.0}
+
+
+def test_headers_and_json_body_survive_the_json_plan(tmp_path: Path) -> None:
+    post = WeightedRequest("POST /orders", "POST", "/orders", 1.0, (("X-Token", "t"),),
+                           '{"item": 1}')
+    config = LoadConfig(out_dir=str(tmp_path), stages=(ShapeStage(1.0, 1, 1.0),),
+                        think_time_s=(0.0, 0.0), requests=(post,))
+    back = LoadConfig.from_json(config.to_json())
+    assert back == config
+    assert back.requests[0].send_options() == {
+        "headers": {"X-Token": "t", "Content-Type": "application/json"},
+        "data": b'{"item": 1}'}
+    bare = WeightedRequest("GET /", "GET", "/", 1.0)
+    assert bare.send_options() == {}
+    assert WeightedRequest("GET /", "GET", "/", 1.0, (("A", "b"),)).send_options() == \
+        {"headers": {"A": "b"}}
+
+
+def test_a_users_locustfile_needs_no_requests(tmp_path: Path) -> None:
+    config = LoadConfig(out_dir=str(tmp_path), stages=(ShapeStage(1.0, 1, 1.0),),
+                        think_time_s=(0.0, 0.0), requests=(), locustfile="/x/locustfile.py")
+    assert LoadConfig.from_json(config.to_json()).locustfile == "/x/locustfile.py"
+    assert locustfiles(config) == f"{LOCUST_PLUGIN},/x/locustfile.py"
+    with pytest.raises(LoadError, match="at least one request"):
+        LoadConfig(out_dir=str(tmp_path), stages=(ShapeStage(1.0, 1, 1.0),),
+                   think_time_s=(0.0, 0.0), requests=())
