@@ -73,6 +73,8 @@ def builtin_launch(config: PlatformConfig) -> Launch:
 def app_launch(config: PlatformConfig, workdir: Path) -> Launch:
     path_dir = expose_apphost(workdir)
     python = config.app_python or sys.executable
+    if os.sep in python:  # a path (the template starts elsewhere); a bare name is found on PATH
+        python = os.path.abspath(python)
     root = os.path.abspath(config.app_root) if config.app_root else ""
     preload = ",".join((*APP_PRELOAD, *config.app_preload))
     options = ("--runtime", APP_RUNTIME, "--root", root, "--preload", preload)
