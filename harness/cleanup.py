@@ -1,78 +1,204 @@
-"""``pgstampede clean``: stop what a crashed harness left behind.
+"""Stopping what a run left running: ``pgstampede clean`` and the reaper share this.
 
-Every service the harness starts writes ``<run>/.pids/<name>.pid`` (its process group id)
-and removes it when it stops. A pid file that is still there after the harness died names a
-process group to stop, if a process with that pid started before the file was written
-(so a recycled pid is left alone). Pid files may hold several lines (a gateway lists its
-instances).
+Every service the harness starts writes ``<run>/.pids/<name>.pid`` (its process group id,
+and the process's start time when known) and removes it when it stops. A pid file that is
+still there after the harness died names a process group to stop if the process with that
+pid is the one that was recorded: same start time, or (for a file without one) started
+before the file was written, so that a recycled pid is left alone. Pid files may hold
+several lines (a gateway lists its instances). Temp folders (clusters, configs) are
+registered next to them as ``<name>.tmpdir``.
+
+Stopping is done in two phases on every process at once: the first signal to each group
+(SIGQUIT, an immediate shutdown, for PostgreSQL, whose backends are in their own sessions
+and would keep running after a SIGKILL of the postmaster; SIGTERM for the rest), a short
+grace, then SIGKILL to every process of the trees found, descendants included.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
-from collections.abc import Iterable, Iterator
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from harness.runtime.managed import stop_group
+GRACE_S = 2.5
+FIRST_SIGNAL = {"postgres": signal.SIGQUIT}
 
 
-def _pid_files(folders: Iterable[Path]) -> Iterator[Path]:
+@dataclass(frozen=True)
+class Leftover:
+    """A live process group a pid file names: the service, its leader, the file."""
+
+    name: str
+    process: psutil.Process
+    source: Path
+
+
+def pid_dirs(folders: Iterable[Path]) -> list[Path]:
+    """The ``.pids`` folders of run folders, or of the runs inside a folder (``reports/``)."""
+    found = []
     for folder in folders:
         if (folder / ".pids").is_dir():
-            yield from sorted((folder / ".pids").glob("*.pid"))
+            found.append(folder / ".pids")
         elif folder.is_dir():
-            for sub in sorted(folder.iterdir()):
-                if (sub / ".pids").is_dir():
-                    yield from sorted((sub / ".pids").glob("*.pid"))
+            found += sorted(sub / ".pids" for sub in folder.iterdir()
+                            if (sub / ".pids").is_dir())
+    return found
 
 
-def _pids(path: Path) -> list[int]:
-    out = []
-    for line in path.read_text().split():
-        if line.strip().isdigit():
-            out.append(int(line))
+def pid_files(dirs: Iterable[Path]) -> list[Path]:
+    return [path for folder in dirs for path in sorted(folder.glob("*.pid"))]
+
+
+def read_entries(path: Path) -> list[tuple[int, float | None]]:
+    """``(pid, start time or None)`` per line of a pid file (empty when it is gone)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    out: list[tuple[int, float | None]] = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words or not words[0].isdigit():
+            continue
+        created = None
+        if len(words) > 1:
+            with contextlib.suppress(ValueError):
+                created = float(words[1])
+        out.append((int(words[0]), created))
     return out
 
 
-def _ours(pid: int, written: float) -> bool:
+def is_recorded(proc: psutil.Process, created: float | None, written: float) -> bool:
+    """True when ``proc`` is the process a pid file recorded, not a recycled pid."""
     try:
-        return psutil.Process(pid).create_time() <= written + 1.0
+        started = proc.create_time()
+    except psutil.Error:
+        return False
+    if created is not None:
+        return abs(started - created) < 0.05
+    return started <= written + 1.0
+
+
+def leftovers(files: Iterable[Path]) -> list[Leftover]:
+    """The live, verified process groups the pid files name."""
+    found = []
+    for path in files:
+        try:
+            written = path.stat().st_mtime
+        except OSError:  # a link to a gateway's pid list that is gone
+            continue
+        for pid, created in read_entries(path):
+            try:
+                proc = psutil.Process(pid)
+            except psutil.Error:
+                continue
+            if alive(proc) and is_recorded(proc, created, written):
+                found.append(Leftover(path.stem, proc, path))
+    return found
+
+
+def alive(proc: psutil.Process) -> bool:
+    """Running (the same process, not a recycled pid) and not a zombie."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 
 
-def _remove_tempdirs(pid_dirs: Iterable[Path]) -> list[str]:
+def with_descendants(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
+    """``procs`` and their live descendants, each once."""
+    seen: dict[int, psutil.Process] = {}
+    for proc in procs:
+        if not alive(proc):
+            continue
+        seen.setdefault(proc.pid, proc)
+        with contextlib.suppress(psutil.Error):
+            for child in proc.children(recursive=True):
+                seen.setdefault(child.pid, child)
+    return [p for p in seen.values() if p.pid != os.getpid()]
+
+
+def wait_gone(procs: Iterable[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Wait up to ``timeout_s`` for ``procs`` to end; those still alive."""
+    left = list(procs)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = [p for p in left if alive(p)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
+
+
+def first_signal(item: Leftover) -> None:
+    """The polite stop for a service's group (only when its leader is still the recorded
+    process, so the group id cannot have been reused)."""
+    if not alive(item.process):
+        return
+    with contextlib.suppress(OSError):
+        os.killpg(item.process.pid, FIRST_SIGNAL.get(item.name, signal.SIGTERM))
+
+
+def kill(procs: Iterable[psutil.Process]) -> None:
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()  # psutil refuses a pid that now names another process
+
+
+def stop_all(groups: list[Leftover], others: Iterable[psutil.Process] = (),
+             grace_s: float = GRACE_S) -> None:
+    """Stop ``groups`` (and single processes ``others``) and every descendant: first
+    signal, ``grace_s``, then SIGKILL to what is left, new descendants included."""
+    others = list(others)
+    tree = with_descendants([g.process for g in groups] + others)
+    for item in groups:
+        first_signal(item)
+    for proc in others:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    left = wait_gone(tree, grace_s)
+    for _ in range(3):
+        left = with_descendants(left)
+        if not left:
+            return
+        kill(left)
+        left = wait_gone(left, 2.0)
+
+
+def remove_tempdirs(dirs: Iterable[Path]) -> list[str]:
+    """Remove the temp folders registered in ``dirs`` (``pgstampede-*`` only)."""
     lines = []
-    for pid_dir in pid_dirs:
+    for pid_dir in dirs:
         for record in sorted(pid_dir.glob("*.tmpdir")):
-            folder = Path(record.read_text().strip())
-            if folder.name.startswith("pgstampede-") and folder.is_dir():
-                shutil.rmtree(folder, ignore_errors=True)
-                lines.append(f"removed {folder}")
+            with contextlib.suppress(OSError):
+                folder = Path(record.read_text().strip())
+                if folder.name.startswith("pgstampede-") and folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+                    lines.append(f"removed {folder}")
             record.unlink(missing_ok=True)
     return lines
+
+
+def forget(files: Iterable[Path]) -> None:
+    for path in files:
+        path.unlink(missing_ok=True)
 
 
 def clean(folders: Iterable[Path]) -> list[str]:
     """Stop the process groups named by leftover pid files and remove the temp folders
     (clusters, configs) they used; one line per action."""
-    lines = []
-    pid_dirs = set()
-    for path in _pid_files(folders):
-        pid_dirs.add(path.parent)
-        try:
-            written = path.stat().st_mtime
-        except FileNotFoundError:  # a link to a gateway's pid list that is gone
-            path.unlink(missing_ok=True)
-            continue
-        for pid in _pids(path):
-            if _ours(pid, written):
-                stop_group(pid, grace_s=3.0)
-                lines.append(f"stopped {path.stem} (process group {pid}) from {path}")
-        path.unlink(missing_ok=True)
-    for folder in folders:
-        pid_dirs.update(p for p in [folder / ".pids", *folder.glob("*/.pids")] if p.is_dir())
-    lines += _remove_tempdirs(pid_dirs)
+    dirs = pid_dirs(folders)
+    files = pid_files(dirs)
+    found = leftovers(files)
+    stop_all(found, grace_s=3.0)
+    lines = [f"stopped {g.name} (process group {g.process.pid}) from {g.source}"
+             for g in found]
+    forget(files)
+    lines += remove_tempdirs(dirs)
     return lines or ["nothing left running"]

@@ -66,8 +66,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     progress = Progress(console, quiet=args.quiet)
     progress.message(f"pgstampede: {scenario.name} — {scenario.description}".rstrip(" —"))
     progress.message(f"run folder: {out}")
-    outcome = run(scenario, RunOptions(out=out, only=only, runtime=args.runtime,
-                                       keep=args.keep, repeats=args.repeats), progress)
+    from harness.reaper import reaper
+
+    with reaper(out, docker=args.runtime == "docker"):  # even kill -9 leaves nothing running
+        outcome = run(scenario, RunOptions(out=out, only=only, runtime=args.runtime,
+                                           keep=args.keep, repeats=args.repeats), progress)
     render_summary(outcome.summary, console)
     warn_saturation(outcome.summary, console)
     console.print(f"run folder: {outcome.run_dir}")

@@ -4,7 +4,8 @@ Every service the process runtime starts (PostgreSQL, PgBouncer, a target, the p
 gateway) is a :class:`ManagedProcess`. It runs in its own process group so that Ctrl-C in
 the terminal reaches only the harness, which then tears everything down in order; on exit
 the whole group is terminated, then killed. A pid file per process (when ``pid_dir`` is
-given) lets ``pgstampede clean`` stop what a crashed harness left behind.
+given) lets the reaper (:mod:`harness.reaper`) and ``pgstampede clean`` stop what a harness
+killed with ``kill -9`` left behind.
 """
 
 from __future__ import annotations
@@ -130,6 +131,17 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def write_pid_file(path: Path, pid: int) -> None:
+    """``<pid> <start time>``: the process group to stop after a crash, and the start time
+    that tells it from a later process given the same pid."""
+    try:
+        created = f" {psutil.Process(pid).create_time():.3f}"
+    except psutil.Error:
+        created = ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{pid}{created}\n")
+
+
 def signal_group(pgid: int, sig: int) -> bool:
     """Send ``sig`` to a process group; False when the group is gone."""
     try:
@@ -235,8 +247,7 @@ class ManagedProcess(Resource):
             except OSError as exc:
                 raise ServiceError(self.name, f"cannot start {self.argv[0]}: {exc}") from exc
         if self.pid_dir is not None:
-            self.pid_dir.mkdir(parents=True, exist_ok=True)
-            (self.pid_dir / f"{self.name}.pid").write_text(f"{self._proc.pid}\n")
+            write_pid_file(self.pid_dir / f"{self.name}.pid", self._proc.pid)
         self.wait_ready()
 
     def wait_ready(self) -> None:

@@ -1,4 +1,5 @@
-"""SIGINT/SIGTERM in the middle of a run: partial results saved, nothing left running."""
+"""SIGINT/SIGTERM in the middle of a run: partial results saved, nothing left running;
+kill -9: the reaper stops everything within 10 s; harness and reaper killed: `clean` does."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
+from harness.cleanup import alive
+from harness.platform.pidfile import instance_pids
 from tests.integration.pipeline_helpers import (
     ROOT,
     marked_env,
@@ -91,21 +95,81 @@ def test_signal_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
     assert "This run is incomplete (interrupted)" in (out / "index.html").read_text()
 
 
-def test_kill_9_then_clean_leaves_nothing(tmp_path: Path) -> None:
-    mark = new_mark()
-    scenario = write_scenario(tmp_path, LONG)
+def start_long_run(tmp_path: Path, mark: str) -> tuple[subprocess.Popen[bytes], Path]:
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(scenario), "--out",
-                             str(out), "--quiet"], cwd=ROOT, env=marked_env(mark),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run",
+                             str(write_scenario(tmp_path, LONG)), "--out", str(out), "--quiet"],
+                            cwd=ROOT, env=marked_env(mark), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    return proc, out
+
+
+def wait_for_instances(run_dir: Path, timeout_s: float = 120.0) -> None:
+    """Until Locust's pid file is written and the gateway runs at least two instances."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(instance_pids(run_dir / ".pids" / "instances.pid")) >= 2 \
+                and (run_dir / ".pids" / "locust.pid").exists():
+            return
+        time.sleep(0.2)
+    raise AssertionError("no serverless instances started")
+
+
+def run_processes(harness: int, mark: str) -> list[psutil.Process]:
+    """Every process of the run: the harness's descendants (PostgreSQL's backends, whose
+    environment PostgreSQL overwrites, included) and every marked process."""
+    tree = psutil.Process(harness).children(recursive=True)
+    known = {p.pid for p in tree}
+    return tree + [psutil.Process(pid) for pid in marked_processes(mark) - known]
+
+
+def wait_all_gone(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout_s
+    while (left := [p for p in procs if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def test_kill_9_mid_serverless_variant_leaves_nothing_without_clean(tmp_path: Path) -> None:
+    mark = new_mark()
+    proc, out = start_long_run(tmp_path, mark)
     try:
         wait_for_load(out)
-        time.sleep(2)
-        assert (out / ".pids" / "locust.pid").exists()
+        wait_for_instances(out)
+        procs = run_processes(proc.pid, mark)
+        names = {p.name() for p in procs}
+        assert {"postgres", "pgbouncer"} <= names, names
+        assert len(procs) >= 10, "postgres and its backends, pgbouncer, gateway, instances, " \
+            "locust, the reaper"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    assert len(marked_processes(mark)) >= 4, "services outlive a harness killed with -9"
+    killed = time.monotonic()
+    left = wait_all_gone(procs, 10.0)
+    assert left == [], f"alive 10 s after kill -9: {[p.pid for p in left]}"
+    assert time.monotonic() - killed < 10.5
+    assert marked_processes(mark) == set()
+    assert temp_dirs(mark) == set()
+    assert list((out / ".pids").glob("*.pid")) == []
+    assert "stopped postgres" in (out / ".pids" / "reaper.log").read_text()
+
+
+def test_kill_9_of_harness_and_reaper_then_clean_leaves_nothing(tmp_path: Path) -> None:
+    """What a machine crash leaves (the reaper dies too) is for `pgstampede clean`."""
+    mark = new_mark()
+    proc, out = start_long_run(tmp_path, mark)
+    try:
+        wait_for_load(out)
+        wait_for_instances(out)
+        reapers = [p for p in psutil.Process(proc.pid).children()
+                   if "harness.reaper" in p.cmdline()]
+        assert len(reapers) == 1
+        reapers[0].kill()
+        assert wait_all_gone(reapers, 30.0) == []  # a zombie until the harness dies
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert len(marked_processes(mark)) >= 4, "services outlive harness and reaper killed with -9"
     assert temp_dirs(mark)
     result = subprocess.run([sys.executable, "-m", "harness", "clean", str(out)], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)

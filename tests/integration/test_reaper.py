@@ -1,0 +1,152 @@
+"""The reaper and the pid files: a harness killed with -9 leaves nothing of its own running,
+and nothing that is not its own is touched (a recycled pid, a process without the token)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.cleanup import alive, clean
+from harness.reaper import TOKEN_VAR, reaper
+from harness.runtime.managed import ManagedProcess
+from tests.integration.pipeline_helpers import ROOT
+
+pytestmark = pytest.mark.integration
+
+# A stand-in harness: under a reaper it starts a service with a pid file and a temp folder,
+# and a process with no pid file (as if killed between the fork and the write), prints the
+# pids, then waits to be killed.
+FAKE_HARNESS = """
+import json, subprocess, sys, time
+from pathlib import Path
+from harness.reaper import reaper
+from harness.runtime.managed import ManagedProcess, service_tempdir
+run = Path(sys.argv[1])
+with reaper(run):
+    tmp = service_tempdir("pgstampede-fake-", run, run / ".pids")
+    service = ManagedProcess(name="service", argv=["sleep", "600"], log_path=run / "s.log",
+                             pid_dir=run / ".pids")
+    service.start()
+    unrecorded = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    print(json.dumps({"service": service.pid, "unrecorded": unrecorded.pid,
+                      "tmp": str(tmp)}), flush=True)
+    time.sleep(600)
+"""
+
+
+@contextlib.contextmanager
+def sleeper() -> Iterator[psutil.Process]:
+    """A process of nobody's run (no token), stopped at the end whatever happens."""
+    proc = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        yield psutil.Process(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def wait_dead(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout_s
+    while (left := [p for p in procs if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def reaper_of(harness: psutil.Process) -> psutil.Process:
+    found = [c for c in harness.children() if "harness.reaper" in c.cmdline()]
+    assert len(found) == 1, harness.children()
+    return found[0]
+
+
+def test_kill_9_of_the_harness_stops_its_processes_only(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    with sleeper() as bystander:
+        # a stale pid file naming a process that is not the one recorded (a recycled pid)
+        (run / ".pids").mkdir(parents=True)
+        (run / ".pids" / "old.pid").write_text(f"{bystander.pid} 12345.000\n")
+        harness = subprocess.Popen([sys.executable, "-c", FAKE_HARNESS, str(run)], cwd=ROOT,
+                                   stdout=subprocess.PIPE, text=True)
+        try:
+            assert harness.stdout is not None
+            started = json.loads(harness.stdout.readline())
+            ours = [psutil.Process(started["service"]), psutil.Process(started["unrecorded"])]
+            ours.append(reaper_of(psutil.Process(harness.pid)))
+        finally:
+            harness.kill()
+            harness.communicate()
+        left = wait_dead(ours, 10.0)
+        assert left == [], "left running 10 s after kill -9 of the harness"
+        assert alive(bystander), "the reaper killed a process that was not the run's"
+    assert not Path(started["tmp"]).exists()
+    assert list((run / ".pids").glob("*.pid")) == []
+    log = (run / ".pids" / "reaper.log").read_text()
+    assert "stopped service" in log
+    assert f"stopped process {started['unrecorded']}" in log
+
+
+def test_a_normal_end_dismisses_the_reaper_without_cleaning(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    before = os.environ.get(TOKEN_VAR)
+    with reaper(run):
+        watcher = reaper_of(psutil.Process())
+        token = os.environ[TOKEN_VAR]
+        service = ManagedProcess(name="service", argv=["sleep", "600"],
+                                 log_path=tmp_path / "s.log", pid_dir=run / ".pids")
+        service.start()
+    try:
+        assert wait_dead([watcher], 10.0) == []
+        assert alive(psutil.Process(service.pid)), "a normal end must not reap"
+        assert psutil.Process(service.pid).environ()[TOKEN_VAR] == token
+        assert os.environ.get(TOKEN_VAR) == before
+        assert not (run / ".pids" / "reaper.log").exists()
+    finally:
+        service.stop()
+
+
+def test_clean_checks_the_recorded_start_time(tmp_path: Path) -> None:
+    pids = tmp_path / "run" / ".pids"
+    pids.mkdir(parents=True)
+    with sleeper() as stranger, sleeper() as leftover:
+        (pids / "recycled.pid").write_text(f"{stranger.pid} {stranger.create_time() - 60:.3f}\n")
+        (pids / "service.pid").write_text(f"{leftover.pid} {leftover.create_time():.3f}\n")
+        lines = clean([tmp_path / "run"])
+        assert lines == [f"stopped service (process group {leftover.pid}) "
+                         f"from {pids / 'service.pid'}"]
+        assert wait_dead([leftover], 10.0) == []
+        assert alive(stranger)
+    assert list(pids.glob("*.pid")) == []
+    assert clean([tmp_path / "run"]) == ["nothing left running"]
+
+
+def test_postgres_backends_are_stopped_with_their_postmaster(tmp_path: Path) -> None:
+    """The postmaster's children are in their own sessions: a kill of its group alone
+    would leave them; clean stops every descendant."""
+    from harness.runtime.postgres import PostgresCluster
+
+    pids = tmp_path / "run" / ".pids"
+    cluster = PostgresCluster(max_connections=10, log_path=tmp_path / "pg.log",
+                              workdir=tmp_path, pid_dir=pids)
+    cluster.start()
+    try:
+        tree = [psutil.Process(cluster.postmaster_pid)]
+        tree += tree[0].children(recursive=True)
+        assert len(tree) >= 4
+        assert any(os.getpgid(p.pid) != cluster.postmaster_pid for p in tree[1:])
+        lines = clean([tmp_path / "run"])
+        assert lines[0].startswith("stopped postgres")
+        assert any(line.startswith("removed ") for line in lines)
+        assert wait_dead(tree, 10.0) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(cluster.postmaster_pid, signal.SIGKILL)
+        cluster.stop()
