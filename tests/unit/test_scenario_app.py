@@ -257,3 +257,17 @@ def test_app_environment_fills_templates() -> None:
         "BRACES": "{x}",
     }
     assert dsn_fields("postgresql://app@127.0.0.1:5433/appdb")["password"] == ""
+
+
+def test_presets_table_in_the_docs_matches_the_code() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "presets.md").read_text()
+    rows = {cells[0].strip("` "): [c.strip(" ‡†") for c in cells[1:]]
+            for line in text.splitlines() if line.startswith("| `")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert set(rows) == set(PRESETS)
+    for name, keys in PRESETS.items():
+        documented = rows[name]
+        expected = [str(keys[k]).lower() for k in ("instance_concurrency", "max_instances")] \
+            + [f"{float(str(keys['scale_rate'])):g}", str(keys["idle_timeout"]),
+               str(keys["max_duration"]), str(keys["freeze"]).lower()]
+        assert documented == expected, name
