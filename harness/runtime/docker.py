@@ -101,6 +101,9 @@ class DockerRuntime:
             query_wait_timeout_s=query_wait_timeout_s)
 
     def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
+        if ctx.variant.app is not None:
+            raise InputError("--runtime docker: a scenario with [app] runs on the process "
+                             "runtime only (use --runtime process)")
         if ctx.variant.target == "persistent":
             return persistent_container(ctx, self)
         if ctx.variant.target == "serverless":
