@@ -19,6 +19,8 @@ import time
 import psutil
 from platform_common import cluster, gateway, get, stats, summary
 
+from harness.platform.config import PlatformConfig
+from harness.platform.launch import builtin_launch
 from harness.platform.protocol import read_frame
 from harness.platform.spawner import TemplateSpawner
 
@@ -49,8 +51,8 @@ def instance_pids(host: str, port: int) -> list[int]:
 
 async def spawn_only(n: int) -> float:
     """New instances per second of the template alone (no gateway, no database connect)."""
-    env = {**os.environ, "PGSTAMPEDE_DSN": "postgresql://unused@127.0.0.1:1/x"}
-    spawner = TemplateSpawner("targets.serverless.handler:handler", "fork", env)
+    config = PlatformConfig(dsn="postgresql://unused@127.0.0.1:1/x")
+    spawner = TemplateSpawner(builtin_launch(config), "fork")
     await spawner.start(60.0)
     writers: list[tuple[int, asyncio.StreamWriter]] = []
 
