@@ -75,6 +75,9 @@ def image_spec(role: str) -> ImageSpec:
 
 def context_files(spec: ImageSpec, root: Path = REPO) -> list[str]:
     """The files of the build context, relative to ``root``, sorted (no caches)."""
+    if not (root / "compose").is_dir():
+        raise InputError(f"images: no compose/ folder in {root}: the docker images are built "
+                         "from a pgstampede checkout (git clone), not from an installed package")
     found = {spec.dockerfile}
     for source in spec.sources:
         path = root / source

@@ -102,6 +102,13 @@ def test_source_hash_follows_the_sources(tmp_path: Path) -> None:
     assert source_hash(spec, tmp_path) != source_hash(spec, REPO)
 
 
+def test_images_need_a_checkout(tmp_path: Path) -> None:
+    """An installed wheel has no compose/: one line saying where the images come from."""
+    with pytest.raises(InputError, match=r"^images: no compose/ folder in .*: the docker images "
+                       r"are built from a pgstampede checkout \(git clone\)"):
+        source_hash(image_spec("postgres"), tmp_path)
+
+
 def test_debian_mirror_from_apt_sources(tmp_path: Path) -> None:
     (tmp_path / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n\n"
