@@ -1,5 +1,10 @@
 """A plain Starlette app pinned to an older Starlette than pgstampede's: an asyncpg pool
-opened in the lifespan, a read, and work done after the response (a background task)."""
+opened in the lifespan, a read, and work done after the response (a background task).
+
+``DATABASE_URL`` is the variant's database (the one pgstampede watches); ``RECORD_URL`` is
+the test's own database, where the app records its startups and its jobs (it outlives the
+run, so the test can compare what the harness counted with what the app did).
+"""
 
 from __future__ import annotations
 
@@ -20,11 +25,14 @@ from starlette.routing import Route
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     size = int(os.environ.get("DB_POOL_SIZE", "2"))
-    app.state.pool = await asyncpg.create_pool(
-        os.environ["DATABASE_URL"], min_size=size, max_size=size,
-        statement_cache_size=int(os.environ.get("STATEMENT_CACHE_SIZE", "100")),
-    )
+    app.state.pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=size,
+                                               max_size=size)
+    app.state.record = await asyncpg.create_pool(os.environ["RECORD_URL"], min_size=1,
+                                                 max_size=2)
+    await app.state.record.execute("INSERT INTO startups (pid, starlette) VALUES ($1, $2)",
+                                   os.getpid(), starlette.__version__)
     yield
+    await app.state.record.close()
     await app.state.pool.close()
 
 
@@ -37,20 +45,22 @@ async def read(request: Request) -> JSONResponse:
     return JSONResponse({"id": row["id"], "name": row["name"]})
 
 
-async def finish_job(pool: asyncpg.Pool, job: int, delay_ms: int) -> None:
+async def finish_job(record: asyncpg.Pool, job: int, delay_ms: int) -> None:
     await asyncio.sleep(delay_ms / 1000)
-    await pool.execute("UPDATE jobs SET done_at = clock_timestamp() WHERE id = $1", job)
+    await record.execute("UPDATE jobs SET done_at = clock_timestamp() WHERE id = $1", job)
 
 
 async def job(request: Request) -> JSONResponse:
-    delay_ms = int(os.environ.get("JOB_DELAY_MS", "200"))
-    pool = request.app.state.pool
-    job_id = await pool.fetchval("INSERT INTO jobs (delay_ms) VALUES ($1) RETURNING id", delay_ms)
-    return JSONResponse({"job": job_id}, background=BackgroundTask(finish_job, pool, job_id,
-                                                                    delay_ms))
+    delay_ms = int(os.environ.get("JOB_DELAY_MS", "300"))
+    record = request.app.state.record
+    job_id = await record.fetchval("INSERT INTO jobs (delay_ms) VALUES ($1) RETURNING id",
+                                   delay_ms)
+    return JSONResponse({"job": job_id},
+                        background=BackgroundTask(finish_job, record, job_id, delay_ms))
 
 
 app = Starlette(
-    routes=[Route("/version", version), Route("/read", read), Route("/job", job, methods=["POST"])],
+    routes=[Route("/version", version), Route("/read", read),
+            Route("/job", job, methods=["POST"])],
     lifespan=lifespan,
 )

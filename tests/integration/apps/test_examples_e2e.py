@@ -1,0 +1,100 @@
+"""Both example apps, unchanged and in their own venvs, run by the real CLI three ways
+against a small ``max_connections``: persistent (2 workers), serverless (one request per
+instance) and serverless behind PgBouncer.
+
+Each worker and each instance opens its whole pool (3) at start. Persistent: 2 x 3 = 6
+connections, whatever the load. Serverless: 8 concurrent users want 8 instances, 24
+connections > 20 - 3 reserved: PostgreSQL refuses the instances past the 5th. Behind
+PgBouncer the instances' pools end in PgBouncer's 5 server connections: no refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.integration.apps.conftest import EXAMPLES
+from tests.integration.apps.scenarios import example_sections, variants
+from tests.integration.pipeline_helpers import (
+    marked_processes,
+    metrics,
+    new_mark,
+    read_json,
+    run_cli,
+    write_scenario,
+)
+
+pytestmark = pytest.mark.integration
+
+MAX_CONNECTIONS = 20
+POOL = 3
+WORKERS = 2
+PGBOUNCER_POOL = 5
+REFUSED = re.compile(r"FATAL:  (sorry, too many clients already|remaining connection slots "
+                     r"are reserved)")
+
+SETTINGS = f"""
+name = "example-e2e"
+
+[database]
+max_connections = {MAX_CONNECTIONS}
+
+[load]
+think_time = "0s"
+stages = [{{ duration = "6s", users = 8, spawn_rate = 8 }}]
+
+[target.persistent]
+workers = {WORKERS}
+
+[target.serverless]
+preset = "aws-lambda"
+idle_timeout = "30s"
+
+[pooler.pgbouncer]
+pool_mode = "transaction"
+pool_size = {PGBOUNCER_POOL}
+
+"""
+
+
+def refusals_in_server_log(run_dir: Path, variant: str) -> int:
+    log = run_dir / variant / "1" / "logs" / "postgres.log"
+    return len(REFUSED.findall(log.read_text()))
+
+
+@pytest.mark.parametrize("example", ["fastapi-shop", "flask-orders"])
+def test_example_persistent_serverless_and_pooled(
+        example: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    python: Path = request.getfixturevalue(
+        {"fastapi-shop": "shop_python", "flask-orders": "orders_python"}[example])
+    text = SETTINGS + example_sections(
+        EXAMPLES / example / "scenario.toml", python,
+        {"DB_POOL_SIZE": str(POOL), "EMAIL_DELAY_MS": "50"},
+    ) + variants(("persistent", "persistent", "none"), ("serverless", "serverless", "none"),
+                 ("serverless+pgbouncer", "serverless", "pgbouncer"))
+    scenario = write_scenario(tmp_path, text)
+    mark = new_mark()
+    out = tmp_path / "run"
+    done = run_cli("run", str(scenario), "--out", str(out), "--quiet", mark=mark)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert read_json(out / "manifest.json")["status"] == "complete"
+    assert marked_processes(mark) == set()
+
+    persistent = metrics(out, "persistent")
+    assert persistent["db.connections.peak"] == WORKERS * POOL
+    assert persistent["db.refused"] == 0
+    assert persistent["http.error_rate"] == 0 and persistent["http.requests"] > 0
+
+    direct = metrics(out, "serverless")
+    assert direct["platform.instances.peak"] * POOL > MAX_CONNECTIONS - 3
+    assert direct["db.refused"] > 0
+    assert direct["db.refused"] == refusals_in_server_log(out, "serverless")
+    assert direct["db.connections.peak"] <= MAX_CONNECTIONS - 3
+
+    pooled = metrics(out, "serverless+pgbouncer")
+    assert pooled["platform.instances.peak"] * POOL > MAX_CONNECTIONS - 3
+    assert pooled["db.refused"] == 0 == refusals_in_server_log(out, "serverless+pgbouncer")
+    assert pooled["db.connections.peak"] <= PGBOUNCER_POOL
+    assert pooled["http.error_rate"] == 0 and pooled["http.requests"] > 0
