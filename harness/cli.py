@@ -57,9 +57,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     select_variants(scenario, only)
     check_loopback(scenario, args.allow_remote)
     check_reachable(scenario, only)
-    from harness.runtime.registry import check_faults, get_runtime
+    from harness.runtime.registry import check_supported, get_runtime
 
-    check_faults(args.runtime, scenario, only)  # a fault this runtime cannot do: exit 2 now
+    check_supported(args.runtime, scenario, only)  # what this runtime cannot do: exit 2 now
     get_runtime(args.runtime)  # fails early (exit 2) when the runtime cannot be used
     out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{utc_stamp()}"
     check_writable(out)

@@ -23,14 +23,16 @@ RUNTIMES: dict[str, Callable[[], Runtime]] = {
     "docker": _docker,
 }
 
-# The fault kinds a runtime cannot carry out, and why: refused when the scenario is loaded
-# (exit 2, before anything starts), never found out in the middle of a run.
+# What a runtime cannot do is refused when the scenario is loaded (exit 2, before anything
+# starts), never found out in the middle of a run: the fault kinds it cannot carry out (and
+# why), and whether it runs a user's own application ([app]).
 UNSUPPORTED_FAULTS: dict[str, dict[str, str]] = {
     "docker": {
         "restart_postgres": "PostgreSQL's container is not restarted in place",
         "restart_pgbouncer": "PgBouncer's container is not restarted in place",
     },
 }
+RUNS_APPS = frozenset({"process"})
 
 
 def get_runtime(name: str) -> Runtime:
@@ -43,11 +45,16 @@ def get_runtime(name: str) -> Runtime:
     return factory()
 
 
-def check_faults(name: str, scenario: Scenario, only: Sequence[str] | None = None) -> None:
-    """InputError (one line) when a fault of ``scenario`` that hits one of the variants to run
-    (``only``, else all) is a kind runtime ``name`` cannot carry out."""
-    unsupported = UNSUPPORTED_FAULTS.get(name, {})
+def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = None) -> None:
+    """InputError (one line) when runtime ``name`` cannot run one of the variants to run
+    (``only``, else all): an ``[app]`` it does not run, or a fault kind it cannot carry out."""
     variants = select_variants(scenario, only)
+    if name in RUNTIMES and name not in RUNS_APPS:
+        for variant in variants:
+            if variant.app is not None:
+                raise InputError(f"--runtime {name}: variant {variant.name} runs your [app], "
+                                 "which only the process runtime does (use --runtime process)")
+    unsupported = UNSUPPORTED_FAULTS.get(name, {})
     for fault in scenario.faults:
         hit = [v.name for v in variants if fault.applies_to(v)]
         if fault.kind in unsupported and hit:

@@ -1,5 +1,6 @@
-"""A fault the chosen runtime cannot carry out is refused when the scenario loads: one line,
-exit 2, before the engine is asked anything and before a run folder exists."""
+"""What the chosen runtime cannot do (a fault it cannot carry out, a user's [app]) is refused
+when the scenario loads: one line, exit 2, before the engine is asked anything and before a
+run folder exists."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.runtime.registry import UNSUPPORTED_FAULTS, check_faults
+from harness.runtime.registry import UNSUPPORTED_FAULTS, check_supported
 from harness.scenario import FaultSpec, Scenario, load_scenario
+from harness.scenario.records import AppSpec
 
 ROOT = Path(__file__).parents[2]
 NO_ENGINE = "unix:///nonexistent/pgstampede-test.sock"
@@ -27,7 +29,7 @@ def quickstart(*faults: FaultSpec) -> Scenario:
 @pytest.mark.parametrize("kind", ["restart_postgres", "restart_pgbouncer"])
 def test_docker_refuses_a_restart_it_cannot_do(kind: str) -> None:
     with pytest.raises(InputError) as err:
-        check_faults("docker", quickstart(FaultSpec(kind=kind, at_s=5.0)))
+        check_supported("docker", quickstart(FaultSpec(kind=kind, at_s=5.0)))
     message = str(err.value)
     assert message.startswith(f"--runtime docker: fault {kind} (variant ")
     assert "use --runtime process" in message and "\n" not in message
@@ -36,20 +38,33 @@ def test_docker_refuses_a_restart_it_cannot_do(kind: str) -> None:
 @pytest.mark.parametrize("kind", ["restart_postgres", "restart_pgbouncer", "kill_instances",
                                   "freeze_target", "terminate_backends"])
 def test_the_process_runtime_does_every_fault(kind: str) -> None:
-    check_faults("process", quickstart(FaultSpec(kind=kind, at_s=5.0)))
+    check_supported("process", quickstart(FaultSpec(kind=kind, at_s=5.0)))
 
 
 def test_only_the_variants_that_run_count() -> None:
     scenario = quickstart(FaultSpec(kind="restart_pgbouncer", at_s=5.0))
-    check_faults("docker", scenario, ["persistent", "serverless"])  # no PgBouncer there
+    check_supported("docker", scenario, ["persistent", "serverless"])  # no PgBouncer there
     with pytest.raises(InputError, match=r"variant persistent\+pgbouncer"):
-        check_faults("docker", scenario, ["persistent", "persistent+pgbouncer"])
+        check_supported("docker", scenario, ["persistent", "persistent+pgbouncer"])
 
 
 def test_docker_still_does_the_faults_it_can() -> None:
     kinds = {"kill_instances", "freeze_target", "terminate_backends"}
     assert kinds.isdisjoint(UNSUPPORTED_FAULTS["docker"])
-    check_faults("docker", quickstart(*(FaultSpec(kind=k, at_s=5.0) for k in sorted(kinds))))
+    check_supported("docker", quickstart(*(FaultSpec(kind=k, at_s=5.0) for k in sorted(kinds))))
+
+
+def test_docker_refuses_an_app_variant_up_front() -> None:
+    scenario = quickstart()
+    app = dataclasses.replace(scenario.variants[2], app=AppSpec(kind="asgi", entry="shop:app"))
+    scenario = dataclasses.replace(scenario, variants=(*scenario.variants[:2], app,
+                                                       *scenario.variants[3:]))
+    with pytest.raises(InputError) as err:
+        check_supported("docker", scenario)
+    assert str(err.value) == ("--runtime docker: variant serverless runs your [app], which only "
+                              "the process runtime does (use --runtime process)")
+    check_supported("docker", scenario, ["persistent"])  # the app variant is not run
+    check_supported("process", scenario)
 
 
 def test_cli_refuses_before_the_engine_is_asked(tmp_path: Path) -> None:
