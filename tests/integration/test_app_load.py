@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -104,3 +106,29 @@ def test_users_own_locustfile_runs_unchanged(tmp_path: Path, cluster: PostgresCl
     stats = (out / "locust_stats.csv").read_text().splitlines()
     aggregated = next(line for line in stats if ",Aggregated," in line)
     assert int(aggregated.split(",")[2]) == len(frame)
+
+
+def test_pgstampede_run_puts_the_users_requests_in_requests_parquet(tmp_path: Path) -> None:
+    """The whole pipeline (``pgstampede run``): the user's unchanged Locust file against the
+    app on the persistent target; requests.parquet holds its two tasks' requests."""
+    s = tmp_path / "s.toml"
+    s.write_text(f"""
+name = "user-locustfile"
+description = "a plain Locust file, unchanged"
+[load]
+locustfile = "{USER_LOCUSTFILE}"
+stages = [{{ duration = "3s", users = 2, spawn_rate = 4 }}]
+[app]
+asgi = "tiny.asgi_app:app"
+root = "{APPS}"
+schema = "{TINY / 'schema.sql'}"
+[[variants]]
+name = "app"
+""")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "harness", "run", str(s), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    frame = pd.read_parquet(next(out.glob("app/*/requests.parquet")))
+    assert set(frame["endpoint"]) == {"/items", "/orders"}
+    assert (frame["status"] == 200).all()
