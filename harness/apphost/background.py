@@ -2,8 +2,8 @@
 
 A response is complete at its last byte (ASGI: the last ``http.response.body``; WSGI: the
 response iterable exhausted). The ASGI host then lets the event loop turn ``SETTLE_TURNS``
-times (so that a call merely unwinding its middleware is not counted) and counts as
-*pending units*:
+times (so that a call merely unwinding its middleware is not counted) and looks for work
+still running:
 
 - ASGI: the application call itself if it has not returned (Starlette/FastAPI
   ``BackgroundTasks`` run there), and every task created during the request
@@ -11,8 +11,10 @@ times (so that a call merely unwinding its middleware is not counted) and counts
 - WSGI: the iterable's ``close()`` still running (after a few milliseconds' grace: threads
   do not take turns with the event loop; harness.apphost.wsgi).
 
-The response frame carries that count; each unit's end is reported to the gateway with how
-long after the response it finished and whether the instance was thawed (SIGCONT) in
+If there is any, the response has one *unit* of background work, which ends when all of it
+has ended (so that a request counts once, however its framework splits the work into tasks).
+The response frame carries the count (0 or 1); the unit's end is reported to the gateway with
+how long after the response it finished and whether the instance was thawed (SIGCONT) in
 between: frozen work completes late or, if the instance is reaped first, never.
 """
 
@@ -26,7 +28,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-SETTLE_TURNS = 3
+SETTLE_TURNS = 8
 
 REQUEST: contextvars.ContextVar[int] = contextvars.ContextVar("pgstampede_request", default=0)
 """The id of the request whose handling created the current task (0: none)."""
@@ -75,28 +77,29 @@ class Background:
         """Stop attributing; the request's tasks that are still running."""
         return [t for t in self.created.pop(msg_id, []) if not t.done()]
 
-    def watch(self, msg_id: int, units: Iterable[asyncio.Future[Any]],
+    def watch(self, msg_id: int, running: Iterable[asyncio.Future[Any]],
               since: float | None = None) -> int:
-        """Report each unit's end, counted from ``since`` (``time.perf_counter()`` at the
-        response; default now); the number of units."""
+        """Report the end of the work still ``running`` after a response (all of it: one
+        unit), counted from ``since`` (``time.perf_counter()`` at the response; default now);
+        the number of units (0 or 1)."""
+        work = list(running)
+        if not work:
+            return 0
         since = time.perf_counter() if since is None else since
-        thaws = Thaws.count
-        count = 0
-        for unit in units:
-            count += 1
-            self.watched.add(unit)
-            unit.add_done_callback(self._done_callback(msg_id, since, thaws))
-        return count
+        unit = asyncio.gather(*work, return_exceptions=True)
+        self.watched.add(unit)
+        unit.add_done_callback(self._done_callback(msg_id, since, Thaws.count))
+        return 1
 
     def _done_callback(
         self, msg_id: int, since: float, thaws: int
     ) -> Callable[[asyncio.Future[Any]], None]:
         def done(unit: asyncio.Future[Any]) -> None:
             self.watched.discard(unit)
-            if not unit.cancelled() and unit.exception() is not None:
-                exc = unit.exception()
-                assert exc is not None
-                traceback.print_exception(type(exc), exc, exc.__traceback__)
+            results = [] if unit.cancelled() else unit.result()
+            for exc in results:
+                if isinstance(exc, Exception):
+                    traceback.print_exception(type(exc), exc, exc.__traceback__)
             self.report(msg_id, (time.perf_counter() - since) * 1000.0, Thaws.count > thaws)
 
         return done
