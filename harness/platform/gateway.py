@@ -39,7 +39,6 @@ import uvicorn
 from harness.apphost.wire import HttpRequest
 from harness.errors import HarnessError
 from harness.platform.config import PlatformConfig
-from harness.platform.instances import Reply
 from harness.platform.launch import template_launch
 from harness.platform.pidfile import PIDFILE_NAME
 from harness.platform.pool import InstancePool
@@ -90,7 +89,7 @@ class Gateway:
         reads_body = self.config.is_app or scope["method"] in ("POST", "PUT", "PATCH")
         body = await _read_body(receive) if reads_body else b""
         reply = await self.pool.invoke(_request(scope, body))
-        await _respond(send, reply.status, reply.body, reply)
+        await _respond(send, reply.status, reply.body, reply.headers)
 
     async def _platform(self, path: str, query: str, send: Send) -> None:
         if path == "/__platform/health":
@@ -158,10 +157,12 @@ def _request(scope: Scope, body: bytes) -> HttpRequest:
     )
 
 
-async def _respond(send: Send, status: int, body: bytes, reply: Reply | None = None) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, app_headers: tuple[tuple[str, str], ...] | None = None
+) -> None:
     headers = list(JSON_HEADERS)
-    if reply is not None and reply.headers:  # an app's own headers
-        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in reply.headers
+    if app_headers is not None:  # an app's own headers
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in app_headers
                    if n.lower() not in HOP_BY_HOP]
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})

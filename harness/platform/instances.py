@@ -14,11 +14,11 @@ DEAD = "dead"
 @dataclass(frozen=True)
 class Reply:
     """An HTTP answer for the client: status, body bytes and, from an app, its headers
-    (none: the built-in handler's JSON)."""
+    (None: a JSON body, from the built-in handler or the gateway itself)."""
 
     status: int
     body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] | None = None
 
 
 class Instance:

@@ -396,6 +396,9 @@ class InstancePool:
                 limit = self.config.startup_timeout_s
                 raise InitFailed(f"init not done within {limit} s") from None
             raise
+        if frame is None and self.config.is_app:
+            raise InitFailed("the instance exited during its init without a message "
+                             "(see gateway.log)")
         if frame is None:
             raise ConnectionError(f"instance {inst.id} (pid {pid}) exited while starting")
         if frame.id == CONTROL_ID and frame.code == INIT_FAILED:
