@@ -6,7 +6,10 @@ still there after the harness died names a process group to stop if the process 
 pid is the one that was recorded: same start time, or (for a file without one) started
 before the file was written, so that a recycled pid is left alone. Pid files may hold
 several lines (a gateway lists its instances). Temp folders (clusters, configs) are
-registered next to them as ``<name>.tmpdir``.
+registered next to them as ``<name>.tmpdir``, and the run's token as ``run.token``: every
+process the harness started carries it in its environment (``PGSTAMPEDE_RUN_TOKEN``), so a
+process with no pid file (forked just before the harness died, a worker of a service whose
+leader is gone) is found too, and a process that merely reuses a pid is not.
 
 Stopping is done in two phases on every process at once: the first signal to each group
 (SIGQUIT, an immediate shutdown, for PostgreSQL, whose backends are in their own sessions
@@ -21,7 +24,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,8 @@ import psutil
 
 GRACE_S = 2.5
 FIRST_SIGNAL = {"postgres": signal.SIGQUIT}
+TOKEN_VAR = "PGSTAMPEDE_RUN_TOKEN"
+TOKEN_FILE = "run.token"
 
 
 @dataclass(frozen=True)
@@ -190,15 +195,50 @@ def forget(files: Iterable[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
+def read_token(pid_dir: Path) -> str:
+    """The run's token (``<run>/.pids/run.token``), or "" when there is none."""
+    try:
+        return (pid_dir / TOKEN_FILE).read_text().strip()
+    except OSError:
+        return ""
+
+
+def marked(tokens: Collection[str]) -> list[psutil.Process]:
+    """Live processes whose environment carries one of the run ``tokens`` (every process the
+    harness of such a run started inherits its token), this one excluded."""
+    found = []
+    for proc in psutil.process_iter() if tokens else []:
+        if proc.pid == os.getpid():
+            continue
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get(TOKEN_VAR) in tokens and alive(proc):
+                found.append(proc)
+    return found
+
+
+def stop_run(dirs: list[Path], tokens: Collection[str], grace_s: float = GRACE_S) -> list[str]:
+    """Stop the groups the pid files in ``dirs`` name and every process carrying one of
+    ``tokens`` (a service forked just before the harness died, with no pid file yet)."""
+    groups = leftovers(pid_files(dirs))
+    leaders = {g.process.pid for g in groups}
+    strays = [p for p in marked(tokens) if p.pid not in leaders]
+    stop_all(groups, strays, grace_s)
+    return [f"stopped {g.name} (process group {g.process.pid}) from {g.source}"
+            for g in groups] + [f"stopped process {p.pid} (found by the run's token)"
+                                for p in strays]
+
+
+def tidy(dirs: list[Path]) -> list[str]:
+    """Forget the pid files and tokens of ``dirs``; remove the temp folders they registered."""
+    forget(pid_files(dirs))
+    forget(d / TOKEN_FILE for d in dirs)
+    return remove_tempdirs(dirs)
+
+
 def clean(folders: Iterable[Path]) -> list[str]:
-    """Stop the process groups named by leftover pid files and remove the temp folders
+    """Stop what the runs in ``folders`` left running and remove the temp folders
     (clusters, configs) they used; one line per action."""
     dirs = pid_dirs(folders)
-    files = pid_files(dirs)
-    found = leftovers(files)
-    stop_all(found, grace_s=3.0)
-    lines = [f"stopped {g.name} (process group {g.process.pid}) from {g.source}"
-             for g in found]
-    forget(files)
-    lines += remove_tempdirs(dirs)
+    tokens = {token for d in dirs if (token := read_token(d))}
+    lines = stop_run(dirs, tokens, grace_s=3.0) + tidy(dirs)
     return lines or ["nothing left running"]

@@ -35,11 +35,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
+from harness.cleanup import TOKEN_FILE, TOKEN_VAR, marked, stop_all, stop_run, tidy
 
-from harness.cleanup import alive, forget, leftovers, pid_files, remove_tempdirs, stop_all
-
-TOKEN_VAR = "PGSTAMPEDE_RUN_TOKEN"
 DONE = b"done\n"
 LOG_NAME = "reaper.log"
 
@@ -53,6 +50,7 @@ def reaper(run_dir: Path, *, docker: bool = False) -> Iterator[None]:
     pid_dir = run_dir.absolute() / ".pids"
     pid_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(16)
+    (pid_dir / TOKEN_FILE).write_text(f"{token}\n")  # for `clean` if the reaper dies too
     proc, write_fd = _start(pid_dir, token, docker)
     previous = os.environ.get(TOKEN_VAR)
     os.environ[TOKEN_VAR] = token
@@ -64,6 +62,7 @@ def reaper(run_dir: Path, *, docker: bool = False) -> Iterator[None]:
         else:
             os.environ[TOKEN_VAR] = previous
         _dismiss(proc, write_fd)
+        (pid_dir / TOKEN_FILE).unlink(missing_ok=True)
         log = pid_dir / LOG_NAME
         if log.exists() and log.stat().st_size == 0:
             log.unlink()
@@ -112,36 +111,19 @@ def harness_died(fd: int, harness: int, poll_s: float = 0.5) -> bool:
             return True
 
 
-def marked(token: str) -> list[psutil.Process]:
-    """Live processes whose environment carries the run's token (this one excluded)."""
-    found = []
-    for proc in psutil.process_iter():
-        if proc.pid == os.getpid():
-            continue
-        with contextlib.suppress(psutil.Error):
-            if proc.environ().get(TOKEN_VAR) == token and alive(proc):
-                found.append(proc)
-    return found
-
-
 def reap(run_dir: Path, token: str, *, docker: bool = False) -> list[str]:
     """Stop everything of the run in ``run_dir``; one line per action."""
     dirs = [run_dir / ".pids"]
-    groups = leftovers(pid_files(dirs))
-    strays = [p for p in marked(token) if p.pid not in {g.process.pid for g in groups}]
-    stop_all(groups, strays)
-    lines = [f"stopped {g.name} (process group {g.process.pid})" for g in groups]
-    lines += [f"stopped process {p.pid} (not in a pid file yet)" for p in strays]
+    lines = stop_run(dirs, {token})
     if docker:
         lines += remove_containers(run_dir)
     for _ in range(3):  # a fork or a container's gateway that was in flight
-        late = marked(token)
+        late = marked({token})
         if not late:
             break
         stop_all([], late, grace_s=0.5)
         lines += [f"stopped late process {p.pid}" for p in late]
-    forget(pid_files(dirs))
-    return lines + remove_tempdirs(dirs)
+    return lines + tidy(dirs)
 
 
 def remove_containers(run_dir: Path) -> list[str]:

@@ -28,6 +28,7 @@ from harness.load.progress import PROGRESS_FILE, LocustProgress, ProgressReader,
 from harness.load.request_frame import read_request_logs
 from harness.load.request_log import FILE_GLOB
 from harness.runtime.ports import free_port
+from harness.runtime.tether import tethered
 
 __all__ = [
     "LOCUSTFILE",
@@ -203,7 +204,7 @@ async def _spawn(
     """Start Locust in its own session (process group), output appended to ``log_path``."""
     with log_path.open("ab") as log:
         return await asyncio.create_subprocess_exec(
-            *argv,
+            *tethered(argv),  # SIGTERM from the kernel if the harness dies
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,

@@ -5,7 +5,8 @@ gateway) is a :class:`ManagedProcess`. It runs in its own process group so that 
 the terminal reaches only the harness, which then tears everything down in order; on exit
 the whole group is terminated, then killed. A pid file per process (when ``pid_dir`` is
 given) lets the reaper (:mod:`harness.reaper`) and ``pgstampede clean`` stop what a harness
-killed with ``kill -9`` left behind.
+killed with ``kill -9`` left behind; started from the main thread, a service also gets its
+stop signal from the kernel when the harness dies (:mod:`harness.runtime.tether`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Self
 import psutil
 
 from harness.errors import ServiceError
+from harness.runtime.tether import tethered
 
 
 class Resource:
@@ -235,7 +237,7 @@ class ManagedProcess(Resource):
         with open(self.log_path, "ab") as log:
             try:
                 self._proc = subprocess.Popen(
-                    self.argv,
+                    tethered(self.argv, self.stop_signal),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,

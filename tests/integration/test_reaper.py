@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,18 +17,20 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.cleanup import alive, clean
-from harness.reaper import TOKEN_VAR, reaper
+from harness.cleanup import TOKEN_VAR, alive, clean
+from harness.reaper import reaper
 from harness.runtime.managed import ManagedProcess
+from harness.runtime.tether import SETPRIV, tethered
 from tests.integration.pipeline_helpers import ROOT
 
 pytestmark = pytest.mark.integration
 
-# A stand-in harness: under a reaper it starts a service with a pid file and a temp folder,
+# A stand-in harness: under a reaper it starts a service with a pid file and a temp folder
+# (from a worker thread, so it has no parent-death signal and only the reaper can stop it),
 # and a process with no pid file (as if killed between the fork and the write), prints the
 # pids, then waits to be killed.
 FAKE_HARNESS = """
-import json, subprocess, sys, time
+import json, subprocess, sys, threading, time
 from pathlib import Path
 from harness.reaper import reaper
 from harness.runtime.managed import ManagedProcess, service_tempdir
@@ -36,7 +39,9 @@ with reaper(run, docker=sys.argv[2] == "docker"):
     tmp = service_tempdir("pgstampede-fake-", run, run / ".pids")
     service = ManagedProcess(name="service", argv=["sleep", "600"], log_path=run / "s.log",
                              pid_dir=run / ".pids")
-    service.start()
+    starter = threading.Thread(target=service.start)
+    starter.start()
+    starter.join()
     unrecorded = subprocess.Popen(["sleep", "600"], start_new_session=True)
     print(json.dumps({"service": service.pid, "unrecorded": unrecorded.pid,
                       "tmp": str(tmp)}), flush=True)
@@ -154,3 +159,56 @@ def test_postgres_backends_are_stopped_with_their_postmaster(tmp_path: Path) -> 
         with contextlib.suppress(ProcessLookupError):
             os.kill(cluster.postmaster_pid, signal.SIGKILL)
         cluster.stop()
+
+
+needs_setpriv = pytest.mark.skipif(SETPRIV is None, reason="no setpriv (util-linux)")
+
+# A stand-in harness without a reaper: one service started from the main thread, printed.
+UNGUARDED_HARNESS = """
+import sys, time
+from pathlib import Path
+from harness.runtime.managed import ManagedProcess
+service = ManagedProcess(name="service", argv=["sleep", "600"], log_path=Path(sys.argv[1]))
+service.start()
+print(service.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@needs_setpriv
+def test_a_service_gets_its_stop_signal_when_the_harness_dies(tmp_path: Path) -> None:
+    """The parent-death signal alone (no reaper) stops a service started by the main thread."""
+    harness = subprocess.Popen([sys.executable, "-c", UNGUARDED_HARNESS,
+                                str(tmp_path / "s.log")], cwd=ROOT, stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        assert harness.stdout is not None
+        service = psutil.Process(int(harness.stdout.readline()))
+        deadline = time.monotonic() + 10.0  # setpriv executes it in its place: same pid
+        while service.cmdline() != ["sleep", "600"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.cmdline() == ["sleep", "600"]
+    finally:
+        harness.kill()
+        harness.communicate()
+    try:
+        assert wait_dead([service], 10.0) == []
+    finally:
+        kill_quietly(service)
+
+
+@needs_setpriv
+def test_only_the_main_thread_tethers() -> None:
+    """The kernel signals when the forking *thread* ends: a worker thread must not tether."""
+    assert tethered(["sleep", "1"])[-3:] == ["--", "sleep", "1"]
+    result: list[list[str]] = []
+    worker = threading.Thread(target=lambda: result.append(tethered(["sleep", "1"])))
+    worker.start()
+    worker.join()
+    assert result == [["sleep", "1"]]
+    assert tethered(["no-such-program-here"]) == ["no-such-program-here"]
+
+
+def kill_quietly(proc: psutil.Process) -> None:
+    with contextlib.suppress(psutil.Error):
+        proc.kill()
