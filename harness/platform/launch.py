@@ -11,7 +11,8 @@ symbolic link to harness/apphost: the app's interpreter sees that package and no
 the harness (no site-packages of the harness's virtualenv, no ``harness``, no ``targets``).
 The template starts in that directory (``python -m`` puts the working directory first on
 sys.path), then moves to ``app_root``. The environment is the gateway's, without its Python
-variables, plus ``app_env``; ``app_python``'s directory comes first on ``PATH``.
+variables, plus ``app_env`` (a ``PYTHONPATH`` there comes after the apphost directory);
+``app_python``'s directory comes first on ``PATH``.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ def app_env(config: PlatformConfig, path_dir: Path) -> dict[str, str]:
         bin_dir = os.path.dirname(os.path.abspath(config.app_python))
         env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
     env.update(config.app_env)
-    env.update({"PYTHONPATH": str(path_dir), "PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1"})
+    python_path = [str(path_dir), *filter(None, [config.app_env.get("PYTHONPATH", "")])]
+    env.update({"PYTHONPATH": os.pathsep.join(python_path), "PYTHONUNBUFFERED": "1",
+                "PYTHONNOUSERSITE": "1"})
     return env
 
 
