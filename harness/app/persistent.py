@@ -15,6 +15,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
+
 from harness.app.database import prepare_database
 from harness.app.env import app_environment, process_env
 from harness.app.failure import error_tail
@@ -106,6 +108,22 @@ def persistent_app_target(ctx: TargetContext) -> Iterator[RunningTarget]:
                            str(log_path)) from None
         yield RunningTarget(url=url, roles={"target": lambda: [proc.pid]},
                             info=_info(app, server, workers, ctx))
+        if has_exited(proc):  # died during the load: what was measured is kept (exit 3)
+            code = proc.poll()
+            how = "exited during the run" + (f" (code {code})" if code is not None else "")
+            raise ServiceError(f"app {app.entry}", f"{how}: {error_tail(log_path) or 'no output'}",
+                               str(log_path))
+
+
+def has_exited(proc: ManagedProcess) -> bool:
+    """True when the server process has exited (or is exiting: a zombie whose last threads
+    are still being torn down, which ``poll`` does not report yet)."""
+    if proc.poll() is not None:
+        return True
+    try:
+        return psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _info(app: AppSpec, server: AppServer, workers: int, ctx: TargetContext

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import psutil
 import psycopg
 import pytest
 
-from harness.errors import AppError
+from harness.errors import AppError, ServiceError
 from harness.runtime.process import PostgresCluster
 from harness.runtime.targets import TargetContext, persistent_target
 from harness.scenario import Variant, load_scenario
@@ -180,3 +181,18 @@ def test_uvicorn_lent_to_an_app_without_it(tmp_path: Path, cluster: PostgresClus
         assert target.info["uvicorn_from"] == "lent by the harness"
     assert len(said) == 1 and "lending the harness's copy" in said[0]
     assert list((tmp_path / "cache" / "pgstampede" / "app-server").glob("uvicorn-*/uvicorn"))
+
+
+def test_app_dying_during_the_run_is_a_run_error(tmp_path: Path,
+                                                 cluster: PostgresCluster) -> None:
+    v = variant(tmp_path, 'asgi = "tiny.asgi_app:app"')
+    with pytest.raises(ServiceError, match="exited during the run") as err, \
+            persistent_target(context(tmp_path, cluster, v)) as target:
+        with pytest.raises(OSError):  # the connection drops: no response
+            send(f"{target.url}/crash")
+        root = psutil.Process(target.roles["target"]()[0])
+        deadline = time.monotonic() + 60  # until it has exited (a zombie: not reaped here)
+        while root.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert err.value.exit_code == 3
+    assert "Fatal: crashing on purpose" in str(err.value)

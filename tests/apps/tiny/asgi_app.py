@@ -61,6 +61,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
         return
+    if scope["path"] == "/crash":
+        print("Fatal: crashing on purpose", flush=True)
+        os._exit(3)
     pool = STATE["pool"]
     status, payload = 200, {}
     if scope["method"] == "POST" and scope["path"] == "/orders":
