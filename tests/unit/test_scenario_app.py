@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -271,3 +272,23 @@ def test_presets_table_in_the_docs_matches_the_code() -> None:
             + [f"{float(str(keys['scale_rate'])):g}", str(keys["idle_timeout"]),
                str(keys["max_duration"]), str(keys["freeze"]).lower()]
         assert documented == expected, name
+
+
+def test_serverless_app_variant_fills_the_platform_config(tmp_path: Path) -> None:
+    from harness.runtime.targets import TargetContext, platform_config
+
+    text = BASE + paths() + APP + '[target.serverless]\npreset = "cloud-run"\n' + VARIANTS
+    v = load_scenario(write(tmp_path, text)).variant("s")
+    dsn = "postgresql://app@127.0.0.1:6432/app"
+    config = platform_config(TargetContext(variant=v, dsn=dsn, logs=tmp_path, workdir=tmp_path))
+    assert (config.app_kind, config.app_entry, config.app_factory) == \
+        ("asgi", "tiny.asgi_app:app", False)
+    assert (config.app_root, config.app_python) == (str(TINY.parent), sys.executable)
+    assert config.app_preload == ("json",)
+    assert config.app_env == {
+        "DATABASE_URL": dsn, "DB": dsn, "POOL_SIZE": "3",
+        "ASYNC_URL": "postgresql+asyncpg://app:@127.0.0.1:6432/app"}
+    assert (config.instance_concurrency, config.max_duration_s) == (80, 300.0)
+    builtin = platform_config(TargetContext(
+        variant=dataclasses.replace(v, app=None), dsn=dsn, logs=tmp_path, workdir=tmp_path))
+    assert builtin.app_kind == "" and builtin.app_env == {}
