@@ -30,6 +30,10 @@ UNSUPPORTED_FAULTS: dict[str, dict[str, str]] = {
     "docker": {
         "restart_postgres": "PostgreSQL's container is not restarted in place",
         "restart_pgbouncer": "PgBouncer's container is not restarted in place",
+        # docker-init (tini) puts the app in a process group of its own: stopping the group
+        # of the container's init would freeze nothing but the init.
+        "freeze_target": "the target's container is not frozen (SIGSTOP of its init's process "
+                         "group misses the app)",
     },
 }
 RUNS_APPS = frozenset({"process"})
