@@ -51,10 +51,25 @@ name = "never-reached"
 """
 
 
-def wait_for_load(run_dir: Path, timeout_s: float = 120.0) -> None:
+PERSISTENT = """
+name = "long-persistent"
+description = "a persistent target and two Locust processes, long enough to kill"
+[database]
+max_connections = 30
+[load]
+endpoints = { read = 1 }
+processes = 2
+stages = [{ duration = "2m", users = 10, spawn_rate = 10 }]
+[[variants]]
+name = "direct"
+target = "persistent"
+"""
+
+
+def wait_for_load(run_dir: Path, timeout_s: float = 120.0, variant: str = "pooled") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        raw = list((run_dir / "pooled" / "1" / "locust").glob("requests-*"))
+        raw = list((run_dir / variant / "1" / "locust").glob("requests-*"))
         if raw and sum(p.stat().st_size for p in raw) > 0:
             return
         time.sleep(0.2)
@@ -97,10 +112,12 @@ def test_signal_mid_run(tmp_path: Path, sig: signal.Signals) -> None:
     assert "This run is incomplete (interrupted)" in (out / "index.html").read_text()
 
 
-def start_long_run(tmp_path: Path, mark: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start_long_run(tmp_path: Path, mark: str,
+                   scenario: str = LONG) -> tuple[subprocess.Popen[bytes], Path]:
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run",
-                             str(write_scenario(tmp_path, LONG)), "--out", str(out), "--quiet"],
+                             str(write_scenario(tmp_path, scenario)), "--out", str(out),
+                             "--quiet"],
                             cwd=ROOT, env=marked_env(mark), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     return proc, out
@@ -164,6 +181,26 @@ def service_processes(run_dir: Path) -> dict[str, psutil.Process]:
         if words and path.stem != "instances":
             found[path.stem] = psutil.Process(int(words[0]))
     return found
+
+
+def test_kill_9_mid_persistent_variant_with_locust_workers_leaves_nothing(
+        tmp_path: Path) -> None:
+    mark = new_mark()
+    proc, out = start_long_run(tmp_path, mark, PERSISTENT)
+    try:
+        wait_for_load(out, variant="direct")
+        services = service_processes(out)
+        assert {"postgres", "target", "locust"} <= set(services), services
+        assert len(services["locust"].children()) >= 2, "Locust's --processes workers"
+        procs = run_processes(proc.pid, mark)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    left = wait_all_gone(procs, 10.0)
+    assert left == [], f"alive 10 s after kill -9: {[p.pid for p in left]}"
+    assert marked_processes(mark) == set()
+    assert temp_dirs(mark) == set()
+    assert list((out / ".pids").glob("*.pid")) == []
 
 
 @pytest.mark.skipif(SETPRIV is None, reason="no setpriv (util-linux)")
