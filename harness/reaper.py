@@ -31,6 +31,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,7 +128,8 @@ def reap(run_dir: Path, token: str, *, docker: bool = False) -> list[str]:
 
 
 def remove_containers(run_dir: Path) -> list[str]:
-    """Remove the containers labelled with the run, twice (a creation may be in flight)."""
+    """Remove the containers labelled with the run; again a second later (a creation the
+    dead gateway asked for may still have been in flight)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from harness.errors import InputError
@@ -139,7 +141,8 @@ def remove_containers(run_dir: Path) -> list[str]:
         return [f"containers not removed: {exc}"]
     lines = []
     try:
-        for _ in range(2):
+        for attempt in range(2):
+            time.sleep(attempt * 1.0)
             found = [c for name in run_names([run_dir])
                      for c in labelled(client, {LABEL_RUN: name})]
             with ThreadPoolExecutor(max_workers=8) as pool:
