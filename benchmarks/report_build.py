@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.analysis.summary import build_summary
+from harness.analysis.run import load_run
+from harness.analysis.summary import summarise
 from harness.report.html import build_report
 from tests.synthetic import DEFAULT_VARIANTS, RunShape, write_run
 
@@ -34,12 +35,13 @@ def measure(run_dir: Path, rows: int, duration_s: float) -> dict[str, object]:
     synth_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    summary = build_summary(run_dir)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
+    run = load_run(run_dir)
+    summary = summarise(run)
+    run.folder.write_summary(summary)
     summary_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    index = build_report(run_dir)
+    index = build_report(run, summary)
     report_s = time.perf_counter() - started
 
     html_bytes = index.stat().st_size

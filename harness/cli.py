@@ -8,15 +8,19 @@ complete (a service failed to start, Locust crashed, interrupted, incomplete run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 
-from harness.errors import HarnessError, IncompleteRunError, InputError
+from harness.errors import HarnessError, InputError
+
+if TYPE_CHECKING:
+    from harness.results.summary import Summary
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 # The shipped scenarios are package data (harness/scenarios; `scenarios/` at the top of the
@@ -43,11 +47,11 @@ def resolve_scenario(arg: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from harness.orchestrate import RunOptions, run
     from harness.plan import select_variants
     from harness.progress import Progress
     from harness.report.terminal import render_summary
     from harness.results.store import check_writable, utc_stamp
+    from harness.run import RunOptions, default_seams, run
     from harness.safety import check_loopback, check_reachable
     from harness.scenario import load_scenario, with_cli_faults
 
@@ -60,40 +64,43 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.runtime.registry import check_supported, get_runtime
 
     check_supported(args.runtime, scenario, only)  # what this runtime cannot do: exit 2 now
-    get_runtime(args.runtime)  # fails early (exit 2) when the runtime cannot be used
     out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{utc_stamp()}"
     check_writable(out)
+    runtime = get_runtime(args.runtime)  # built once (exit 2 when it cannot be used), closed below
     progress = Progress(console, quiet=args.quiet)
     progress.message(f"pgstampede: {scenario.name} — {scenario.description}".rstrip(" —"))
     progress.message(f"run folder: {out}")
     from harness.reaper import reaper
 
-    with reaper(out, docker=args.runtime == "docker"):  # even kill -9 leaves nothing running
-        outcome = run(scenario, RunOptions(out=out, only=only, runtime=args.runtime,
-                                           keep=args.keep, repeats=args.repeats), progress)
+    # the reaper: even kill -9 of this process leaves nothing running
+    with contextlib.closing(runtime), reaper(out, docker=args.runtime == "docker"):
+        outcome = run(scenario, RunOptions(out=out, only=only, keep=args.keep,
+                                           repeats=args.repeats), default_seams(runtime), progress)
     render_summary(outcome.summary, console)
     warn_saturation(outcome.summary, console)
     console.print(f"run folder: {outcome.run_dir}")
-    if outcome.status != "complete":
-        console.print(f"[red]run {outcome.status}:[/] {outcome.error}")
-        return EXIT_INCOMPLETE
+    if outcome.exit_code:
+        why = outcome.error or "; ".join(outcome.summary.problems)
+        console.print(f"[red]run {outcome.status}:[/] {why}", markup=True, highlight=False)
+        return outcome.exit_code
     return verdict_exit(outcome.summary, console)
 
 
-def warn_saturation(summary: dict[str, Any], console: Console) -> None:
+def warn_saturation(summary: Summary, console: Console) -> None:
     """Say so when the load generator itself was the bottleneck."""
-    for name, variant in summary.get("variants", {}).items():
-        if variant.get("metrics", {}).get("load.saturated"):
+    for name, variant in summary.variants.items():
+        if variant.metrics.get("load.saturated"):
             console.print(f"[yellow]warning:[/] {name}: Locust ran above 90% of a core for more "
                           "than 10% of the run (running, or waiting for a CPU); its latencies are "
                           "inflated and its RPS capped. Use \\[load] processes = -1, fewer "
                           "users, or a bigger machine.")
 
 
-def verdict_exit(summary: dict[str, Any], console: Console) -> int:
-    failed = [t for t in summary.get("thresholds", []) if t.get("ok") is False]
+def verdict_exit(summary: Summary, console: Console) -> int:
+    """Exit 1 when a threshold failed (judged as ``check`` judges it), else 0."""
+    failed = [t for t in summary.thresholds if t.status == "fail"]
     for t in failed:
-        console.print(f"[red]threshold failed:[/] {t['expr']} (value {t['value']})")
+        console.print(f"[red]threshold failed:[/] {t.expr} ({t.reason})", highlight=False)
     return EXIT_THRESHOLD if failed else EXIT_OK
 
 
@@ -107,27 +114,20 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from harness.check.completeness import missing_files
-    from harness.orchestrate import finalize
     from harness.progress import Progress
     from harness.report.terminal import render_summary
-    from harness.results.store import read_manifest
+    from harness.run.finalise import finalise
 
     run_dir = Path(args.run_dir)
-    manifest = read_manifest(run_dir)
-    missing = missing_files(run_dir, manifest)
-    if missing:
-        raise IncompleteRunError(f"{run_dir}: incomplete, missing {len(missing)} result "
-                                 f"file(s), e.g. {missing[0]}; nothing rebuilt")
-    summary = finalize(run_dir, Progress(console, quiet=True))
+    summary = finalise(run_dir, Progress(console, quiet=True))
     render_summary(summary, console)
     index = run_dir / "index.html"
     console.print(f"report: {index}")
     if args.open:
         webbrowser.open(index.resolve().as_uri())
-    if manifest.get("status") != "complete":
-        console.print(f"[red]incomplete:[/] the run's status is {manifest.get('status')!r}; "
-                      "the report says so")
+    if summary.status != "complete":
+        console.print(f"[red]incomplete:[/] the run is {summary.status}; the report says so",
+                      highlight=False)
         return EXIT_INCOMPLETE
     return EXIT_OK
 

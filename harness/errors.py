@@ -8,8 +8,14 @@
     ├── RunError                 the run could not complete → exit 3
     │   ├── ServiceError         a service (postgres, pgbouncer, target, gateway) failed to start
     │   ├── LoadError            Locust failed or crashed
-    │   └── IncompleteRunError   a run folder is missing files or its status is not complete
-    └── Interrupted              SIGINT/SIGTERM during a run → exit 3
+    │   ├── MeasurementError     a measurement could not be taken (recorded as a problem:
+    │   │                        the variant run is incomplete, the run goes on)
+    │   └── IncompleteRunError   a run folder is damaged, or a measurement in it is missing
+    │       └── DecodeError      a file of the run folder does not hold what was written
+    │                            (harness.results.codec)
+
+A run that has started ends with status ``failed`` on any error, InputError included
+(exit 3); exit 2 is only for bad input found before anything starts.
 
 Every message is one line a user can act on: what, where, and what to check.
 """
@@ -77,11 +83,9 @@ class LoadError(RunError):
     """The load generator (Locust) failed."""
 
 
+class MeasurementError(RunError):
+    """A measurement could not be taken (e.g. the background-job table is unreadable)."""
+
+
 class IncompleteRunError(RunError):
     """A run folder is incomplete: missing files or status not 'complete'."""
-
-
-class Interrupted(HarnessError):
-    """The run was interrupted by SIGINT or SIGTERM."""
-
-    exit_code = 3

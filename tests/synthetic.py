@@ -8,14 +8,24 @@ looks like a real one. Output is deterministic for a given seed.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from harness.analysis.frames import coerce_frame
+from harness.results.check_spec import CheckSpec
+from harness.results.folder import RunFolder
+from harness.results.frames import coerce_frame
+from harness.results.records import (
+    SCHEMA_VERSION,
+    CollectorHealth,
+    Manifest,
+    RunStatus,
+    ScenarioCopy,
+    Stage,
+    VariantRecord,
+)
 
 POOL_SIZE = 20
 RESERVED = 3
@@ -46,7 +56,7 @@ class RunShape:
     max_connections: int = 100
     repeats: int = 1
     seed: int = 7
-    status: str = "complete"
+    status: RunStatus = "complete"
     saturated: bool = False
     started: float = 1_700_000_000.0
 
@@ -58,13 +68,13 @@ def _users(seconds: np.ndarray, duration: float) -> np.ndarray:
     return np.where(seconds < a, 10.0, np.where(seconds < b, up, 10.0))
 
 
-def _stages(load_start: float, duration: float) -> list[dict[str, float]]:
+def _stages(load_start: float, duration: float) -> tuple[Stage, ...]:
     a, b = 0.2 * duration, 0.8 * duration
-    return [
-        {"start": load_start, "end": load_start + a, "users": 10, "spawn_rate": 10},
-        {"start": load_start + a, "end": load_start + b, "users": 150, "spawn_rate": 50},
-        {"start": load_start + b, "end": load_start + duration, "users": 10, "spawn_rate": 50},
-    ]
+    return (
+        Stage(start=load_start, end=load_start + a, users=10, spawn_rate=10),
+        Stage(start=load_start + a, end=load_start + b, users=150, spawn_rate=50),
+        Stage(start=load_start + b, end=load_start + duration, users=10, spawn_rate=50),
+    )
 
 
 def _instances(seconds: np.ndarray, duration: float) -> np.ndarray:
@@ -174,7 +184,7 @@ def _host(v: SyntheticVariant, shape: RunShape, rng: np.random.Generator,
             rng.uniform(20, 70, t.size)
         rss = rng.uniform(40, 60, t.size) * (30 if role == "instances" else 1)
         rows.append(pd.DataFrame({"t": t, "role": role, "cpu_percent": cpu, "rss_mb": rss,
-                                  "processes": 1}))
+                                  "processes": 1, "wait_percent": 0.0}))
     return coerce_frame("host", pd.concat(rows, ignore_index=True))
 
 
@@ -193,11 +203,22 @@ def _background(v: SyntheticVariant, requests: pd.DataFrame,
         "scheduled_at": scheduled, "due_at": due, "completed_at": completed}))
 
 
-def _write_variant_run(v: SyntheticVariant, shape: RunShape, folder: Path,
-                       load_start: float, seed: int) -> None:
+INTERVAL_S = 0.1
+
+
+def healthy(name: str, samples: int, interval_s: float = INTERVAL_S) -> CollectorHealth:
+    """The health record of a collector that took every sample."""
+    return CollectorHealth(name=name, interval_s=interval_s, expected=samples,
+                           samples=samples, failures=0, first_error="", first_error_t=None,
+                           longest_gap_s=interval_s,
+                           read_to_end=True if name == "pg_log" else None)
+
+
+def _write_variant_run(v: SyntheticVariant, shape: RunShape, run: RunFolder, rel_dir: str,
+                       load_start: float, seed: int) -> VariantRecord:
     rng = np.random.default_rng(seed)
     requests = _requests(v, shape, rng, load_start)
-    t = load_start + np.arange(-1.0, shape.duration_s + 1.0, 0.1)
+    t = load_start + np.arange(-1.0, shape.duration_s + 1.0, INTERVAL_S)
     rel = t - load_start
     frames = {"requests": requests, "db": _db(v, shape, rng, t, rel), "host":
               _host(v, shape, rng, load_start), "background": _background(v, requests, rng)}
@@ -206,55 +227,73 @@ def _write_variant_run(v: SyntheticVariant, shape: RunShape, folder: Path,
         frames["pooler"] = _pooler(shape, rng, t, rel)
     if v.target == "serverless":
         frames["platform"], frames["cold_starts"] = _platform(shape, rng, t, rel)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in frames.items():
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    files = tuple(run.write_frame(rel_dir, name, frame) for name, frame in frames.items())
+    folder = run.path / rel_dir
     (folder / "logs").mkdir(exist_ok=True)
     (folder / "logs" / "postgres.log").write_text("2023-11-14 22:13:20.000 UTC [1000] LOG: "
                                                   "database system is ready\n")
     (folder / "locust").mkdir(exist_ok=True)
     (folder / "locust" / "stats.csv").write_text("Type,Name,Request Count\nGET,/read,1\n")
+    return VariantRecord(
+        name=v.name, repeat=int(rel_dir.rsplit("/", 1)[1]), dir=rel_dir, status="complete",
+        error=None, target=v.target, pooler=v.pooler, max_connections=shape.max_connections,
+        background_delay_s=0.1, observes_server_log=True, collect_interval_s=INTERVAL_S,
+        load_start=load_start, load_end=load_start + shape.duration_s,
+        stages=_stages(load_start, shape.duration_s),
+        config={"target": {"pool_max": POOL_SIZE, "background_delay_s": 0.1},
+                "pooler": {"pool_mode": "transaction", "pool_size": POOL_SIZE}
+                if v.pooler != "none" else {}},
+        versions={"postgresql": "15.5"} | ({"pgbouncer": "1.18.0"} if v.pooler != "none"
+                                           else {}),
+        durability={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
+        target_info={}, faults=(), frames=files,
+        health=(healthy("pg_activity", len(t)), healthy("pg_log", len(t)),
+                healthy("host", len(t))),
+        problems=())
 
 
 def write_run(run_dir: Path, shape: RunShape = RunShape(),
-              variants: tuple[SyntheticVariant, ...] = DEFAULT_VARIANTS) -> Path:
+              variants: tuple[SyntheticVariant, ...] = DEFAULT_VARIANTS,
+              check: CheckSpec | None = None, name: str = "synthetic",
+              declared: tuple[str, ...] | None = None) -> Path:
     """Write a synthetic run folder (manifest + frames of every variant run)."""
-    entries = []
+    run = RunFolder(run_dir)
+    records = []
     clock = shape.started
     for index, v in enumerate(variants):
         for repeat in range(1, shape.repeats + 1):
             load_start = clock + 5.0
-            rel_dir = f"{v.name}/{repeat}"
             seed = shape.seed * 1000 + index * 10 + repeat
-            _write_variant_run(v, shape, run_dir / rel_dir, load_start, seed)
-            entries.append({
-                "name": v.name, "repeat": repeat, "dir": rel_dir, "status": "complete",
-                "load_start": load_start, "load_end": load_start + shape.duration_s,
-                "stages": _stages(load_start, shape.duration_s),
-                "max_connections": shape.max_connections, "pooler": v.pooler,
-                "target": v.target, "error": None,
-                "versions": {"postgresql": "15.5"} | (
-                    {"pgbouncer": "1.18.0"} if v.pooler != "none" else {}),
-                "config": {"target": {"pool_max": POOL_SIZE, "background_delay_s": 0.1},
-                           "pooler": {"pool_mode": "transaction", "pool_size": POOL_SIZE}
-                           if v.pooler != "none" else {}},
-            })
+            records.append(_write_variant_run(v, shape, run, f"{v.name}/{repeat}", load_start,
+                                              seed))
             clock = load_start + shape.duration_s + 5.0
-    if shape.status != "complete" and entries:
-        entries[-1]["status"] = shape.status
-        entries[-1]["error"] = "interrupted by SIGINT"
-    manifest = {
-        "schema_version": 1, "status": shape.status,
-        "scenario": {"name": "synthetic", "description": "Synthetic spike: 10 → 150 users",
-                     "repeats": shape.repeats,
-                     "database": {"max_connections": shape.max_connections},
-                     "variants": [{"name": v.name, "target": v.target, "pooler": v.pooler}
-                                  for v in variants]},
-        "versions": {"python": "3.11.2", "locust": "2.24.0", "pgstampede": "0.1.0"},
-        "machine": {"cores": 2, "memory_gb": 24, "os": "Debian 12"},
-        "durability": {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
-        "started": shape.started, "ended": clock, "variants": entries,
-    }
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if shape.status != "complete" and records:
+        records[-1] = replace(records[-1], status=shape.status, error="interrupted by SIGINT")
+    names = tuple(v.name for v in variants)
+    manifest = Manifest(
+        schema_version=SCHEMA_VERSION, status=shape.status, error=None,
+        scenario=ScenarioCopy(
+            name=name, description="Synthetic spike: 10 → 150 users", path="",
+            repeats=shape.repeats, variants=declared or names, check=check or CheckSpec(),
+            source={"name": name,
+                    "database": {"max_connections": shape.max_connections},
+                    "variants": [{"name": v.name, "target": v.target, "pooler": v.pooler}
+                                 for v in variants]}),
+        runtime="process", runtime_info={"name": "process"},
+        versions={"python": "3.11.2", "locust": "2.24.0", "pgstampede": "0.1.0"},
+        machine={"cores": 2, "memory_gb": 24, "os": "Debian 12"},
+        durability={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
+        started=shape.started, ended=clock, planned=names, variants=tuple(records))
+    run.write_manifest(manifest)
     return run_dir
+
+
+def bare_record(name: str, **changes: object) -> VariantRecord:
+    """A variant record with nothing measured yet (tests set what they need)."""
+    record = VariantRecord(
+        name=name, repeat=1, dir=f"{name}/1", status="complete", error=None,
+        target="persistent", pooler="none", max_connections=100, background_delay_s=0.2,
+        observes_server_log=True, collect_interval_s=INTERVAL_S, load_start=None,
+        load_end=None, stages=(), config={}, versions={}, durability={}, target_info={},
+        faults=(), frames=(), health=(), problems=())
+    return replace(record, **changes)  # type: ignore[arg-type]

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.results.records import FaultEvent
+
 BEFORE_S = 5.0
 TOLERANCE = 0.02
 NO_DB = {"counter", "health"}
@@ -47,10 +49,10 @@ def _recovery_bin(bins: pd.DataFrame, first: int, limit: float) -> int | None:
     return None
 
 
-def fault_effect(requests: pd.DataFrame, fault: Mapping[str, Any], load_start: float,
+def fault_effect(requests: pd.DataFrame, fault: FaultEvent, load_start: float,
                  load_end: float) -> dict[str, Any]:
     """The measured effect of one recorded fault (see the module docstring)."""
-    start, end = float(fault["start"]), float(fault.get("end") or fault["start"])
+    start, end = fault.start, max(fault.end, fault.start)
     before = requests[(requests["t"] >= max(load_start, start - BEFORE_S))
                       & (requests["t"] < start)]
     base_rate = float((before["kind"] != "").mean()) if len(before) else 0.0
@@ -61,9 +63,9 @@ def fault_effect(requests: pd.DataFrame, fault: Mapping[str, Any], load_start: f
     after = requests[(requests["t"] >= recovered_at) & (requests["kind"] == "")
                      & (~requests["endpoint"].isin(NO_DB))]
     return {
-        "kind": fault.get("kind"), "at_s": round(start - load_start, 3),
-        "duration_s": round(end - start, 3), "detail": fault.get("detail", ""),
-        "ok": bool(fault.get("ok", True)), "errors": int((during["kind"] != "").sum()),
+        "kind": fault.kind, "at_s": round(start - load_start, 3),
+        "duration_s": round(end - start, 3), "detail": fault.detail,
+        "ok": fault.ok, "errors": int((during["kind"] != "").sum()),
         "error_rate_before": round(base_rate, 4), "recovered": rec is not None,
         "recovery_s": round(recovered_at - start, 3), "reconnected": bool(len(after)),
     }

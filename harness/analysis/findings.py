@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frames import platform_live
 from harness.results.metrics import ERROR_KINDS
+from harness.units import format_count, format_value
 
 if TYPE_CHECKING:
     from harness.analysis.run import VariantRun
@@ -19,16 +20,7 @@ if TYPE_CHECKING:
 
 def fmt_ms(value: float) -> str:
     """Milliseconds for prose: ``0.42 ms``, ``4.2 ms``, ``180 ms``, ``1,250 ms``."""
-    if value < 1:
-        return f"{value:.2f} ms"
-    if value < 10:
-        return f"{value:.1f} ms"
-    return f"{value:,.0f} ms"
-
-
-def fmt_count(value: float) -> str:
-    """A count for prose: ``1,234``; a median of counts may be ``12.5``."""
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+    return format_value(value, "ms")
 
 
 def _alive_at(run: VariantRun, t: float) -> str:
@@ -69,8 +61,8 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
         text += f", {alive}" if alive else ""
         failed = m.get("errors.db_too_many_connections") or 0
         return (
-            f"{text}; {fmt_count(refused)} connections refused, "
-            f"{fmt_count(failed)} requests failed for it"
+            f"{text}; {format_count(refused)} connections refused, "
+            f"{format_count(failed)} requests failed for it"
         )
     if peak is None:
         return None
@@ -94,24 +86,24 @@ def _errors(name: str, m: Mapping[str, Any]) -> str | None:
         return None
     counts = {k: m.get(f"errors.{k}") or 0 for k in ERROR_KINDS}
     kind = max(counts, key=lambda k: counts[k])
-    main = f", mostly {kind} ({fmt_count(counts[kind])})" if counts[kind] else ""
-    return f"{name}: {rate:.1%} of requests failed ({fmt_count(failures)}){main}"
+    main = f", mostly {kind} ({format_count(counts[kind])})" if counts[kind] else ""
+    return f"{name}: {rate:.1%} of requests failed ({format_count(failures)}){main}"
 
 
 def _platform(name: str, m: Mapping[str, Any]) -> str | None:
     cold = m.get("platform.cold_starts")
     if cold is None:
         return None
-    text = f"{name}: {fmt_count(cold)} cold starts"
+    text = f"{name}: {format_count(cold)} cold starts"
     p50, p95 = m.get("platform.cold_start_ms.p50"), m.get("platform.cold_start_ms.p95")
     if p50 is not None and p95 is not None:
         text += f" (p50 {fmt_ms(p50)}, p95 {fmt_ms(p95)})"
     peak = m.get("platform.instances.peak")
     if peak is not None:
-        text += f", up to {fmt_count(peak)} live instances"
+        text += f", up to {format_count(peak)} live instances"
     zombies = m.get("platform.zombies.peak")
     if zombies:
-        text += f", {fmt_count(zombies)} zombies holding connections"
+        text += f", {format_count(zombies)} zombies holding connections"
     return text
 
 
@@ -122,10 +114,10 @@ def _background(name: str, m: Mapping[str, Any]) -> str | None:
     lost, delayed = m.get("background.lost") or 0, m.get("background.delayed") or 0
     total = completed + lost
     if not lost and not delayed:
-        return f"{name}: all {fmt_count(total)} background jobs ran on time"
+        return f"{name}: all {format_count(total)} background jobs ran on time"
     text = (
-        f"{name}: of {fmt_count(total)} background jobs, "
-        f"{fmt_count(lost)} were lost and {fmt_count(delayed)} delayed"
+        f"{name}: of {format_count(total)} background jobs, "
+        f"{format_count(lost)} were lost and {format_count(delayed)} delayed"
     )
     late = m.get("background.delay_ms.p95")
     return text + (f" (p95 {fmt_ms(late)} late)" if late is not None else "")
@@ -136,8 +128,9 @@ def _state(name: str, m: Mapping[str, Any]) -> str | None:
     if seen is None or seen <= 1 or not divergence:
         return None
     return (
-        f"{name}: /counter was answered by {fmt_count(seen)} instances, each with its own counter; "
-        f"the highest counter missed {fmt_count(divergence)} increments"
+        f"{name}: /counter was answered by {format_count(seen)} instances, each with its own "
+        "counter; "
+        f"the highest counter missed {format_count(divergence)} increments"
     )
 
 
@@ -161,7 +154,8 @@ def _faults(name: str, faults: Sequence[Mapping[str, Any]]) -> list[str]:
                        f"({f.get('detail', '')})")
             continue
         text = f"{name}: {f['kind']} at {f['at_s']:.1f} s: "
-        text += f"{fmt_count(f['errors'])} failed requests" if f["errors"] else "no failed requests"
+        text += (f"{format_count(f['errors'])} failed requests" if f["errors"]
+                 else "no failed requests")
         text += (f", recovered after {f['recovery_s']:.1f} s" if f["recovered"]
                  else ", the error rate never recovered")
         text += "; targets reconnected" if f["reconnected"] else "; targets did not reconnect"

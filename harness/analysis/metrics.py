@@ -37,9 +37,7 @@ from harness.analysis.frames import (
     pooler_totals,
 )
 from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
-
-MetricValue = float | int | bool | None
-Metrics = dict[str, MetricValue]
+from harness.results.summary import Metrics
 
 BACKGROUND_TOLERANCE_MS = 250.0
 SATURATION_CPU_PERCENT = 90.0

@@ -1,7 +1,8 @@
-"""From a run folder to the ``summary.json`` dict (schema_version 1).
+"""From a run folder to its :class:`~harness.results.summary.Summary`.
 
-``load_run`` reads ``manifest.json`` and the frames of every variant run;
+``load_run`` reads ``manifest.json`` and the verified frames of every variant run;
 ``summarise`` turns that into the summary (pure); ``build_summary`` does both.
+Metrics fed by a frame that was not measured are null, with a reason in ``nulls``.
 Per variant, ``metrics`` is the median over repeats of each metric (null when null in
 every repeat; a boolean is true when true in any repeat), ``repeats`` the per-repeat
 metric dicts and ``stages`` the per-stage medians. ``thresholds`` is left empty: the
@@ -18,10 +19,12 @@ import numpy as np
 
 from harness.analysis.faults import fault_effect, fault_metrics
 from harness.analysis.findings import findings
-from harness.analysis.metrics import Metrics, MetricValue, compute_metrics, stage_metrics
-from harness.analysis.run import RunData, VariantRun, load_run
-
-SCHEMA_VERSION = 1
+from harness.analysis.metrics import compute_metrics, stage_metrics
+from harness.analysis.nulls import mask_unmeasured, null_reasons
+from harness.analysis.run import LoadedRun, VariantRun, load_run
+from harness.results.codec import decode, encode
+from harness.results.records import SCHEMA_VERSION
+from harness.results.summary import Metrics, MetricValue, Summary
 
 
 def median_value(values: Sequence[MetricValue]) -> MetricValue:
@@ -65,7 +68,8 @@ def _median_stages(per_repeat: Sequence[list[dict[str, Any]]]) -> list[dict[str,
 
 def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
     measured = [r for r in runs if r.ctx is not None]
-    repeats = [compute_metrics(r.frames, r.ctx) for r in measured if r.ctx is not None]
+    repeats = [mask_unmeasured(compute_metrics(r.frames, r.ctx), r)
+               for r in measured if r.ctx is not None]
     effects = [[fault_effect(r.frames["requests"], f, r.ctx.load_start, r.ctx.load_end)
                 for f in r.faults] for r in measured if r.ctx is not None]
     for metrics, run_effects in zip(repeats, effects, strict=True):
@@ -73,39 +77,50 @@ def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
     stages = [stage_metrics(r.frames, r.ctx) for r in measured if r.ctx is not None]
     failed = [r for r in runs if r.status != "complete"]
     first = measured[0].ctx if measured else None
+    metrics = median_metrics(repeats)
     return {
         "status": failed[0].status if failed else "complete",
         "error": next((r.error for r in failed if r.error), None),
         "target": first.target if first else None,
         "pooler": first.pooler if first else None,
         "max_connections": first.max_connections if first else None,
-        "metrics": median_metrics(repeats),
+        "metrics": metrics,
+        "nulls": encode(null_reasons(metrics, runs, repeats)),
         "repeats": repeats,
         "stages": _median_stages(stages),
         "faults": [{"repeat": r.repeat, **e} for r, run_effects in zip(measured, effects,
                                                                          strict=True)
                    for e in run_effects],
+        "problems": [f"{r.record.label}: {p.text(r.record.load_start)}"
+                     for r in runs for p in r.problems],
     }
 
 
-def summarise(run: RunData) -> dict[str, Any]:
-    """The summary.json dict of a loaded run folder (thresholds empty)."""
+def run_status(run: LoadedRun) -> str:
+    """How the run ended: the manifest's status, ``incomplete`` when a measurement is missing."""
+    status = run.manifest.status
+    if status == "complete" and any(r.problems for r in run.runs):
+        return "incomplete"
+    return status
+
+
+def summarise(run: LoadedRun) -> Summary:
+    """The summary of a loaded run folder (thresholds empty: see harness.check.verdict)."""
     by_variant: dict[str, list[VariantRun]] = {}
     for variant_run in run.runs:
         by_variant.setdefault(variant_run.name, []).append(variant_run)
-    scenario = run.manifest.get("scenario")
-    name = scenario.get("name") if isinstance(scenario, Mapping) else scenario
-    summary: dict[str, Any] = {
+    data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "scenario": str(name or run.run_dir.name),
-        "status": str(run.manifest.get("status") or "unknown"),
+        "scenario": run.manifest.scenario.name,
+        "status": run_status(run),
         "variants": {v: _variant_summary(runs) for v, runs in by_variant.items()},
         "thresholds": [],
+        "problems": list(run.problems),
     }
-    summary["findings"] = findings(summary, run.runs)
-    return summary
+    data["findings"] = findings(data, run.runs)
+    return decode(Summary, encode(data), "summary")
 
 
-def build_summary(run_dir: Path) -> dict[str, Any]:
-    """Read a run folder and compute its summary.json dict."""
+def build_summary(run_dir: Path) -> Summary:
+    """Read a run folder and compute its summary."""
     return summarise(load_run(run_dir))

@@ -148,9 +148,8 @@ def variant_series(run: VariantRun) -> VariantSeries | None:
         platform_states=states if len(run.frames["platform"]) else states.iloc[0:0],
         cold_starts=starts,
         cdf=latency_cdf(requests["latency_ms"]),
-        faults=tuple((float(f["start"]) - ctx.load_start,
-                      float(f.get("end") or f["start"]) - ctx.load_start, str(f["kind"]))
-                     for f in run.faults if f.get("start") is not None),
+        faults=tuple((f.start - ctx.load_start, f.end - ctx.load_start, f.kind)
+                     for f in run.faults),
     )
 
 

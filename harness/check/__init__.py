@@ -2,29 +2,20 @@
 plus the ``check`` and ``baseline`` subcommands as plain functions."""
 
 from harness.check.baseline import Comparison, compare, load_baseline, make_baseline
-from harness.check.command import check_run, save_baseline
+from harness.check.command import check_run, complete_run, save_baseline
 from harness.check.outcome import CheckOutcome
-from harness.check.thresholds import (
-    Threshold,
-    ThresholdResult,
-    evaluate_thresholds,
-    parse_threshold,
-    thresholds_from_scenario,
-    validate_thresholds,
-)
+from harness.check.thresholds import ThresholdResult, evaluate_thresholds, judge
 
 __all__ = [
     "CheckOutcome",
     "Comparison",
-    "Threshold",
     "ThresholdResult",
     "check_run",
     "compare",
+    "complete_run",
     "evaluate_thresholds",
+    "judge",
     "load_baseline",
     "make_baseline",
-    "parse_threshold",
     "save_baseline",
-    "thresholds_from_scenario",
-    "validate_thresholds",
 ]

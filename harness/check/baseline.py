@@ -34,10 +34,10 @@ from harness.check.statistics import (
     significant,
     smallest_p_value,
 )
-from harness.check.thresholds import metric_value
-from harness.check.units import format_change, format_value
+from harness.check.thresholds import metric_value as _number
 from harness.errors import InputError
 from harness.results.metrics import HOST_ROLES, METRICS, Direction, metric_info
+from harness.units import format_change, format_value
 
 FORMAT = "pgstampede-baseline"
 VERSION = 1
@@ -115,6 +115,14 @@ class Comparison:
         }
 
 
+def _value(values: object, name: str) -> float | None:
+    """``values[name]`` as a float, None when absent, null or not a number."""
+    if not isinstance(values, Mapping):
+        return None
+    raw = values.get(name)
+    return _number(raw) if isinstance(raw, int | float) else None
+
+
 # ---------------------------------------------------------------- baseline files
 
 def make_baseline(summary: Mapping[str, Any], *, created: str | None = None) -> dict[str, Any]:
@@ -124,7 +132,7 @@ def make_baseline(summary: Mapping[str, Any], *, created: str | None = None) -> 
         metrics = entry.get("metrics") or {}
         repeats = entry.get("repeats") or []
         variants[name] = {
-            metric: {"median": metric_value(metrics, metric),
+            metric: {"median": _value(metrics, metric),
                      "values": _repeat_values(repeats, metrics, metric)}
             for metric in metrics
         }
@@ -194,8 +202,8 @@ def _valid_entry(entry: object) -> bool:
 
 def _repeat_values(repeats: Iterable[object], metrics: Mapping[str, Any], metric: str
                    ) -> list[float]:
-    values = [v for r in repeats if (v := metric_value(r, metric)) is not None]
-    if not values and (median := metric_value(metrics, metric)) is not None:
+    values = [v for r in repeats if (v := _value(r, metric)) is not None]
+    if not values and (median := _value(metrics, metric)) is not None:
         values = [median]
     return values
 
@@ -243,7 +251,7 @@ def compare(
 def _baseline_sides(entry: object) -> dict[str, _Side]:
     if not isinstance(entry, Mapping):
         return {}
-    return {m: _Side(metric_value(e, "median"),
+    return {m: _Side(_value(e, "median"),
                      [float(v) for v in e.get("values", []) if not math.isnan(v)])
             for m, e in entry.items() if isinstance(e, Mapping)}
 
@@ -253,7 +261,7 @@ def _current_sides(entry: object) -> dict[str, _Side]:
         return {}
     metrics = entry.get("metrics") or {}
     repeats = entry.get("repeats") or []
-    return {m: _Side(metric_value(metrics, m), _repeat_values(repeats, metrics, m))
+    return {m: _Side(_value(metrics, m), _repeat_values(repeats, metrics, m))
             for m in metrics}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.check.baseline import Comparison
 from harness.check.thresholds import ThresholdResult
+from harness.results.codec import encode
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -65,8 +66,7 @@ class CheckOutcome:
         return {
             "run": str(self.run_dir), "scenario": self.scenario, "passed": self.passed,
             "exit_code": self.exit_code,
-            "thresholds": [{**t.as_dict(), "status": t.status, "reason": t.reason}
-                           for t in self.thresholds],
+            "thresholds": [encode(t.record()) for t in self.thresholds],
             "threshold_counts": self.threshold_counts(),
             "baseline": baseline,
         }

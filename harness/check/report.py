@@ -19,7 +19,7 @@ from rich.text import Text
 from harness.check.baseline import Comparison
 from harness.check.outcome import CheckOutcome
 from harness.check.thresholds import ThresholdResult
-from harness.check.units import format_change, format_value
+from harness.units import format_change, format_value
 
 _STYLES = {"pass": "green", "fail": "bold red", "n/a": "yellow", "regressed": "bold red",
            "improved": "green", "not significant": "yellow", "changed": "cyan",

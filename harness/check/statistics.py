@@ -33,8 +33,9 @@ from collections.abc import Sequence
 
 from scipy import stats
 
+from harness.results.check_spec import DEFAULT_ALPHA as DEFAULT_ALPHA
+
 MIN_REPEATS = 3
-DEFAULT_ALPHA = 0.05
 EXACT_LIMIT = 20_000
 
 

@@ -8,7 +8,10 @@ as the frames of docs/internals.md, ``latest()`` gives a few gauges for the live
 each one at its interval (the sampler's, or the collector's own ``interval_s`` when set)
 in its own task; on exit it stops them. A failing ``start``/``sample``/``stop`` never
 reaches the caller: it is recorded (``failures``), retried with exponential backoff, and
-the ticks that got no sample are counted as gaps (``health()``).
+the ticks that got no sample are counted as gaps (``health()``). ``health_records()`` is
+what the run folder keeps of it: samples expected and taken, failures with the first one's
+text and time, the longest gap between samples, and for a collector with a ``read_to_end``
+attribute (the server log) whether it read its source to the end.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from types import TracebackType
 from typing import Protocol
 
 import pandas as pd
+
+from harness.results.records import CollectorHealth as HealthRecord
 
 
 class Collector(Protocol):
@@ -69,6 +74,13 @@ class _Track:
     failures: int = 0
     gaps: int = 0
     last_error: str = ""
+    first_error: str = ""
+    first_error_t: float | None = None
+    last_ok: float | None = None  # monotonic time of the last successful sample
+    longest_gap_s: float = 0.0
+
+    def gap_until(self, now: float, began: float) -> float:
+        return now - (self.last_ok if self.last_ok is not None else began)
 
 
 def _describe(exc: BaseException) -> str:
@@ -145,6 +157,8 @@ class Sampler:
         except Exception as exc:  # noqa: BLE001 - a collector must never stop the run
             track.failures += 1
             track.last_error = f"{step}: {_describe(exc)}"
+            if track.first_error_t is None:
+                track.first_error, track.first_error_t = track.last_error, self.clock()
             if len(self.failures) < self.max_failures_kept:
                 self.failures.append(SampleFailure(self.clock(), c.name, step, _describe(exc)))
             return False
@@ -158,7 +172,11 @@ class Sampler:
                 return False
         t = self.clock()
         ok = await self._call(c, "sample", lambda: c.sample(t))
-        track.samples += ok
+        if ok:
+            now = time.monotonic()
+            track.longest_gap_s = max(track.longest_gap_s, track.gap_until(now, self._began))
+            track.samples += 1
+            track.last_ok = now
         return ok
 
     async def _run(self, c: Collector) -> None:
@@ -198,6 +216,23 @@ class Sampler:
             with contextlib.suppress(Exception):
                 out.update(c.latest())
         return out
+
+    def health_records(self) -> tuple[HealthRecord, ...]:
+        """Each collector's health as the run folder records it (see results.records)."""
+        ended = self._ended if self._ended is not None else time.monotonic()
+        elapsed = max(ended - self._began, 0.0)
+        out = []
+        for c in self.collectors:
+            tr = self._tracks[c.name]
+            read_to_end = getattr(c, "read_to_end", None)
+            out.append(HealthRecord(
+                name=c.name, interval_s=tr.interval_s,
+                expected=int(elapsed // tr.interval_s) + 1, samples=tr.samples,
+                failures=tr.failures, first_error=tr.first_error,
+                first_error_t=tr.first_error_t,
+                longest_gap_s=round(max(tr.longest_gap_s, tr.gap_until(ended, self._began)), 3),
+                read_to_end=read_to_end if isinstance(read_to_end, bool) else None))
+        return tuple(out)
 
     def health(self) -> dict[str, CollectorHealth]:
         ended = self._ended if self._ended is not None else time.monotonic()

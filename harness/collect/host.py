@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from harness.analysis.frames import coerce_frame, empty_frame
+from harness.results.frames import coerce_frame, empty_frame
 
 COLUMNS = ("t", "role", "cpu_percent", "rss_mb", "processes", "wait_percent")
 MIB = 1 << 20

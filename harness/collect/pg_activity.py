@@ -14,7 +14,7 @@ import contextlib
 import asyncpg
 import pandas as pd
 
-from harness.analysis.frames import coerce_frame, empty_frame
+from harness.results.frames import coerce_frame, empty_frame
 
 QUERY = """
 SELECT coalesce(state, '') AS state,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis.frames import coerce_frame, empty_frame
+from harness.results.frames import coerce_frame, empty_frame
 
 COLUMNS = ("t", "event", "pid", "user", "message")
 
@@ -121,6 +121,7 @@ class PgLogCollector:
         self._events: list[LogEvent | None] = []
         self._counts: dict[str, int] = {}
         self._authorized: dict[int, int] = {}  # pid -> index of its "authorized" event
+        self.read_to_end = False  # set when stop() has read the whole log
 
     def _read(self, final: bool) -> None:
         try:
@@ -130,6 +131,8 @@ class PgLogCollector:
                 f.seek(self._offset)
                 chunk = f.read(-1 if final else self.max_read_bytes)
         except FileNotFoundError:
+            if final:
+                raise
             return
         self._offset += len(chunk)
         lines = (self._partial + chunk).split(b"\n")
@@ -162,6 +165,7 @@ class PgLogCollector:
 
     async def stop(self) -> None:
         self._read(final=True)
+        self.read_to_end = True
 
     def frames(self) -> dict[str, pd.DataFrame]:
         rows = [(e.t, e.event, e.pid, e.user, e.message) for e in self._events if e is not None]

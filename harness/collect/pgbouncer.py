@@ -18,7 +18,7 @@ import pandas as pd
 import psycopg
 from psycopg.rows import dict_row
 
-from harness.analysis.frames import coerce_frame, empty_frame
+from harness.results.frames import coerce_frame, empty_frame
 
 ADMIN_DB = "pgbouncer"
 POOL_COLUMNS = (

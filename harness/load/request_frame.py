@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis.frames import FRAME_SCHEMAS, coerce_frame, empty_frame
 from harness.load.request_log import COLUMNS, FILE_GLOB
+from harness.results.frames import FRAME_SCHEMAS, coerce_frame, empty_frame
 
 _READ_DTYPES: dict[str, str] = FRAME_SCHEMAS["requests"]
 

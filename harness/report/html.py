@@ -8,43 +8,19 @@ run folder). The same charts are written to ``<run>/charts/`` as SVG and PNG fil
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
-from harness.analysis.findings import findings
-from harness.analysis.run import RunData, load_run
-from harness.analysis.summary import SCHEMA_VERSION, summarise
+from harness.analysis.run import LoadedRun
 from harness.analysis.timeseries import run_series
-from harness.errors import InputError
 from harness.report import sections
 from harness.report.charts import Chart, write_charts
 from harness.report.table import COLUMNS, comparison_rows
+from harness.results.summary import Summary
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html"
-
-
-def report_summary(run: RunData) -> dict[str, Any]:
-    """The saved ``summary.json`` (with its thresholds) when valid, else one computed now."""
-    path = run.run_dir / "summary.json"
-    if not path.is_file():
-        return summarise(run)
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}); delete it to recompute") from exc
-    if not isinstance(saved, dict) or saved.get("schema_version") != SCHEMA_VERSION or not (
-        isinstance(saved.get("variants"), dict)
-    ):
-        fresh = summarise(run)
-        fresh["thresholds"] = saved.get("thresholds", []) if isinstance(saved, dict) else []
-        return fresh
-    if "findings" not in saved:
-        saved["findings"] = findings(saved, run.runs)
-    return saved
 
 
 def _chart_view(chart: Chart, run_dir: Path) -> dict[str, str | int]:
@@ -79,17 +55,17 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_report(run: RunData, summary: dict[str, Any], charts: list[Chart]) -> str:
+def render_report(run: LoadedRun, summary: Summary, charts: list[Chart]) -> str:
     """The report's HTML text for a loaded run, its summary and its drawn charts."""
-    names = list((summary.get("variants") or {}).keys())
+    names = list(summary.variants)
     context = {
         "header": sections.header(run, summary),
         "banners": sections.banners(run, summary),
         "durability_off": sections.durability_off(run.manifest),
         "columns": COLUMNS,
         "rows": comparison_rows(summary),
-        "findings": _finding_parts(summary.get("findings") or [], names),
-        "thresholds": summary.get("thresholds") or [],
+        "findings": _finding_parts(list(summary.findings), names),
+        "thresholds": summary.thresholds,
         "charts": [_chart_view(chart, run.run_dir) for chart in charts],
         "variant_names": names,
         "metric_groups": sections.metric_groups(summary),
@@ -100,14 +76,12 @@ def render_report(run: RunData, summary: dict[str, Any], charts: list[Chart]) ->
     return _environment().get_template(TEMPLATE).render(**context)
 
 
-def build_report(run_dir: Path) -> Path:
-    """Rebuild ``<run_dir>/index.html`` and ``<run_dir>/charts/`` from the run folder."""
-    run = load_run(run_dir)
-    summary = report_summary(run)
-    charts = write_charts(run_series(list(run.runs)), run_dir / "charts")
+def build_report(run: LoadedRun, summary: Summary) -> Path:
+    """Rebuild ``index.html`` and ``charts/`` of a loaded run folder from its summary."""
+    charts = write_charts(run_series(list(run.runs)), run.run_dir / "charts")
     html = render_report(run, summary, charts)
-    out = run_dir / "index.html"
-    partial = run_dir / "index.html.partial"
+    out = run.run_dir / "index.html"
+    partial = run.run_dir / "index.html.partial"
     partial.write_text(html, encoding="utf-8")
     partial.replace(out)
     return out

@@ -15,9 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.run import RunData, find_key
+from harness.analysis.run import LoadedRun
 from harness.report.table import DASH, Severity, format_metric, threshold_verdict
 from harness.results.metrics import METRICS
+from harness.results.records import Manifest, VariantRecord
+from harness.results.summary import StageSummary, Summary
+from harness.units import format_elapsed
 
 GROUPS: tuple[tuple[str, str], ...] = (
     ("http.", "Requests"),
@@ -57,76 +60,55 @@ class RawLink:
     size: str
 
 
-def format_time(value: object) -> str:
-    """An epoch timestamp (or ISO text) as ``YYYY-MM-DD HH:MM:SS UTC``."""
-    if isinstance(value, int | float) and math.isfinite(value):
-        return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value) if value else DASH
+def format_time(value: float | None) -> str:
+    """An epoch timestamp as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    if value is None or not math.isfinite(value):
+        return DASH
+    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def format_duration(seconds: float) -> str:
-    """``45 s``, ``3 min 05 s``, ``1 h 02 min``."""
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
-
-
-def _pairs(data: object) -> list[tuple[str, str]]:
-    if not isinstance(data, Mapping):
-        return [("", str(data))] if data else []
+def _pairs(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(str(k), json.dumps(v) if isinstance(v, dict | list) else str(v))
             for k, v in data.items()]
 
 
-def _versions(manifest: Mapping[str, Any]) -> dict[str, Any]:
+def _versions(manifest: Manifest) -> dict[str, str]:
     """The run's versions plus those recorded per variant run (PostgreSQL, PgBouncer)."""
-    out: dict[str, Any] = {}
-    for entry in manifest.get("variants") or []:
-        if isinstance(entry, Mapping) and isinstance(entry.get("versions"), Mapping):
-            out.update({k: v for k, v in entry["versions"].items() if v})
-    if isinstance(manifest.get("versions"), Mapping):
-        out.update({k: v for k, v in manifest["versions"].items() if v})
+    out: dict[str, str] = {}
+    for record in manifest.variants:
+        out.update({k: v for k, v in record.versions.items() if v})
+    out.update({k: v for k, v in manifest.versions.items() if v})
     return out
 
 
-def runtime_text(manifest: Mapping[str, Any]) -> str:
+def runtime_text(manifest: Manifest) -> str:
     """``process``, or ``docker`` with the engine version and the image ids as run."""
-    name = str(manifest.get("runtime") or "process")
-    info = manifest.get("runtime_info")
-    if name != "docker" or not isinstance(info, Mapping):
-        return name
-    engine = info.get("engine")
-    engine = engine if isinstance(engine, Mapping) else {}
+    info = manifest.runtime_info
+    if manifest.runtime != "docker":
+        return manifest.runtime
+    engine = info.get("engine", {})
     parts = [f"docker {engine.get('version', '')}".strip()]
-    images = info.get("images")
-    images = images if isinstance(images, Mapping) else {}
-    ids = [f"{role} {str(ref.get('id', ''))[7:19]}" for role, ref in images.items()
-           if isinstance(ref, Mapping)]
+    ids = [f"{role} {str(ref.get('id', ''))[7:19]}"
+           for role, ref in info.get("images", {}).items()]
     if ids:
         parts.append("images: " + ", ".join(ids))
     return "; ".join(parts)
 
 
-def header(run: RunData, summary: Mapping[str, Any]) -> dict[str, Any]:
+def header(run: LoadedRun, summary: Summary) -> dict[str, Any]:
     """Scenario, date, machine, versions, duration and verdict."""
     manifest = run.manifest
-    scenario = manifest.get("scenario")
-    description = scenario.get("description", "") if isinstance(scenario, Mapping) else ""
-    started, ended = manifest.get("started"), manifest.get("ended")
     duration = DASH
-    if isinstance(started, int | float) and isinstance(ended, int | float):
-        duration = format_duration(float(ended) - float(started))
+    if manifest.ended is not None:
+        duration = format_elapsed(manifest.ended - manifest.started)
     verdict, severity = threshold_verdict(summary)
     return {
-        "scenario": summary.get("scenario", ""),
-        "description": description,
-        "status": summary.get("status", "unknown"),
-        "date": format_time(started),
+        "scenario": summary.scenario,
+        "description": manifest.scenario.description,
+        "status": summary.status,
+        "date": format_time(manifest.started),
         "duration": duration,
-        "machine": _pairs(manifest.get("machine")),
+        "machine": _pairs(manifest.machine),
         "runtime": runtime_text(manifest),
         "versions": _pairs(_versions(manifest)),
         "verdict": verdict,
@@ -134,26 +116,26 @@ def header(run: RunData, summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def durability_off(manifest: Mapping[str, Any]) -> bool:
-    """True when the manifest records ``fsync`` off (or ``durability`` off)."""
-    fsync = find_key(manifest, "fsync")
-    durability = find_key(manifest, "durability")
-    return str(fsync).lower() in ("off", "false", "0") or str(durability).lower() == "off"
+def durability_off(manifest: Manifest) -> bool:
+    """True when the run's PostgreSQL ran with ``fsync`` off."""
+    records = [manifest.durability, *(v.durability for v in manifest.variants)]
+    return any(d.get("fsync", "").lower() == "off" for d in records)
 
 
-def banners(run: RunData, summary: Mapping[str, Any]) -> list[Banner]:
-    """Warnings shown above everything: incomplete run, saturated load generator."""
+def banners(run: LoadedRun, summary: Summary) -> list[Banner]:
+    """Warnings shown above everything: incomplete run (naming what failed), saturated load."""
     out: list[Banner] = []
-    status = summary.get("status") or run.manifest.get("status")
-    if status != "complete":
-        failed = [f"{name} ({data.get('status')}: {data.get('error') or 'no error recorded'})"
-                  for name, data in (summary.get("variants") or {}).items()
-                  if data.get("status") != "complete"]
+    if summary.status != "complete":
+        failed = [f"{name} ({data.status}: {data.error or 'no error recorded'})"
+                  for name, data in summary.variants.items()
+                  if data.status != "complete" and data.error]
         detail = f" Affected: {'; '.join(failed)}." if failed else ""
-        out.append(Banner("bad", f"This run is incomplete ({status}): the numbers cover only "
-                                 f"what was measured before it stopped.{detail}"))
-    saturated = [name for name, data in (summary.get("variants") or {}).items()
-                 if (data.get("metrics") or {}).get("load.saturated")]
+        if summary.problems:
+            detail += f" Not measured: {'; '.join(summary.problems)}."
+        out.append(Banner("bad", f"This run is incomplete ({summary.status}): the numbers cover "
+                                 f"only what was measured.{detail}"))
+    saturated = [name for name, data in summary.variants.items()
+                 if data.metrics.get("load.saturated")]
     if saturated:
         out.append(Banner("warn", "Locust was CPU-saturated in " + ", ".join(saturated)
                           + ": its latencies are inflated and its RPS is a ceiling of the "
@@ -162,12 +144,12 @@ def banners(run: RunData, summary: Mapping[str, Any]) -> list[Banner]:
     return out
 
 
-def metric_groups(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+def metric_groups(summary: Summary) -> list[dict[str, Any]]:
     """All metrics × variants, grouped by family; rows null in every variant are left out."""
-    variants: Mapping[str, Any] = summary.get("variants") or {}
+    variants = list(summary.variants.values())
     groups: dict[str, list[dict[str, Any]]] = {}
     for name, info in METRICS.items():
-        values = [(v.get("metrics") or {}).get(name) for v in variants.values()]
+        values = [v.metrics.get(name) for v in variants]
         if all(value is None for value in values):
             continue
         title = next((t for prefix, t in GROUPS if name.startswith(prefix)), "Other")
@@ -180,47 +162,41 @@ def metric_groups(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"title": title, "rows": rows} for title, rows in ranked]
 
 
-def _stage_rows(stages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for stage in stages:
-        metrics = stage.get("metrics") or {}
-        start, end = stage.get("start_s"), stage.get("end_s")
-        window = f"{start:.0f}–{end:.0f} s" if start is not None and end is not None else DASH
-        rows.append({
-            "stage": int(stage.get("stage", 0)) + 1, "window": window,
-            "users": stage.get("users", DASH),
-            "cells": [format_metric(key, metrics.get(key)) for key, _ in STAGE_COLUMNS],
-        })
-    return rows
+def _stage_rows(stages: Sequence[StageSummary]) -> list[dict[str, Any]]:
+    return [{
+        "stage": stage.stage + 1, "window": f"{stage.start_s:.0f}–{stage.end_s:.0f} s",
+        "users": stage.users,
+        "cells": [format_metric(key, stage.metrics.get(key)) for key, _ in STAGE_COLUMNS],
+    } for stage in stages]
 
 
-def variant_details(run: RunData, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+def variant_details(run: LoadedRun, summary: Summary) -> list[dict[str, Any]]:
     """Per variant: status, setup, per-stage table, repeats and the configuration as run."""
-    entries: dict[str, Mapping[str, Any]] = {}
-    for entry in run.manifest.get("variants") or []:
-        entries.setdefault(str(entry.get("name")), entry)
+    records: dict[str, VariantRecord] = {}
+    for each in run.manifest.variants:
+        records.setdefault(each.name, each)
     out = []
-    for name, data in (summary.get("variants") or {}).items():
-        entry = entries.get(name, {})
+    for name, data in summary.variants.items():
+        record = records.get(name)
         out.append({
             "name": name,
-            "status": data.get("status", "complete"),
-            "error": data.get("error"),
-            "facts": [("target", str(data.get("target") or entry.get("target") or DASH)),
-                      ("pooler", str(data.get("pooler") or entry.get("pooler") or DASH)),
-                      ("max_connections", str(data.get("max_connections") or DASH)),
-                      ("repeats", str(len(data.get("repeats") or [])))],
+            "status": data.status,
+            "error": data.error,
+            "facts": [("target", str(data.target or DASH)),
+                      ("pooler", str(data.pooler or DASH)),
+                      ("max_connections", str(data.max_connections or DASH)),
+                      ("repeats", str(len(data.repeats)))],
             "stage_headers": [label for _, label in STAGE_COLUMNS],
-            "stages": _stage_rows(data.get("stages") or []),
-            "config": json.dumps(entry.get("config") or {}, indent=2, sort_keys=True,
+            "stages": _stage_rows(data.stages),
+            "config": json.dumps(record.config if record else {}, indent=2, sort_keys=True,
                                  ensure_ascii=False),
         })
     return out
 
 
-def scenario_text(run: RunData) -> str:
+def scenario_text(run: LoadedRun) -> str:
     """The scenario as loaded, pretty JSON."""
-    return json.dumps(run.manifest.get("scenario") or {}, indent=2, sort_keys=True,
+    return json.dumps(run.manifest.scenario.source, indent=2, sort_keys=True,
                       ensure_ascii=False)
 
 
@@ -241,7 +217,7 @@ def _links(run_dir: Path, folder: Path) -> list[RawLink]:
                     _size(p)) for p in files]
 
 
-def raw_files(run: RunData) -> list[dict[str, Any]]:
+def raw_files(run: LoadedRun) -> list[dict[str, Any]]:
     """Links to the run folder's raw files, relative to the folder (index.html's home)."""
     top = [RawLink(name, name, _size(run.run_dir / name))
            for name in ("manifest.json", "summary.json") if (run.run_dir / name).is_file()]

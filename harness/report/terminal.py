@@ -6,21 +6,19 @@ numbers of the HTML report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from harness.report.table import COLUMNS, Severity, comparison_rows, threshold_verdict
+from harness.results.summary import Summary
 
 STYLES: dict[Severity, str] = {"ok": "green", "warn": "yellow", "bad": "bold red", "none": ""}
 
 
-def summary_table(summary: Mapping[str, Any]) -> Table:
+def summary_table(summary: Summary) -> Table:
     """The comparison table as a rich Table (one row per variant)."""
-    table = Table(title=f"pgstampede · {summary.get('scenario', '')}", title_justify="left")
+    table = Table(title=f"pgstampede · {summary.scenario}", title_justify="left")
     table.add_column("Variant", style="bold", no_wrap=True)
     for column in COLUMNS:
         table.add_column(column.header, justify="right")
@@ -34,9 +32,9 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
 WIDE_ENOUGH = 120  # columns the table needs; narrower terminals get one block per variant
 
 
-def summary_blocks(summary: Mapping[str, Any]) -> list[Text]:
+def summary_blocks(summary: Summary) -> list[Text]:
     """The comparison table as one block per variant, for narrow terminals (same cells)."""
-    blocks = [Text(f"pgstampede · {summary.get('scenario', '')}", style="italic")]
+    blocks = [Text(f"pgstampede · {summary.scenario}", style="italic")]
     for row in comparison_rows(summary):
         name = row.variant if row.status == "complete" else f"{row.variant} ({row.status})"
         block = Text(name, style="bold")
@@ -47,24 +45,25 @@ def summary_blocks(summary: Mapping[str, Any]) -> list[Text]:
     return blocks
 
 
-def render_summary(summary: Mapping[str, Any], console: Console) -> None:
-    """Print the comparison table, the threshold verdict and the findings."""
+def render_summary(summary: Summary, console: Console) -> None:
+    """Print the comparison table, what is incomplete, the verdict and the findings."""
     if console.width >= WIDE_ENOUGH:
         console.print(summary_table(summary))
     else:
         for block in summary_blocks(summary):
             console.print(block)
-    status = summary.get("status")
-    if status not in (None, "complete"):
-        console.print(Text(f"Run {status}: results are partial.", style="bold yellow"))
+    if summary.status != "complete":
+        console.print(Text(f"Run {summary.status}: results are partial.", style="bold yellow"))
+    for problem in summary.problems:
+        console.print(Text(f"  incomplete: {problem}", style="yellow"))
     verdict, severity = threshold_verdict(summary)
     console.print(Text("Thresholds: ", style="bold") + Text(verdict, style=STYLES[severity]))
-    for threshold in summary.get("thresholds") or []:
-        mark = Text("✓ ", style="green") if threshold.get("ok") else Text("✗ ", style="bold red")
-        line = f"{threshold.get('expr')}  (value {threshold.get('value')})"
-        console.print(Text("  ") + mark + Text(line))
-    notes = summary.get("findings") or []
-    if notes:
+    marks = {"pass": Text("✓ ", style="green"), "fail": Text("✗ ", style="bold red"),
+             "n/a": Text("– ", style="yellow")}
+    for threshold in summary.thresholds:
+        line = f"{threshold.expr}  ({threshold.status}: {threshold.reason})"
+        console.print(Text("  ") + marks[threshold.status] + Text(line))
+    if summary.findings:
         console.print(Text("Findings", style="bold"))
-        for note in notes:
+        for note in summary.findings:
             console.print(Text(f"  • {note}"))

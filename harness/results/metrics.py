@@ -15,6 +15,7 @@ Direction = Literal["lower", "higher", "none"]
 
 ERROR_KINDS: tuple[str, ...] = (
     "db_too_many_connections",
+    "pooler_full",
     "db_pool_timeout",
     "db_unavailable",
     "db_other",

@@ -67,3 +67,8 @@ class Runtime(Protocol):
     def describe(self) -> dict[str, Any]:
         """What the manifest records about this runtime (e.g. image ids)."""
         ...
+
+    def close(self) -> None:
+        """Release what the runtime holds (an engine client); built once per run, closed
+        at its end (``contextlib.closing``)."""
+        ...

@@ -34,3 +34,6 @@ class ProcessRuntime:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
+
+    def close(self) -> None:
+        """Nothing to release: every process is stopped by its own context."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
+from harness.results.check_spec import CheckSpec, CheckSpecError, parse_check
 from harness.scenario.app import parse_app
 from harness.scenario.context import resolve_path
 from harness.scenario.fields import int_field, number_field
@@ -310,59 +311,14 @@ def _sections(data: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
     }
 
 
-def _thresholds(data: dict[str, Any], ctx: _Ctx,
-                variants: tuple[Variant, ...]) -> tuple[tuple[str, str], ...]:
-    from harness.check.thresholds import parse_threshold, validate_thresholds
-
-    table = ctx.table(data.get("thresholds"), "thresholds")
-    parsed = []
-    for key, value in table.items():
-        if not isinstance(value, str):
-            raise ctx.error(f"thresholds.{key}", f"expected a string like \"< 200ms\", "
-                            f"got {value!r}")
-        try:
-            parsed.append(parse_threshold(key, value))
-        except ValueError as exc:
-            raise ctx.error(f"thresholds.\"{key}\"", str(exc)) from None
+def _check(data: dict[str, Any], ctx: _Ctx, variants: tuple[Variant, ...]) -> CheckSpec:
+    """``[thresholds]`` and ``[check]``, parsed once into the scenario's check spec."""
+    thresholds = ctx.table(data.get("thresholds"), "thresholds")
+    check = ctx.table(data.get("check"), "check")
     try:
-        validate_thresholds(parsed, [v.name for v in variants])
-    except ValueError as exc:
-        raise ctx.error("thresholds", str(exc)) from None
-    return tuple((k, str(v)) for k, v in table.items())
-
-
-def _fraction(value: object) -> float:
-    """0.2 or "20%"."""
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            value = float(value.strip()[:-1]) / 100
-        except ValueError:
-            raise ValueError(f"expected a fraction like 0.2 or \"20%\", got {value!r}") from None
-    return number_field(0.0)(value)
-
-
-def _min_change(data: dict[str, Any], ctx: _Ctx) -> dict[str, float]:
-    from harness.results.metrics import metric_info
-
-    table = ctx.table(data.get("check"), "check")
-    ctx.no_unknown(table, {"min_change", "min_abs", "alpha"}, "check")
-    if "alpha" in table:
-        alpha = table["alpha"]
-        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-            raise ctx.error("check.alpha", f"expected a number between 0 and 1, got {alpha!r}")
-    out: dict[str, float] = {}
-    for section in ("min_change", "min_abs"):
-        for metric, value in ctx.table(table.get(section), f"check.{section}").items():
-            where = f"check.{section}.\"{metric}\""
-            if metric != "*" and metric_info(metric) is None:
-                raise ctx.error(where, "unknown metric")
-            try:
-                number = _fraction(value) if section == "min_change" else number_field(0.0)(value)
-            except ValueError as exc:
-                raise ctx.error(where, str(exc)) from None
-            if section == "min_change":
-                out[metric] = number
-    return out
+        return parse_check(thresholds, check, [v.name for v in variants])
+    except CheckSpecError as exc:
+        raise ctx.error(exc.key, str(exc)) from None
 
 
 def check_fault(fault: FaultSpec, where: str, ctx: _Ctx, load: LoadSpec,
@@ -467,8 +423,7 @@ def parse_scenario(data: dict[str, Any], path: str) -> Scenario:
         seen.add(v.name)
     return Scenario(path=path, name=name, description=description, repeats=repeats, load=load,
                     collect_interval_s=interval, variants=variants,
-                    thresholds=_thresholds(data, ctx, variants),
-                    min_change=_min_change(data, ctx), raw=data,
+                    check=_check(data, ctx, variants), raw=data,
                     faults=_faults(data, ctx, load, variants))
 
 

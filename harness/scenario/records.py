@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.results.check_spec import CheckSpec
 from harness.scenario.fields import (
     bool_field,
     choice_field,
@@ -225,8 +226,7 @@ class Scenario:
     load: LoadSpec
     collect_interval_s: float
     variants: tuple[Variant, ...]
-    thresholds: tuple[tuple[str, str], ...]
-    min_change: Mapping[str, float]
+    check: CheckSpec
     raw: Mapping[str, Any]
     faults: tuple[FaultSpec, ...] = ()
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.orchestrate import is_locust
+from harness.run.services import is_locust
 from harness.runtime.ports import free_port
 from harness.runtime.process import ManagedProcess, PostgresCluster
 from tests.integration.pipeline_helpers import (

@@ -1,29 +1,23 @@
-"""Frame schemas, loading and 1-second binning (harness.analysis.frames)."""
+"""Frame schemas (harness.results.frames) and 1-second binning (harness.analysis.frames)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from harness.analysis.frames import (
-    FRAME_NAMES,
-    FRAME_SCHEMAS,
     bin_aggregate,
     bin_counts,
     bin_quantiles,
     bin_range,
-    coerce_frame,
-    empty_frame,
     endpoint_name,
-    load_frames,
     platform_live,
     pooler_totals,
     second_bins,
 )
-from harness.errors import InputError
+from harness.errors import IncompleteRunError
+from harness.results.frames import FRAME_NAMES, FRAME_SCHEMAS, coerce_frame, empty_frame
 
 START = 1_700_000_000.0
 
@@ -42,37 +36,24 @@ def test_every_internals_frame_has_a_schema() -> None:
     ]
 
 
-def test_missing_files_load_as_empty_frames_with_declared_dtypes(tmp_path: Path) -> None:
-    frames = load_frames(tmp_path)
-    assert set(frames) == set(FRAME_NAMES)
-    for name, frame in frames.items():
-        assert frame.empty
-        assert list(frame.columns) == list(FRAME_SCHEMAS[name])
-        assert {c: _dtype_name(frame[c]) for c in frame.columns} == FRAME_SCHEMAS[name]
-
-
-def test_load_coerces_dtypes_and_keeps_extra_columns(tmp_path: Path) -> None:
-    raw = pd.DataFrame({
-        "t": [START, START + 1], "event": ["refused", "authorized"], "pid": [1.0, 2.0],
-        "user": [None, "app"], "message": ["x", "y"], "extra": [1, 2],
-    })
-    raw.to_parquet(tmp_path / "pglog.parquet")
-    pglog = load_frames(tmp_path)["pglog"]
-    assert pglog["pid"].dtype == np.dtype("int64")
-    assert pglog["user"].tolist() == ["", "app"]
-    assert pglog["extra"].tolist() == [1, 2]
-
-
-def test_missing_column_names_the_file_and_column(tmp_path: Path) -> None:
-    pd.DataFrame({"t": [START]}).to_parquet(tmp_path / "db.parquet")
-    with pytest.raises(InputError, match=r"db\.parquet: column 'total' is missing"):
-        load_frames(tmp_path)
-
-
-def test_uncastable_column_is_an_input_error() -> None:
+def test_uncastable_column_names_the_frame_and_column() -> None:
     frame = pd.DataFrame({"t": [START], "instance": ["a"], "duration_ms": ["slow"]})
-    with pytest.raises(InputError, match="duration_ms"):
+    with pytest.raises(IncompleteRunError, match="duration_ms"):
         coerce_frame("cold_starts", frame)
+
+
+def test_missing_column_names_the_source_and_column() -> None:
+    with pytest.raises(IncompleteRunError, match=r"db\.parquet: column 'total' is missing"):
+        coerce_frame("db", pd.DataFrame({"t": [START]}), "x/db.parquet")
+
+
+def test_coerce_keeps_extra_columns_and_fills_missing_text() -> None:
+    raw = pd.DataFrame({"t": [START], "event": ["refused"], "pid": [1.0], "user": [None],
+                        "message": ["x"], "extra": [1]})
+    pglog = coerce_frame("pglog", raw)
+    assert pglog["pid"].dtype == np.dtype("int64")
+    assert pglog["user"].tolist() == [""]
+    assert pglog["extra"].tolist() == [1]
 
 
 def test_second_bins_floor_relative_to_load_start() -> None:

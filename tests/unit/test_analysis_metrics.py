@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.analysis.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.analysis.metrics import (
     BACKGROUND_TOLERANCE_MS,
     StageWindow,
@@ -16,6 +15,7 @@ from harness.analysis.metrics import (
     compute_metrics,
     stage_metrics,
 )
+from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.results.metrics import METRICS
 
 START = 1_700_000_000.0
@@ -193,7 +193,8 @@ def test_counter_state_single_process_and_many_instances() -> None:
 
 
 def _host(rows: list[tuple[float, str, float, float, int]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["t", "role", "cpu_percent", "rss_mb", "processes"])
+    frame = pd.DataFrame(rows, columns=["t", "role", "cpu_percent", "rss_mb", "processes"])
+    return frame.assign(wait_percent=0.0)
 
 
 def test_host_means_peaks_and_locust_saturation() -> None:

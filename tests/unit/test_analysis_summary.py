@@ -10,13 +10,15 @@ import pandas as pd
 import pytest
 
 from harness.analysis.findings import findings
-from harness.analysis.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.analysis.metrics import StageWindow, VariantContext, compute_metrics
-from harness.analysis.run import VariantRun, context_from_entry, load_run, read_manifest
+from harness.analysis.run import VariantRun, context_of, load_run
 from harness.analysis.summary import build_summary, median_metrics, median_value, summarise
 from harness.errors import InputError
+from harness.results.codec import encode
+from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.results.metrics import METRICS
-from tests.synthetic import RunShape, SyntheticVariant, write_run
+from harness.results.records import Stage
+from tests.synthetic import RunShape, SyntheticVariant, bare_record, write_run
 
 SMALL = RunShape(requests_per_variant=3000, duration_s=30.0, repeats=3)
 
@@ -28,7 +30,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def summary(run_dir: Path) -> dict[str, Any]:
-    return build_summary(run_dir)
+    data: dict[str, Any] = encode(build_summary(run_dir))
+    return data
 
 
 @pytest.mark.parametrize(
@@ -48,10 +51,11 @@ def test_median_metrics_keeps_every_name() -> None:
 
 
 def test_summary_follows_the_schema(summary: dict[str, Any]) -> None:
-    assert summary["schema_version"] == 1
+    assert summary["schema_version"] == 2
     assert summary["scenario"] == "synthetic"
     assert summary["status"] == "complete"
     assert summary["thresholds"] == []
+    assert summary["problems"] == []
     assert list(summary["variants"]) == [
         "persistent", "persistent+pgbouncer", "serverless", "serverless+pgbouncer"
     ]
@@ -79,7 +83,7 @@ def test_metrics_are_the_median_of_the_repeats(summary: dict[str, Any]) -> None:
 def test_stage_medians_match_the_repeats(run_dir: Path) -> None:
     run = load_run(run_dir)
     summary = summarise(run)
-    stage1 = summary["variants"]["serverless"]["stages"][1]["metrics"]["http.requests"]
+    stage1 = summary.variants["serverless"].stages[1].metrics["http.requests"]
     own = [r for r in run.runs if r.name == "serverless"]
     per_repeat = []
     for r in own:
@@ -98,11 +102,8 @@ def test_findings_are_in_the_summary(summary: dict[str, Any]) -> None:
 
 
 def test_missing_manifest_is_one_clear_line(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no manifest.json"):
+    with pytest.raises(InputError, match="manifest.json: missing"):
         build_summary(tmp_path)
-    (tmp_path / "manifest.json").write_text("{not json")
-    with pytest.raises(InputError, match="not valid JSON"):
-        read_manifest(tmp_path)
 
 
 def test_failed_variant_without_load_window(tmp_path: Path) -> None:
@@ -114,7 +115,7 @@ def test_failed_variant_without_load_window(tmp_path: Path) -> None:
     broken = manifest["variants"][1]
     broken.update(status="failed", load_start=None, load_end=None, error="target: exited 1")
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    summary = build_summary(run_dir)
+    summary = encode(build_summary(run_dir))
     assert summary["status"] == "failed"
     assert summary["variants"]["broken"]["status"] == "failed"
     assert summary["variants"]["broken"]["repeats"] == []
@@ -122,26 +123,20 @@ def test_failed_variant_without_load_window(tmp_path: Path) -> None:
     assert "broken: run failed (target: exited 1)" in summary["findings"]
 
 
-def test_context_from_manifest_entry() -> None:
-    entry = {"load_start": 100.0, "load_end": None, "max_connections": 20,
-             "pooler": "pgbouncer", "target": "serverless",
-             "stages": [{"start": 100.0, "end": 110.0, "users": 5, "spawn_rate": 5},
-                        {"start": 110.0, "end": None, "users": 9, "spawn_rate": 1}],
-             "config": {"target": {"background_delay": "250ms"}}}
+def test_context_from_the_variant_record() -> None:
+    record = bare_record("v", load_start=100.0, load_end=None, max_connections=20,
+                         pooler="pgbouncer", target="serverless", background_delay_s=0.25,
+                         stages=(Stage(100.0, 110.0, 5, 5.0), Stage(110.0, 123.5, 9, 1.0)))
     reqs = coerce_frame("requests", pd.DataFrame({
         "t": [101.0, 123.5], "endpoint": "/read", "latency_ms": 1.0, "status": 200,
         "kind": "", "instance": "", "counter": -1}))
-    ctx = context_from_entry(entry, reqs)
+    ctx = context_of(record, reqs)
     assert ctx == VariantContext(
         load_start=100.0, load_end=123.5, max_connections=20, pooler="pgbouncer",
         target="serverless", stages=(StageWindow(100.0, 110.0, 5, 5.0),
                                      StageWindow(110.0, 123.5, 9, 1.0)),
         background_delay_ms=250.0)
-    assert context_from_entry({"load_start": None}, reqs) is None
-    in_seconds = {"load_start": 1.0, "load_end": 2.0,
-                  "config": {"serverless": {"background_delay_s": 0.2}}}
-    seconds_ctx = context_from_entry(in_seconds, reqs)
-    assert seconds_ctx is not None and seconds_ctx.background_delay_ms == 200.0
+    assert context_of(bare_record("v"), reqs) is None
 
 
 def test_findings_name_instances_alive_at_the_first_refusal() -> None:
@@ -155,7 +150,8 @@ def test_findings_name_instances_alive_at_the_first_refusal() -> None:
         "t": [start + 14.0, start + 14.5], "starting": 0, "busy": [7, 9], "warm": 0,
         "frozen": [90, 95], "zombie": 0, "queue": 0, "cold_starts": 0, "reaped": 0,
         "throttled": 0}))
-    run = VariantRun("serverless", 1, Path("."), "complete", None, context, frames)
+    run = VariantRun(bare_record("serverless", target="serverless"), Path("."), frames, (),
+                     context)
     pooled_frames = {n: empty_frame(n) for n in FRAME_NAMES}
     pooled_frames["pooler"] = coerce_frame("pooler", pd.DataFrame({
         "t": [start + 1], "database": "app", "user": "app", "cl_active": 1, "cl_waiting": 12,
@@ -166,8 +162,9 @@ def test_findings_name_instances_alive_at_the_first_refusal() -> None:
     pooled_frames["pglog"] = coerce_frame("pglog", pd.DataFrame({
         "t": [start + 1], "event": "authorized", "pid": 1, "user": "app", "message": ""}))
     pooled_ctx = VariantContext(start, start + 30, 100, "pgbouncer", "serverless", (), 0.0)
-    pooled = VariantRun("serverless+pgbouncer", 1, Path("."), "complete", None, pooled_ctx,
-                        pooled_frames)
+    pooled = VariantRun(bare_record("serverless+pgbouncer", target="serverless",
+                                    pooler="pgbouncer"), Path("."), pooled_frames, (),
+                        pooled_ctx)
     summary = {"variants": {
         "serverless": {"status": "complete", "metrics": compute_metrics(frames, context)},
         "serverless+pgbouncer": {"status": "complete",

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.analysis.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.analysis.metrics import StageWindow, VariantContext
 from harness.analysis.run import VariantRun
 from harness.analysis.timeseries import (
@@ -18,6 +17,8 @@ from harness.analysis.timeseries import (
     users_curve,
     variant_series,
 )
+from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
+from tests.synthetic import bare_record
 
 START = 1_000.0
 
@@ -69,7 +70,7 @@ def test_variant_series_bins_requests_and_gauges() -> None:
     frames["db"] = coerce_frame("db", pd.DataFrame({
         "t": [START + 0.5, START + 0.9, START + 2.2], "total": [3, 8, 4], "active": 1,
         "idle": 0, "idle_in_transaction": 0, "other": 0}))
-    series = variant_series(VariantRun("v", 1, Path("."), "complete", None, ctx, frames))
+    series = variant_series(VariantRun(bare_record("v"), Path("."), frames, (), ctx))
     assert series is not None
     assert series.requests_ok.tolist() == [1, 1, 1]
     assert series.requests_failed.tolist() == [1, 0, 0]
@@ -77,5 +78,6 @@ def test_variant_series_bins_requests_and_gauges() -> None:
     assert series.db_total.tolist()[0] == 8 and np.isnan(series.db_total.tolist()[1])
     assert series.latency.loc[0, "p50"] == pytest.approx(2.0)
     assert series.pooler_queue.empty and series.platform_states.empty
-    no_load = VariantRun("v", 1, Path("."), "failed", "x", None, frames)
+    no_load = VariantRun(bare_record("v", status="failed", error="x"), Path("."), frames, (),
+                         None)
     assert variant_series(no_load) is None

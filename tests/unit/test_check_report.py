@@ -17,7 +17,25 @@ from harness.check.report import (
     notable,
     text_report,
 )
-from harness.check.thresholds import evaluate_thresholds, parse_threshold
+from harness.check.thresholds import evaluate_thresholds
+from harness.results.check_spec import parse_threshold
+from harness.results.codec import decode
+from harness.results.summary import Summary
+
+NO_POOLER = {"kind": "not applicable", "why": "the variant has no pooler"}
+
+
+def record(data: dict[str, Any]) -> Summary:
+    """The summary record of a summary dict of metrics only (nulls not applicable)."""
+    variants = {name: {"status": "complete", "error": None, "target": "persistent",
+                       "pooler": "none", "max_connections": 100, "stages": [], "faults": [],
+                       "problems": [], "repeats": v.get("repeats", [v["metrics"]]),
+                       "metrics": v["metrics"],
+                       "nulls": {m: NO_POOLER for m, x in v["metrics"].items() if x is None}}
+                for name, v in data["variants"].items()}
+    return decode(Summary, {"schema_version": 2, "scenario": "ci", "status": "complete",
+                            "variants": variants, "thresholds": [], "findings": [],
+                            "problems": []}, "test")
 
 
 def summary(metrics: dict[str, dict[str, list[float | None]]]) -> dict[str, Any]:
@@ -49,7 +67,7 @@ RULES = [parse_threshold("*.http.error_rate", "< 1%"),
 
 
 def outcome(with_baseline: bool = True, current: dict[str, Any] = CURRENT) -> CheckOutcome:
-    results = tuple(evaluate_thresholds(RULES, current))
+    results = tuple(evaluate_thresholds(RULES, record(current)))
     if not with_baseline:
         return CheckOutcome(run_dir=Path("runs/r1"), scenario="ci", thresholds=results)
     comparisons = tuple(compare(make_baseline(BASE, created="2024-05-01T00:00:00+00:00"),
@@ -85,7 +103,7 @@ def test_junit_counts_names_failures_and_skips() -> None:
     [failed] = [c for c in thresholds.iter("testcase") if c.find("failure") is not None]
     failure = failed.find("failure")
     assert failure is not None and failure.get("type") == "threshold"
-    assert "expected < 1%" in (failure.get("message") or "")
+    assert "expected < 1.00%" in (failure.get("message") or "")
     [skipped] = [c for c in thresholds.iter("testcase") if c.find("skipped") is not None]
     assert skipped.get("name") == "direct.pooler.cl_waiting.peak < 5"
 
@@ -112,8 +130,8 @@ def test_markdown_has_verdict_tables_and_details() -> None:
     text = markdown_report(outcome())
     assert text.startswith("## ❌ pgstampede check `ci`: FAIL: 1 threshold(s) failed, "
                            "2 regression(s)\n")
-    assert "| ❌ fail | `direct.http.error_rate < 1%` | 2% |" in text
-    assert "| ➖ n/a | `direct.pooler.cl_waiting.peak < 5` | n/a |" in text
+    assert "| ❌ fail | `direct.http.error_rate < 1%` | 2.00% |" in text
+    assert "| ➖ n/a | `direct.pooler.cl_waiting.peak < 5` | — |" in text
     assert "| direct | `latency.p95_ms` | 20 ms | 85 ms | +325.0% | ❌ regressed |" in text
     assert "<details><summary>All comparisons</summary>" in text
     assert "8 comparisons: 2 regressed, 5 unchanged, 1 skipped." in text
@@ -129,7 +147,7 @@ def test_markdown_escapes_pipes_in_cells() -> None:
     odd = CheckOutcome(run_dir=o.run_dir, scenario="ci",
                        thresholds=tuple(evaluate_thresholds(
                            [parse_threshold("a|b.http.rps", "> 1")],
-                           {"variants": {"a|b": {"metrics": {"http.rps": 0.5}}}})))
+                           record({"variants": {"a|b": {"metrics": {"http.rps": 0.5}}}}))))
     assert "`a\\|b.http.rps > 1`" in markdown_report(odd)
 
 
@@ -138,7 +156,7 @@ def test_json_report_round_trips() -> None:
     assert data["passed"] is False and data["exit_code"] == 1 and data["scenario"] == "ci"
     assert data["threshold_counts"] == {"pass": 3, "fail": 1, "n/a": 1}
     first = data["thresholds"][0]
-    assert set(first) == {"expr", "variant", "metric", "value", "ok", "status", "reason"}
+    assert set(first) == {"expr", "variant", "metric", "value", "status", "reason"}
     assert data["baseline"]["path"] == "reports/baselines/ci.json"
     assert data["baseline"]["counts"]["regressed"] == 2
     verdicts = {(c["variant"], c["metric"]): c["verdict"]

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from harness.check.thresholds import (
-    Threshold,
-    evaluate_thresholds,
-    parse_threshold,
-    thresholds_from_scenario,
-    validate_thresholds,
-)
-from harness.check.units import format_change, format_value, parse_quantity
+from harness.check.thresholds import evaluate_thresholds
 from harness.errors import ScenarioError
+from harness.results.check_spec import (
+    CheckSpecError,
+    Threshold,
+    parse_check,
+    parse_threshold,
+    parse_thresholds,
+)
+from harness.results.summary import Metrics, NullReason, Summary, VariantSummary
+from harness.scenario.loader import parse_scenario
+from harness.units import format_change, format_value, parse_quantity
 
 
-def summary(**variants: dict[str, Any]) -> dict[str, Any]:
-    return {"schema_version": 1, "scenario": "t", "status": "complete",
-            "variants": {name: {"metrics": m} for name, m in variants.items()}}
+def variant(metrics: Metrics, nulls: dict[str, NullReason] | None = None) -> VariantSummary:
+    return VariantSummary(status="complete", error=None, target="persistent", pooler="none",
+                          max_connections=100, metrics=metrics, nulls=nulls or {},
+                          repeats=(metrics,), stages=(), faults=(), problems=())
+
+
+def summary(**variants: Metrics | VariantSummary) -> Summary:
+    return Summary(schema_version=2, scenario="t", status="complete",
+                   variants={name: v if isinstance(v, VariantSummary) else variant(v)
+                             for name, v in variants.items()},
+                   thresholds=(), findings=(), problems=())
+
+
+NOT_MEASURED = NullReason("not measured", "pg_log: the server log was not read to its end")
+NO_POOLER = NullReason("not applicable", "the variant has no pooler")
 
 
 # ---------------------------------------------------------------- parsing
@@ -67,9 +80,9 @@ def test_wildcard_and_variants_with_dots_or_plus() -> None:
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
-    ("v.latency.p95_ms", "200", "expected \"<op> <number>[unit]\""),
-    ("v.latency.p95_ms", "=< 200", "expected \"<op> <number>[unit]\""),
-    ("v.latency.p95_ms", "~ 200", "expected \"<op> <number>[unit]\""),
+    ("v.latency.p95_ms", "200", "expected \"<op> <number>[unit] [if measured]\""),
+    ("v.latency.p95_ms", "=< 200", "expected \"<op> <number>[unit] [if measured]\""),
+    ("v.latency.p95_ms", "~ 200", "expected \"<op> <number>[unit] [if measured]\""),
     ("v.latency.p95_ms", "< fast", "expected a number"),
     ("v.latency.p95_ms", "< 200 us", "expected a number"),
     ("v.latency.p95_ms", "< 1%", "unit '%' does not fit"),
@@ -90,27 +103,41 @@ def test_each_error(key: str, value: str, message: str) -> None:
 
 def test_non_string_value_is_an_error() -> None:
     with pytest.raises(ValueError, match="expected a string"):
-        parse_threshold("v.http.error_rate", 0)  # type: ignore[arg-type]
+        parse_threshold("v.http.error_rate", 0)
 
 
 def test_unknown_variant_is_an_error() -> None:
-    good = [parse_threshold("*.http.rps", "> 1"), parse_threshold("a.http.rps", "> 1")]
-    validate_thresholds(good, ["a", "b"])
-    with pytest.raises(ValueError, match="unknown variant 'c': expected \\* or one of: a, b"):
-        validate_thresholds([parse_threshold("c.http.rps", "> 1")], ["a", "b"])
+    assert len(parse_thresholds({"*.http.rps": "> 1", "a.http.rps": "> 1"}, ["a", "b"])) == 2
+    with pytest.raises(CheckSpecError, match="unknown variant 'c': expected \\* or one of: a, b"
+                       ) as info:
+        parse_thresholds({"c.http.rps": "> 1"}, ["a", "b"])
+    assert info.value.key == 'thresholds."c.http.rps"'
 
 
-def test_thresholds_from_scenario_names_file_and_key() -> None:
-    parsed = thresholds_from_scenario({"*.http.rps": "> 1", "a.http.error_rate": "< 1%"},
-                                      ["a"], source="s.toml")
-    assert [t.metric for t in parsed] == ["http.rps", "http.error_rate"]
-    assert thresholds_from_scenario([["a.http.rps", "> 1"]], ["a"], source="s.toml")
+def test_check_section_is_parsed_once_with_defaults_and_errors() -> None:
+    spec = parse_check({}, {}, ["a"])
+    assert (spec.alpha, spec.min_coverage, spec.min_change, spec.min_abs) == (0.05, 0.9, {}, {})
+    spec = parse_check({}, {"min_coverage": 0.5, "min_change": {"*": "20%"},
+                            "min_abs": {"latency.p95_ms": "5ms"}, "alpha": 0.01}, ["a"])
+    assert (spec.min_coverage, spec.min_change, spec.min_abs, spec.alpha) == (
+        0.5, {"*": 0.2}, {"latency.p95_ms": 5.0}, 0.01)
+    for bad, key in (({"min_coverage": 2}, "check.min_coverage"), ({"alpha": 1}, "check.alpha"),
+                     ({"nope": 1}, "check.nope"),
+                     ({"min_change": {"x.y": "1%"}}, 'check.min_change."x.y"')):
+        with pytest.raises(CheckSpecError) as info:
+            parse_check({}, bad, ["a"])
+        assert info.value.key == key
+
+
+def test_the_scenario_loader_names_file_and_key() -> None:
+    data = {"load": {"stages": [{"duration": "1s", "users": 1}]},
+            "variants": [{"name": "a"}], "thresholds": {"b.http.rps": "> 1"}}
     with pytest.raises(ScenarioError) as info:
-        thresholds_from_scenario({"b.http.rps": "> 1"}, ["a"], source="s.toml")
+        parse_scenario(data, "s.toml")
     assert info.value.exit_code == 2
     assert str(info.value).startswith('s.toml: thresholds."b.http.rps": unknown variant')
-    with pytest.raises(ScenarioError, match="metric from the glossary"):
-        thresholds_from_scenario({"a.http.nope": "> 1"}, ["a"], source="s.toml")
+    data["thresholds"] = {"a.http.rps": "> 1 if measured"}
+    assert parse_scenario(data, "s.toml").check.thresholds[0].if_measured
 
 
 # ---------------------------------------------------------------- evaluation
@@ -122,39 +149,52 @@ def test_wildcard_expands_to_every_variant_in_summary_order() -> None:
     assert [(r.variant, r.value, r.ok) for r in results] == [("b", 2500.0, False),
                                                              ("a", 120.0, True)]
     assert results[0].expr == "b.latency.p95_ms < 2s"
-    assert results[0].as_dict() == {"expr": "b.latency.p95_ms < 2s", "variant": "b",
-                                    "metric": "latency.p95_ms", "value": 2500.0, "ok": False}
+    record = results[0].record()
+    assert (record.expr, record.status, record.value) == ("b.latency.p95_ms < 2s", "fail", 2500.0)
     assert "expected < 2,000 ms" in results[0].reason
 
 
-def test_null_or_absent_metric_is_not_applicable_never_a_pass() -> None:
+def test_a_metric_not_measured_fails_and_not_applicable_is_na() -> None:
     t = parse_threshold("*.pooler.cl_waiting.peak", "< 10")
-    results = evaluate_thresholds([t], summary(direct={"pooler.cl_waiting.peak": None},
-                                               other={},
-                                               pooled={"pooler.cl_waiting.peak": 3}))
-    assert [r.ok for r in results] == [None, None, True]
-    assert [r.status for r in results] == ["n/a", "n/a", "pass"]
-    assert results[0].reason.startswith("not applicable")
-    assert results[0].as_dict()["ok"] is None
+    results = evaluate_thresholds([t], summary(
+        direct=variant({"pooler.cl_waiting.peak": None}, {"pooler.cl_waiting.peak": NO_POOLER}),
+        broken=variant({"pooler.cl_waiting.peak": None},
+                       {"pooler.cl_waiting.peak": NOT_MEASURED}),
+        unknown={},
+        pooled={"pooler.cl_waiting.peak": 3}))
+    assert [r.status for r in results] == ["n/a", "fail", "fail", "pass"]
+    assert results[0].reason == "not applicable: the variant has no pooler"
+    assert results[1].reason.startswith("not measured: pg_log: the server log was not read")
+    assert results[2].reason.startswith("not measured")
 
 
-def test_nan_is_not_applicable() -> None:
+def test_if_measured_opts_out_of_failing_on_a_metric_not_measured() -> None:
+    t = parse_threshold("a.db.refused", "== 0 if measured")
+    assert t.if_measured and t.expr_for("a") == "a.db.refused == 0 if measured"
+    [result] = evaluate_thresholds([t], summary(a=variant({"db.refused": None},
+                                                          {"db.refused": NOT_MEASURED})))
+    assert result.status == "n/a" and "allowed" in result.reason
+    [measured] = evaluate_thresholds([t], summary(a={"db.refused": 2}))
+    assert measured.status == "fail"
+
+
+def test_nan_is_not_measured() -> None:
     t = parse_threshold("a.latency.p50_ms", "< 10")
-    assert evaluate_thresholds([t], summary(a={"latency.p50_ms": float("nan")}))[0].ok is None
+    assert evaluate_thresholds([t], summary(a={"latency.p50_ms": float("nan")}))[0].ok is False
 
 
 def test_named_variant_missing_from_summary_fails() -> None:
     t = parse_threshold("gone.http.rps", "> 1")
     [result] = evaluate_thresholds([t], summary(a={"http.rps": 10}))
     assert result.ok is False and result.value is None
-    assert "missing from summary.json" in result.reason
+    assert "has no results" in result.reason
 
 
-def test_variant_not_run_is_not_applicable() -> None:
+def test_variant_left_out_of_the_run_is_not_applicable() -> None:
     t = parse_threshold("later.http.rps", "> 1")
-    [result] = evaluate_thresholds([t], summary(a={"http.rps": 10}), not_run=["later"])
+    [result] = evaluate_thresholds([t], summary(a={"http.rps": 10}), not_selected=["later"])
     assert result.ok is None and result.status == "n/a"
-    assert result.reason == "not applicable: variant 'later' was not run"
+    assert result.reason.startswith("not applicable: variant 'later' was not run")
 
 
 def test_error_rate_percent_and_exact_zero() -> None:
@@ -164,7 +204,7 @@ def test_error_rate_percent_and_exact_zero() -> None:
     bad = evaluate_thresholds(rules, summary(a={"http.error_rate": 0.012}))
     assert [r.ok for r in ok] == [True, True]
     assert [r.ok for r in bad] == [False, False]
-    assert "1.2%" in bad[0].reason
+    assert "1.20%" in bad[0].reason
 
 
 def test_equality_tolerates_unit_rounding() -> None:
@@ -188,8 +228,10 @@ def test_parse_quantity_reports_written_unit() -> None:
 
 @pytest.mark.parametrize(("value", "unit", "text"), [
     (0.0123, "ratio", "1.23%"), (350.0, "ms", "350 ms"), (1234.0, "count", "1,234"),
-    (12.345, "1/s", "12.3/s"), (None, "ms", "n/a"), (1.0, "bool", "yes"),
-    (45.5, "%", "45.5%"), (0.5, "s", "0.5 s"), (123456.7, "MiB", "123,457 MiB"),
+    (12.345, "1/s", "12.3/s"), (None, "ms", "—"), (1.0, "bool", "yes"),
+    (45.5, "%", "45.5%"), (0.5, "s", "0.5 s"), (123456.7, "MiB", "123,456.7 MiB"),
+    (4.25, "ms", "4.2 ms"), (0.42, "ms", "0.42 ms"), (12.5, "count", "12.5"),
+    (0.00001, "ratio", "<0.01%"), (0.5, "ratio", "50.0%"),
 ])
 def test_format_value(value: float | None, unit: str, text: str) -> None:
     assert format_value(value, unit) == text

@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 
 from harness.analysis.findings import findings
-from harness.analysis.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.analysis.metrics import VariantContext, compute_metrics, locust_workers
 from harness.analysis.run import VariantRun
 from harness.load.outcome import classify
-from harness.orchestrate import is_locust
+from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
+from harness.run.services import is_locust
+from tests.synthetic import bare_record
 
 START = 1_700_000_000.0
 
@@ -60,7 +61,8 @@ def pglog(events: list[tuple[float, str, str]]) -> pd.DataFrame:
 
 def host(cpu: list[float], processes: int) -> pd.DataFrame:
     return pd.DataFrame({"t": [START + i for i in range(len(cpu))], "role": "locust",
-                         "cpu_percent": cpu, "rss_mb": 50.0, "processes": processes})
+                         "cpu_percent": cpu, "rss_mb": 50.0, "processes": processes,
+                         "wait_percent": 0.0})
 
 
 def external_frames() -> dict[str, pd.DataFrame]:
@@ -102,8 +104,9 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(data: dict[str, pd.DataFrame], context: VariantContext) -> VariantRun:
-    return VariantRun(name="mine", repeat=1, directory=Path("."), status="complete",
-                      error=None, ctx=context, frames=data)
+    record = bare_record("mine", target=context.target,
+                         observes_server_log=context.target != "external")
+    return VariantRun(record=record, directory=Path("."), frames=data, problems=(), ctx=context)
 
 
 def test_findings_never_claim_no_refusals_for_an_unobserved_server_log() -> None:

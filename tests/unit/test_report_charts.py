@@ -48,8 +48,9 @@ def test_building_a_report_never_imports_pyplot(tmp_path: Path) -> None:
     run_dir = write_run(tmp_path / "run", RunShape(requests_per_variant=200, duration_s=5.0),
                         (SyntheticVariant("s", "serverless", "pgbouncer"),))
     code = (
-        "import sys; from pathlib import Path; import harness.report.html as m; "
-        f"m.build_report(Path({str(run_dir)!r})); "
+        "import sys; from pathlib import Path; from harness.progress import Progress; "
+        "from harness.run.finalise import finalise; "
+        f"finalise(Path({str(run_dir)!r}), Progress(quiet=True)); "
         "print('matplotlib.pyplot' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

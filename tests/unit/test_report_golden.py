@@ -19,16 +19,19 @@ from typing import Any
 
 import pytest
 
+from harness.analysis.run import load_run
 from harness.analysis.summary import build_summary
-from harness.report.html import build_report
+from harness.progress import Progress
+from harness.results.codec import encode
+from harness.run.finalise import finalise
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXPECTED = "expected_summary.json"
 RUNS = sorted(p.parent for p in FIXTURES.glob("*/manifest.json"))
 
 
-def _normalised(summary: dict[str, Any]) -> Any:
-    return json.loads(json.dumps(summary, sort_keys=True, allow_nan=False))
+def _normalised(summary: object) -> Any:
+    return json.loads(json.dumps(encode(summary), sort_keys=True, allow_nan=False))
 
 
 @pytest.mark.skipif(not RUNS, reason="no recorded run folder under tests/fixtures/ yet")
@@ -42,10 +45,13 @@ def test_fixture_summary_matches_the_committed_expectation(fixture: Path,
     copy = tmp_path / fixture.name
     shutil.copytree(fixture, copy, ignore=shutil.ignore_patterns("summary.json", "index.html",
                                                                  "charts"))
+    run = load_run(copy)
+    assert run.problems == ()  # every frame file is the one the run wrote
     summary = build_summary(copy)
     assert _normalised(summary) == json.loads(expected_path.read_text())
-    index = build_report(copy)
-    assert 'id="comparison"' in index.read_text(encoding="utf-8")
+    judged = finalise(copy, Progress(quiet=True))
+    assert [t.status for t in judged.thresholds] == ["pass", "pass"]
+    assert 'id="comparison"' in (copy / "index.html").read_text(encoding="utf-8")
 
 
 def record(fixture: Path) -> Path:

@@ -11,16 +11,24 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from harness.analysis.summary import build_summary
+from harness.progress import Progress
 from harness.report.charts import SPECS
-from harness.report.html import build_report
 from harness.report.table import comparison_rows
+from harness.results.check_spec import parse_check
+from harness.results.folder import RunFolder
+from harness.run.finalise import finalise
 from tests.synthetic import RunShape, SyntheticVariant, write_run
 
 SHAPE = RunShape(requests_per_variant=2000, duration_s=20.0)
 SECTION_IDS = ("verdict", "durability", "comparison", "findings", "charts", "metrics",
                "variants", "scenario", "files")
 LINK = re.compile(r'(?:src|href)="([^"]*)"')
+
+
+def build_report(run_dir: Path) -> Path:
+    """Summary and report of a run folder, as ``run`` and ``report`` make them."""
+    finalise(run_dir, Progress(quiet=True))
+    return run_dir / "index.html"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +54,7 @@ def test_every_section_is_present(built: tuple[Path, str]) -> None:
 
 def test_comparison_table_shows_the_shared_rows(built: tuple[Path, str]) -> None:
     run_dir, html = built
-    for row in comparison_rows(build_summary(run_dir)):
+    for row in comparison_rows(RunFolder(run_dir).read_summary()):
         assert f'<td class="variant">{row.variant}' in html
         for cell in row.cells:
             assert f'<td class="{cell.severity}">{cell.text}</td>' in html
@@ -96,14 +104,13 @@ def test_a_copied_folder_renders_the_same(built: tuple[Path, str], tmp_path: Pat
 
 
 def test_thresholds_from_summary_json(tmp_path: Path) -> None:
+    check = parse_check({"persistent.latency.p95_ms": "< 1"}, {}, ["persistent"])
     run_dir = write_run(tmp_path / "run", RunShape(requests_per_variant=500, duration_s=10),
-                        (SyntheticVariant("persistent", "persistent", "none"),))
-    summary = build_summary(run_dir)
-    summary["thresholds"] = [{"expr": "persistent.latency.p95_ms < 1", "variant": "persistent",
-                              "metric": "latency.p95_ms", "value": 12.5, "ok": False}]
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+                        (SyntheticVariant("persistent", "persistent", "none"),), check=check)
     html = build_report(run_dir).read_text(encoding="utf-8")
     assert "FAIL: 1 of 1 thresholds failed" in html
+    saved = json.loads((run_dir / "summary.json").read_text())
+    assert [t["status"] for t in saved["thresholds"]] == ["fail"]
     assert 'id="thresholds"' in html and "persistent.latency.p95_ms &lt; 1" in html
     assert 'href="summary.json"' in html
 
@@ -113,7 +120,9 @@ def test_banners_for_incomplete_run_and_saturated_locust(tmp_path: Path) -> None
                      saturated=True)
     run_dir = write_run(tmp_path / "run", shape, (SyntheticVariant("p", "persistent", "none"),))
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    del manifest["durability"]
+    manifest["durability"] = {}
+    for variant in manifest["variants"]:
+        variant["durability"] = {}
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     html = build_report(run_dir).read_text(encoding="utf-8")
     assert "This run is incomplete (interrupted)" in html and "interrupted by SIGINT" in html
@@ -134,11 +143,16 @@ def test_run_without_measurements_still_renders(tmp_path: Path) -> None:
     assert "postgres: initdb failed" in html
 
 
-def test_runtime_line_names_docker_images() -> None:
+def test_runtime_line_names_docker_images(tmp_path: Path) -> None:
+    from dataclasses import replace
+
     from harness.report.sections import runtime_text
 
-    assert runtime_text({"runtime": "process"}) == "process"
-    manifest = {"runtime": "docker", "runtime_info": {
+    manifest = RunFolder(write_run(tmp_path / "r", RunShape(
+        requests_per_variant=10, duration_s=2), (SyntheticVariant("p", "persistent", "none"),)
+    )).read_manifest()
+    assert runtime_text(manifest) == "process"
+    docker = replace(manifest, runtime="docker", runtime_info={
         "engine": {"version": "20.10.24"},
-        "images": {"postgres": {"id": "sha256:0123456789abcdef0123"}}}}
-    assert runtime_text(manifest) == "docker 20.10.24; images: postgres 0123456789ab"
+        "images": {"postgres": {"id": "sha256:0123456789abcdef0123"}}})
+    assert runtime_text(docker) == "docker 20.10.24; images: postgres 0123456789ab"

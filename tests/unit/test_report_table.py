@@ -15,9 +15,28 @@ from harness.report.table import (
     threshold_verdict,
 )
 from harness.report.terminal import render_summary
+from harness.results.codec import decode
+from harness.results.summary import Summary
 
 
-def _summary() -> dict[str, Any]:
+def _summary() -> Summary:
+    return as_summary(_data())
+
+
+def as_summary(data: dict[str, Any]) -> Summary:
+    """The summary record of a summary dict that gives metrics, status, pooler only."""
+    variants = {name: {"status": v["status"], "error": None, "target": "serverless",
+                       "pooler": v["pooler"], "max_connections": 100, "metrics": v["metrics"],
+                       "nulls": v.get("nulls", {}), "repeats": [v["metrics"]], "stages": [],
+                       "faults": [], "problems": []}
+                for name, v in data.get("variants", {}).items()}
+    return decode(Summary, {"schema_version": 2, "scenario": "quickstart",
+                            "status": data.get("status", "complete"), "variants": variants,
+                            "thresholds": data.get("thresholds", []),
+                            "findings": data.get("findings", []), "problems": []}, "test")
+
+
+def _data() -> dict[str, Any]:
     base = {"db.max_connections": 100, "http.rps": 512.26, "latency.p50_ms": 0.42,
             "latency.p95_ms": 250.0, "latency.p99_ms": 1500.0}
     return {
@@ -36,9 +55,11 @@ def _summary() -> dict[str, Any]:
                 "http.error_rate": 0.005}},
         },
         "thresholds": [{"expr": "serverless.http.error_rate == 0", "variant": "serverless",
-                        "metric": "http.error_rate", "value": 0.25, "ok": False},
+                        "metric": "http.error_rate", "value": 0.25, "status": "fail",
+                        "reason": "http.error_rate = 25.0%, expected == 0%"},
                        {"expr": "*.latency.p95_ms < 2000", "variant": "persistent",
-                        "metric": "latency.p95_ms", "value": 250.0, "ok": True}],
+                        "metric": "latency.p95_ms", "value": 250.0, "status": "pass",
+                        "reason": "holds"}],
         "findings": ["serverless: first connection refused at 14.2 s"],
     }
 
@@ -92,9 +113,29 @@ def test_format_metric_by_unit(name: str, value: object, text: str) -> None:
 
 def test_threshold_verdict() -> None:
     assert threshold_verdict(_summary()) == ("FAIL: 1 of 2 thresholds failed", "bad")
-    assert threshold_verdict({"thresholds": []}) == ("no thresholds", "none")
-    ok = {"thresholds": [{"ok": True}]}
+    assert threshold_verdict(as_summary({})) == ("no thresholds", "none")
+    held = {"expr": "a", "variant": "a", "metric": "http.rps", "value": 1.0, "status": "pass",
+            "reason": ""}
+    ok = as_summary({"thresholds": [held]})
     assert threshold_verdict(ok) == ("PASS: all 1 thresholds held", "ok")
+    skipped = as_summary({"thresholds": [held, {**held, "status": "n/a", "value": None}]})
+    assert threshold_verdict(skipped) == ("PASS: 1 held, 1 not applicable", "ok")
+
+
+def test_a_cell_not_measured_says_so() -> None:
+    data = _data()
+    data["variants"]["serverless"]["metrics"]["db.refused"] = None
+    data["variants"]["serverless"]["nulls"] = {
+        "db.refused": {"kind": "not measured", "why": "pg_log failed"}}
+    data["variants"]["persistent"]["metrics"]["platform.cold_starts"] = None
+    data["variants"]["persistent"]["nulls"] = {
+        "platform.cold_starts": {"kind": "not applicable", "why": "not serverless"}}
+    rows = comparison_rows(as_summary(data))
+    refused = [c.key for c in COLUMNS].index("refused")
+    cold = [c.key for c in COLUMNS].index("cold_starts")
+    assert (rows[0].cells[refused].text, rows[0].cells[refused].severity) == (
+        "not measured", "bad")
+    assert rows[2].cells[cold].text == "—"
 
 
 def test_terminal_shows_the_same_cells_as_the_table() -> None:

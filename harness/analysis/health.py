@@ -1,0 +1,62 @@
+"""Is a variant run's measurement whole? Problems found from its health records and files.
+
+A variant run is **incomplete** when (each gives one :class:`Problem` naming the source):
+- the database collector (``pg_activity``) covered less than ``min_coverage`` of the load
+  window: distinct samples in ``[load_start, load_end]`` × its interval / the window,
+  counted in ``db.parquet`` itself, so an emptied file is caught too;
+- the server log collector (``pg_log``) did not read the log to its end;
+- the run recorded a problem (the background-job table could not be read), or a frame
+  file is missing, unreadable, emptied or changed (:mod:`harness.results.folder`).
+"""
+
+from __future__ import annotations
+
+from harness.results.folder import LoadedVariant
+from harness.results.records import CollectorHealth, Problem, VariantRecord
+
+DB_COLLECTOR = "pg_activity"
+LOG_COLLECTOR = "pg_log"
+
+
+def _health(record: VariantRecord, name: str) -> CollectorHealth | None:
+    return next((h for h in record.health if h.name == name), None)
+
+
+def _failure(health: CollectorHealth | None) -> str:
+    if health is None or not health.failures:
+        return ""
+    return (f"; {health.failures} failed call(s), the first: {health.first_error}")
+
+
+def db_coverage(loaded: LoadedVariant) -> float | None:
+    """Share of the load window the database collector covered (None before the load)."""
+    record = loaded.record
+    if record.load_start is None or record.load_end is None:
+        return None
+    window = record.load_end - record.load_start
+    if window <= 0:
+        return None
+    health = _health(record, DB_COLLECTOR)
+    interval = health.interval_s if health is not None else record.collect_interval_s
+    t = loaded.frames["db"]["t"]
+    inside = t[(t >= record.load_start) & (t <= record.load_end)].nunique()
+    return min(1.0, inside * interval / window)
+
+
+def assess(loaded: LoadedVariant, min_coverage: float) -> tuple[Problem, ...]:
+    """Every problem of a variant run: recorded, in its files, and in its collectors' health."""
+    record = loaded.record
+    problems = list(loaded.problems)
+    coverage = db_coverage(loaded)
+    if coverage is not None and coverage < min_coverage:
+        health = _health(record, DB_COLLECTOR)
+        problems.append(Problem(
+            source=DB_COLLECTOR, t=health.first_error_t if health else None,
+            reason=f"covered {coverage:.0%} of the load window (at least {min_coverage:.0%} "
+                   f"needed){_failure(health)}"))
+    log = _health(record, LOG_COLLECTOR)
+    if log is not None and log.read_to_end is False:
+        problems.append(Problem(source=LOG_COLLECTOR, t=log.first_error_t,
+                                reason=f"the server log was not read to its end"
+                                       f"{_failure(log)}"))
+    return tuple(problems)

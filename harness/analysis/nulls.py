@@ -1,0 +1,116 @@
+"""Why a metric is null: not applicable to the variant, or not measured (and then why).
+
+A metric whose source could not be measured (its collector failed, its file is missing,
+emptied or changed) is nulled here even when the frame would give a number: an emptied
+``pglog.parquet`` must not read as "0 refusals". :func:`mask_unmeasured` does that per
+repeat; :func:`null_reasons` says, per null metric of a variant, which kind of null it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.analysis.frames import endpoint_name
+from harness.analysis.run import VariantRun
+from harness.results.records import Problem
+from harness.results.summary import Metrics, NullReason
+
+SOURCES: dict[str, tuple[str, ...]] = {
+    "db": ("db.connections.",),
+    "pglog": ("db.connects", "db.refused", "time_to_first_refusal_s"),
+    "background": ("background.",),
+    "pooler": ("pooler.",),
+    "platform": ("platform.",),
+    "cold_starts": ("platform.cold_start",),
+    "requests": ("http.", "latency.", "errors.", "state.", "faults."),
+    "host": ("host.", "load.saturated"),
+}
+"""Which metrics each frame feeds (by name prefix). A new frame or metric family: add it."""
+
+COLLECTOR_FRAMES: dict[str, str] = {"pg_activity": "db", "pg_log": "pglog",
+                                    "background": "background", "pgbouncer": "pooler",
+                                    "platform": "platform", "host": "host"}
+"""The frame a problem's source stands for (collector names as ``Problem.source``)."""
+
+
+def frame_of(problem: Problem) -> str | None:
+    """The frame a problem makes unmeasured: by collector name or by file name."""
+    if problem.source in COLLECTOR_FRAMES:
+        return COLLECTOR_FRAMES[problem.source]
+    stem = Path(problem.source).name.removesuffix(".parquet")
+    return stem if stem in SOURCES else None
+
+
+def _fed_by(metric: str, frame: str) -> bool:
+    return any(metric.startswith(prefix) for prefix in SOURCES.get(frame, ()))
+
+
+def unmeasured(run: VariantRun) -> dict[str, Problem]:
+    """Frame name -> the first problem that makes it unmeasured."""
+    out: dict[str, Problem] = {}
+    for problem in run.problems:
+        frame = frame_of(problem)
+        if frame is not None:
+            out.setdefault(frame, problem)
+    return out
+
+
+def mask_unmeasured(metrics: Metrics, run: VariantRun) -> Metrics:
+    """``metrics`` with every metric fed by an unmeasured frame set to null."""
+    bad = unmeasured(run)
+    return {name: None if any(_fed_by(name, f) for f in bad) else value
+            for name, value in metrics.items()}
+
+
+def _not_applicable(metric: str, run: VariantRun, metrics: Metrics) -> str | None:
+    """Why ``metric`` does not apply to this variant run, or None when it should have a value."""
+    record, frames = run.record, run.frames
+    endpoints = set(endpoint_name(frames["requests"]["endpoint"]))
+    rules: tuple[tuple[bool, str], ...] = (
+        (metric.startswith("pooler.") and record.pooler == "none"
+         and "pooler" not in {f.name for f in record.frames}, "the variant has no pooler"),
+        (metric.startswith("platform.") and record.target != "serverless",
+         "only a serverless target has a platform"),
+        (metric.startswith("background.") and "background" not in endpoints,
+         "no /background requests were sent"),
+        (metric.startswith("state.") and "counter" not in endpoints,
+         "no /counter requests were sent"),
+        (metric.startswith("faults.") and not record.faults, "no fault was injected"),
+        (metric == "time_to_first_refusal_s" and metrics.get("db.refused") == 0,
+         "no connection was refused"),
+        (metric.startswith("host.") and not frames["host"].empty,
+         "no such process role in this variant"),
+    )
+    return next((why for applies, why in rules if applies), None)
+
+
+def _not_measured(metric: str, run: VariantRun) -> str:
+    bad = unmeasured(run)
+    for frame, problem in bad.items():
+        if _fed_by(metric, frame):
+            return problem.text(run.record.load_start)
+    if metric in SOURCES["pglog"] and not run.record.observes_server_log:
+        return "the server log of a database the harness did not start is not read"
+    if run.ctx is None:
+        return "the variant's load never started"
+    return "no data to compute it from"
+
+
+def null_reasons(metrics: Metrics, runs: Sequence[VariantRun],
+                 repeats: Sequence[Metrics]) -> dict[str, NullReason]:
+    """Per metric null in ``metrics`` (a variant's medians), why it is null."""
+    measured = [(r, m) for r, m in zip([r for r in runs if r.ctx is not None], repeats,
+                                       strict=False)]
+    out: dict[str, NullReason] = {}
+    for name, value in metrics.items():
+        if value is not None:
+            continue
+        if not measured:
+            out[name] = NullReason("not measured", "the variant's load never started")
+            continue
+        run, own = measured[0]
+        why = _not_applicable(name, run, own)
+        out[name] = (NullReason("not applicable", why) if why is not None
+                     else NullReason("not measured", _not_measured(name, run)))
+    return out

@@ -1,0 +1,161 @@
+"""What runs for a variant: bringing it up through the runtime, or watching an external one,
+and the collectors that watch it.
+
+``bring_up`` enters PostgreSQL, PgBouncer (when the variant has it) and the target on an
+ExitStack, so they stop in reverse order whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+
+from harness.collect.base import Collector
+from harness.collect.host import HostCollector
+from harness.collect.pg_activity import PgActivityCollector
+from harness.collect.pg_log import PgLogCollector
+from harness.collect.pgbouncer import PgBouncerCollector
+from harness.errors import ServiceError
+from harness.faults import FaultTargets
+from harness.results.redact import redact_text
+from harness.runtime.base import Runtime
+from harness.runtime.postgres import DURABILITY_OFF
+from harness.runtime.targets import RunningTarget, TargetContext
+from harness.scenario import Variant
+
+
+@dataclass
+class Services:
+    """What is running for a variant: where to watch it and which processes are whose."""
+
+    monitor_dsn: str
+    roles: dict[str, Callable[[], list[int]]]
+    pg_log: Path | None
+    owns_database: bool
+    pooler_admin_dsn: str | None = None
+    target: RunningTarget = dataclasses.field(default_factory=lambda: RunningTarget(url=""))
+    faults: FaultTargets | None = None
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    max_connections: int = 0
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a variant run keeps its files."""
+
+    workdir: Path
+    pid_dir: Path
+    keep: bool
+
+    @property
+    def logs(self) -> Path:
+        return self.workdir / "logs"
+
+
+def bring_up(runtime: Runtime, variant: Variant, where: Where,
+             stack: contextlib.ExitStack) -> Services:
+    """PostgreSQL, PgBouncer (when the variant has it) and the target, on ``stack``."""
+    logs = where.logs
+    pg = stack.enter_context(runtime.postgres(
+        max_connections=variant.database.max_connections, log_path=logs / "postgres.log",
+        keep=where.keep, pid_dir=where.pid_dir, settings=dict(variant.database.settings)))
+    services = Services(monitor_dsn=pg.monitor_dsn, roles={"postgres": pg.pids},
+                        pg_log=pg.log_path, owns_database=True,
+                        versions={"postgresql": pg.version},
+                        max_connections=variant.database.max_connections)
+    faults = FaultTargets(monitor_dsn=pg.monitor_dsn, postgres=pg)
+    dsn = pg.app_dsn
+    if variant.pooler == "pgbouncer":
+        spec = variant.pgbouncer
+        pooler = stack.enter_context(runtime.pgbouncer(
+            upstream_port=pg.port, log_path=logs / "pgbouncer.log", pool_mode=spec.pool_mode,
+            pool_size=spec.pool_size, max_client_conn=spec.max_client_conn,
+            query_wait_timeout_s=spec.query_wait_timeout_s, pid_dir=where.pid_dir))
+        services.versions["pgbouncer"] = pooler.version
+        services.roles["pgbouncer"] = pooler.pids
+        services.pooler_admin_dsn = pooler.admin_dsn
+        faults.pgbouncer = pooler
+        dsn = pooler.app_dsn
+    target = stack.enter_context(runtime.target(TargetContext(
+        variant=variant, dsn=dsn, logs=logs, workdir=where.workdir, pid_dir=where.pid_dir,
+        direct_dsn=pg.app_dsn, monitor_dsn=pg.monitor_dsn)))
+    services.target = target
+    services.roles.update(target.roles)
+    faults.target_pids = target.roles.get("target")
+    faults.instance_pids = target.roles.get("instances")
+    services.faults = faults
+    return services
+
+
+def watch_external(variant: Variant) -> Services:
+    """An application the harness did not start: only watch its database."""
+    ext = variant.external
+    return Services(monitor_dsn=ext.watch_dsn, roles={}, pg_log=None, owns_database=False,
+                    pooler_admin_dsn=ext.pgbouncer_admin_dsn or None,
+                    target=RunningTarget(url=ext.url.rstrip("/")),
+                    faults=FaultTargets(monitor_dsn=ext.watch_dsn),
+                    max_connections=external_max_connections(ext.watch_dsn))
+
+
+def external_max_connections(dsn: str) -> int:
+    """``max_connections`` of a watched server (exit 3 with the cause when unreachable)."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            row = conn.execute("SHOW max_connections").fetchone()
+    except psycopg.Error as exc:
+        raise ServiceError("watch_dsn", f"cannot connect: {redact_text(str(exc).strip())}"
+                           ) from None
+    return int(row[0]) if row else 0
+
+
+def durability(services: Services) -> dict[str, str]:
+    """The durability settings of the database the harness started (none for external)."""
+    return dict(DURABILITY_OFF) if services.owns_database else {}
+
+
+def is_locust(cmdline: list[str]) -> bool:
+    """``python -m locust ...`` (how harness.load.runner starts it) or the ``locust`` script.
+
+    Exact words, not substrings: a run folder or temp path containing "locust" in another
+    service's command line (postgres -D, a target's log path) must not count as Locust.
+    """
+    if cmdline[1:3] == ["-m", "locust"]:
+        return True
+    return any(Path(part).name == "locust" for part in cmdline[:2])
+
+
+def locust_pids() -> list[int]:
+    """The Locust processes this harness started: its direct children running Locust.
+
+    ``--processes`` workers are forked by that process; the host collector adds every
+    descendant of a root, so the workers are counted without listing them here (and the
+    serverless instances, grandchildren, are not scanned every sample).
+    """
+    found = []
+    for child in psutil.Process().children(recursive=False):
+        try:
+            if is_locust(child.cmdline()):
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def standard_collectors(services: Services) -> list[Collector]:
+    """The collectors of a variant run: database, host, server log, pooler, target's own."""
+    roles = {**services.roles, "locust": locust_pids}
+    collectors: list[Any] = [PgActivityCollector(services.monitor_dsn), HostCollector(roles)]
+    if services.pg_log is not None:
+        collectors.append(PgLogCollector(services.pg_log, since_t=time.time()))
+    if services.pooler_admin_dsn:
+        collectors.append(PgBouncerCollector(services.pooler_admin_dsn))
+    collectors.extend(services.target.collectors)
+    return collectors
