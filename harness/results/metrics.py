@@ -15,7 +15,6 @@ Direction = Literal["lower", "higher", "none"]
 
 ERROR_KINDS: tuple[str, ...] = (
     "db_too_many_connections",
-    "pooler_full",
     "db_pool_timeout",
     "db_unavailable",
     "db_other",
@@ -24,6 +23,7 @@ ERROR_KINDS: tuple[str, ...] = (
     "http_429",
     "timeout",
     "connection_error",
+    "pooler_full",
 )
 
 HOST_ROLES: tuple[str, ...] = ("postgres", "pgbouncer", "target", "gateway", "instances", "locust")

@@ -5,8 +5,9 @@ Every database failure a target meets is mapped to one *error kind* (docs/intern
 
     db_too_many_connections  503  SQLSTATE 53300, or a message saying "too many clients" /
                                   "remaining connection slots" (PgBouncer relays PostgreSQL's
-                                  refusal as 08P01 ProtocolViolationError), or PgBouncer's own
-                                  "no more connections allowed" (max_client_conn)
+                                  refusal as 08P01 ProtocolViolationError)
+    pooler_full              503  the pooler itself turned the client away, not PostgreSQL:
+                                  PgBouncer's "no more connections allowed" (max_client_conn)
     db_pool_timeout          503  timed out waiting for a pool connection or for a connection
                                   to open (asyncio.TimeoutError), or PgBouncer's
                                   query_wait_timeout
@@ -28,6 +29,7 @@ import asyncpg
 
 KIND_STATUS: dict[str, int] = {
     "db_too_many_connections": 503,
+    "pooler_full": 503,
     "db_pool_timeout": 503,
     "db_unavailable": 503,
     "db_other": 500,
@@ -36,8 +38,8 @@ KIND_STATUS: dict[str, int] = {
 _TOO_MANY_MARKERS = (
     "too many clients",
     "remaining connection slots",
-    "no more connections allowed",
 )
+_POOLER_FULL_MARKERS = ("no more connections allowed",)
 _POOL_TIMEOUT_MARKERS = ("query_wait_timeout",)
 _UNAVAILABLE_MARKERS = (
     "cannot connect to server",
@@ -81,6 +83,8 @@ def classify(exc: BaseException) -> DbError | None:
         return DbError("db_unavailable", "", message)
     if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
         lowered = message.lower()
+        if _contains(lowered, _POOLER_FULL_MARKERS):
+            return DbError("pooler_full", "", message)
         if _contains(lowered, _TOO_MANY_MARKERS):
             return DbError("db_too_many_connections", "", message)
         kind = "db_unavailable" if _contains(lowered, _UNAVAILABLE_MARKERS) else "db_other"
@@ -90,6 +94,8 @@ def classify(exc: BaseException) -> DbError | None:
 
 def _postgres_kind(sqlstate: str, message: str) -> str:
     lowered = message.lower()
+    if _contains(lowered, _POOLER_FULL_MARKERS):
+        return "pooler_full"
     if sqlstate == "53300" or _contains(lowered, _TOO_MANY_MARKERS):
         return "db_too_many_connections"
     if _contains(lowered, _POOL_TIMEOUT_MARKERS):

@@ -29,7 +29,7 @@ def pg_error(cls: type[asyncpg.PostgresError], message: str) -> asyncpg.Postgres
             pg_error(
                 asyncpg.ProtocolViolationError, "no more connections allowed (max_client_conn)"
             ),
-            "db_too_many_connections",
+            "pooler_full",
             503,
         ),
         (pg_error(asyncpg.ProtocolViolationError, "query_wait_timeout"), "db_pool_timeout", 503),
