@@ -196,6 +196,8 @@ def _platform(frames: Mapping[str, pd.DataFrame], window: _Window) -> Metrics:
         out["platform.queue.peak"] = int(gauges["queue"].max())
     out["platform.reaped"] = _counter_delta(platform, "reaped", window)
     out["platform.throttled"] = _counter_delta(platform, "throttled", window)
+    if "init_failures" in platform:  # recorded since apps run on the platform
+        out["platform.init_failures"] = _counter_delta(platform, "init_failures", window)
     return out
 
 
@@ -204,7 +206,7 @@ def _background(
 ) -> Metrics:
     keys = [n for n in METRICS if n.startswith("background.")]
     if not bool((names == "background").any()):
-        return dict.fromkeys(keys)
+        return _app_background(frames["platform"], window) or dict.fromkeys(keys)
     jobs = window.rows(frames["background"], col="scheduled_at")
     due = jobs["due_at"].fillna(jobs["scheduled_at"] + ctx.background_delay_ms / 1000.0)
     done = jobs["completed_at"].notna()
@@ -214,6 +216,28 @@ def _background(
         "background.delayed": int((late_ms > BACKGROUND_TOLERANCE_MS).sum()),
         "background.lost": int((~done).sum()),
         "background.delay_ms.p95": _quantile(late_ms, 0.95),
+    }
+
+
+APP_BACKGROUND = ("background_pending", "background_completed", "background_delayed",
+                  "background_lost")
+
+
+def _app_background(platform: pd.DataFrame, window: _Window) -> Metrics | None:
+    """An app's work after its responses, as the platform counted it (None when there was
+    none): over the whole run, lost includes the work still pending (frozen) at the end of
+    the recording."""
+    if platform.empty or not set(APP_BACKGROUND) <= set(platform.columns):
+        return None
+    if not bool((platform[list(APP_BACKGROUND)] > 0).any().any()):
+        return None
+    last = int(platform.sort_values("t")["background_pending"].iloc[-1])
+    pending = last if window.whole_run else 0
+    return {
+        "background.completed": _counter_delta(platform, "background_completed", window),
+        "background.delayed": _counter_delta(platform, "background_delayed", window),
+        "background.lost": _counter_delta(platform, "background_lost", window) + pending,
+        "background.delay_ms.p95": None,
     }
 
 

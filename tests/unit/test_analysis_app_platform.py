@@ -1,0 +1,65 @@
+"""Metrics of an app on the platform from the platform frame's app columns (written by
+harness.collect.platform): init failures and background work counted by the gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from harness.analysis.metrics import StageWindow, VariantContext, compute_metrics, stage_metrics
+from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
+
+START = 1_700_000_000.0
+STATES = {"starting": 0, "busy": 0, "warm": 0, "frozen": 1, "zombie": 0, "queue": 0,
+          "cold_starts": 1, "reaped": 0, "throttled": 0}
+
+
+def context() -> VariantContext:
+    return VariantContext(
+        load_start=START, load_end=START + 100.0, max_connections=20, pooler="none",
+        target="serverless",
+        stages=(StageWindow(START, START + 50.0, 5), StageWindow(START + 50.0, START + 100.0, 5)),
+        background_delay_ms=0.0,
+    )
+
+
+def platform(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+    frame = pd.DataFrame([{**STATES, "init_error": "", **row} for row in rows])
+    out = {name: empty_frame(name) for name in FRAME_NAMES}
+    out["platform"] = coerce_frame("platform", frame)
+    out["requests"] = coerce_frame("requests", pd.DataFrame({
+        "t": [START + 1.0], "endpoint": ["GET /orders"], "latency_ms": [5.0], "status": [200],
+        "kind": [""], "instance": [""], "counter": [-1]}))
+    return out
+
+
+def row(t: float, **counts: int) -> dict[str, Any]:
+    base = dict.fromkeys(("init_failures", "background_pending", "background_completed",
+                          "background_delayed", "background_lost"), 0)
+    return {"t": START + t, **base, **counts}
+
+
+def test_an_apps_background_work_comes_from_the_platform_counts() -> None:
+    frames = platform([
+        row(-1.0, init_failures=1, background_completed=1),  # before the load: not counted
+        row(10.0, init_failures=3, background_pending=2, background_completed=1),
+        row(60.0, init_failures=3, background_pending=1, background_completed=4,
+            background_delayed=2, background_lost=1),
+        row(99.0, init_failures=4, background_pending=1, background_completed=5,
+            background_delayed=2, background_lost=2),
+    ])
+    m = compute_metrics(frames, context())
+    assert m["platform.init_failures"] == 3
+    assert (m["background.completed"], m["background.delayed"]) == (4, 2)
+    assert m["background.lost"] == 2 + 1  # reaped with it, plus still frozen at the end
+    assert m["background.delay_ms.p95"] is None
+    first, second = (s["metrics"] for s in stage_metrics(frames, context()))
+    assert isinstance(first, dict) and isinstance(second, dict)
+    assert first["background.lost"] == 0 and second["background.lost"] == 2  # no end pending
+
+
+def test_no_background_metrics_without_app_work() -> None:
+    m = compute_metrics(platform([row(10.0), row(20.0)]), context())
+    assert m["background.completed"] is None and m["background.lost"] is None
+    assert m["platform.init_failures"] == 0
