@@ -1,0 +1,222 @@
+"""pgpool-II in front of a :class:`PostgresCluster`, in connection-pooling mode.
+
+pgpool-II is process-per-client: ``num_init_children`` child processes each serve one
+client at a time and keep up to ``max_pool`` cached backend connections (one per
+user/database pair), so the server never sees more than ``num_init_children × max_pool``
+connections from it. A client beyond ``num_init_children`` is not refused: it waits in the
+listen socket's backlog until a child is free (``reserved_connections = 0``, the default).
+
+It runs in ``raw`` clustering mode with one backend (no replication, no load balancing, no
+health checks, no failover), as the service user, in the foreground (``-n``). Its control
+port (pcp) listens on a Unix socket in its own folder only; the collector reads the
+children's state with ``pcp_proc_info`` using a password made for this run
+(:attr:`Pgpool.pcp`). SIGINT is pgpool's fast shutdown (SIGTERM would wait for clients).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from harness.errors import ServiceError
+from harness.runtime.managed import (
+    ManagedProcess,
+    Resource,
+    chown_for_service,
+    remove_tempdir,
+    service_tempdir,
+    service_user,
+)
+from harness.runtime.ports import LOOPBACK, free_port
+from harness.runtime.postgres import APP_DB, APP_ROLE, MONITOR_ROLE, dsn
+
+PGPOOL_CANDIDATES = ("/usr/sbin/pgpool", "/usr/bin/pgpool")
+PCP_USER = "pgstampede_pcp"
+
+
+def find_pgpool() -> str:
+    for cand in PGPOOL_CANDIDATES:
+        if Path(cand).exists():
+            return cand
+    found = shutil.which("pgpool")
+    if found:
+        return found
+    raise ServiceError("pgpool", "pgpool not found (run `make setup`, or apt-get install pgpool2)")
+
+
+def pgpool_version(binary: str) -> str:
+    """``4.3.5`` from ``pgpool-II version 4.3.5 (tamahomeboshi)``, or ""."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    words = (out.stdout + out.stderr).split()
+    return words[words.index("version") + 1] if "version" in words[:-1] else ""
+
+
+@dataclass(frozen=True)
+class PgpoolSettings:
+    """The pgpool.conf knobs a scenario sets (``[pooler.pgpool]``); times in seconds,
+    0 = never."""
+
+    num_init_children: int = 32
+    max_pool: int = 4
+    child_life_time_s: int = 300
+    connection_life_time_s: int = 0
+    client_idle_limit_s: int = 0
+
+    @property
+    def max_server_connections(self) -> int:
+        """The most backend connections pgpool can hold open."""
+        return self.num_init_children * self.max_pool
+
+
+@dataclass(frozen=True)
+class PcpAccess:
+    """How to reach pgpool's control port: Unix socket folder, port, user, password file."""
+
+    socket_dir: Path
+    port: int
+    user: str
+    passfile: Path
+
+
+def config_text(settings: PgpoolSettings, *, port: int, pcp_port: int, upstream_port: int,
+                confdir: Path) -> str:
+    """pgpool.conf for one backend on ``upstream_port`` (pure)."""
+    lines = [
+        "backend_clustering_mode = 'raw'",
+        f"listen_addresses = '{LOOPBACK}'",
+        f"port = {port}",
+        f"socket_dir = '{confdir}'",
+        "pcp_listen_addresses = ''",
+        f"pcp_port = {pcp_port}",
+        f"pcp_socket_dir = '{confdir}'",
+        f"backend_hostname0 = '{LOOPBACK}'",
+        f"backend_port0 = {upstream_port}",
+        "backend_weight0 = 1",
+        "backend_flag0 = 'DISALLOW_TO_FAILOVER'",
+        f"num_init_children = {settings.num_init_children}",
+        f"max_pool = {settings.max_pool}",
+        f"child_life_time = {settings.child_life_time_s}",
+        f"connection_life_time = {settings.connection_life_time_s}",
+        f"client_idle_limit = {settings.client_idle_limit_s}",
+        "reserved_connections = 0",
+        "connection_cache = on",
+        "load_balance_mode = off",
+        "health_check_period = 0",
+        "sr_check_period = 0",
+        "failover_on_backend_error = off",
+        "enable_pool_hba = off",
+        f"pid_file_name = '{confdir / 'pgpool.pid'}'",
+        f"logdir = '{confdir}'",
+        "log_destination = 'stderr'",
+        "log_line_prefix = '%t: pid %p: '",
+        "log_connections = off",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class Pgpool(Resource):
+    """Context manager: a running pgpool-II pooling ``app`` on ``upstream_port``."""
+
+    def __init__(
+        self,
+        *,
+        upstream_port: int,
+        log_path: Path,
+        settings: PgpoolSettings = PgpoolSettings(),
+        workdir: Path | None = None,
+        port: int | None = None,
+        pid_dir: Path | None = None,
+        ready_timeout_s: float = 30.0,
+    ) -> None:
+        self.upstream_port = upstream_port
+        self.log_path = log_path
+        self.settings = settings
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.pcp_port = free_port()
+        self.pid_dir = pid_dir
+        self.ready_timeout_s = ready_timeout_s
+        self.binary = find_pgpool()
+        self.version = pgpool_version(self.binary)
+        self.confdir = Path()
+        self._proc: ManagedProcess | None = None
+
+    @property
+    def app_dsn(self) -> str:
+        return dsn(APP_ROLE, self.port, APP_DB)
+
+    @property
+    def admin_dsn(self) -> str:
+        """SHOW POOL_* through the pooler port (it takes one of the children while open)."""
+        return dsn(MONITOR_ROLE, self.port, APP_DB)
+
+    @property
+    def pcp(self) -> PcpAccess:
+        return PcpAccess(self.confdir, self.pcp_port, PCP_USER, self.confdir / "pcppass")
+
+    def pids(self) -> list[int]:
+        """The root process; collectors find its children themselves."""
+        return [] if self._proc is None or self._proc.poll() is not None else [self._proc.pid]
+
+    def _ready(self) -> bool:
+        try:
+            with psycopg.connect(self.app_dsn, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def _write_config(self) -> Path:
+        password = secrets.token_hex(16)
+        digest = hashlib.md5(password.encode(), usedforsecurity=False).hexdigest()
+        files = {
+            "pgpool.conf": config_text(self.settings, port=self.port, pcp_port=self.pcp_port,
+                                       upstream_port=self.upstream_port, confdir=self.confdir),
+            "pcp.conf": f"{PCP_USER}:{digest}\n",
+            "pool_hba.conf": "",
+            "pcppass": f"*:*:{PCP_USER}:{password}\n",
+        }
+        for name, text in files.items():
+            path = self.confdir / name
+            path.write_text(text)
+            path.chmod(0o600)
+            chown_for_service(path)
+        return self.confdir / "pgpool.conf"
+
+    def start(self) -> None:
+        self.confdir = service_tempdir("pgstampede-pgpool-", self.workdir, self.pid_dir)
+        conf = self._write_config()
+        argv = [self.binary, "-n", "-f", str(conf), "-F", str(self.confdir / "pcp.conf"),
+                "-a", str(self.confdir / "pool_hba.conf")]
+        self._proc = ManagedProcess(
+            name="pgpool", argv=argv, log_path=self.log_path, cwd=Path("/"),
+            ready_check=self._ready, ready_timeout_s=self.ready_timeout_s,
+            user=service_user(), stop_signal=signal.SIGINT, pid_dir=self.pid_dir,
+        )
+        self._proc.start()
+
+    def restart(self, downtime_s: float = 0.0) -> None:
+        """Stop pgpool (its clients and cached connections drop), wait, start it again.
+        Blocking: call it from a thread."""
+        if self._proc is None:
+            raise ServiceError("pgpool", "not started")
+        self._proc.stop()
+        time.sleep(downtime_s)
+        self._proc.start()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.stop()
+        if self.confdir != Path() and self.confdir.exists():
+            remove_tempdir(self.confdir, self.pid_dir)
