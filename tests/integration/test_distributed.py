@@ -112,7 +112,7 @@ def test_the_host_collector_sees_the_master_and_both_workers(run_dir: Path) -> N
     assert m["host.cpu.locust.mean"] is not None and m["host.cpu.locust.mean"] > 0
     assert m["load.saturated"] is False
     manifest = read_json(run_dir / "manifest.json")
-    assert manifest["scenario"]["load"]["processes"] == 2
+    assert manifest["scenario"]["source"]["load"]["processes"] == 2
 
 
 # ------------------------------------------------------------------ by hand (docs/distributed.md)

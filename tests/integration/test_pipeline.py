@@ -101,7 +101,15 @@ def test_run_folder_layout(run_dir: Path) -> None:
     assert (run_dir / "pooled" / "1" / "pooler.parquet").exists()
     assert (run_dir / "pooled" / "1" / "logs" / "pgbouncer.log").exists()
     summary = read_json(run_dir / "summary.json")
-    assert summary["schema_version"] == 1 and summary["scenario"] == "pipeline"
+    assert summary["schema_version"] == 2 and summary["scenario"] == "pipeline"
+    assert summary["status"] == "complete" and summary["problems"] == []
+    for entry in manifest["variants"]:  # every collector's health and every file recorded
+        health = {h["name"]: h for h in entry["health"]}
+        assert health["pg_activity"]["samples"] > 0 and health["pg_activity"]["failures"] == 0
+        assert health["pg_log"]["read_to_end"] is True
+        files = {f["name"]: f for f in entry["frames"]}
+        assert files["requests"]["rows"] == len(pd.read_parquet(run_dir / entry["dir"] /
+                                                                "requests.parquet"))
     for variant in ("fits", "too-big", "pooled", "no-fix"):
         for name in REQUIRED_METRICS:
             assert name in summary["variants"][variant]["metrics"], (variant, name)
@@ -151,4 +159,4 @@ def test_thresholds_were_evaluated(run_dir: Path) -> None:
     summary = read_json(run_dir / "summary.json")
     by_expr = {t["expr"]: t for t in summary["thresholds"]}
     assert len(by_expr) == 2
-    assert all(t["ok"] is True for t in by_expr.values())
+    assert all(t["status"] == "pass" for t in by_expr.values())

@@ -1,4 +1,5 @@
-"""`pgstampede report` rebuilds from the run folder alone and refuses incomplete folders."""
+"""`pgstampede report` and `check` on a recorded run folder: rebuilt from the folder alone;
+a damaged or incomplete folder is reported (exit 3) naming what is missing."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.integration.pipeline_helpers import run_cli
@@ -29,14 +31,47 @@ def test_report_rebuilds_a_copied_folder(tmp_path: Path) -> None:
     assert (run / "charts" / "db_connections.png").exists()
 
 
-def test_report_refuses_missing_files(tmp_path: Path) -> None:
+def _empty(path: Path) -> None:
+    """What a collector that could not read its source leaves: a valid file without rows."""
+    pd.read_parquet(path).iloc[0:0].to_parquet(path, index=False)
+
+
+def test_report_of_a_folder_with_a_missing_file_names_it_and_exits_3(tmp_path: Path) -> None:
     run = copy_fixture(tmp_path)
-    (run / "serverless" / "1" / "requests.parquet").unlink()
-    before = (run / "summary.json").read_text()
+    missing = run / "serverless" / "1" / "requests.parquet"
+    missing.unlink()
     result = run_cli("report", str(run))
-    assert result.returncode == 3
-    assert "incomplete" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert (run / "summary.json").read_text() == before
+    assert result.returncode == 3, result.stderr
+    assert "incomplete" in result.stdout
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "incomplete"
+    assert summary["problems"][0].startswith(f"serverless/1: {missing}: missing")
+    html = (run / "index.html").read_text()
+    assert "This run is incomplete" in html and "requests.parquet: missing" in html
+
+
+@pytest.mark.parametrize("frame", ["pglog", "db"])
+def test_an_emptied_frame_file_fails_check_and_report_naming_the_file(tmp_path: Path,
+                                                                      frame: str) -> None:
+    run = copy_fixture(tmp_path)
+    assert run_cli("check", str(run)).returncode == 0  # the recorded run passes as it is
+    path = run / "serverless" / "1" / f"{frame}.parquet"
+    _empty(path)
+    checked = run_cli("check", str(run))
+    assert checked.returncode == 3, checked.stdout + checked.stderr
+    assert f"{path}: holds 0 rows" in checked.stderr
+    assert len(checked.stderr.strip().splitlines()) == 1
+    reported = run_cli("report", str(run))
+    assert reported.returncode == 3
+    summary = json.loads((run / "summary.json").read_text())
+    refused = [t for t in summary["thresholds"] if t["metric"] == "db.refused"]
+    if frame == "pglog":  # the refusals of the emptied log are not measured, never "0"
+        assert summary["variants"]["serverless"]["metrics"]["db.refused"] is None
+        assert [t["status"] for t in refused] == ["pass", "fail"]
+        assert refused[1]["reason"].startswith("not measured: ")
+    else:
+        assert summary["variants"]["serverless"]["metrics"]["db.connections.peak"] is None
+    assert f"{frame}.parquet: holds 0 rows" in (run / "index.html").read_text()
 
 
 def test_report_of_an_interrupted_run_renders_and_exits_3(tmp_path: Path) -> None:
