@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 
 GRACE_S = 2.5
-FIRST_SIGNAL = {"postgres": signal.SIGQUIT}
+FIRST_SIGNAL = {"postgres": signal.SIGQUIT, "pgpool": signal.SIGINT}  # pgpool: fast shutdown
 TOKEN_VAR = "PGSTAMPEDE_RUN_TOKEN"
 TOKEN_FILE = "run.token"
 
