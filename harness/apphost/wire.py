@@ -21,6 +21,13 @@ Requests have an id >= 1; control frames have id 0 (``CONTROL_ID``)::
                                        "late"}: one pending unit of request ``r`` finished
                                        ``ms`` after its response, ``late`` if the instance was
                                        frozen and thawed in between
+                         stream        id, code 1000 (``STREAM_START``): JSON {"status"};
+                                       then code 1001 (``STREAM_CHUNK``): body bytes, one frame
+                                       per chunk; code 1002 (``STREAM_END``): the stream ended
+                                       (built-in handler only, harness.platform.stream)
+    gateway -> instance  cancel        id, code 2 (``CANCEL``): stop the request's stream (the
+                                       client went, or ``max_duration``); the instance answers
+                                       ``STREAM_END``
 
 An app payload (``pack``) is ``!I`` (head length) + the JSON head + the body bytes.
 """
@@ -46,6 +53,11 @@ BACKGROUND_DONE = 2
 # request frames' codes (gateway -> instance)
 HANDLER_REQUEST = 0
 APP_REQUEST = 1
+CANCEL = 2
+# a streamed response's frames (instance -> gateway, on the request's id; above HTTP statuses)
+STREAM_START = 1000
+STREAM_CHUNK = 1001
+STREAM_END = 1002
 
 Header = tuple[str, str]
 Address = tuple[str, int]

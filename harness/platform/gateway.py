@@ -7,7 +7,10 @@ Started by the harness as its own process::
 
 ``CONFIG.json`` is ``PlatformConfig.to_json()``. The gateway serves, on 127.0.0.1:P:
 
-    /read /write /slow /counter /background /health   routed to an instance (cold start if needed)
+    /read /write /slow /counter /background /health /publish   routed to an instance (cold
+                                start if needed)
+    /events                     a server-sent event stream, relayed while it holds its
+                                instance's slot, cut at max_duration (harness.platform.stream)
     any other path, with an app (``app_kind``)        routed to an instance running the app
     GET /__platform/health      200 {"ok": true} once the template is ready (readiness probe:
                                 it never touches an instance)
@@ -25,6 +28,7 @@ the template; if the gateway itself is SIGKILLed, the template and the instances
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import signal
 import sys
@@ -43,6 +47,7 @@ from harness.platform.launch import template_launch
 from harness.platform.pidfile import PIDFILE_NAME
 from harness.platform.pool import InstancePool
 from harness.platform.spawner import TemplateSpawner
+from harness.platform.stream import relay
 
 if TYPE_CHECKING:
     from harness.platform.docker_spawner import DockerSpawner
@@ -88,8 +93,10 @@ class Gateway:
             return
         reads_body = self.config.is_app or scope["method"] in ("POST", "PUT", "PATCH")
         body = await _read_body(receive) if reads_body else b""
-        reply = await self.pool.invoke(_request(scope, body))
-        await _respond(send, reply.status, reply.body, reply.headers)
+        sink = functools.partial(relay, send, receive)
+        reply = await self.pool.invoke(_request(scope, body), sink)
+        if reply.stream is None:  # a stream was sent by the relay
+            await _respond(send, reply.status, reply.body, reply.headers)
 
     async def _platform(self, path: str, query: str, send: Send) -> None:
         if path == "/__platform/health":

@@ -9,13 +9,15 @@ fresh interpreter (``cold_start = "exec"``)::
 Importing the handler module is the "handler module initialised" step of a cold start; the
 instance then sends its ready frame. Each response's ``after`` work (``/background``) is
 started once the response is written, as a task the platform does not wait for: frozen with
-the instance, lost with it.
+the instance, lost with it. A streamed response (``/events``) is sent frame by frame until it
+ends or the gateway cancels it (harness.platform.stream).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib
 import json
 import os
@@ -27,6 +29,7 @@ from collections.abc import Awaitable, Callable
 
 import uvloop
 
+from harness.apphost.wire import CANCEL, STREAM_CHUNK, STREAM_END, STREAM_START
 from harness.platform.protocol import READY_ID, decode_request, encode, error_body, read_frame
 from targets.shared.endpoints import EndpointRequest, EndpointResponse
 
@@ -47,13 +50,25 @@ async def serve(fd: int, spec: str, started: float) -> None:
     ready = {"pid": os.getpid(), "init_ms": (time.perf_counter() - started) * 1000.0}
     writer.write(encode(READY_ID, 0, json.dumps(ready).encode()))
     tasks: set[asyncio.Task[None]] = set()
+    running: dict[int, asyncio.Task[None]] = {}
     while True:
         frame = await read_frame(reader)
         if frame is None:
             return
+        if frame.code == CANCEL:  # stop a stream: the client went, or max_duration
+            cancelled = running.get(frame.id)
+            if cancelled is not None:
+                cancelled.cancel()
+            continue
         task = asyncio.create_task(_answer(handler, frame.id, frame.payload, writer, tasks))
         tasks.add(task)
+        running[frame.id] = task
         task.add_done_callback(tasks.discard)
+        task.add_done_callback(functools.partial(_forget, running, frame.id))
+
+
+def _forget(running: dict[int, asyncio.Task[None]], msg_id: int, _: object) -> None:
+    running.pop(msg_id, None)
 
 
 async def _answer(
@@ -69,12 +84,32 @@ async def _answer(
         traceback.print_exc(file=sys.stderr)
         writer.write(encode(msg_id, 500, error_body("http_5xx", f"handler failed: {exc!r}")))
         return
+    if response.stream is not None:
+        await _stream(msg_id, response, writer)
+        return
     body = json.dumps(response.body, separators=(",", ":")).encode()
     writer.write(encode(msg_id, response.status, body))
     if response.after is not None:
         after = asyncio.ensure_future(response.after())
         tasks.add(after)
         after.add_done_callback(tasks.discard)
+
+
+async def _stream(msg_id: int, response: EndpointResponse, writer: asyncio.StreamWriter) -> None:
+    """Relay a streamed body frame by frame; ``STREAM_END`` however it ends (also cancelled)."""
+    assert response.stream is not None
+    writer.write(encode(msg_id, STREAM_START, json.dumps({"status": response.status}).encode()))
+    chunks = response.stream()
+    try:
+        async for chunk in chunks:
+            writer.write(encode(msg_id, STREAM_CHUNK, chunk))
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+    finally:
+        await chunks.aclose()
+        writer.write(encode(msg_id, STREAM_END, b""))
 
 
 def run_instance(fd: int, spec: str, started: float | None = None) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from harness.platform.stream import StreamBody
+
 STARTING = "starting"
 READY = "ready"
 ZOMBIE = "zombie"
@@ -19,6 +21,7 @@ class Reply:
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] | None = None
+    stream: StreamBody | None = None  # a streamed body (harness.platform.stream)
 
 
 class Instance:
@@ -37,6 +40,7 @@ class Instance:
         self.idle_since = started_mono
         self.writer: asyncio.StreamWriter | None = None
         self.pending: dict[int, asyncio.Future[Reply]] = {}
+        self.streams: dict[int, StreamBody] = {}  # streamed responses still running
         self.next_id = 1
         self.background = 0  # units of app work still running after their response
 

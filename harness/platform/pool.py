@@ -16,7 +16,9 @@ first (a new instance, a finished request) serves the queue head. The whole requ
 and execution) is bounded by ``request_timeout_s``, its execution by ``max_duration_s`` (when
 > 0): 504, and an instance that overran either is killed, as Lambda does. With ``freeze``,
 an instance with nothing in flight is SIGSTOPped at once. ``max_lifetime_s`` recycles
-instances (killed when idle). Signals go to the instance's process group.
+instances (killed when idle). Signals go to the instance's process group. A streamed answer
+(``/events``, harness.platform.stream) holds its slot until it ends; only ``max_duration_s``
+bounds it, and a cut stream is cancelled on the instance, which stays alive.
 
 App instances (``config.is_app``, harness.apphost) get HTTP requests with headers and answer
 with headers; an init that fails answers the request it was started for 502 with the first
@@ -42,8 +44,12 @@ from typing import Protocol
 
 from harness.apphost.wire import (
     BACKGROUND_DONE,
+    CANCEL,
     CONTROL_ID,
     INIT_FAILED,
+    STREAM_CHUNK,
+    STREAM_END,
+    STREAM_START,
     Frame,
     HttpRequest,
     decode_app_response,
@@ -53,7 +59,7 @@ from harness.platform.bucket import TokenBucket
 from harness.platform.config import PlatformConfig
 from harness.platform.instances import DEAD, READY, STARTING, ZOMBIE, Instance, Reply
 from harness.platform.pidfile import PidFile
-from harness.platform.protocol import encode_request, error_body, read_frame
+from harness.platform.protocol import encode, encode_request, error_body, read_frame
 from harness.platform.stats import (
     MAX_INIT_ERRORS,
     PHASES,
@@ -62,6 +68,9 @@ from harness.platform.stats import (
     InitError,
     Snapshot,
 )
+from harness.platform.stream import StreamBody, StreamSink
+
+STREAM_END_TIMEOUT_S = 5.0  # a cancelled stream's instance must end it within this, or is killed
 
 
 class Spawner(Protocol):
@@ -160,7 +169,9 @@ class InstancePool:
 
     # ---- requests ---------------------------------------------------------------------------
 
-    async def invoke(self, req: HttpRequest) -> Reply:
+    async def invoke(self, req: HttpRequest, sink: StreamSink | None = None) -> Reply:
+        """Run ``req`` on an instance; a streamed answer is relayed through ``sink`` (the
+        gateway's, harness.platform.stream) while the request holds its slot."""
         deadline = self.clock() + self.config.request_timeout_s
         got: Instance | Reply | None = self._acquire_now()
         if got is None:
@@ -169,7 +180,7 @@ class InstancePool:
             return got
         inst = got
         try:
-            return await self._call(inst, req, deadline - self.clock())
+            return await self._call(inst, req, deadline - self.clock(), sink)
         finally:
             self._release(inst)
 
@@ -208,7 +219,9 @@ class InstancePool:
                     self._release(result)
             raise
 
-    async def _call(self, inst: Instance, req: HttpRequest, timeout: float) -> Reply:
+    async def _call(
+        self, inst: Instance, req: HttpRequest, timeout: float, sink: StreamSink | None = None
+    ) -> Reply:
         if inst.writer is None or inst.state == DEAD:
             return Reply(502, error_body("http_5xx", f"platform: instance {inst.id} is gone"))
         msg_id = inst.next_id
@@ -216,18 +229,43 @@ class InstancePool:
         inst.requests += 1
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         inst.pending[msg_id] = future
+        begun = self.clock()
         inst.writer.write(self._encode(msg_id, req))
         limit, name = timeout, f"request_timeout={self.config.request_timeout_s}"
         if 0 < self.config.max_duration_s < timeout:
             limit, name = self.config.max_duration_s, f"max_duration={self.config.max_duration_s}"
         try:
-            return await asyncio.wait_for(future, max(0.0, limit))
+            reply = await asyncio.wait_for(future, max(0.0, limit))
         except TimeoutError:
             self.counters.timeouts += 1
             self._kill(inst, f"killed: {name} s exceeded")
             return Reply(504, error_body("timeout", f"platform: {name} s exceeded"))
         finally:
             inst.pending.pop(msg_id, None)
+        if reply.stream is not None:
+            await self._relay(inst, msg_id, reply.stream, sink, begun)
+        return reply
+
+    async def _relay(self, inst: Instance, msg_id: int, body: StreamBody,
+                     sink: StreamSink | None, begun: float) -> None:
+        """Relay a stream until it ends, the client goes or ``max_duration`` cuts it (only
+        ``max_duration`` bounds a stream, not ``request_timeout``); a stream still running is
+        cancelled, and the slot is freed once the instance has ended it."""
+        limit = self.config.max_duration_s
+        try:
+            if sink is not None and limit > 0:
+                await asyncio.wait_for(sink(body), max(0.0, begun + limit - self.clock()))
+            elif sink is not None:
+                await sink(body)
+        except TimeoutError:
+            pass  # cut at max_duration: the relay has ended the client's response
+        if body.ended.is_set() or inst.writer is None or inst.state == DEAD:
+            return
+        inst.writer.write(encode(msg_id, CANCEL, b""))
+        try:
+            await asyncio.wait_for(body.ended.wait(), STREAM_END_TIMEOUT_S)
+        except TimeoutError:
+            self._kill(inst, f"killed: stream not ended {STREAM_END_TIMEOUT_S} s after cancel")
 
     def _encode(self, msg_id: int, req: HttpRequest) -> bytes:
         if self.config.is_app:
@@ -413,6 +451,9 @@ class InstancePool:
             if frame.id == CONTROL_ID:
                 self._control(inst, frame)
                 continue
+            if frame.code in (STREAM_CHUNK, STREAM_END):
+                self._stream_frame(inst, frame)
+                continue
             reply = self._reply(inst, frame)
             future = inst.pending.pop(frame.id, None)
             if future is not None and not future.done():
@@ -421,7 +462,22 @@ class InstancePool:
             self.counters.crashed += 1
             self._kill(inst, "exited")
 
+    @staticmethod
+    def _stream_frame(inst: Instance, frame: Frame) -> None:
+        body = inst.streams.get(frame.id)
+        if body is None:
+            return
+        if frame.code == STREAM_CHUNK:
+            body.put(frame.payload)
+        else:
+            inst.streams.pop(frame.id, None)
+            body.end()
+
     def _reply(self, inst: Instance, frame: Frame) -> Reply:
+        if frame.code == STREAM_START:
+            body = StreamBody(int(json.loads(frame.payload).get("status", 200)))
+            inst.streams[frame.id] = body
+            return Reply(body.status, b"", stream=body)
         if not self.config.is_app:
             return Reply(frame.code, frame.payload)
         response = decode_app_response(frame.code, frame.payload)
@@ -464,6 +520,9 @@ class InstancePool:
                 msg = f"platform: instance {inst.id} {reason}"
                 future.set_result(Reply(502, error_body("http_5xx", msg)))
         inst.pending.clear()
+        for body in inst.streams.values():
+            body.end()
+        inst.streams.clear()
         if self.pidfile is not None:
             self.pidfile.changed()
         self._scale()

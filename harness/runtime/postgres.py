@@ -47,6 +47,10 @@ CREATE TABLE writes (id bigserial PRIMARY KEY, t timestamptz NOT NULL DEFAULT no
 CREATE TABLE background_jobs (id bigserial PRIMARY KEY, instance text,
                               scheduled_at timestamptz NOT NULL DEFAULT now(),
                               due_at timestamptz NOT NULL, completed_at timestamptz);
+CREATE TABLE realtime_messages (id bigserial PRIMARY KEY,
+                                published_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                                source text, payload text);
+CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL DEFAULT 0);
 ANALYZE items;
 """
 

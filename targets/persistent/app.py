@@ -9,7 +9,8 @@ Run it with::
 Configuration (targets.shared.settings) is read from the environment in the lifespan. The pool
 is created there; when the database refuses its first ``pool_min`` connections the app still
 starts (the pool then fills its floor in the background) and requests fail with their error
-kind instead. ``/health`` never touches the database.
+kind instead. ``/health`` never touches the database. ``/events`` subscribers share one hub:
+one ``LISTEN`` connection, outside the pool, for all of them (targets.shared.realtime).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import asyncpg
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from targets.shared.endpoints import Counter, EndpointContext, EndpointRequest, handle
 from targets.shared.errors import classify
+from targets.shared.realtime import Hub
 from targets.shared.settings import TargetSettings
 
 
@@ -93,6 +95,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db=PoolDatabase(pool, settings.acquire_timeout_s),
         counter=Counter(),
         background_delay_ms=settings.background_delay_ms,
+        hub=Hub(lambda: asyncpg.connect(settings.dsn, **settings.connect_kwargs())),
     )
     try:
         yield
@@ -102,12 +105,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool.terminate()
 
 
-async def endpoint(request: Request) -> JSONResponse:
+async def endpoint(request: Request) -> Response:
     ctx: EndpointContext = request.app.state.ctx
     body = await request.body() if request.method == "POST" else b""
     result = await handle(
         EndpointRequest(request.method, request.url.path, dict(request.query_params), body), ctx
     )
+    if result.stream is not None:  # /events: one subscription to the process's hub
+        return StreamingResponse(result.stream(), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"})
     background = BackgroundTask(result.after) if result.after is not None else None
     return JSONResponse(result.body, status_code=result.status, background=background)
 

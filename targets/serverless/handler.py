@@ -15,7 +15,9 @@ instance keeps its connection open and idle on the server.
 Configuration is read from the environment on the first request (targets.shared.settings);
 ``PGSTAMPEDE_STATEMENT_CACHE_SIZE=0`` behind PgBouncer transaction mode, set by the platform.
 The platform's instance runtime (harness.platform.instance) calls ``handler`` for each
-request and runs the response's ``after`` work once the answer is sent.
+request and runs the response's ``after`` work once the answer is sent; a streamed response
+(``/events``) is relayed chunk by chunk and keeps the instance busy until it ends. Each
+instance has its own realtime hub: its own ``LISTEN`` connection while it has subscribers.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from targets.shared.endpoints import (
     handle,
 )
 from targets.shared.errors import classify
+from targets.shared.realtime import Hub
 from targets.shared.settings import TargetSettings
 
 
@@ -111,6 +114,7 @@ class _InstanceState:
                 db=db,
                 counter=Counter(),
                 background_delay_ms=settings.background_delay_ms,
+                hub=Hub(lambda: asyncpg.connect(settings.dsn, **settings.connect_kwargs())),
             )
         return self.ctx
 

@@ -14,18 +14,20 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from targets.shared.errors import classify
+from targets.shared.realtime import Hub, event_stream, publish
 
 ITEM_COUNT = 10_000
 MAX_SLOW_MS = 600_000
 MAX_PAYLOAD = 1_000
 
 After = Callable[[], Awaitable[None]]
+Stream = Callable[[], AsyncGenerator[bytes, None]]
 
 
 class Database(Protocol):
@@ -47,6 +49,7 @@ class EndpointResponse:
     status: int
     body: dict[str, object]
     after: After | None = None
+    stream: Stream | None = None  # a streamed body (text/event-stream) instead of ``body``
 
 
 class Counter:
@@ -66,6 +69,7 @@ class EndpointContext:
     db: Database
     counter: Counter
     background_delay_ms: int
+    hub: Hub | None = None  # the process's LISTEN fan-out (/events)
 
 
 Route = Callable[[EndpointRequest, EndpointContext], Awaitable[EndpointResponse]]
@@ -160,6 +164,21 @@ async def complete_background_job(db: Database, job: int, delay_ms: int) -> None
         print(f"background job {job} failed: {error.kind}: {error.message}", file=sys.stderr)
 
 
+async def _publish(request: EndpointRequest, ctx: EndpointContext) -> EndpointResponse:
+    payload = request.body[:MAX_PAYLOAD].decode("utf-8", "replace")
+    async with ctx.db.connection() as conn:
+        message_id, published = await publish(conn, ctx.instance, payload)
+    return _ok({"id": message_id, "t": published}, ctx)
+
+
+async def _events(request: EndpointRequest, ctx: EndpointContext) -> EndpointResponse:
+    hub = ctx.hub
+    if hub is None:
+        return _client_error(404, "this target serves no /events")
+    sub = await hub.subscribe()
+    return EndpointResponse(200, {}, stream=lambda: event_stream(hub, sub, ctx.instance))
+
+
 ROUTES: dict[str, dict[str, Route]] = {
     "/read": {"GET": _read},
     "/write": {"POST": _write},
@@ -167,6 +186,8 @@ ROUTES: dict[str, dict[str, Route]] = {
     "/counter": {"GET": _counter},
     "/background": {"POST": _background},
     "/health": {"GET": _health},
+    "/publish": {"POST": _publish},
+    "/events": {"GET": _events},
 }
 
 
