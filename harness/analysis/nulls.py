@@ -99,18 +99,15 @@ def _not_measured(metric: str, run: VariantRun) -> str:
 
 def null_reasons(metrics: Metrics, runs: Sequence[VariantRun],
                  repeats: Sequence[Metrics]) -> dict[str, NullReason]:
-    """Per metric null in ``metrics`` (a variant's medians), why it is null."""
-    measured = [(r, m) for r, m in zip([r for r in runs if r.ctx is not None], repeats,
-                                       strict=False)]
+    """Per metric null in ``metrics`` (a variant's medians), why it is null; judged on the
+    first measured repeat (``repeats`` are the measured repeats' metrics, in order)."""
+    measured = [r for r in runs if r.ctx is not None]
     out: dict[str, NullReason] = {}
-    for name, value in metrics.items():
-        if value is not None:
-            continue
-        if not measured:
+    for name in (n for n, value in metrics.items() if value is None):
+        if not measured or not repeats:
             out[name] = NullReason("not measured", "the variant's load never started")
             continue
-        run, own = measured[0]
-        why = _not_applicable(name, run, own)
+        why = _not_applicable(name, measured[0], repeats[0])
         out[name] = (NullReason("not applicable", why) if why is not None
-                     else NullReason("not measured", _not_measured(name, run)))
+                     else NullReason("not measured", _not_measured(name, measured[0])))
     return out

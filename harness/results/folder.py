@@ -25,7 +25,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pandas as pd
 
@@ -181,8 +181,3 @@ def _verified(path: Path, recorded: FrameFile) -> tuple[pd.DataFrame, Problem | 
     except IncompleteRunError as exc:
         return problem(str(exc))
 
-
-def manifest_data(manifest: Manifest) -> dict[str, Any]:
-    """The manifest as plain JSON data (what ``manifest.json`` holds)."""
-    data: dict[str, Any] = encode(manifest)
-    return data

@@ -21,7 +21,6 @@ from harness.collect.base import Sampler
 from harness.errors import MeasurementError
 from harness.faults import inject
 from harness.load.progress import PROGRESS_FILE, ProgressReader, ShapeEvent
-from harness.load.runner import LocustProgress
 from harness.plan import RunItem
 from harness.progress import Progress
 from harness.results.codec import decode
@@ -160,7 +159,8 @@ class VariantRun:
                 try:
                     result = await self.seams.load.run(
                         self._load_spec(), host=services.target.url, out_dir=locust_dir,
-                        log_path=self.dir / "logs" / "locust.log", on_progress=self._on_load)
+                        log_path=self.dir / "logs" / "locust.log",
+                        on_progress=self.live.on_load)
                     self._set_window(result.load_start, result.load_end)
                 finally:
                     if self.draft.load_end is None:
@@ -172,9 +172,6 @@ class VariantRun:
         finally:
             (self.folder.pid_dir / "locust.pid").unlink(missing_ok=True)
             self._persist(sampler, locust_dir)
-
-    def _on_load(self, progress: LocustProgress) -> None:
-        self.live.on_load(progress)
 
     async def _inject_faults(self, services: Services, start: float) -> None:
         faults = [f for f in self.scenario.faults if f.applies_to(self.variant)]

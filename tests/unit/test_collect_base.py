@@ -168,3 +168,22 @@ def test_invalid_arguments() -> None:
         Sampler([], interval_s=0)
     with pytest.raises(ValueError, match="unique"):
         Sampler([Fake("x"), Fake("x")], interval_s=0.1)
+
+
+def test_health_records_keep_the_first_error_the_longest_gap_and_read_to_end() -> None:
+    counter = iter(range(1_000_000))
+    always, fine = Fake("always", fail_every=1), Fake("fine")
+    fine.read_to_end = True  # type: ignore[attr-defined]
+    sampler = run([always, fine], 0.5, interval_s=0.05, max_backoff_s=0.05,
+                  clock=lambda: 1000.0 + next(counter))  # type: ignore[arg-type]
+    records = {h.name: h for h in sampler.health_records()}
+    broken = records["always"]
+    assert broken.samples == 0 and broken.failures == always.calls
+    assert broken.first_error == "sample: RuntimeError: boom 1"
+    assert broken.first_error_t is not None and broken.first_error_t >= 1000.0
+    assert broken.longest_gap_s >= 0.4  # no sample at all: the whole time the sampler ran
+    assert broken.expected >= 2 and broken.read_to_end is None
+    good = records["fine"]
+    assert good.failures == 0 and good.first_error == "" and good.first_error_t is None
+    assert good.samples == len(fine.ts) and good.read_to_end is True
+    assert good.longest_gap_s < broken.longest_gap_s
