@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from harness.results.records import (
     Stage,
     VariantRecord,
 )
+from harness.results.summary import VariantSummary
 
 POOL_SIZE = 20
 RESERVED = 3
@@ -297,3 +299,11 @@ def bare_record(name: str, **changes: object) -> VariantRecord:
         load_end=None, stages=(), config={}, versions={}, durability={}, target_info={},
         faults=(), frames=(), health=(), problems=())
     return replace(record, **changes)  # type: ignore[arg-type]
+
+
+def variant_summary(metrics: dict[str, Any], status: str = "complete",
+                    pooler: str = "none") -> VariantSummary:
+    """A variant's summary holding ``metrics`` only (for findings and tables)."""
+    return VariantSummary(status=status, error=None, target="persistent", pooler=pooler,
+                          max_connections=100, metrics=metrics, nulls={},
+                          repeats=(metrics,), stages=(), faults=(), problems=())

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frames import platform_live
 from harness.results.metrics import ERROR_KINDS
+from harness.results.summary import FaultEffect, VariantSummary
 from harness.units import format_count, format_value
 
 if TYPE_CHECKING:
@@ -134,8 +135,8 @@ def _state(name: str, m: Mapping[str, Any]) -> str | None:
     )
 
 
-def _latency(variants: Mapping[str, Any]) -> str | None:
-    p95 = {v: d["metrics"].get("latency.p95_ms") for v, d in variants.items()}
+def _latency(variants: Mapping[str, VariantSummary]) -> str | None:
+    p95 = {v: d.metrics.get("latency.p95_ms") for v, d in variants.items()}
     known = {v: x for v, x in p95.items() if x is not None}
     if len(known) < 2:
         return None
@@ -146,32 +147,31 @@ def _latency(variants: Mapping[str, Any]) -> str | None:
     )
 
 
-def _faults(name: str, faults: Sequence[Mapping[str, Any]]) -> list[str]:
+def _faults(name: str, faults: Sequence[FaultEffect]) -> list[str]:
     out = []
     for f in faults:
-        if not f.get("ok", True):
-            out.append(f"{name}: {f['kind']} at {f['at_s']:.1f} s could not be injected "
-                       f"({f.get('detail', '')})")
+        if not f.ok:
+            out.append(f"{name}: {f.kind} at {f.at_s:.1f} s could not be injected "
+                       f"({f.detail})")
             continue
-        text = f"{name}: {f['kind']} at {f['at_s']:.1f} s: "
-        text += (f"{format_count(f['errors'])} failed requests" if f["errors"]
-                 else "no failed requests")
-        text += (f", recovered after {f['recovery_s']:.1f} s" if f["recovered"]
+        text = f"{name}: {f.kind} at {f.at_s:.1f} s: "
+        text += f"{format_count(f.errors)} failed requests" if f.errors else "no failed requests"
+        text += (f", recovered after {f.recovery_s:.1f} s" if f.recovered
                  else ", the error rate never recovered")
-        text += "; targets reconnected" if f["reconnected"] else "; targets did not reconnect"
+        text += "; targets reconnected" if f.reconnected else "; targets did not reconnect"
         out.append(text)
     return out
 
 
-def findings(summary: Mapping[str, Any], runs: Sequence[VariantRun]) -> list[str]:
-    """Plain-language findings of a run, computed from its summary and frames."""
+def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun]) -> list[str]:
+    """Plain-language findings of a run, computed from its variants' summaries and frames."""
     out: list[str] = []
-    for name, variant in summary.get("variants", {}).items():
-        m = variant.get("metrics", {})
+    for name, variant in variants.items():
+        m = variant.metrics
         own = [r for r in runs if r.name == name]
-        if variant.get("status") not in (None, "complete"):
-            error = variant.get("error")
-            out.append(f"{name}: run {variant['status']}" + (f" ({error})" if error else ""))
+        if variant.status != "complete":
+            error = variant.error
+            out.append(f"{name}: run {variant.status}" + (f" ({error})" if error else ""))
         for sentence in (
             _connections(name, m, own),
             _errors(name, m),
@@ -181,13 +181,13 @@ def findings(summary: Mapping[str, Any], runs: Sequence[VariantRun]) -> list[str
         ):
             if sentence:
                 out.append(sentence)
-        out.extend(_faults(name, variant.get("faults") or []))
+        out.extend(_faults(name, variant.faults))
         if m.get("load.saturated"):
             out.append(
                 f"{name}: Locust was CPU-saturated, so its latencies are inflated; "
                 "use fewer users or more Locust processes"
             )
-    latency = _latency(summary.get("variants", {}))
+    latency = _latency(variants)
     if latency:
         out.append(latency)
     return out

@@ -24,7 +24,7 @@ from harness.analysis.nulls import mask_unmeasured, null_reasons
 from harness.analysis.run import LoadedRun, VariantRun, load_run
 from harness.results.codec import decode, encode
 from harness.results.records import SCHEMA_VERSION
-from harness.results.summary import Metrics, MetricValue, Summary
+from harness.results.summary import Metrics, MetricValue, Summary, VariantSummary
 
 
 def median_value(values: Sequence[MetricValue]) -> MetricValue:
@@ -109,16 +109,12 @@ def summarise(run: LoadedRun) -> Summary:
     by_variant: dict[str, list[VariantRun]] = {}
     for variant_run in run.runs:
         by_variant.setdefault(variant_run.name, []).append(variant_run)
-    data: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "scenario": run.manifest.scenario.name,
-        "status": run_status(run),
-        "variants": {v: _variant_summary(runs) for v, runs in by_variant.items()},
-        "thresholds": [],
-        "problems": list(run.problems),
-    }
-    data["findings"] = findings(data, run.runs)
-    return decode(Summary, encode(data), "summary")
+    variants = {name: decode(VariantSummary, encode(_variant_summary(runs)), "summary",
+                             f"variants.{name}")
+                for name, runs in by_variant.items()}
+    return Summary(schema_version=SCHEMA_VERSION, scenario=run.manifest.scenario.name,
+                   status=run_status(run), variants=variants, thresholds=(),
+                   findings=tuple(findings(variants, run.runs)), problems=run.problems)
 
 
 def build_summary(run_dir: Path) -> Summary:

@@ -18,7 +18,13 @@ from harness.results.codec import encode
 from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.results.metrics import METRICS
 from harness.results.records import Stage
-from tests.synthetic import RunShape, SyntheticVariant, bare_record, write_run
+from tests.synthetic import (
+    RunShape,
+    SyntheticVariant,
+    bare_record,
+    variant_summary,
+    write_run,
+)
 
 SMALL = RunShape(requests_per_variant=3000, duration_s=30.0, repeats=3)
 
@@ -165,11 +171,9 @@ def test_findings_name_instances_alive_at_the_first_refusal() -> None:
     pooled = VariantRun(bare_record("serverless+pgbouncer", target="serverless",
                                     pooler="pgbouncer"), Path("."), pooled_frames, (),
                         pooled_ctx)
-    summary = {"variants": {
-        "serverless": {"status": "complete", "metrics": compute_metrics(frames, context)},
-        "serverless+pgbouncer": {"status": "complete",
-                                 "metrics": compute_metrics(pooled_frames, pooled_ctx)},
-    }}
+    summary = {"serverless": variant_summary(compute_metrics(frames, context)),
+               "serverless+pgbouncer": variant_summary(compute_metrics(pooled_frames,
+                                                                      pooled_ctx))}
     notes = findings(summary, [run, pooled])
     assert notes[0] == ("serverless: first connection refused at 14.2 s, with 97 instances "
                         "alive; 2 connections refused, 0 requests failed for it")

@@ -21,8 +21,9 @@ from harness.analysis.metrics import VariantContext, compute_metrics, locust_wor
 from harness.analysis.run import VariantRun
 from harness.load.outcome import classify
 from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
+from harness.results.summary import VariantSummary
 from harness.run.services import is_locust
-from tests.synthetic import bare_record
+from tests.synthetic import bare_record, variant_summary
 
 START = 1_700_000_000.0
 
@@ -99,8 +100,8 @@ def test_external_pgbouncer_watched_through_its_admin_dsn_gives_pooler_metrics()
     assert compute_metrics(frames(), ctx())["pooler.cl_waiting.peak"] is None
 
 
-def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {"variants": {"mine": {"status": "complete", "metrics": metrics}}}
+def _summary(metrics: dict[str, Any]) -> dict[str, VariantSummary]:
+    return {"mine": variant_summary(metrics)}
 
 
 def _run(data: dict[str, pd.DataFrame], context: VariantContext) -> VariantRun:
