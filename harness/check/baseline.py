@@ -37,6 +37,7 @@ from harness.check.statistics import (
 from harness.check.thresholds import metric_value as _number
 from harness.errors import InputError
 from harness.results.metrics import HOST_ROLES, METRICS, Direction, metric_info
+from harness.results.summary import Summary, VariantSummary
 from harness.units import format_change, format_value
 
 FORMAT = "pgstampede-baseline"
@@ -125,19 +126,17 @@ def _value(values: object, name: str) -> float | None:
 
 # ---------------------------------------------------------------- baseline files
 
-def make_baseline(summary: Mapping[str, Any], *, created: str | None = None) -> dict[str, Any]:
-    """The baseline of a run, from its ``summary.json`` data."""
+def make_baseline(summary: Summary, *, created: str | None = None) -> dict[str, Any]:
+    """The baseline of a run, from its summary."""
     variants: dict[str, dict[str, dict[str, Any]]] = {}
-    for name, entry in (summary.get("variants") or {}).items():
-        metrics = entry.get("metrics") or {}
-        repeats = entry.get("repeats") or []
+    for name, entry in summary.variants.items():
         variants[name] = {
-            metric: {"median": _value(metrics, metric),
-                     "values": _repeat_values(repeats, metrics, metric)}
-            for metric in metrics
+            metric: {"median": _value(entry.metrics, metric),
+                     "values": _repeat_values(entry.repeats, entry.metrics, metric)}
+            for metric in entry.metrics
         }
     stamp = created or datetime.now(UTC).isoformat(timespec="seconds")
-    return {"format": FORMAT, "version": VERSION, "scenario": summary.get("scenario"),
+    return {"format": FORMAT, "version": VERSION, "scenario": summary.scenario,
             "created": stamp, "variants": variants}
 
 
@@ -218,7 +217,7 @@ class _Side:
 
 def compare(
     baseline: Mapping[str, Any],
-    summary: Mapping[str, Any],
+    summary: Summary,
     min_change: Mapping[str, float] | None = None,
     default_min_change: float = DEFAULT_MIN_CHANGE,
     *,
@@ -232,7 +231,7 @@ def compare(
     absolute noise floor per metric name (in the metric's unit; default :data:`ABS_FLOORS`).
     """
     base_variants: Mapping[str, Any] = baseline.get("variants") or {}
-    cur_variants: Mapping[str, Any] = summary.get("variants") or {}
+    cur_variants = summary.variants
     names = list(cur_variants) + [v for v in base_variants if v not in cur_variants]
     results: list[Comparison] = []
     for variant in names:
@@ -256,13 +255,11 @@ def _baseline_sides(entry: object) -> dict[str, _Side]:
             for m, e in entry.items() if isinstance(e, Mapping)}
 
 
-def _current_sides(entry: object) -> dict[str, _Side]:
-    if not isinstance(entry, Mapping):
+def _current_sides(entry: VariantSummary | None) -> dict[str, _Side]:
+    if entry is None:
         return {}
-    metrics = entry.get("metrics") or {}
-    repeats = entry.get("repeats") or []
-    return {m: _Side(_value(metrics, m), _repeat_values(repeats, metrics, m))
-            for m in metrics}
+    return {m: _Side(_value(entry.metrics, m), _repeat_values(entry.repeats, entry.metrics, m))
+            for m in entry.metrics}
 
 
 def _ordered(metrics: set[str]) -> list[str]:

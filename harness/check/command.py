@@ -27,7 +27,6 @@ from harness.check.report import junit_xml, markdown_report
 from harness.check.thresholds import judge
 from harness.errors import IncompleteRunError, InputError
 from harness.results.check_spec import WILDCARD
-from harness.results.codec import encode
 from harness.results.summary import Summary
 
 SHOWN_PROBLEMS = 3
@@ -83,7 +82,7 @@ def save_baseline(run_dir: Path, path: Path) -> Path:
     Returns the file written.
     """
     _, summary = complete_run(Path(run_dir))
-    data = make_baseline(encode(summary))
+    data = make_baseline(summary)
     target = Path(path)
     if target.is_dir():
         target = target / f"{data['scenario']}.json"
@@ -103,7 +102,7 @@ def _with_baseline(outcome: CheckOutcome, path: Path, run: LoadedRun, summary: S
     spec = run.manifest.scenario.check
     changes = dict(min_change if min_change is not None else spec.min_change)
     default = changes.pop(WILDCARD, DEFAULT_MIN_CHANGE)
-    comparisons = compare(data, encode(summary), changes, default, min_abs=spec.min_abs,
+    comparisons = compare(data, summary, changes, default, min_abs=spec.min_abs,
                           alpha=spec.alpha)
     return CheckOutcome(run_dir=outcome.run_dir, scenario=outcome.scenario,
                         thresholds=outcome.thresholds, comparisons=tuple(comparisons),

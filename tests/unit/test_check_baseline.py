@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +20,27 @@ from harness.check.baseline import (
 )
 from harness.check.statistics import shift_p_value, significant, smallest_p_value
 from harness.errors import InputError
+from harness.results.summary import MetricValue, Summary, VariantSummary
 
 METRIC = "db.connects"  # default 10% minimum change, no built-in noise allowance
 
 
-def run_summary(per_variant: dict[str, dict[str, list[float | None]]]) -> dict[str, Any]:
-    """A summary.json with per-repeat values and their medians."""
-    variants: dict[str, Any] = {}
+def run_summary(per_variant: dict[str, dict[str, list[float | None]]]) -> Summary:
+    """A summary with per-repeat values and their medians."""
+    variants: dict[str, VariantSummary] = {}
     for name, metrics in per_variant.items():
         n = max(len(v) for v in metrics.values())
-        repeats = [{m: values[i] for m, values in metrics.items()} for i in range(n)]
-        medians = {m: (statistics.median(x for x in values if x is not None)
-                       if any(x is not None for x in values) else None)
-                   for m, values in metrics.items()}
-        variants[name] = {"metrics": medians, "repeats": repeats, "stages": []}
-    return {"schema_version": 1, "scenario": "ci", "status": "complete", "variants": variants,
-            "thresholds": []}
+        repeats = tuple({m: values[i] for m, values in metrics.items()} for i in range(n))
+        medians: dict[str, MetricValue] = {
+            m: (statistics.median(x for x in values if x is not None)
+                if any(x is not None for x in values) else None)
+            for m, values in metrics.items()}
+        variants[name] = VariantSummary(
+            status="complete", error=None, target="persistent", pooler="none",
+            max_connections=100, metrics=medians, nulls={},
+            repeats=repeats, stages=(), faults=(), problems=())
+    return Summary(schema_version=2, scenario="ci", status="complete", variants=variants,
+                   thresholds=(), findings=(), problems=())
 
 
 def one(base: list[float | None], cur: list[float | None], metric: str = METRIC,
@@ -64,9 +70,10 @@ def test_make_baseline_keeps_medians_and_repeats(tmp_path: Path) -> None:
 
 
 def test_summary_without_repeats_uses_the_median_as_one_value() -> None:
-    summary = {"scenario": "s", "variants": {"a": {"metrics": {"http.rps": 5.0}}}}
-    assert make_baseline(summary)["variants"]["a"]["http.rps"] == {"median": 5.0,
-                                                                   "values": [5.0]}
+    summary = run_summary({"a": {"http.rps": [5.0]}})
+    no_repeats = replace(summary, variants={"a": replace(summary.variants["a"], repeats=())})
+    assert make_baseline(no_repeats)["variants"]["a"]["http.rps"] == {"median": 5.0,
+                                                                      "values": [5.0]}
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -70,8 +70,9 @@ def outcome(with_baseline: bool = True, current: dict[str, Any] = CURRENT) -> Ch
     results = tuple(evaluate_thresholds(RULES, record(current)))
     if not with_baseline:
         return CheckOutcome(run_dir=Path("runs/r1"), scenario="ci", thresholds=results)
-    comparisons = tuple(compare(make_baseline(BASE, created="2024-05-01T00:00:00+00:00"),
-                                current))
+    comparisons = tuple(compare(make_baseline(record(BASE),
+                                              created="2024-05-01T00:00:00+00:00"),
+                                record(current)))
     return CheckOutcome(run_dir=Path("runs/r1"), scenario="ci", thresholds=results,
                         comparisons=comparisons, baseline_path=Path("reports/baselines/ci.json"),
                         baseline_created="2024-05-01T00:00:00+00:00", alpha=0.05)
