@@ -99,7 +99,7 @@ def test_same_run_folder_with_image_ids(run_dir: Path) -> None:
     assert (run_dir / "serverless" / "1" / "cold_starts.parquet").exists()
     assert (run_dir / "index.html").exists()
     summary = read_json(run_dir / "summary.json")
-    assert all(t["ok"] for t in summary["thresholds"]), summary["thresholds"]
+    assert all(t["status"] == "pass" for t in summary["thresholds"]), summary["thresholds"]
 
 
 def test_serverless_direct_is_refused(run_dir: Path) -> None:
