@@ -13,6 +13,17 @@ over the processes (shared pages are counted once per process). For the ``locust
 the run-queue wait (``wait_percent``: time runnable but not running, from schedstat) is
 recorded too: a load generator starved of CPU by other processes uses little CPU but
 waits, and is as much a bottleneck as one that uses a whole core.
+
+Besides the roles it is given, the collector records (same columns):
+
+- ``harness``: the process running the collector (the harness itself: sampler, collectors,
+  progress), its CPU and RSS; its other children are the roles' roots.
+- ``machine``: the whole machine (:mod:`harness.collect.machine`): ``cpu_percent`` used by
+  every process (100 = one core), ``wait_percent`` the time tasks waited for a CPU,
+  ``processes`` the number of CPUs, ``rss_mb`` the memory in use.
+- ``other:<command>``: processes outside the run (not a role, not the harness) grouped by
+  command name (``/proc/<pid>/comm``), the ``OTHER_TOP`` busiest of each sample using at
+  least ``OTHER_MIN_PERCENT`` of a core: who else took the CPU.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
+from harness.collect.machine import MachineReading, machine_use, read_machine
 from harness.results.frames import coerce_frame, empty_frame
 
 COLUMNS = ("t", "role", "cpu_percent", "rss_mb", "processes", "wait_percent")
@@ -34,6 +46,11 @@ MIB = 1 << 20
 PROC = Path("/proc")
 WAIT_ROLES = frozenset({"locust"})  # run-queue wait is read for these (saturation)
 TICK_S = 0.01  # resolution of a process's start time (one clock tick)
+HARNESS_ROLE = "harness"
+MACHINE_ROLE = "machine"
+OTHER_PREFIX = "other:"
+OTHER_TOP = 5
+OTHER_MIN_PERCENT = 5.0
 HostRow = tuple[float, str, float, float, int, float]
 
 
@@ -47,6 +64,7 @@ class ProcSample:
     cpu_s: float
     children_cpu_s: float
     rss: int
+    command: str = ""
 
     @property
     def key(self) -> tuple[int, float]:
@@ -54,7 +72,8 @@ class ProcSample:
 
 
 def cpu_seconds(
-    prev: Mapping[tuple[int, float], ProcSample], cur: Iterable[ProcSample], prev_t: float
+    prev: Mapping[tuple[int, float], ProcSample], cur: Iterable[ProcSample], prev_t: float,
+    reaped_from: Mapping[tuple[int, float], ProcSample] | None = None,
 ) -> float:
     """CPU seconds used since ``prev_t`` by ``cur`` and by the processes reaped since ``prev``.
 
@@ -63,10 +82,15 @@ def cpu_seconds(
     all its CPU (one seen for the first time but older, none: it sets a baseline); each
     parent, the CPU of the children it reaped in between, minus what had already been
     counted of those children while they were alive.
+
+    ``reaped_from`` (default ``prev``) is where those children are looked for: pass the whole
+    previous process table when a child belongs to another role (a serverless instance
+    reaped by the template of the ``gateway`` role): its CPU is then not counted twice.
     """
     cur_list = list(cur)
     cur_keys = {p.key for p in cur_list}
-    gone = [q for q in prev.values() if q.key not in cur_keys]
+    gone = [q for q in (prev if reaped_from is None else reaped_from).values()
+            if q.key not in cur_keys]
     total = 0.0
     for p in cur_list:
         before = prev.get(p.key)
@@ -87,7 +111,8 @@ def boot_clock() -> float:
 
 def _parse_stat(pid: int, data: bytes, tick: float, page: int) -> ProcSample:
     """A ``/proc/<pid>/stat`` line (fields after the command name, which may hold spaces)."""
-    f = data[data.rfind(b")") + 2 :].split()
+    end = data.rfind(b")")
+    f = data[end + 2 :].split()
     return ProcSample(
         pid=pid,
         ppid=int(f[1]),
@@ -95,6 +120,7 @@ def _parse_stat(pid: int, data: bytes, tick: float, page: int) -> ProcSample:
         cpu_s=(int(f[11]) + int(f[12])) / tick,
         children_cpu_s=(int(f[13]) + int(f[14])) / tick,
         rss=int(f[21]) * page,
+        command=data[data.find(b"(") + 1 : end].decode(errors="replace"),
     )
 
 
@@ -126,6 +152,7 @@ def _proc_table_psutil() -> dict[int, ProcSample]:
                     cpu_s=times.user + times.system,
                     children_cpu_s=times.children_user + times.children_system,
                     rss=proc.memory_info().rss,
+                    command=proc.name(),
                 )
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
@@ -194,17 +221,40 @@ class _RoleState:
     waits: dict[tuple[int, float], float]
 
 
+@dataclass
+class _Previous:
+    """The last sample of the whole machine: its process table and counters."""
+
+    since_boot: float
+    table: dict[tuple[int, float], ProcSample]
+    machine: MachineReading | None
+
+
+def by_command(procs: Iterable[ProcSample]) -> dict[str, list[ProcSample]]:
+    """Processes grouped by command name."""
+    groups: dict[str, list[ProcSample]] = {}
+    for p in procs:
+        groups.setdefault(p.command or "?", []).append(p)
+    return groups
+
+
 class HostCollector:
-    """Samples the ``roles`` (name → callable returning root pids) every ``interval_s``."""
+    """Samples the ``roles`` (name → callable returning root pids) every ``interval_s``,
+    the harness's own process and the whole machine (see the module doc)."""
 
     name = "host"
 
     def __init__(
-        self, roles: Mapping[str, Callable[[], list[int]]], interval_s: float = 0.5
+        self, roles: Mapping[str, Callable[[], list[int]]], interval_s: float = 0.5,
+        *, machine: bool = True,
     ) -> None:
         self.roles = dict(roles)
+        if machine:
+            self.roles.setdefault(HARNESS_ROLE, lambda: [os.getpid()])
+        self.machine = machine
         self.interval_s: float | None = interval_s
         self._state: dict[str, _RoleState] = {}
+        self._prev: _Previous | None = None
         self._rows: list[HostRow] = []
         self._latest: dict[str, float] = {}
 
@@ -213,8 +263,12 @@ class HostCollector:
         since_boot = boot_clock()
         table = proc_table()
         every_root = {pid for pids in roots.values() for pid in pids}
+        prev = self._prev
+        whole = {p.key: p for p in table.values()}
+        in_roles: set[tuple[int, float]] = set()
         for role, pids in roots.items():
             procs = family(table, pids, every_root - set(pids))
+            in_roles.update(p.key for p in procs)
             waits = {p.key: w for p in procs
                      if (w := run_queue_wait_s(p.pid)) is not None} if role in WAIT_ROLES else {}
             state = self._state.get(role)
@@ -222,10 +276,39 @@ class HostCollector:
             if state is None or since_boot <= state.since_boot:
                 continue  # the first sample only sets the baseline
             elapsed = since_boot - state.since_boot
-            cpu = cpu_seconds(state.procs, procs, state.since_boot) / elapsed * 100.0
+            reaped_from = prev.table if prev is not None else None
+            cpu = cpu_seconds(state.procs, procs, state.since_boot,
+                              reaped_from) / elapsed * 100.0
             wait = wait_seconds(state.waits, waits) / elapsed * 100.0 if waits else float("nan")
             rows.append((t, role, cpu, sum(p.rss for p in procs) / MIB, len(procs), wait))
+        if self.machine:
+            reading = read_machine(since_boot)
+            if prev is not None and since_boot > prev.since_boot:
+                rows.extend(self._machine_rows(t, since_boot, prev, reading, whole, in_roles))
+            self._prev = _Previous(since_boot, whole, reading)
         return rows
+
+    def _machine_rows(self, t: float, since_boot: float, prev: _Previous,
+                      reading: MachineReading | None,
+                      whole: dict[tuple[int, float], ProcSample],
+                      in_roles: set[tuple[int, float]]) -> list[HostRow]:
+        """The ``machine`` row and the busiest commands outside the run since ``prev``."""
+        rows: list[HostRow] = []
+        use = machine_use(prev.machine, reading) if prev.machine and reading else None
+        if use is not None:
+            rows.append((t, MACHINE_ROLE, use.cpu_percent, use.used_mib, use.cores,
+                         use.wait_percent))
+        elapsed = since_boot - prev.since_boot
+        others = [p for k, p in whole.items() if k not in in_roles]
+        prev_others = {k: p for k, p in prev.table.items() if k not in in_roles}
+        busy: list[HostRow] = []
+        for command, procs in by_command(others).items():
+            cpu = cpu_seconds(prev_others, procs, prev.since_boot, prev.table) / elapsed * 100
+            if cpu >= OTHER_MIN_PERCENT:
+                busy.append((t, OTHER_PREFIX + command, cpu, sum(p.rss for p in procs) / MIB,
+                             len(procs), float("nan")))
+        busy.sort(key=lambda row: -row[2])
+        return rows + busy[:OTHER_TOP]
 
     async def start(self) -> None:
         return None  # the first sample sets the CPU baseline
@@ -235,6 +318,8 @@ class HostCollector:
         rows = await asyncio.to_thread(self._measure, t, roots)
         self._rows.extend(rows)
         for _, role, cpu, rss, n, _wait in rows:
+            if role.startswith(OTHER_PREFIX):
+                continue
             self._latest[f"host.cpu.{role}"] = cpu
             self._latest[f"host.rss.{role}"] = rss
             self._latest[f"host.processes.{role}"] = float(n)
