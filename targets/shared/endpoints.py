@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from targets.shared.errors import classify
 from targets.shared.realtime import Hub, event_stream, publish
+from targets.shared.session_state import read_state, set_state
 
 ITEM_COUNT = 10_000
 MAX_SLOW_MS = 600_000
@@ -179,6 +180,14 @@ async def _events(request: EndpointRequest, ctx: EndpointContext) -> EndpointRes
     return EndpointResponse(200, {}, stream=lambda: event_stream(hub, sub, ctx.instance))
 
 
+async def _set_state(request: EndpointRequest, ctx: EndpointContext) -> EndpointResponse:
+    return _ok(await set_state(ctx.db), ctx)
+
+
+async def _read_state(request: EndpointRequest, ctx: EndpointContext) -> EndpointResponse:
+    return _ok(await read_state(ctx.db), ctx)
+
+
 ROUTES: dict[str, dict[str, Route]] = {
     "/read": {"GET": _read},
     "/write": {"POST": _write},
@@ -186,6 +195,8 @@ ROUTES: dict[str, dict[str, Route]] = {
     "/counter": {"GET": _counter},
     "/background": {"POST": _background},
     "/health": {"GET": _health},
+    "/set_state": {"POST": _set_state},
+    "/read_state": {"GET": _read_state},
     "/publish": {"POST": _publish},
     "/events": {"GET": _events},
 }
