@@ -36,6 +36,7 @@ from harness.analysis.frames import (
     platform_live,
     pooler_totals,
 )
+from harness.analysis.realtime import realtime_metrics
 from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
 from harness.results.summary import Metrics
 
@@ -314,6 +315,9 @@ def _metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _W
     parts.update(_background(frames, ctx, window, names))
     parts.update(_state(requests, window, all_names))
     parts.update(_host(frames["host"], window))
+    if window.whole_run:  # realtime: over the whole run only (subscriptions span stages)
+        parts.update(realtime_metrics(frames["realtime"], frames["realtime_published"],
+                                      frames["db_listen"]))
     return {name: parts.get(name) for name in METRICS}
 
 

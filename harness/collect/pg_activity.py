@@ -3,8 +3,9 @@
 One asyncpg connection (the monitor role, a superuser, so it keeps a reserved slot when
 the server is full). Each sample is one grouped query over client backends that are not
 this connection; it yields a ``db`` row (totals by state) and ``db_groups`` rows (counts
-by state, application_name and usename). A broken connection is reopened at the next
-sample (the sampler paces the retries).
+by state, application_name and usename), and a ``db_listen`` row: the backends whose last
+statement was ``LISTEN`` (the realtime hubs, targets.shared.realtime). A broken connection is
+reopened at the next sample (the sampler paces the retries).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ QUERY = """
 SELECT coalesce(state, '') AS state,
        coalesce(application_name, '') AS application_name,
        coalesce(usename::text, '') AS usename,
-       count(*) AS n
+       count(*) AS n,
+       count(*) FILTER (WHERE query LIKE 'LISTEN%') AS listen
 FROM pg_stat_activity
 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
 GROUP BY 1, 2, 3
@@ -66,6 +68,7 @@ class PgActivityCollector:
         self._conn: asyncpg.Connection | None = None
         self._db: list[tuple[float, int, int, int, int, int]] = []
         self._groups: list[tuple[float, str, str, str, int]] = []
+        self._listen: list[tuple[float, int]] = []
 
     async def _connect(self) -> asyncpg.Connection:
         conn: asyncpg.Connection = await asyncpg.connect(
@@ -97,6 +100,7 @@ class PgActivityCollector:
         groups = [(r["state"], r["application_name"], r["usename"], int(r["n"])) for r in records]
         self._db.append(db_row(t, groups))
         self._groups.extend((t, *g) for g in groups)
+        self._listen.append((t, sum(int(r["listen"]) for r in records)))
 
     async def stop(self) -> None:
         conn, self._conn = self._conn, None
@@ -113,7 +117,10 @@ class PgActivityCollector:
             if self._groups
             else empty_frame("db_groups")
         )
-        return {"db": coerce_frame("db", db), "db_groups": coerce_frame("db_groups", groups)}
+        listen = (pd.DataFrame(self._listen, columns=["t", "listen"]) if self._listen
+                  else empty_frame("db_listen"))
+        return {"db": coerce_frame("db", db), "db_groups": coerce_frame("db_groups", groups),
+                "db_listen": coerce_frame("db_listen", listen)}
 
     def latest(self) -> dict[str, float]:
         if not self._db:

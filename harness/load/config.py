@@ -68,6 +68,8 @@ class LoadSpecLike(Protocol):
     def request_timeout_s(self) -> float: ...
     @property
     def locustfile(self) -> str: ...
+    @property
+    def subscribe_duration_s(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class LoadConfig:
     request_log: bool = True
     progress_interval_s: float = 1.0
     locustfile: str = ""  # the user's own Locust file: it says which requests to send
+    subscribe_duration_s: float = 10.0  # an ``events`` request's subscription (SSE) window
 
     def __post_init__(self) -> None:
         if self.locustfile:
@@ -158,6 +161,7 @@ class LoadConfig:
             request_timeout_s=spec.request_timeout_s,
             request_log=request_log,
             locustfile=spec.locustfile,
+            subscribe_duration_s=spec.subscribe_duration_s,
         )
 
     def to_json(self) -> str:
@@ -171,6 +175,7 @@ class LoadConfig:
                 "request_log": self.request_log,
                 "progress_interval_s": self.progress_interval_s,
                 "locustfile": self.locustfile,
+                "subscribe_duration_s": self.subscribe_duration_s,
             }
         )
 
@@ -187,6 +192,7 @@ class LoadConfig:
             request_log=bool(data["request_log"]),
             progress_interval_s=float(data["progress_interval_s"]),
             locustfile=str(data["locustfile"]),
+            subscribe_duration_s=float(data.get("subscribe_duration_s", 10.0)),
         )
 
 

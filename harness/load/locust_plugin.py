@@ -84,12 +84,18 @@ def _request_listener(log: RequestLogWriter) -> Any:
     ) -> None:
         status: int = getattr(response, "status_code", 0) or 0
         if status:
-            outcome = classify(status, response.content, None)
+            outcome = classify(status, None if _streamed(response) else response.content, None)
         else:
             outcome = classify(0, None, exception or getattr(response, "error", None))
         log.write(start_time, name, response_time, status, outcome)
 
     return on_request
+
+
+def _streamed(response: Any) -> bool:
+    """A server-sent event stream (``events``): reading its content would wait for its end."""
+    headers = getattr(response, "headers", None) or {}
+    return str(headers.get("content-type", "")).startswith("text/event-stream")
 
 
 def _progress(runner: Runner, shape: StagesShape | None) -> LocustProgress:

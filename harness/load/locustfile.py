@@ -4,20 +4,26 @@ Importing locust monkey-patches the process with gevent, so nothing else in the 
 imports this module; ``harness.load.runner`` starts ``python -m locust -f <this file>``.
 ``HarnessUser`` sends the plan's weighted requests (``[load] endpoints`` or ``paths``, with
 their headers and JSON bodies), waits the think time in between, and marks every non-2xx
-response as a Locust failure. The load shape, the request log and the progress file come
-from ``harness.load.locust_plugin`` (imported here, so Locust finds ``StagesShape``).
+response as a Locust failure; an ``events`` request stays subscribed for
+``subscribe_duration`` instead (harness.load.subscriber, the realtime log). The load shape,
+the request log and the progress file come from ``harness.load.locust_plugin`` (imported
+here, so Locust finds ``StagesShape``).
 """
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any, ClassVar
 
 from locust import FastHttpUser, events, task
+from locust.clients import HttpSession
 from locust.env import Environment
 
 from harness.load.config import LoadConfig, load_config_from_env
 from harness.load.locust_plugin import StagesShape
+from harness.load.realtime_log import RealtimeLogWriter
+from harness.load.subscriber import Subscriber
 
 __all__ = ["HarnessUser", "StagesShape"]
 
@@ -26,6 +32,8 @@ class HarnessUser(FastHttpUser):
     """Sends the plan's weighted requests; the plan is set in the ``init`` event."""
 
     plan: ClassVar[LoadConfig | None] = None
+    realtime_log: ClassVar[RealtimeLogWriter | None] = None
+    _stream_session: HttpSession | None = None
 
     def wait_time(self) -> float:
         return self.plan.think_time(random.random()) if self.plan else 0.0
@@ -35,6 +43,9 @@ class HarnessUser(FastHttpUser):
         if self.plan is None:
             return
         spec = self.plan.pick(random.random())
+        if spec.name == "events":
+            self._subscribe(self.plan, spec.path)
+            return
         with self.client.request(
             spec.method, spec.path, name=spec.name, catch_response=True, **spec.send_options()
         ) as resp:
@@ -43,11 +54,30 @@ class HarnessUser(FastHttpUser):
                 resp.failure(f"HTTP {status}")
 
 
+    def _subscribe(self, plan: LoadConfig, path: str) -> None:
+        """An ``events`` request: stay subscribed for ``subscribe_duration`` (SSE)."""
+        if self.realtime_log is None:
+            return
+        if self._stream_session is None:
+            self._stream_session = HttpSession(base_url=self.host or "",
+                                               request_event=self.environment.events.request,
+                                               user=self)
+        Subscriber(self._stream_session, self.realtime_log, "events",
+                   plan.request_timeout_s).run(plan.subscribe_duration_s, path)
+
+
 def on_init(environment: Environment, **_: Any) -> None:
     plan = load_config_from_env()
     HarnessUser.plan = plan
+    HarnessUser.realtime_log = RealtimeLogWriter(Path(plan.out_dir))
     HarnessUser.network_timeout = plan.request_timeout_s
     HarnessUser.connection_timeout = plan.request_timeout_s
 
 
+def on_quitting(environment: Environment, **_: Any) -> None:
+    if HarnessUser.realtime_log is not None:
+        HarnessUser.realtime_log.close()
+
+
 events.init.add_listener(on_init)  # type: ignore[no-untyped-call]
+events.quitting.add_listener(on_quitting)  # type: ignore[no-untyped-call]

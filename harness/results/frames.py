@@ -91,6 +91,20 @@ FRAME_SCHEMAS: dict[str, Schema] = {
         "due_at": "float64",
         "completed_at": "float64",
     },
+    # realtime (/events, /publish): what the subscribers saw (harness.load.realtime_log), the
+    # table of published messages, and the backends in LISTEN (harness.collect.pg_activity)
+    "realtime": {
+        "t": "float64",
+        "subscriber": "str",
+        "subscription": "int64",
+        "kind": "str",
+        "message_id": "int64",
+        "after_id": "int64",
+        "delay_ms": "float64",
+        "reason": "str",
+    },
+    "realtime_published": {"id": "int64", "published_at": "float64"},
+    "db_listen": {"t": "float64", "listen": "int64"},
 }
 
 FRAME_NAMES: tuple[str, ...] = tuple(FRAME_SCHEMAS)

@@ -21,6 +21,7 @@ from harness.collect.base import Sampler
 from harness.errors import MeasurementError
 from harness.faults import inject
 from harness.load.progress import PROGRESS_FILE, ProgressReader, ShapeEvent
+from harness.load.realtime_frame import read_realtime_logs
 from harness.plan import RunItem
 from harness.progress import Progress
 from harness.results.codec import decode
@@ -34,6 +35,7 @@ from harness.results.records import (
     VariantRecord,
 )
 from harness.run.live import Live
+from harness.run.realtime import read_published
 from harness.run.seams import Seams
 from harness.run.services import Services, Where, bring_up, durability, watch_external
 from harness.scenario import LoadSpec, Scenario, Variant
@@ -144,6 +146,7 @@ class VariantRun:
             await self._load_and_collect(services)
             if services.owns_database:
                 self._persist_background(services.monitor_dsn)
+                self._persist_published(services.monitor_dsn)
 
     async def _load_and_collect(self, services: Services) -> None:
         sampler = Sampler(self.seams.collectors(services),
@@ -205,8 +208,27 @@ class VariantRun:
     def _persist(self, sampler: Sampler, locust_dir: Path) -> None:
         frames = dict(sampler.frames())
         frames["requests"] = self.seams.load.requests(locust_dir)
+        if self._realtime():
+            frames["realtime"] = read_realtime_logs(locust_dir)
         for name, frame in frames.items():
             self.draft.frames.append(self.folder.write_frame(self.item.dirname, name, frame))
+
+    def _realtime(self) -> bool:
+        return any(r.name in ("events", "publish") for r in self.variant.requests)
+
+    def _persist_published(self, monitor_dsn: str) -> None:
+        """The table of published messages, against which realtime loss is counted."""
+        if not self._realtime():
+            return
+        try:
+            frame = read_published(monitor_dsn)
+        except MeasurementError as exc:
+            self.draft.problems.append(Problem(source="realtime", reason=str(exc),
+                                               t=time.time()))
+            self.progress.message(f"  incomplete: realtime: {exc}")
+            return
+        self.draft.frames.append(self.folder.write_frame(self.item.dirname,
+                                                         "realtime_published", frame))
 
     def _persist_background(self, monitor_dsn: str) -> None:
         try:

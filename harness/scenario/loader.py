@@ -43,6 +43,7 @@ _TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "po
 _VARIANT_KEYS = {"name", "target", "pooler", "target_overrides", "pooler_overrides",
                  "database_overrides", "paths", "url", "watch_dsn", "pgbouncer_admin_dsn"}
 _LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout",
+              "subscribe_duration",
               "paths", "locustfile"}
 
 
@@ -163,6 +164,7 @@ def _load(table: dict[str, Any], ctx: _Ctx) -> LoadSpec:
         slow_ms = int_field(0, 600_000)(table.get("slow_ms", 50))
         processes = int_field(-1, 256)(table.get("processes", 1))
         timeout = parse_duration(table.get("request_timeout", "30s"))
+        subscribe = parse_duration(table.get("subscribe_duration", "10s"))
     except ValueError as exc:
         raise ctx.error("load", str(exc)) from None
     if processes == 0:
@@ -185,6 +187,7 @@ def _load(table: dict[str, Any], ctx: _Ctx) -> LoadSpec:
         request_timeout_s=timeout,
         locustfile=locustfile,
         paths=parse_paths(table["paths"], ctx, "load.paths") if "paths" in table else (),
+        subscribe_duration_s=subscribe,
     )
 
 

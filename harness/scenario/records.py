@@ -28,6 +28,8 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "slow": ("GET", "/slow"),
     "counter": ("GET", "/counter"),
     "background": ("POST", "/background"),
+    "publish": ("POST", "/publish"),
+    "events": ("GET", "/events"),
 }
 TARGETS = ("persistent", "serverless", "external")
 POOLERS = ("none", "pgbouncer")
@@ -60,6 +62,7 @@ class LoadSpec:
     request_timeout_s: float = 30.0
     locustfile: str = ""  # the user's own Locust file (absolute path); "" = pgstampede's
     paths: tuple[RequestSpec, ...] = ()  # [load] paths: requests for apps (external, [app])
+    subscribe_duration_s: float = 10.0  # how long an ``events`` request stays subscribed
 
     @property
     def duration_s(self) -> float:
