@@ -42,7 +42,8 @@ with reaper(run, docker=sys.argv[2] == "docker"):
     starter = threading.Thread(target=service.start)
     starter.start()
     starter.join()
-    unrecorded = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    unrecorded = subprocess.Popen(["sleep", "600"], start_new_session=True,
+                                  stdout=subprocess.DEVNULL)
     print(json.dumps({"service": service.pid, "unrecorded": unrecorded.pid,
                       "tmp": str(tmp)}), flush=True)
     time.sleep(600)
@@ -90,17 +91,47 @@ def test_kill_9_of_the_harness_stops_its_processes_only(tmp_path: Path, runtime:
             ours.append(reaper_of(psutil.Process(harness.pid)))
         finally:
             harness.kill()
-            harness.communicate()
+            harness.communicate(timeout=60)
         left = wait_dead(ours, 10.0)
         assert left == [], "left running 10 s after kill -9 of the harness"
         assert alive(bystander), "the reaper killed a process that was not the run's"
     assert not Path(started["tmp"]).exists()
     assert list((run / ".pids").glob("*.pid")) == []
+    assert not (run / ".pids" / "run.token").exists()
     log = (run / ".pids" / "reaper.log").read_text()
     assert "stopped service" in log
     assert f"stopped process {started['unrecorded']}" in log
     if runtime == "docker":  # no engine here: the processes are still stopped, and it says so
         assert "containers not removed: docker: no engine reachable" in log
+
+
+def test_clean_finds_a_process_without_pid_file_by_the_run_token(tmp_path: Path) -> None:
+    """Harness and reaper both killed (as a machine crash would): clean does the reaper's job
+    from the pid files and the token kept in .pids."""
+    run = tmp_path / "run"
+    harness = subprocess.Popen([sys.executable, "-c", FAKE_HARNESS, str(run), "process"],
+                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert harness.stdout is not None
+        started = json.loads(harness.stdout.readline())
+        ours = [psutil.Process(started["service"]), psutil.Process(started["unrecorded"])]
+        watcher = reaper_of(psutil.Process(harness.pid))
+        watcher.kill()
+        assert wait_dead([watcher], 10.0) == []
+    finally:
+        harness.kill()
+        harness.communicate(timeout=60)
+    try:
+        assert [p for p in ours if alive(p)] == ours, "nothing stopped them yet"
+        lines = clean([run])
+        assert f"stopped process {started['unrecorded']} (found by the run's token)" in lines
+        assert any(line.startswith("stopped service") for line in lines)
+        assert wait_dead(ours, 10.0) == []
+        assert not Path(started["tmp"]).exists()
+        assert sorted(p.name for p in (run / ".pids").iterdir()) == ["reaper.log"]
+    finally:
+        for proc in ours:
+            kill_quietly(proc)
 
 
 def test_a_normal_end_dismisses_the_reaper_without_cleaning(tmp_path: Path) -> None:
@@ -118,6 +149,7 @@ def test_a_normal_end_dismisses_the_reaper_without_cleaning(tmp_path: Path) -> N
         assert psutil.Process(service.pid).environ()[TOKEN_VAR] == token
         assert os.environ.get(TOKEN_VAR) == before
         assert not (run / ".pids" / "reaper.log").exists()
+        assert not (run / ".pids" / "run.token").exists()
     finally:
         service.stop()
 
@@ -190,7 +222,7 @@ def test_a_service_gets_its_stop_signal_when_the_harness_dies(tmp_path: Path) ->
         assert service.cmdline() == ["sleep", "600"]
     finally:
         harness.kill()
-        harness.communicate()
+        harness.communicate(timeout=60)
     try:
         assert wait_dead([service], 10.0) == []
     finally:
