@@ -23,10 +23,12 @@ from harness.collect.host import HostCollector
 from harness.collect.pg_activity import PgActivityCollector
 from harness.collect.pg_log import PgLogCollector
 from harness.collect.pgbouncer import PgBouncerCollector
+from harness.collect.pgpool import PgpoolCollector
 from harness.errors import ServiceError
 from harness.faults import FaultTargets
 from harness.results.redact import redact_text
 from harness.runtime.base import Runtime
+from harness.runtime.pgpool import Pgpool, PgpoolSettings
 from harness.runtime.postgres import DURABILITY_OFF
 from harness.runtime.targets import RunningTarget, TargetContext
 from harness.scenario import Variant
@@ -45,6 +47,7 @@ class Services:
     faults: FaultTargets | None = None
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     max_connections: int = 0
+    pooler_collectors: list[Collector] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def bring_up(runtime: Runtime, variant: Variant, where: Where,
         services.pooler_admin_dsn = pooler.admin_dsn
         faults.pgbouncer = pooler
         dsn = pooler.app_dsn
+    if variant.pooler == "pgpool":
+        dsn = _bring_up_pgpool(runtime, variant, where, stack, pg.port, services)
     target = stack.enter_context(runtime.target(TargetContext(
         variant=variant, dsn=dsn, logs=logs, workdir=where.workdir, pid_dir=where.pid_dir,
         direct_dsn=pg.app_dsn, monitor_dsn=pg.monitor_dsn)))
@@ -93,6 +98,25 @@ def bring_up(runtime: Runtime, variant: Variant, where: Where,
     faults.instance_pids = target.roles.get("instances")
     services.faults = faults
     return services
+
+
+def _bring_up_pgpool(runtime: Runtime, variant: Variant, where: Where,
+                     stack: contextlib.ExitStack, upstream_port: int, services: Services) -> str:
+    """pgpool-II on ``stack``; its collector and version on ``services``; its app DSN."""
+    spec = variant.pgpool
+    settings = PgpoolSettings(
+        num_init_children=spec.num_init_children, max_pool=spec.max_pool,
+        child_life_time_s=round(spec.child_life_time_s),
+        connection_life_time_s=round(spec.connection_life_time_s),
+        client_idle_limit_s=round(spec.client_idle_limit_s))
+    pooler = stack.enter_context(runtime.pgpool(
+        upstream_port=upstream_port, log_path=where.logs / "pgpool.log", settings=settings,
+        pid_dir=where.pid_dir))
+    services.versions["pgpool"] = pooler.version
+    services.roles["pgpool"] = pooler.pids
+    if isinstance(pooler, Pgpool):
+        services.pooler_collectors.append(PgpoolCollector(pooler.pcp, pooler.port))
+    return pooler.app_dsn
 
 
 def watch_external(variant: Variant) -> Services:
@@ -157,5 +181,6 @@ def standard_collectors(services: Services) -> list[Collector]:
         collectors.append(PgLogCollector(services.pg_log, since_t=time.time()))
     if services.pooler_admin_dsn:
         collectors.append(PgBouncerCollector(services.pooler_admin_dsn))
+    collectors.extend(services.pooler_collectors)
     collectors.extend(services.target.collectors)
     return collectors

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.runtime.pgpool import PgpoolSettings
 from harness.runtime.targets import RunningTarget, TargetContext
 
 
@@ -35,7 +36,7 @@ class DatabaseService(Protocol):
 
 
 class PoolerService(Protocol):
-    """A running PgBouncer."""
+    """A running pooler (PgBouncer or pgpool-II)."""
 
     port: int
     version: str
@@ -61,6 +62,9 @@ class Runtime(Protocol):
     def pgbouncer(self, *, upstream_port: int, log_path: Path, pool_mode: str,
                   pool_size: int, max_client_conn: int, query_wait_timeout_s: float | None,
                   pid_dir: Path | None) -> contextlib.AbstractContextManager[PoolerService]: ...
+
+    def pgpool(self, *, upstream_port: int, log_path: Path, settings: PgpoolSettings,
+               pid_dir: Path | None) -> contextlib.AbstractContextManager[PoolerService]: ...
 
     def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]: ...
 

@@ -32,6 +32,7 @@ from harness.runtime.docker_engine import (
 )
 from harness.runtime.docker_services import PgBouncerContainer, PostgresContainer
 from harness.runtime.docker_targets import persistent_container, serverless_containers
+from harness.runtime.pgpool import PgpoolSettings
 from harness.runtime.targets import RunningTarget, TargetContext
 
 RUNTIME_ROLES = ("postgres", "pgbouncer", "persistent", "instance")
@@ -99,6 +100,12 @@ class DockerRuntime:
             upstream_port=upstream_port, log_path=log_path, pool_mode=pool_mode,
             pool_size=pool_size, max_client_conn=max_client_conn,
             query_wait_timeout_s=query_wait_timeout_s)
+
+    def pgpool(self, *, upstream_port: int, log_path: Path, settings: PgpoolSettings,
+               pid_dir: Path | None) -> contextlib.AbstractContextManager[PgBouncerContainer]:
+        """No pgpool image yet: refused when the scenario is loaded (registry)."""
+        raise InputError("--runtime docker: pooler = \"pgpool\" runs on the process runtime "
+                         "only (use --runtime process)")
 
     def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
         if ctx.variant.app is not None:

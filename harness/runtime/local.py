@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.runtime.pgbouncer import PgBouncer
+from harness.runtime.pgpool import Pgpool, PgpoolSettings
 from harness.runtime.postgres import PostgresCluster
 from harness.runtime.targets import RunningTarget, TargetContext, start_target
 
@@ -28,6 +29,11 @@ class ProcessRuntime:
         return PgBouncer(upstream_port=upstream_port, log_path=log_path, pool_mode=pool_mode,
                          pool_size=pool_size, max_client_conn=max_client_conn,
                          query_wait_timeout_s=query_wait_timeout_s, pid_dir=pid_dir)
+
+    def pgpool(self, *, upstream_port: int, log_path: Path, settings: PgpoolSettings,
+               pid_dir: Path | None) -> Pgpool:
+        return Pgpool(upstream_port=upstream_port, log_path=log_path, settings=settings,
+                      pid_dir=pid_dir)
 
     def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
         return start_target(ctx)

@@ -37,6 +37,7 @@ UNSUPPORTED_FAULTS: dict[str, dict[str, str]] = {
     },
 }
 RUNS_APPS = frozenset({"process"})
+POOLERS_OF: dict[str, frozenset[str]] = {"docker": frozenset({"none", "pgbouncer"})}
 
 
 def get_runtime(name: str) -> Runtime:
@@ -58,6 +59,11 @@ def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = 
             if variant.app is not None:
                 raise InputError(f"--runtime {name}: variant {variant.name} runs your [app], "
                                  "which only the process runtime does (use --runtime process)")
+    for variant in variants:
+        if variant.pooler not in POOLERS_OF.get(name, frozenset({variant.pooler})):
+            raise InputError(f"--runtime {name}: variant {variant.name} uses pooler "
+                             f"{variant.pooler}, which only the process runtime runs (use "
+                             "--runtime process)")
     unsupported = UNSUPPORTED_FAULTS.get(name, {})
     for fault in scenario.faults:
         hit = [v.name for v in variants if fault.applies_to(v)]

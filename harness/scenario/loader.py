@@ -28,6 +28,7 @@ from harness.scenario.records import (
     LoadSpec,
     PersistentSpec,
     PgBouncerSpec,
+    PgpoolSpec,
     RequestSpec,
     Scenario,
     ServerlessSpec,
@@ -194,7 +195,8 @@ def _load(table: dict[str, Any], ctx: _Ctx) -> LoadSpec:
 def _split_overrides(over: Mapping[str, Any], target_cls: type, ctx: _Ctx,
                      where: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``target_overrides`` may hold target keys and pooler keys: split them."""
-    target_keys, pooler_keys = set(_keys_of(target_cls)), set(_keys_of(PgBouncerSpec))
+    target_keys = set(_keys_of(target_cls))
+    pooler_keys = set(_keys_of(PgBouncerSpec)) | set(_keys_of(PgpoolSpec))
     ctx.no_unknown(over, target_keys | pooler_keys, where)
     return ({k: v for k, v in over.items() if k in target_keys},
             {k: v for k, v in over.items() if k not in target_keys})
@@ -226,15 +228,17 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
                                       target_cls, ctx, _join(where, "target_overrides"))
     p_over.update(ctx.table(table.get("pooler_overrides"), _join(where, "pooler_overrides")))
     specs = {k: defaults[k] for k in ("database", "persistent", "serverless", "pgbouncer",
-                                      "external")}
+                                      "pgpool", "external")}
     if target == "serverless":
         specs[target] = serverless_spec(defaults["serverless_table"], t_over, ctx,
                                         _join(where, "target_overrides"))
     else:
         specs[target] = _build(target_cls, t_over, ctx, _join(where, "target_overrides"),
                                defaults[target])
-    specs["pgbouncer"] = _build(PgBouncerSpec, p_over, ctx, _join(where, "pooler_overrides"),
-                                defaults["pgbouncer"])
+    pooler_key, pooler_cls = (("pgpool", PgpoolSpec) if pooler == "pgpool"
+                              else ("pgbouncer", PgBouncerSpec))
+    specs[pooler_key] = _build(pooler_cls, p_over, ctx, _join(where, "pooler_overrides"),
+                               defaults[pooler_key])
     specs["database"] = _build(DatabaseSpec, ctx.table(table.get("database_overrides"),
                                                        _join(where, "database_overrides")),
                                ctx, _join(where, "database_overrides"), defaults["database"])
@@ -295,7 +299,7 @@ def _sections(data: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
     targets = ctx.table(data.get("target"), "target")
     ctx.no_unknown(targets, {"persistent", "serverless", "external"}, "target")
     poolers = ctx.table(data.get("pooler"), "pooler")
-    ctx.no_unknown(poolers, {"pgbouncer"}, "pooler")
+    ctx.no_unknown(poolers, {"pgbouncer", "pgpool"}, "pooler")
     serverless = ctx.table(targets.get("serverless"), "target.serverless")
     return {
         "database": _build(DatabaseSpec, ctx.table(data.get("database"), "database"), ctx,
@@ -311,6 +315,8 @@ def _sections(data: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
         "pgbouncer": _build(PgBouncerSpec, ctx.table(poolers.get("pgbouncer"),
                                                      "pooler.pgbouncer"), ctx,
                             "pooler.pgbouncer"),
+        "pgpool": _build(PgpoolSpec, ctx.table(poolers.get("pgpool"), "pooler.pgpool"), ctx,
+                         "pooler.pgpool"),
     }
 
 

@@ -28,11 +28,13 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "slow": ("GET", "/slow"),
     "counter": ("GET", "/counter"),
     "background": ("POST", "/background"),
+    "set_state": ("POST", "/set_state"),
+    "read_state": ("GET", "/read_state"),
     "publish": ("POST", "/publish"),
     "events": ("GET", "/events"),
 }
 TARGETS = ("persistent", "serverless", "external")
-POOLERS = ("none", "pgbouncer")
+POOLERS = ("none", "pgbouncer", "pgpool")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
 
@@ -118,6 +120,17 @@ class PgBouncerSpec:
 
 
 @dataclass(frozen=True)
+class PgpoolSpec:
+    """pgpool-II in connection-pooling mode (``[pooler.pgpool]``); 0 s = never."""
+
+    num_init_children: int = opt("num_init_children", int_field(1, 10_000), 32)
+    max_pool: int = opt("max_pool", int_field(1, 1_000), 4)
+    child_life_time_s: float = opt("child_life_time", duration_field, 300.0)
+    connection_life_time_s: float = opt("connection_life_time", duration_field, 0.0)
+    client_idle_limit_s: float = opt("client_idle_limit", duration_field, 0.0)
+
+
+@dataclass(frozen=True)
 class ExternalSpec:
     url: str = opt("url", text_field, "")
     watch_dsn: str = opt("watch_dsn", text_field, "")
@@ -160,6 +173,7 @@ class Variant:
     external: ExternalSpec
     requests: tuple[RequestSpec, ...] = ()
     app: AppSpec | None = None  # None: the built-in target (or external)
+    pgpool: PgpoolSpec = PgpoolSpec()
 
     def target_config(self) -> dict[str, Any]:
         """The settings of this variant's target and pooler, as run (for the manifest)."""
@@ -172,6 +186,8 @@ class Variant:
         out[self.target] = dataclasses.asdict(section)
         if self.pooler == "pgbouncer":
             out["pgbouncer"] = dataclasses.asdict(self.pgbouncer)
+        if self.pooler == "pgpool":
+            out["pgpool"] = dataclasses.asdict(self.pgpool)
         if self.app is not None:
             out["app"] = dataclasses.asdict(self.app)
         return out
