@@ -65,6 +65,8 @@ class PlatformConfig:
     app_preload: tuple[str, ...] = ()
     # longest a request may run on an instance (0 = unlimited): 504, the instance discarded
     max_duration_s: float = 0.0
+    # the built-in handler's fixes as switches: where /counter counts (targets.shared.settings)
+    state: str = "memory"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -75,6 +77,7 @@ class PlatformConfig:
         _choice("cold_start", self.cold_start, COLD_STARTS)
         _choice("db_client", self.db_client, DB_CLIENTS)
         _choice("spawner", self.spawner, SPAWNERS)
+        _choice("state", self.state, ("memory", "postgres"))
         for name in ("max_instances", "instance_concurrency", "pool_max"):
             if getattr(self, name) < 1:
                 raise InputError(f"platform config: {name} must be >= 1")
@@ -111,6 +114,7 @@ class PlatformConfig:
             "PGSTAMPEDE_DB_CLIENT": self.db_client,
             "PGSTAMPEDE_POOL_MIN": str(self.pool_max),
             "PGSTAMPEDE_POOL_MAX": str(self.pool_max),
+            "PGSTAMPEDE_STATE": self.state,
         }
 
     def to_json(self) -> str:

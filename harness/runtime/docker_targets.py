@@ -61,6 +61,7 @@ def persistent_container(ctx: TargetContext, factory: ContainerFactory
         "PGSTAMPEDE_POOL_MAX": str(spec.pool_max),
         "PGSTAMPEDE_ACQUIRE_TIMEOUT": str(spec.acquire_timeout_s),
         "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(int(spec.background_delay_s * 1000)),
+        "PGSTAMPEDE_STATE": spec.state,
     })
     argv = ["python", "-m", "uvicorn", "targets.persistent.app:app", "--host", LOOPBACK,
             "--port", str(port), "--no-access-log", "--log-level", "warning",

@@ -93,6 +93,7 @@ def builtin_persistent_target(ctx: TargetContext) -> Iterator[RunningTarget]:
         "PGSTAMPEDE_POOL_MAX": str(spec.pool_max),
         "PGSTAMPEDE_ACQUIRE_TIMEOUT": str(spec.acquire_timeout_s),
         "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(int(spec.background_delay_s * 1000)),
+        "PGSTAMPEDE_STATE": spec.state,
     })
     argv = [sys.executable, "-m", "uvicorn", "targets.persistent.app:app", "--host", LOOPBACK,
             "--port", str(port), "--workers", str(spec.workers), "--no-access-log",

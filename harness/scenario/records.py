@@ -85,6 +85,7 @@ class PersistentSpec:
     acquire_timeout_s: float = opt("acquire_timeout", duration_field, 10.0)
     background_delay_s: float = opt("background_delay", duration_field, 0.2)
     workers: int = opt("workers", int_field(1, 256), 1)
+    state: str = opt("state", choice_field("memory", "postgres"), "memory")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class ServerlessSpec:
     prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
     background_delay_s: float = opt("background_delay", duration_field, 0.2)
     max_duration_s: float = opt("max_duration", duration_field, 0.0)
+    state: str = opt("state", choice_field("memory", "postgres"), "memory")
     preset: str = opt("preset", choice_field("", *PRESETS), "")
     # the keys set explicitly on top of ``preset`` (recorded so the report can name them)
     overrides: tuple[str, ...] = ()

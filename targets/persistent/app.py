@@ -93,7 +93,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.ctx = EndpointContext(
         instance=str(os.getpid()),
         db=PoolDatabase(pool, settings.acquire_timeout_s),
-        counter=Counter(),
+        counter=Counter(settings.state),
         background_delay_ms=settings.background_delay_ms,
         hub=Hub(lambda: asyncpg.connect(settings.dsn, **settings.connect_kwargs())),
     )

@@ -112,7 +112,7 @@ class _InstanceState:
             self.ctx = EndpointContext(
                 instance=settings.instance,
                 db=db,
-                counter=Counter(),
+                counter=Counter(settings.state),
                 background_delay_ms=settings.background_delay_ms,
                 hub=Hub(lambda: asyncpg.connect(settings.dsn, **settings.connect_kwargs())),
             )

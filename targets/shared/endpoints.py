@@ -53,15 +53,26 @@ class EndpointResponse:
     stream: Stream | None = None  # a streamed body (text/event-stream) instead of ``body``
 
 
-class Counter:
-    """The per-process counter behind /counter (state isolation between instances)."""
+COUNTER_SQL = (
+    "INSERT INTO counters(name, value) VALUES ('counter', 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"
+)
 
-    def __init__(self) -> None:
+
+class Counter:
+    """The counter behind /counter: in the process's memory (each instance its own, the trap)
+    or, with ``store = "postgres"``, one row of the ``counters`` table (the fix)."""
+
+    def __init__(self, store: str = "memory") -> None:
+        self.store = store
         self.value = 0
 
-    def increment(self) -> int:
-        self.value += 1
-        return self.value
+    async def increment(self, db: Database) -> int:
+        if self.store != "postgres":
+            self.value += 1
+            return self.value
+        async with db.connection() as conn:
+            return int(await conn.fetchval(COUNTER_SQL))
 
 
 @dataclass(frozen=True)
@@ -123,7 +134,7 @@ async def _slow(request: EndpointRequest, ctx: EndpointContext) -> EndpointRespo
 
 
 async def _counter(request: EndpointRequest, ctx: EndpointContext) -> EndpointResponse:
-    return _ok({"counter": ctx.counter.increment()}, ctx)
+    return _ok({"counter": await ctx.counter.increment(ctx.db)}, ctx)
 
 
 async def _health(request: EndpointRequest, ctx: EndpointContext) -> EndpointResponse:

@@ -10,6 +10,10 @@ PGSTAMPEDE_BACKGROUND_DELAY_MS   delay of the work /background schedules, defaul
 PGSTAMPEDE_APP_NAME              application_name of the target's connections
 PGSTAMPEDE_DB_CLIENT             serverless only: "connection" (default) or "pool"
 PGSTAMPEDE_INSTANCE              serverless only: the platform's instance id
+PGSTAMPEDE_STATE                 where /counter keeps its count: "memory" (default: each
+                                 process its own) or "postgres" (one row of the counters table)
+PGSTAMPEDE_ON_FREEZE             serverless only: "keep" (default) or "drain": close the
+                                 instance's idle database connections before it is frozen
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DB_CLIENTS = ("connection", "pool")
+STATES = ("memory", "postgres")
+ON_FREEZE = ("keep", "drain")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class TargetSettings:
     app_name: str = "pgstampede"
     db_client: str = "connection"
     instance: str = ""
+    state: str = "memory"
+    on_freeze: str = "keep"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TargetSettings:
@@ -51,6 +59,8 @@ class TargetSettings:
             app_name=env.get("PGSTAMPEDE_APP_NAME", "pgstampede") or "pgstampede",
             db_client=env.get("PGSTAMPEDE_DB_CLIENT", "connection") or "connection",
             instance=env.get("PGSTAMPEDE_INSTANCE", "") or str(os.getpid()),
+            state=env.get("PGSTAMPEDE_STATE", "memory") or "memory",
+            on_freeze=env.get("PGSTAMPEDE_ON_FREEZE", "keep") or "keep",
         )
         settings.validate()
         return settings
@@ -61,10 +71,11 @@ class TargetSettings:
                 f"PGSTAMPEDE_POOL_MIN={self.pool_min} / PGSTAMPEDE_POOL_MAX={self.pool_max}: "
                 "expected 0 <= min <= max and max >= 1"
             )
-        if self.db_client not in DB_CLIENTS:
-            raise ValueError(
-                f"PGSTAMPEDE_DB_CLIENT={self.db_client!r}: expected one of {DB_CLIENTS}"
-            )
+        for name, value, allowed in (("DB_CLIENT", self.db_client, DB_CLIENTS),
+                                     ("STATE", self.state, STATES),
+                                     ("ON_FREEZE", self.on_freeze, ON_FREEZE)):
+            if value not in allowed:
+                raise ValueError(f"PGSTAMPEDE_{name}={value!r}: expected one of {allowed}")
 
     def connect_kwargs(self) -> dict[str, object]:
         """Keyword arguments for asyncpg.connect / create_pool (besides the DSN)."""
