@@ -3,7 +3,8 @@
 A variant run is **incomplete** when (each gives one :class:`Problem` naming the source):
 - the database collector (``pg_activity``) covered less than ``min_coverage`` of the load
   window: distinct samples in ``[load_start, load_end]`` × its interval / the window,
-  counted in ``db.parquet`` itself, so an emptied file is caught too;
+  counted in ``db.parquet`` itself, so an emptied file is caught too; the time of an
+  injected fault (to its end + ``FAULT_GRACE_S``) is left out of both;
 - the server log collector (``pg_log``) did not read the log to its end;
 - the run recorded a problem (the background-job table could not be read), or a frame
   file is missing, unreadable, emptied or changed (:mod:`harness.results.folder`).
@@ -16,6 +17,9 @@ from harness.results.records import CollectorHealth, Problem, VariantRecord
 
 DB_COLLECTOR = "pg_activity"
 LOG_COLLECTOR = "pg_log"
+FAULT_GRACE_S = 5.0
+"""After an injected fault ends, the time a collector may take to reconnect: the sampler's
+longest backoff between retries (``Sampler(max_backoff_s=5.0)``)."""
 
 
 def _health(record: VariantRecord, name: str) -> CollectorHealth | None:
@@ -28,19 +32,40 @@ def _failure(health: CollectorHealth | None) -> str:
     return (f"; {health.failures} failed call(s), the first: {health.first_error}")
 
 
+def _excused(record: VariantRecord) -> list[tuple[float, float]]:
+    """The intervals an injected fault excuses: from its start to its end plus the
+    collector's reconnect allowance (a planned outage is not a measurement gap)."""
+    return [(f.start, max(f.end, f.start) + FAULT_GRACE_S) for f in record.faults]
+
+
 def db_coverage(loaded: LoadedVariant) -> float | None:
-    """Share of the load window the database collector covered (None before the load)."""
+    """Share of the load window the database collector covered (None before the load);
+    the intervals of injected faults are left out of both the window and the samples."""
     record = loaded.record
     if record.load_start is None or record.load_end is None:
         return None
-    window = record.load_end - record.load_start
+    start, end = record.load_start, record.load_end
+    excused = [(max(a, start), min(b, end)) for a, b in _excused(record) if b > start and a < end]
+    window = (end - start) - sum(b - a for a, b in _merged(excused))
     if window <= 0:
         return None
     health = _health(record, DB_COLLECTOR)
     interval = health.interval_s if health is not None else record.collect_interval_s
     t = loaded.frames["db"]["t"]
-    inside = t[(t >= record.load_start) & (t <= record.load_end)].nunique()
-    return min(1.0, inside * interval / window)
+    inside = (t >= start) & (t <= end)
+    for a, b in excused:
+        inside &= ~((t >= a) & (t < b))
+    return min(1.0, t[inside].nunique() * interval / window)
+
+
+def _merged(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def assess(loaded: LoadedVariant, min_coverage: float) -> tuple[Problem, ...]:

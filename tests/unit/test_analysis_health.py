@@ -4,6 +4,7 @@ records and files of a run folder; what it does to the metrics and the summary."
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,7 @@ from harness.analysis.run import load_run
 from harness.analysis.summary import summarise
 from harness.results.check_spec import CheckSpec
 from harness.results.folder import RunFolder
+from harness.results.records import FaultEvent
 from tests.synthetic import RunShape, SyntheticVariant, write_run
 
 SHAPE = RunShape(requests_per_variant=300, duration_s=10.0)
@@ -71,3 +73,26 @@ def test_a_server_log_not_read_to_its_end_nulls_the_refusals(tmp_path: Path) -> 
     assert summary.variants["p"].metrics["db.refused"] is None
     assert summary.variants["p"].nulls["db.refused"].why == (
         "pg_log: the server log was not read to its end")
+
+
+def test_an_injected_fault_excuses_its_window(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "r", SHAPE, ONE)
+    folder = RunFolder(run_dir)
+    manifest = folder.read_manifest()
+    record = manifest.variants[0]
+    assert record.load_start is not None
+    outage = (record.load_start + 2.0, record.load_start + 4.0)  # PostgreSQL down 2 s
+    path = folder.variant_dir(record) / "db.parquet"
+    db = pd.read_parquet(path)
+    kept = db[(db["t"] < outage[0]) | (db["t"] >= outage[1] + 1.0)]  # back 1 s after
+    frames = [f for f in record.frames if f.name != "db"]
+    frames.append(folder.write_frame(record.dir, "db", kept))
+    record = dataclasses.replace(record, frames=tuple(frames))
+    folder.write_manifest(dataclasses.replace(manifest, variants=(record,)))
+    [problem] = load_run(run_dir).problems  # 70% covered: a gap nobody planned
+    assert re.search(r"pg_activity: covered 7\d% of the load window", problem)
+    fault = FaultEvent(kind="restart_postgres", at_s=2.0, duration_s=2.0, count=1,
+                       start=outage[0], end=outage[1], detail="restarted", ok=True)
+    record = dataclasses.replace(record, faults=(fault,))
+    folder.write_manifest(dataclasses.replace(manifest, variants=(record,)))
+    assert load_run(run_dir).problems == ()
