@@ -90,3 +90,17 @@ def test_not_a_run_folder(args: list[str]) -> None:
     result = run_cli(*args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["report", "check", "baseline"])
+def test_a_folder_of_another_schema_version_is_one_line_exit_2(tmp_path: Path,
+                                                              command: str) -> None:
+    run = copy_fixture(tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["schema_version"] = 1
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    extra = ["--save", str(tmp_path / "b.json")] if command == "baseline" else []
+    result = run_cli(command, str(run), *extra)
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "schema_version 1; this pgstampede reads run folders of schema version 2" in line
