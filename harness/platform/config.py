@@ -67,6 +67,7 @@ class PlatformConfig:
     max_duration_s: float = 0.0
     # the built-in handler's fixes as switches: where /counter counts (targets.shared.settings)
     state: str = "memory"
+    on_freeze: str = "keep"  # "drain": close idle connections before the freeze
 
     def __post_init__(self) -> None:
         self.validate()
@@ -78,6 +79,7 @@ class PlatformConfig:
         _choice("db_client", self.db_client, DB_CLIENTS)
         _choice("spawner", self.spawner, SPAWNERS)
         _choice("state", self.state, ("memory", "postgres"))
+        _choice("on_freeze", self.on_freeze, ("keep", "drain"))
         for name in ("max_instances", "instance_concurrency", "pool_max"):
             if getattr(self, name) < 1:
                 raise InputError(f"platform config: {name} must be >= 1")
@@ -115,6 +117,7 @@ class PlatformConfig:
             "PGSTAMPEDE_POOL_MIN": str(self.pool_max),
             "PGSTAMPEDE_POOL_MAX": str(self.pool_max),
             "PGSTAMPEDE_STATE": self.state,
+            "PGSTAMPEDE_ON_FREEZE": self.on_freeze,
         }
 
     def to_json(self) -> str:

@@ -107,6 +107,7 @@ class ServerlessSpec:
     background_delay_s: float = opt("background_delay", duration_field, 0.2)
     max_duration_s: float = opt("max_duration", duration_field, 0.0)
     state: str = opt("state", choice_field("memory", "postgres"), "memory")
+    on_freeze: str = opt("on_freeze", choice_field("keep", "drain"), "keep")
     preset: str = opt("preset", choice_field("", *PRESETS), "")
     # the keys set explicitly on top of ``preset`` (recorded so the report can name them)
     overrides: tuple[str, ...] = ()

@@ -4,7 +4,8 @@ This module deliberately follows the pattern people write on serverless platform
 one thing the rest of the code base avoids): the database client is a *module global*,
 created on the first request and reused for as long as the instance stays warm. Every
 instance (process) has its own copy, so N instances hold N connections (or N pools); a frozen
-instance keeps its connection open and idle on the server.
+instance keeps its connection open and idle on the server, unless ``on_freeze = "drain"``
+(PGSTAMPEDE_ON_FREEZE) closes it before each freeze.
 
     PGSTAMPEDE_DB_CLIENT=connection   one asyncpg connection, created on first use; requests
                                       of one instance share it one at a time (a lock, like
@@ -32,7 +33,6 @@ import asyncpg
 
 from targets.shared.endpoints import (
     Counter,
-    Database,
     EndpointContext,
     EndpointRequest,
     EndpointResponse,
@@ -41,6 +41,8 @@ from targets.shared.endpoints import (
 from targets.shared.errors import classify
 from targets.shared.realtime import Hub
 from targets.shared.settings import TargetSettings
+
+CLOSE_TIMEOUT_S = 5.0
 
 
 class GlobalConnection:
@@ -71,6 +73,13 @@ class GlobalConnection:
     def connection(self) -> AbstractAsyncContextManager[Any]:
         return self._use()
 
+    async def drain(self) -> None:
+        """Close the connection (``on_freeze = "drain"``); the next request opens a new one."""
+        async with self.lock:
+            conn, self.conn = self.conn, None
+            if conn is not None and not conn.is_closed():
+                await _close(conn)
+
 
 class GlobalPool:
     """A pool per instance, created on first use (retried on the next request if refused)."""
@@ -96,19 +105,41 @@ class GlobalPool:
     def connection(self) -> AbstractAsyncContextManager[Any]:
         return self._use()
 
+    async def drain(self) -> None:
+        """Close the pool, idle connections and all (nothing is in flight when it is called)."""
+        async with self.lock:
+            pool, self.pool = self.pool, None
+            if pool is not None:
+                try:
+                    await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_S)
+                except Exception:
+                    pool.terminate()
+
+
+
+async def _close(conn: Any) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), CLOSE_TIMEOUT_S)
+    except Exception:
+        conn.terminate()
+
 
 class _InstanceState:
     """The module-level state of one instance: settings, database client, counter."""
 
     def __init__(self) -> None:
         self.ctx: EndpointContext | None = None
+        self.client: GlobalPool | GlobalConnection | None = None
+        self.drain = False
+        self.in_flight = 0
 
     def context(self) -> EndpointContext:
         if self.ctx is None:
             settings = TargetSettings.from_env(os.environ)
-            db: Database = (
+            db: GlobalPool | GlobalConnection = (
                 GlobalPool(settings) if settings.db_client == "pool" else GlobalConnection(settings)
             )
+            self.client, self.drain = db, settings.on_freeze == "drain"
             self.ctx = EndpointContext(
                 instance=settings.instance,
                 db=db,
@@ -123,5 +154,15 @@ _STATE = _InstanceState()  # module-level on purpose: see the module docstring
 
 
 async def handler(request: EndpointRequest) -> EndpointResponse:
-    """The function's entry point: one request in, one response out."""
-    return await handle(request, _STATE.context())
+    """The function's entry point: one request in, one response out. With ``on_freeze =
+    "drain"`` the last request in flight closes the database client before it answers, so
+    that the instance is frozen with no connection open (as Vercel's attachDatabasePool)."""
+    state = _STATE
+    ctx = state.context()
+    state.in_flight += 1
+    try:
+        return await handle(request, ctx)
+    finally:
+        state.in_flight -= 1
+        if state.drain and state.in_flight == 0 and state.client is not None:
+            await state.client.drain()

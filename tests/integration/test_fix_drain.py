@@ -1,0 +1,68 @@
+"""The leaked-connection fix as a switch: on_freeze = "drain" closes an instance's idle
+connection before it is frozen; "keep" leaves it open and idle on the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.pipeline_helpers import (
+    marked_processes,
+    metrics,
+    new_mark,
+    run_cli,
+    write_scenario,
+)
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = """
+name = "drain"
+description = "frozen instances with and without their idle connections"
+repeats = 1
+
+[database]
+max_connections = 60
+
+[load]
+think_time = ["0ms", "50ms"]
+endpoints = { read = 1.0 }
+stages = [
+  { duration = "2s", users = 6, spawn_rate = 50 },
+  { duration = "2s", users = 1, spawn_rate = 50 },
+]
+
+[target.serverless]
+idle_timeout = "60s"
+freeze = true
+
+[[variants]]
+name = "keep"
+target = "serverless"
+
+[[variants]]
+name = "drain"
+target = "serverless"
+target_overrides = { on_freeze = "drain" }
+"""
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("drain")
+    mark = new_mark()
+    out = folder / "run"
+    result = run_cli("run", str(write_scenario(folder, SCENARIO)), "--out", str(out),
+                     "--quiet", mark=mark)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert marked_processes(mark) == set()
+    return out
+
+
+def test_drain_holds_fewer_idle_connections_than_keep_for_the_same_load(run_dir: Path) -> None:
+    keep, drain = metrics(run_dir, "keep"), metrics(run_dir, "drain")
+    assert keep["http.failures"] == 0 == drain["http.failures"]
+    assert keep["platform.instances.peak"] > 1
+    assert drain["db.connections.idle.peak"] < keep["db.connections.idle.peak"]
+    assert drain["db.connects"] > keep["db.connects"]  # the price: a connect per request
