@@ -11,6 +11,7 @@ never a guess.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -49,7 +50,9 @@ def decode(cls: type[T], data: object, source: str, where: str = "") -> T:
     return typing.cast(T, _value(cls, data, source, where))
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of a record class (resolved once per class)."""
     return get_type_hints(cls)
 
 
