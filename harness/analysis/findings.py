@@ -11,6 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis.frames import platform_live
+from harness.analysis.host_saturation import (
+    load_window_rows,
+    saturation_finding,
+    with_queueing_note,
+)
 from harness.results.metrics import ERROR_KINDS
 from harness.results.summary import FaultEffect, VariantSummary
 from harness.units import format_count, format_value
@@ -105,7 +110,7 @@ def _platform(name: str, m: Mapping[str, Any]) -> str | None:
     zombies = m.get("platform.zombies.peak")
     if zombies:
         text += f", {format_count(zombies)} zombies holding connections"
-    return text
+    return with_queueing_note(text, m.get("host.saturated"))
 
 
 def _background(name: str, m: Mapping[str, Any]) -> str | None:
@@ -141,10 +146,22 @@ def _latency(variants: Mapping[str, VariantSummary]) -> str | None:
     if len(known) < 2:
         return None
     low, high = min(known, key=known.__getitem__), max(known, key=known.__getitem__)
+    queued = [v for v in known if variants[v].metrics.get("host.saturated")]
+    note = (f" (includes queueing on this machine in {', '.join(queued)}: its CPU was "
+            "saturated)") if queued else ""
     return (
         f"p95 latency ranges from {fmt_ms(known[low])} ({low}) "
-        f"to {fmt_ms(known[high])} ({high})"
+        f"to {fmt_ms(known[high])} ({high}){note}"
     )
+
+
+def _host(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str | None:
+    measured = next((r for r in runs if r.ctx is not None), None)
+    if measured is None or measured.ctx is None:
+        return None
+    rows = load_window_rows(measured.frames["host"], measured.ctx.load_start,
+                            measured.ctx.load_end)
+    return saturation_finding(name, m, rows)
 
 
 def _faults(name: str, faults: Sequence[FaultEffect]) -> list[str]:
@@ -178,6 +195,7 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
             _platform(name, m),
             _background(name, m),
             _state(name, m),
+            _host(name, m, own),
         ):
             if sentence:
                 out.append(sentence)

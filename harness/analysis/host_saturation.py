@@ -21,6 +21,7 @@ Input: the rows of the ``host`` frame inside the load window (see
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -93,7 +94,7 @@ def cpu_takers(rows: pd.DataFrame, limit: int = TAKERS) -> list[tuple[str, float
             if role != MACHINE_ROLE and cpu > 0][:limit]
 
 
-def saturation_finding(name: str, metrics: Metrics, rows: pd.DataFrame) -> str | None:
+def saturation_finding(name: str, metrics: Mapping[str, object], rows: pd.DataFrame) -> str | None:
     """The sentence of a saturated variant: how long, and who took the CPU."""
     if not metrics.get("host.saturated"):
         return None
@@ -112,3 +113,10 @@ QUEUEING_NOTE = " (includes queueing on this machine: its CPU was saturated)"
 def with_queueing_note(sentence: str, saturated: bool | None) -> str:
     """A latency or cold-start sentence of a saturated variant, saying so."""
     return sentence + QUEUEING_NOTE if saturated else sentence
+
+
+def load_window_rows(host: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
+    """The host rows of ``[start, end]``, one per (sample, role)."""
+    cols = ["cpu_percent", "rss_mb", "processes", "wait_percent"]
+    per_role = host.groupby(["t", "role"], as_index=False)[cols].sum(min_count=1)
+    return per_role[(per_role["t"] >= start) & (per_role["t"] <= end)]

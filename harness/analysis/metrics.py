@@ -36,6 +36,7 @@ from harness.analysis.frames import (
     platform_live,
     pooler_totals,
 )
+from harness.analysis.host_saturation import host_metrics
 from harness.analysis.realtime import realtime_metrics
 from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
 from harness.results.summary import Metrics
@@ -271,6 +272,7 @@ def _host(host: pd.DataFrame, window: _Window) -> Metrics:
         out[f"host.cpu.{role}.mean"] = _num(cpu.mean(), 2) if len(cpu) else None
         out[f"host.rss.{role}.peak_mb"] = _num(rss.max(), 1) if len(rss) else None
     out["load.saturated"] = _saturated(means)
+    out.update(host_metrics(means))
     return out
 
 

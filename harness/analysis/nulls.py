@@ -24,7 +24,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "platform": ("platform.",),
     "cold_starts": ("platform.cold_start",),
     "requests": ("http.", "latency.", "errors.", "state.", "faults."),
-    "host": ("host.", "load.saturated"),
+    "host": ("host.", "load.saturated", "harness."),
 }
 """Which metrics each frame feeds (by name prefix). A new frame or metric family: add it."""
 
@@ -79,6 +79,10 @@ def _not_applicable(metric: str, run: VariantRun, metrics: Metrics) -> str | Non
         (metric.startswith("faults.") and not record.faults, "no fault was injected"),
         (metric == "time_to_first_refusal_s" and metrics.get("db.refused") == 0,
          "no connection was refused"),
+        (metric == "harness.cpu_share" and record.target == "external",
+         "the system under test runs elsewhere"),
+        (metric.startswith("host.saturated") and not frames["host"].empty,
+         "the machine was not recorded (a run folder from before it was)"),
         (metric.startswith("host.") and not frames["host"].empty,
          "no such process role in this variant"),
     )

@@ -141,6 +141,13 @@ def banners(run: LoadedRun, summary: Summary) -> list[Banner]:
                           + ": its latencies are inflated and its RPS is a ceiling of the "
                           "load generator, not of the system. Use fewer users or more "
                           "Locust processes."))
+    full = [name for name, data in summary.variants.items()
+            if data.metrics.get("host.saturated")]
+    if full:
+        out.append(Banner("warn", "This machine's CPU was saturated in " + ", ".join(full)
+                          + ": their latencies and cold starts include queueing for a CPU "
+                          "on this machine, not only the system's own work. The findings "
+                          "name the processes that took the CPU."))
     return out
 
 
