@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 import webbrowser
 from collections.abc import Sequence
@@ -20,12 +21,14 @@ from rich.console import Console
 from harness.errors import HarnessError, InputError
 
 if TYPE_CHECKING:
+    from harness.load.distributed import DistributedRunner
     from harness.results.summary import Summary
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 # The shipped scenarios are package data (harness/scenarios; `scenarios/` at the top of the
 # checkout is a symlink to it), found the same way in a checkout and in an installed wheel.
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+DEFAULT_BIND = "127.0.0.1:5557"  # --bind: where `pgstampede worker`s reach the master
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,8 +62,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     only = tuple(v.strip() for v in args.variants.split(",") if v.strip()) \
         if args.variants else None
     select_variants(scenario, only)
-    check_loopback(scenario, args.allow_remote)
+    check_loopback(scenario, args.allow_remote, tuple(args.allow_address))
     check_reachable(scenario, only)
+    distributed = distributed_load(args)  # --workers: exit 2 for bad flags, before anything
     from harness.runtime.registry import check_supported, get_runtime
 
     check_supported(args.runtime, scenario, only)  # what this runtime cannot do: exit 2 now
@@ -73,9 +77,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.reaper import reaper
 
     # the reaper: even kill -9 of this process leaves nothing running
-    with contextlib.closing(runtime), reaper(out, docker=args.runtime == "docker"):
+    with contextlib.closing(runtime), reaper(out, docker=args.runtime == "docker"), \
+            distributed or contextlib.nullcontext():
+        seams = default_seams(runtime)
+        if distributed is not None:
+            seams = dataclasses.replace(seams, load=distributed)
         outcome = run(scenario, RunOptions(out=out, only=only, keep=args.keep,
-                                           repeats=args.repeats), default_seams(runtime), progress)
+                                           repeats=args.repeats), seams, progress)
     render_summary(outcome.summary, console)
     warn_saturation(outcome.summary, console)
     console.print(f"run folder: {outcome.run_dir}")
@@ -84,6 +92,35 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red]run {outcome.status}:[/] {why}", markup=True, highlight=False)
         return outcome.exit_code
     return verdict_exit(outcome.summary, console)
+
+
+def distributed_load(args: argparse.Namespace) -> DistributedRunner | None:
+    """The load seam of ``--workers N [--bind ADDRESS:PORT]`` (None without ``--workers``)."""
+    from harness.load.distributed import DistributedRunner
+    from harness.safety import parse_bind
+
+    if args.workers is None:
+        if args.bind is not None:
+            raise InputError("--bind: only with --workers N")
+        return None
+    if args.workers < 1:
+        raise InputError("--workers: expected an integer >= 1")
+    host, port = parse_bind(args.bind or DEFAULT_BIND)
+    return DistributedRunner(args.workers, host, port, wait_s=args.workers_timeout)
+
+
+def cmd_worker(args: argparse.Namespace, console: Console) -> int:
+    from harness.worker import WorkerOptions, default_name, run_worker
+
+    host, _, port = args.master.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65534:
+        raise InputError(f"--master {args.master!r}: expected HOST:PORT, e.g. 10.0.0.5:5557")
+    if args.wait is not None and args.wait <= 0:
+        raise InputError("--wait: expected seconds > 0")
+    options = WorkerOptions(master_host=host.strip("[]"), master_port=int(port),
+                            name=args.name or default_name(), wait_s=args.wait,
+                            keep_going=args.keep_going)
+    return run_worker(options, lambda line: console.print(line, markup=False, highlight=False))
 
 
 def warn_saturation(summary: Summary, console: Console) -> None:
@@ -196,7 +233,26 @@ def build_parser() -> argparse.ArgumentParser:
                    "freeze_target@8s+3s, restart_pgbouncer@10s, terminate_backends@6s")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow an external target or watched database off this machine")
+    p.add_argument("--allow-address", action="append", default=[], metavar="ADDRESS",
+                   help="allow an external target or watched database on ADDRESS, an address "
+                   "of this machine's own interfaces (checked)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="send the load from N `pgstampede worker` processes (other machines)")
+    p.add_argument("--bind", metavar="ADDRESS:PORT",
+                   help=f"where workers reach this master (default {DEFAULT_BIND}; "
+                   "PORT + 1 is Locust's)")
+    p.add_argument("--workers-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="how long to wait for the workers before each variant (default 120)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("worker", help="a load machine of a distributed run")
+    p.add_argument("--master", required=True, metavar="HOST:PORT",
+                   help="the --bind address of `pgstampede run --workers N`")
+    p.add_argument("--name", help="this worker's name (default <hostname>-<pid>)")
+    p.add_argument("--wait", type=float, metavar="SECONDS",
+                   help="give up when the master does not answer for this long (default: never)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="after a run, wait for the next one (e.g. in a Kubernetes Deployment)")
+    p.set_defaults(func=cmd_worker)
     p = sub.add_parser("list", help="list the shipped scenarios")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("report", help="rebuild summary.json and index.html of a run folder")

@@ -74,10 +74,47 @@ def check_reachable(scenario: Scenario, only: tuple[str, ...] | None) -> None:
                                  f"{redact_text(dsn)}: cannot connect ({cause})") from None
 
 
-def check_loopback(scenario: Scenario, allow_remote: bool) -> None:
-    """InputError when an external variant points off this machine without --allow-remote."""
+def parse_bind(text: str) -> tuple[str, int]:
+    """``ADDRESS:PORT`` of ``--bind`` (an IP address of this machine, or 0.0.0.0 / ::);
+    InputError (exit 2) for anything else."""
+    address, sep, port = text.rpartition(":")
+    address = address.strip("[]")
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        ip = None
+    if not sep or ip is None or not port.isdigit() or not 1 <= int(port) <= 65534:
+        raise InputError(f"--bind {text!r}: expected ADDRESS:PORT with an IP address and a "
+                         "port from 1 to 65534 (PORT + 1 is Locust's), e.g. 10.0.0.5:5557")
+    if not ip.is_unspecified:
+        check_local_address(str(ip), "--bind")
+    return str(ip), int(port)
+
+
+def check_local_address(address: str, flag: str) -> None:
+    """InputError unless ``address`` is an IP address of one of this machine's interfaces."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((str(ip), 0))  # only an address of this machine can be bound
+    except (ValueError, OSError):
+        raise InputError(f"{flag} {address}: not an IP address of this machine's interfaces"
+                         ) from None
+
+
+def check_loopback(scenario: Scenario, allow_remote: bool,
+                   local_addresses: tuple[str, ...] = ()) -> None:
+    """InputError when an external variant points off this machine without --allow-remote.
+
+    ``local_addresses`` (``--allow-address``, each checked to be an address of this
+    machine's own interfaces) are accepted as well: load sent to them stays on this machine.
+    """
     if allow_remote:
         return
+    for address in local_addresses:
+        check_local_address(address, "--allow-address")
+    allowed = {str(ipaddress.ip_address(a.strip("[]"))) for a in local_addresses}
     for v in scenario.variants:
         if v.target != "external":
             continue
@@ -86,8 +123,9 @@ def check_loopback(scenario: Scenario, allow_remote: bool) -> None:
         if ext.pgbouncer_admin_dsn:
             checks.append(("pgbouncer_admin_dsn", dsn_host(ext.pgbouncer_admin_dsn)))
         for key, host in checks:
-            if not is_loopback(host):
+            if not is_loopback(host) and host.strip("[]") not in allowed:
                 raise InputError(
                     f"{scenario.path}: variants '{v.name}' {key}: host {host!r} is not loopback; "
-                    "pgstampede sends load only to 127.0.0.1 unless you pass --allow-remote"
+                    "pgstampede sends load only to 127.0.0.1 unless you pass --allow-remote "
+                    "(or --allow-address for an address of this machine)"
                 )

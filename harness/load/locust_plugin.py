@@ -32,6 +32,7 @@ from locust.env import Environment
 from locust.runners import Runner, WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
+from harness.load import locust_workers
 from harness.load.config import LoadConfig, load_config_from_env
 from harness.load.outcome import classify
 from harness.load.progress import (
@@ -140,6 +141,7 @@ def on_init(environment: Environment, runner: Runner, **_: Any) -> None:
     if plan.request_log:
         environment.events.request.add_listener(_request_listener(log))  # type: ignore[no-untyped-call]
     ticker = gevent.spawn(_ticker, plan.progress_interval_s, log, runner, progress)
+    locust_workers.attach(environment, runner, out_dir)  # distributed: per-worker totals
     csv_prefix = getattr(environment.parsed_options, "csv_prefix", None)
 
     def on_quitting(environment: Environment, **_: Any) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "LocustProgress",
     "LocustResult",
     "LocustTotals",
+    "MasterSettings",
     "build_locust_argv",
     "locust_env",
     "read_locust_totals",
@@ -60,6 +61,17 @@ class LocustTotals:
 
 
 @dataclass(frozen=True)
+class MasterSettings:
+    """A Locust master for remote workers: it listens on ``bind_host:port`` and waits up to
+    ``max_wait_s`` for ``workers`` Locust workers before the first stage."""
+
+    workers: int
+    bind_host: str
+    port: int
+    max_wait_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class LocustResult:
     out_dir: Path
     log_path: Path
@@ -78,6 +90,7 @@ def build_locust_argv(
     out_dir: Path,
     processes: int = 1,
     master_port: int | None = None,
+    master: MasterSettings | None = None,
 ) -> list[str]:
     """The command line of a headless Locust run driven by the locustfile's shape."""
     argv = [
@@ -91,6 +104,14 @@ def build_locust_argv(
         "--only-summary",
         "--loglevel", "INFO",
     ]  # fmt: skip
+    if master is not None:
+        return argv + [
+            "--master",
+            "--expect-workers", str(master.workers),
+            "--expect-workers-max-wait", f"{master.max_wait_s:g}",
+            "--master-bind-host", master.bind_host,
+            "--master-bind-port", str(master.port),
+        ]  # fmt: skip
     if processes != 1:
         if master_port is None:
             raise LoadError("locust: --processes needs a master port on 127.0.0.1")
@@ -224,6 +245,7 @@ async def run_locust(
     on_started: Callable[[int], None] | None = None,
     request_log: bool = True,
     grace_s: float = 60.0,
+    master: MasterSettings | None = None,
 ) -> LocustResult:
     """Run the load shape of ``load`` against ``host``; LoadError when Locust fails.
 
@@ -231,6 +253,8 @@ async def run_locust(
     ``--processes`` workers are its children), e.g. for the host collector's ``locust``
     role. ``request_log=False`` switches the per-request log off (overhead benchmark).
     ``grace_s`` is how long Locust may run past the end of the shape before it is stopped.
+    ``master``: run a Locust master for remote workers (``harness.load.distributed``)
+    instead of a local Locust; it sends no requests itself.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -244,11 +268,13 @@ async def run_locust(
         host=host,
         out_dir=out_dir,
         processes=load.processes,
-        master_port=free_port() if load.processes != 1 else None,
+        master_port=free_port() if load.processes != 1 and master is None else None,
+        master=master,
     )
     proc = await _spawn(argv, cwd=out_dir, log_path=log_path, config_path=config_path)
     follow = _Follow()
-    deadline = time.monotonic() + config.duration_s + grace_s
+    wait_s = master.max_wait_s if master is not None else 0.0
+    deadline = time.monotonic() + config.duration_s + grace_s + wait_s
     try:
         if on_started is not None:
             on_started(proc.pid)

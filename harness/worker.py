@@ -1,0 +1,208 @@
+"""``pgstampede worker --master HOST:PORT``: a load machine of a distributed run.
+
+It polls the master's control channel (``harness.load.coordinator``) until the master offers
+a variant, then runs one Locust worker (pgstampede's locustfile or plugin, so the request log
+is attached) against the master's Locust port (``PORT + 1``), beats once a second with its
+host's CPU figures, and when Locust exits ships its request logs (streamed) and says it is
+done. Then it polls again: the next variant, or ``done`` at the end of the run (it exits 0,
+or with ``keep_going`` waits for the next run). The master unreachable for ``wait_s`` is a
+LoadError (exit 3).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psutil
+
+from harness.errors import LoadError
+from harness.load.config import LoadConfig
+from harness.load.coordinator import WORKER_ENV, CpuSample
+from harness.load.request_log import FILE_GLOB
+from harness.load.runner import CONFIG_FILE, locust_env, locustfiles
+from harness.runtime.tether import tethered
+
+POLL_S = 0.5
+BEAT_S = 1.0
+GRACE_S = 120.0
+HTTP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    master_host: str
+    master_port: int
+    name: str
+    wait_s: float | None = None  # None: wait for a master for ever
+    keep_going: bool = False  # after a run's "done", wait for the next run
+
+
+def default_name() -> str:
+    """``<hostname>-<pid>``, reduced to the characters a worker name may hold."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{socket.gethostname()}-{os.getpid()}")[:64]
+
+
+class MasterClient:
+    """The worker's side of the control channel: plain HTTP/JSON."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def _call(self, method: str, path: str, body: Any = None,
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_S)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = json.loads(resp.read() or b"{}")
+        finally:
+            conn.close()
+        return data if isinstance(data, dict) else {}
+
+    def poll(self, name: str) -> dict[str, Any]:
+        query = urlencode({"worker": name, "host": socket.gethostname(),
+                           "cores": psutil.cpu_count() or 0})
+        return self._call("GET", f"/v1/poll?{query}")
+
+    def post(self, what: str, offer: int, name: str, body: dict[str, Any]) -> None:
+        self._call("POST", f"/v1/{what}/{offer}/{name}", json.dumps(body).encode(),
+                   {"Content-Type": "application/json"})
+
+    def upload(self, offer: int, name: str, path: Path) -> None:
+        with path.open("rb") as f:  # http.client streams a file object in blocks
+            self._call("PUT", f"/v1/upload/{offer}/{name}/{path.name}", f,
+                       {"Content-Length": str(path.stat().st_size)})
+
+
+class CpuSampler:
+    """This host's CPU (% of all cores) and a Locust process tree's CPU (% of one core)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._last: tuple[float, float] | None = None
+        psutil.cpu_percent(None)
+
+    def _cpu_s(self) -> float:
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0.0
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                continue
+        return total
+
+    def sample(self) -> CpuSample | None:
+        now, cpu_s = time.monotonic(), self._cpu_s()
+        last, self._last = self._last, (now, cpu_s)
+        host = psutil.cpu_percent(None)
+        if last is None or now <= last[0]:
+            return None
+        locust = max(cpu_s - last[1], 0.0) / (now - last[0]) * 100.0
+        return (time.time(), float(host), round(locust, 2))
+
+
+def _start_locust(plan: LoadConfig, workdir: Path, options: WorkerOptions,
+                  locust_port: int) -> subprocess.Popen[bytes]:
+    config_path = workdir / CONFIG_FILE
+    config_path.write_text(plan.to_json())
+    argv = [sys.executable, "-m", "locust", "-f", locustfiles(plan), "--worker",
+            "--master-host", options.master_host, "--master-port", str(locust_port),
+            "--loglevel", "INFO"]
+    env = {**locust_env(os.environ, config_path), WORKER_ENV: options.name}
+    with (workdir / "locust.log").open("ab") as log:
+        return subprocess.Popen(tethered(argv), cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=10)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+
+
+def _beat(client: MasterClient, name: str, offer_id: int, sample: CpuSample | None) -> None:
+    """One beat; a master that does not answer now is asked again at the next one."""
+    try:
+        client.post("beat", offer_id, name, {"cpu": [list(sample)] if sample else []})
+    except (OSError, ValueError, http.client.HTTPException):
+        return
+
+
+def run_variant(client: MasterClient, options: WorkerOptions, offer: dict[str, Any],
+                say: Callable[[str], None]) -> None:
+    """One variant: Locust worker, beats with CPU samples, then logs and done."""
+    offer_id = int(offer["id"])
+    workdir = Path(tempfile.mkdtemp(prefix="pgstampede-worker-"))
+    try:
+        plan = LoadConfig.from_json(json.dumps({**offer["plan"], "out_dir": str(workdir)}))
+        proc = _start_locust(plan, workdir, options, int(offer["locust_port"]))
+        say(f"variant {offer_id}: Locust worker {proc.pid} for {plan.duration_s:g}s")
+        sampler = CpuSampler(proc.pid)
+        deadline = time.monotonic() + plan.duration_s + GRACE_S
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(BEAT_S)
+                _beat(client, options.name, offer_id, sampler.sample())
+        finally:
+            if proc.poll() is None:
+                _stop(proc)
+        logs = sorted(workdir.glob(FILE_GLOB))
+        for path in logs:
+            client.upload(offer_id, options.name, path)
+        client.post("done", offer_id, options.name,
+                    {"locust_rc": proc.returncode, "files": len(logs)})
+        say(f"variant {offer_id}: done (Locust exit {proc.returncode}, {len(logs)} log(s))")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_worker(options: WorkerOptions, say: Callable[[str], None]) -> int:
+    """Serve variants until the master says the run is done; 0 then."""
+    client = MasterClient(options.master_host, options.master_port)
+    heard = time.monotonic()
+    say(f"worker {options.name}: waiting for the master at "
+        f"{options.master_host}:{options.master_port}")
+    while True:
+        try:
+            reply = client.poll(options.name)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            if options.wait_s is not None and time.monotonic() - heard > options.wait_s:
+                raise LoadError(f"worker {options.name}: no master at {options.master_host}:"
+                                f"{options.master_port} for {options.wait_s:g}s ({exc})"
+                                ) from None
+            time.sleep(POLL_S)
+            continue
+        heard = time.monotonic()
+        state = reply.get("state")
+        if state == "variant":
+            run_variant(client, options, reply, say)
+        elif state == "done" and not options.keep_going:
+            say(f"worker {options.name}: the run is over")
+            return 0
+        else:
+            time.sleep(POLL_S)

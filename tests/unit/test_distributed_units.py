@@ -1,0 +1,152 @@
+"""Distributed load, pure parts: the coordinator's protocol over real HTTP on 127.0.0.1,
+per-worker records (saturation, lost workers) and the --bind / --allow-address checks."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InputError
+from harness.load.coordinator import Coordinator, WorkerOutcome
+from harness.load.worker_stats import locust_saturated, lost_problem, worker_record
+from harness.runtime.ports import free_port
+from harness.safety import check_local_address, parse_bind
+from harness.worker import MasterClient
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_variant_is_offered_to_as_many_workers_as_wanted(tmp_path: Path) -> None:
+    clock = Clock()
+    with Coordinator("127.0.0.1", free_port(), clock=clock) as coordinator:
+        client = MasterClient("127.0.0.1", coordinator.port)
+        assert client.poll("w1") == {"state": "wait"}
+        assert client.poll("w2") == {"state": "wait"}
+        assert coordinator.idle_workers() == ["w1", "w2"]
+        assert coordinator.workers["w1"].address == "127.0.0.1"
+        offer = coordinator.open_offer({"stages": []}, 4242, tmp_path, wanted=1)
+        reply = client.poll("w2")
+        assert reply["state"] == "variant" and reply["id"] == offer.id
+        assert reply["locust_port"] == 4242 and reply["plan"] == {"stages": []}
+        assert client.poll("w1") == {"state": "wait"}  # one was wanted
+        assert coordinator.idle_workers() == ["w1"]
+        assert coordinator.pending(offer) == ["w2"]
+        clock.now += 10  # w2 silent for longer than ALIVE_S: no longer pending
+        assert coordinator.pending(offer) == []
+        assert coordinator.idle_workers() == []
+
+
+def test_beats_uploads_and_done_are_kept_per_worker(tmp_path: Path) -> None:
+    with Coordinator("127.0.0.1", free_port()) as coordinator:
+        client = MasterClient("127.0.0.1", coordinator.port)
+        offer = coordinator.open_offer({}, 1, tmp_path, wanted=2)
+        client.poll("w1")
+        client.post("beat", offer.id, "w1", {"cpu": [[1.0, 50.0, 95.0]]})
+        log = tmp_path / "src" / "requests-77.csv"
+        log.parent.mkdir()
+        log.write_bytes(b"t,endpoint\n" + b"1.0,read\n" * 100_000)
+        client.upload(offer.id, "w1", log)
+        client.post("done", offer.id, "w1", {"locust_rc": 0, "files": 1})
+        outcome = offer.taken["w1"]
+        assert outcome.cpu == [(1.0, 50.0, 95.0)] and outcome.done and outcome.locust_rc == 0
+        assert (tmp_path / "requests-w1-77.csv").read_bytes() == log.read_bytes()
+        assert coordinator.pending(offer) == []
+        coordinator.forget(offer)
+        client.post("beat", offer.id, "w1", {"cpu": []})  # refused (410), not kept
+        assert len(outcome.cpu) == 1
+        coordinator.finished = True
+        assert client.poll("w1") == {"state": "done"}
+
+
+def test_uploads_with_a_bad_name_or_unknown_variant_are_refused(tmp_path: Path) -> None:
+    with Coordinator("127.0.0.1", free_port()) as coordinator:
+        offer = coordinator.open_offer({}, 1, tmp_path, wanted=1)
+        MasterClient("127.0.0.1", coordinator.port).poll("w1")
+        conn = http.client.HTTPConnection("127.0.0.1", coordinator.port, timeout=10)
+        for path in (f"/v1/upload/{offer.id}/w1/..%2Fescape.csv",
+                     f"/v1/upload/{offer.id + 1}/w1/requests-1.csv",
+                     f"/v1/upload/{offer.id}/nobody/requests-1.csv"):
+            conn.request("PUT", path, body=b"x", headers={"Content-Length": "1"})
+            resp = conn.getresponse()
+            assert resp.status == 410, path
+            resp.read()
+        conn.close()
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_port_in_use_is_bad_input() -> None:
+    with Coordinator("127.0.0.1", free_port()) as first, \
+            pytest.raises(InputError, match="cannot listen"), \
+            Coordinator("127.0.0.1", first.port):
+        pass
+
+
+def test_saturation_per_worker_host() -> None:
+    busy = [(float(t), 80.0, 97.0) for t in range(3)]
+    calm = [(float(t), 20.0, 30.0) for t in range(27)]
+    assert locust_saturated(busy + calm) is False  # 10% of the samples: not more
+    assert locust_saturated(busy + calm[:20]) is True
+    assert locust_saturated([]) is None
+
+
+def _outcome(done: bool, cpu: list[tuple[float, float, float]]) -> WorkerOutcome:
+    return WorkerOutcome(name="w1", host="load-1", address="10.0.0.7", cores=4, cpu=cpu,
+                         logs=["requests-w1-1.csv"], last_heard=50.0, done=done,
+                         locust_rc=0 if done else None)
+
+
+def test_worker_record_counts_logs_and_keeps_cpu_of_the_load_window(tmp_path: Path) -> None:
+    (tmp_path / "requests-w1-1.csv").write_text("t,endpoint\n1,read\n2,read\n")
+    cpu = [(5.0, 90.0, 99.0), (11.0, 40.0, 50.0), (12.0, 60.0, 70.0), (30.0, 1.0, 1.0)]
+    locust = [{"worker": "w1", "requests": 2, "failures": 1, "missing_at": None}]
+    record = worker_record(_outcome(True, cpu), locust, tmp_path, window=(10.0, 20.0))
+    assert (record.locust_requests, record.locust_failures, record.logged_requests) == (2, 1, 2)
+    assert record.cpu == ((11.0, 40.0, 50.0), (12.0, 60.0, 70.0))
+    assert (record.cpu_host_mean, record.cpu_locust_mean, record.saturated) == (50.0, 60.0, False)
+    assert lost_problem(record, load_end=20.0) is None
+
+
+def test_a_worker_lost_during_the_load_is_a_problem(tmp_path: Path) -> None:
+    locust = [{"worker": "w1", "requests": 40, "failures": 0, "missing_at": 15.0}]
+    record = worker_record(_outcome(False, []), locust, tmp_path)
+    problem = lost_problem(record, load_end=20.0)
+    assert problem is not None
+    assert "worker w1 (10.0.0.7) lost at 15.000 after 40 requests" in problem
+    # gone after the load but before shipping its log: its requests are missing too
+    late = worker_record(_outcome(False, []), [{"worker": "w1", "requests": 9}], tmp_path)
+    assert lost_problem(late, load_end=20.0) is not None
+    # Locust lost sight of it only after the load ended, and it shipped everything: fine
+    after = worker_record(_outcome(True, []), [{"worker": "w1", "missing_at": 25.0}], tmp_path)
+    assert lost_problem(after, load_end=20.0) is None
+
+
+def test_bind_is_an_address_of_this_machine_and_a_port() -> None:
+    assert parse_bind("127.0.0.1:5557") == ("127.0.0.1", 5557)
+    assert parse_bind("0.0.0.0:5557") == ("0.0.0.0", 5557)
+    assert parse_bind("[::]:5557") == ("::", 5557)
+    for bad in ("5557", "localhost:5557", "127.0.0.1:", "127.0.0.1:65535", "127.0.0.1:x",
+                "192.0.2.1:5557"):  # 192.0.2.1: TEST-NET, not on this machine
+        with pytest.raises(InputError, match="--bind"):
+            parse_bind(bad)
+
+
+def test_allow_address_accepts_only_this_machines_addresses() -> None:
+    check_local_address("127.0.0.1", "--allow-address")
+    with pytest.raises(InputError, match="not an IP address of this machine"):
+        check_local_address("192.0.2.1", "--allow-address")
+    with pytest.raises(InputError, match="not an IP address"):
+        check_local_address("example.org", "--allow-address")
+
+
+def test_records_are_json(tmp_path: Path) -> None:
+    record = worker_record(_outcome(True, [(1.0, 2.0, 3.0)]), [], tmp_path)
+    assert json.loads(json.dumps(record.__dict__))["cpu"] == [[1.0, 2.0, 3.0]]
