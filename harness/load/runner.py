@@ -80,6 +80,7 @@ class LocustResult:
     load_end: float  # wall time the shape ended (NaN if it never did)
     totals: LocustTotals
     last_progress: LocustProgress | None
+    problems: tuple[str, ...] = ()  # a local Locust either ran its plan or failed
 
 
 def build_locust_argv(

@@ -40,6 +40,11 @@ class LoadWindow(Protocol):
     @property
     def load_end(self) -> float: ...
 
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Why the load fell short of its plan (a distributed worker lost); empty if whole."""
+        ...
+
 
 class LoadRunner(Protocol):
     """Drives the load against ``host`` and leaves its request logs in ``out_dir``."""

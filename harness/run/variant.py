@@ -165,6 +165,7 @@ class VariantRun:
                         log_path=self.dir / "logs" / "locust.log",
                         on_progress=self.live.on_load)
                     self._set_window(result.load_start, result.load_end)
+                    self._load_problems(result.problems)
                 finally:
                     if self.draft.load_end is None:
                         self.draft.load_end = time.time()
@@ -196,6 +197,12 @@ class VariantRun:
             self.draft.stages = stage_windows(start, self.scenario)
         if end is not None and math.isfinite(end):
             self.draft.load_end = end
+
+    def _load_problems(self, reasons: tuple[str, ...]) -> None:
+        """The load fell short of its plan (a worker lost): the variant run is incomplete."""
+        for reason in reasons:
+            self.draft.problems.append(Problem(source="load", reason=reason, t=time.time()))
+            self.progress.message(f"  incomplete: load: {reason}")
 
     def _load_spec(self) -> LoadSpec:
         return dataclasses.replace(self.scenario.load, requests=self.variant.requests)

@@ -154,8 +154,9 @@ class FakeDb:
 class FakeLoad:
     """A load runner that 'sends' one request per tick of the Ticker, inside its window."""
 
-    def __init__(self, tickers: list[Ticker]) -> None:
+    def __init__(self, tickers: list[Ticker], problems: tuple[str, ...] = ()) -> None:
         self.tickers = tickers
+        self.problems = problems
 
     async def run(self, load: LoadSpec, *, host: str, out_dir: Path, log_path: Path,
                   on_progress: Callable[[LocustProgress], None]) -> Any:
@@ -166,10 +167,11 @@ class FakeLoad:
         class Window:
             load_start: float
             load_end: float
+            problems: tuple[str, ...] = ()
 
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "ticks.json").write_text(json.dumps(ticker.ts))
-        return Window(ticker.ts[0], ticker.ts[-1])
+        return Window(ticker.ts[0], ticker.ts[-1], self.problems)
 
     def requests(self, out_dir: Path) -> pd.DataFrame:
         ts = json.loads((out_dir / "ticks.json").read_text()) if out_dir.is_dir() else []
@@ -183,6 +185,7 @@ class Fakes:
     runtime: FakeRuntime
     broken_db: bool = False
     background_error: str | None = None
+    load_problems: tuple[str, ...] = ()
     tickers: list[Ticker] = field(default_factory=list)
 
     def collectors(self, services: Services) -> Sequence[Collector]:
@@ -195,7 +198,7 @@ class Fakes:
         return empty_frame("background")
 
     def seams(self) -> Seams:
-        return Seams(runtime=self.runtime, load=FakeLoad(self.tickers),
+        return Seams(runtime=self.runtime, load=FakeLoad(self.tickers, self.load_problems),
                      collectors=self.collectors, background=self.background)
 
 
@@ -263,6 +266,16 @@ def test_an_unreadable_background_table_makes_the_run_incomplete(tmp_path: Path)
     with pytest.raises(IncompleteRunError,
                        match=r"a/1: background at \+[0-9.]+s: cannot read background_jobs"):
         check_run(out)
+
+
+def test_a_load_short_of_its_plan_makes_the_run_incomplete(tmp_path: Path) -> None:
+    lost = "worker w2 (10.0.0.2) lost at 12.000 after 40 requests (Locust's count)"
+    outcome, out = run_fake(tmp_path, Fakes(FakeRuntime(), load_problems=(lost,)), only=("a",))
+    assert (outcome.status, outcome.exit_code) == ("incomplete", 3)
+    record = RunFolder(out).read_manifest().variants[0]
+    assert record.status == "incomplete"
+    assert [(p.source, p.reason) for p in record.problems] == [("load", lost)]
+    assert {f.name: f.rows for f in record.frames}["requests"] == TICKS  # what was sent, kept
 
 
 def test_an_error_mid_run_ends_it_failed_with_everything_written(tmp_path: Path) -> None:
