@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.analysis.busy import busy_ms
 from harness.analysis.frames import (
     MONITOR_USER,
     endpoint_name,
@@ -196,6 +197,7 @@ def _platform(frames: Mapping[str, pd.DataFrame], window: _Window) -> Metrics:
         out["platform.frozen.peak"] = int(gauges["frozen"].max())
         out["platform.zombies.peak"] = int(gauges["zombie"].max())
         out["platform.queue.peak"] = int(gauges["queue"].max())
+        out["platform.busy_ms"] = busy_ms(gauges)
     out["platform.reaped"] = _counter_delta(platform, "reaped", window)
     out["platform.throttled"] = _counter_delta(platform, "throttled", window)
     if "init_failures" in platform:  # recorded since apps run on the platform

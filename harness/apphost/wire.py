@@ -21,6 +21,10 @@ Requests have an id >= 1; control frames have id 0 (``CONTROL_ID``)::
                                        "late"}: one pending unit of request ``r`` finished
                                        ``ms`` after its response, ``late`` if the instance was
                                        frozen and thawed in between
+                         hold          id 0, code 3 (``HOLD``): JSON {"r"}: keep request ``r``'s
+                                       slot after its response, until ``RELEASE`` (code 4,
+                                       JSON {"r"}): its work after the response is done
+                                       (built-in handler, ``background = "wait_until"``)
                          stream        id, code 1000 (``STREAM_START``): JSON {"status"};
                                        then code 1001 (``STREAM_CHUNK``): body bytes, one frame
                                        per chunk; code 1002 (``STREAM_END``): the stream ended
@@ -50,6 +54,8 @@ READY_ID = CONTROL_ID
 READY = 0
 INIT_FAILED = 1
 BACKGROUND_DONE = 2
+HOLD = 3
+RELEASE = 4
 # request frames' codes (gateway -> instance)
 HANDLER_REQUEST = 0
 APP_REQUEST = 1

@@ -68,6 +68,7 @@ class PlatformConfig:
     # the built-in handler's fixes as switches: where /counter counts (targets.shared.settings)
     state: str = "memory"
     on_freeze: str = "keep"  # "drain": close idle connections before the freeze
+    background: str = "after_response"  # or "wait_until" | "queue" (targets.shared.settings)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -80,6 +81,7 @@ class PlatformConfig:
         _choice("spawner", self.spawner, SPAWNERS)
         _choice("state", self.state, ("memory", "postgres"))
         _choice("on_freeze", self.on_freeze, ("keep", "drain"))
+        _choice("background", self.background, ("after_response", "wait_until", "queue"))
         for name in ("max_instances", "instance_concurrency", "pool_max"):
             if getattr(self, name) < 1:
                 raise InputError(f"platform config: {name} must be >= 1")
@@ -118,6 +120,7 @@ class PlatformConfig:
             "PGSTAMPEDE_POOL_MAX": str(self.pool_max),
             "PGSTAMPEDE_STATE": self.state,
             "PGSTAMPEDE_ON_FREEZE": self.on_freeze,
+            "PGSTAMPEDE_BACKGROUND": self.background,
         }
 
     def to_json(self) -> str:

@@ -9,8 +9,10 @@ fresh interpreter (``cold_start = "exec"``)::
 Importing the handler module is the "handler module initialised" step of a cold start; the
 instance then sends its ready frame. Each response's ``after`` work (``/background``) is
 started once the response is written, as a task the platform does not wait for: frozen with
-the instance, lost with it. A streamed response (``/events``) is sent frame by frame until it
-ends or the gateway cancels it (harness.platform.stream).
+the instance, lost with it, unless ``PGSTAMPEDE_BACKGROUND=wait_until``: the instance then
+asks the platform to keep the request's slot (``HOLD``) until the work is done
+(``RELEASE``), as Vercel's ``waitUntil``. A streamed response (``/events``) is sent frame by
+frame until it ends or the gateway cancels it (harness.platform.stream).
 """
 
 from __future__ import annotations
@@ -29,11 +31,20 @@ from collections.abc import Awaitable, Callable
 
 import uvloop
 
-from harness.apphost.wire import CANCEL, STREAM_CHUNK, STREAM_END, STREAM_START
+from harness.apphost.wire import (
+    CANCEL,
+    HOLD,
+    RELEASE,
+    STREAM_CHUNK,
+    STREAM_END,
+    STREAM_START,
+    control,
+)
 from harness.platform.protocol import READY_ID, decode_request, encode, error_body, read_frame
 from targets.shared.endpoints import EndpointRequest, EndpointResponse
 
 Handler = Callable[[EndpointRequest], Awaitable[EndpointResponse]]
+BACKGROUND_ENV = "PGSTAMPEDE_BACKGROUND"  # "wait_until": hold the slot until ``after`` ends
 
 
 def load_handler(spec: str) -> Handler:
@@ -45,6 +56,7 @@ def load_handler(spec: str) -> Handler:
 
 async def serve(fd: int, spec: str, started: float) -> None:
     handler = load_handler(spec)
+    wait_until = os.environ.get(BACKGROUND_ENV) == "wait_until"  # read once, at the start
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     ready = {"pid": os.getpid(), "init_ms": (time.perf_counter() - started) * 1000.0}
@@ -60,7 +72,8 @@ async def serve(fd: int, spec: str, started: float) -> None:
             if cancelled is not None:
                 cancelled.cancel()
             continue
-        task = asyncio.create_task(_answer(handler, frame.id, frame.payload, writer, tasks))
+        task = asyncio.create_task(_answer(handler, frame.id, frame.payload, writer, tasks,
+                                           wait_until))
         tasks.add(task)
         running[frame.id] = task
         task.add_done_callback(tasks.discard)
@@ -77,6 +90,7 @@ async def _answer(
     payload: bytes,
     writer: asyncio.StreamWriter,
     tasks: set[asyncio.Task[None]],
+    wait_until: bool = False,
 ) -> None:
     try:
         response = await handler(decode_request(payload))
@@ -88,11 +102,22 @@ async def _answer(
         await _stream(msg_id, response, writer)
         return
     body = json.dumps(response.body, separators=(",", ":")).encode()
+    hold = response.after is not None and wait_until
+    if hold:  # the platform keeps the slot (no freeze) until the work is done
+        writer.write(control(HOLD, {"r": msg_id}))
     writer.write(encode(msg_id, response.status, body))
-    if response.after is not None:
-        after = asyncio.ensure_future(response.after())
-        tasks.add(after)
-        after.add_done_callback(tasks.discard)
+    if response.after is None:
+        return
+    after = asyncio.ensure_future(response.after())
+    tasks.add(after)
+    after.add_done_callback(tasks.discard)
+    if hold:
+        try:
+            await after
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            writer.write(control(RELEASE, {"r": msg_id}))
 
 
 async def _stream(msg_id: int, response: EndpointResponse, writer: asyncio.StreamWriter) -> None:

@@ -22,6 +22,7 @@ class Reply:
     body: bytes
     headers: tuple[tuple[str, str], ...] | None = None
     stream: StreamBody | None = None  # a streamed body (harness.platform.stream)
+    held: asyncio.Event | None = None  # set when the instance released the request's slot
 
 
 class Instance:
@@ -41,6 +42,7 @@ class Instance:
         self.writer: asyncio.StreamWriter | None = None
         self.pending: dict[int, asyncio.Future[Reply]] = {}
         self.streams: dict[int, StreamBody] = {}  # streamed responses still running
+        self.holds: dict[int, asyncio.Event] = {}  # requests whose work runs after the answer
         self.next_id = 1
         self.background = 0  # units of app work still running after their response
 

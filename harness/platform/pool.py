@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -46,7 +47,9 @@ from harness.apphost.wire import (
     BACKGROUND_DONE,
     CANCEL,
     CONTROL_ID,
+    HOLD,
     INIT_FAILED,
+    RELEASE,
     STREAM_CHUNK,
     STREAM_END,
     STREAM_START,
@@ -179,10 +182,25 @@ class InstancePool:
         if isinstance(got, Reply):
             return got
         inst = got
+        reply: Reply | None = None
         try:
-            return await self._call(inst, req, deadline - self.clock(), sink)
+            reply = await self._call(inst, req, deadline - self.clock(), sink)
+            return reply
         finally:
-            self._release(inst)
+            if reply is not None and reply.held is not None and inst.state != DEAD:
+                self._track(self._release_when_done(inst, reply.held))
+            else:
+                self._release(inst)
+
+    async def _release_when_done(self, inst: Instance, held: asyncio.Event) -> None:
+        """``wait_until``: the slot is freed (and the instance maybe frozen) once the work
+        after the response is done, within ``max_duration`` (else ``request_timeout``)."""
+        limit = self.config.max_duration_s or self.config.request_timeout_s
+        try:
+            await asyncio.wait_for(held.wait(), limit)
+        except TimeoutError:
+            self._kill(inst, f"killed: work after the response still running after {limit} s")
+        self._release(inst)
 
     def _acquire_now(self) -> Instance | None:
         if self.closed or self.waiters:
@@ -244,7 +262,8 @@ class InstancePool:
             inst.pending.pop(msg_id, None)
         if reply.stream is not None:
             await self._relay(inst, msg_id, reply.stream, sink, begun)
-        return reply
+        held = inst.holds.get(msg_id)
+        return reply if held is None else dataclasses.replace(reply, held=held)
 
     async def _relay(self, inst: Instance, msg_id: int, body: StreamBody,
                      sink: StreamSink | None, begun: float) -> None:
@@ -485,7 +504,15 @@ class InstancePool:
         return Reply(response.status, response.body, response.headers)
 
     def _control(self, inst: Instance, frame: Frame) -> None:
-        """A control frame from a running instance: one unit of background work ended."""
+        """A control frame from a running instance: one unit of background work ended, or a
+        request's slot held after its answer (``HOLD``) or released (``RELEASE``)."""
+        if frame.code in (HOLD, RELEASE):
+            msg_id = int(json.loads(frame.payload)["r"])
+            held = inst.holds.setdefault(msg_id, asyncio.Event())
+            if frame.code == RELEASE:
+                held.set()
+                inst.holds.pop(msg_id, None)
+            return
         if frame.code != BACKGROUND_DONE or inst.background <= 0:
             return
         inst.background -= 1
@@ -523,6 +550,9 @@ class InstancePool:
         for body in inst.streams.values():
             body.end()
         inst.streams.clear()
+        for held in inst.holds.values():
+            held.set()
+        inst.holds.clear()
         if self.pidfile is not None:
             self.pidfile.changed()
         self._scale()

@@ -70,6 +70,8 @@ _BASE: tuple[MetricInfo, ...] = (
         "platform.init_failures", "count", "lower", "instances whose init failed (answered 502)"
     ),
     MetricInfo("platform.queue.peak", "count", "lower", "most requests waiting for an instance"),
+    MetricInfo("platform.busy_ms", "ms", "lower",
+               "instance time spent busy (unfrozen, work in flight), summed over instances"),
     MetricInfo("background.completed", "count", "higher", "background jobs that completed"),
     MetricInfo("background.delayed", "count", "lower", "background jobs completed late"),
     MetricInfo("background.lost", "count", "lower", "background jobs that never ran"),

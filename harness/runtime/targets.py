@@ -152,7 +152,7 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     try:
         with ManagedProcess(name="gateway", argv=argv, env=target_env(ctx),
                             log_path=ctx.logs / "gateway.log", ready_url=f"{url}/__platform/health",
-                            pid_dir=ctx.pid_dir) as proc:
+                            pid_dir=ctx.pid_dir) as proc, queue_worker(ctx, config.background):
             link_pid_file(ctx.pid_dir, pids_file)
 
             def gateway_pids() -> list[int]:
@@ -175,6 +175,18 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
         if stats.exists():
             shutil.copy(stats, ctx.logs / "platform-stats.json")
         remove_tempdir(workdir, ctx.pid_dir)
+
+
+@contextlib.contextmanager
+def queue_worker(ctx: TargetContext, background: str) -> Iterator[None]:
+    """With ``background = "queue"``: the worker completing the job rows (targets.worker)."""
+    if background != "queue":
+        yield
+        return
+    argv = [sys.executable, "-m", "targets.worker"]
+    with ManagedProcess(name="worker", argv=argv, env=target_env(ctx),
+                        log_path=ctx.logs / "worker.log", pid_dir=ctx.pid_dir):
+        yield
 
 
 def link_pid_file(pid_dir: Path | None, pids_file: Path) -> None:

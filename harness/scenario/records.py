@@ -108,6 +108,8 @@ class ServerlessSpec:
     max_duration_s: float = opt("max_duration", duration_field, 0.0)
     state: str = opt("state", choice_field("memory", "postgres"), "memory")
     on_freeze: str = opt("on_freeze", choice_field("keep", "drain"), "keep")
+    background: str = opt("background", choice_field("after_response", "wait_until", "queue"),
+                          "after_response")
     preset: str = opt("preset", choice_field("", *PRESETS), "")
     # the keys set explicitly on top of ``preset`` (recorded so the report can name them)
     overrides: tuple[str, ...] = ()

@@ -144,6 +144,7 @@ class _InstanceState:
                 instance=settings.instance,
                 db=db,
                 counter=Counter(settings.state),
+                background=settings.background,
                 background_delay_ms=settings.background_delay_ms,
                 hub=Hub(lambda: asyncpg.connect(settings.dsn, **settings.connect_kwargs())),
             )

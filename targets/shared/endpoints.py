@@ -82,6 +82,7 @@ class EndpointContext:
     counter: Counter
     background_delay_ms: int
     hub: Hub | None = None  # the process's LISTEN fan-out (/events)
+    background: str = "after_response"  # "queue": /background leaves its job to the worker
 
 
 Route = Callable[[EndpointRequest, EndpointContext], Awaitable[EndpointResponse]]
@@ -152,6 +153,8 @@ async def _background(request: EndpointRequest, ctx: EndpointContext) -> Endpoin
             ctx.instance,
             delay_ms,
         )
+    if ctx.background == "queue":  # targets.worker completes it (FOR UPDATE SKIP LOCKED)
+        return EndpointResponse(200, {"job": job, "instance": ctx.instance})
 
     async def after() -> None:
         await complete_background_job(ctx.db, job, delay_ms)

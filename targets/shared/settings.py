@@ -14,6 +14,11 @@ PGSTAMPEDE_STATE                 where /counter keeps its count: "memory" (defau
                                  process its own) or "postgres" (one row of the counters table)
 PGSTAMPEDE_ON_FREEZE             serverless only: "keep" (default) or "drain": close the
                                  instance's idle database connections before it is frozen
+PGSTAMPEDE_BACKGROUND            serverless only: how /background's work runs:
+                                 "after_response" (default: a task after the answer, frozen with
+                                 the instance), "wait_until" (the platform keeps the instance
+                                 unfrozen until it is done) or "queue" (a job row that the
+                                 worker process, targets.worker, completes)
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 DB_CLIENTS = ("connection", "pool")
 STATES = ("memory", "postgres")
 ON_FREEZE = ("keep", "drain")
+BACKGROUND_MODES = ("after_response", "wait_until", "queue")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class TargetSettings:
     instance: str = ""
     state: str = "memory"
     on_freeze: str = "keep"
+    background: str = "after_response"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TargetSettings:
@@ -61,6 +68,7 @@ class TargetSettings:
             instance=env.get("PGSTAMPEDE_INSTANCE", "") or str(os.getpid()),
             state=env.get("PGSTAMPEDE_STATE", "memory") or "memory",
             on_freeze=env.get("PGSTAMPEDE_ON_FREEZE", "keep") or "keep",
+            background=env.get("PGSTAMPEDE_BACKGROUND", "after_response") or "after_response",
         )
         settings.validate()
         return settings
@@ -73,7 +81,8 @@ class TargetSettings:
             )
         for name, value, allowed in (("DB_CLIENT", self.db_client, DB_CLIENTS),
                                      ("STATE", self.state, STATES),
-                                     ("ON_FREEZE", self.on_freeze, ON_FREEZE)):
+                                     ("ON_FREEZE", self.on_freeze, ON_FREEZE),
+                                     ("BACKGROUND", self.background, BACKGROUND_MODES)):
             if value not in allowed:
                 raise ValueError(f"PGSTAMPEDE_{name}={value!r}: expected one of {allowed}")
 
