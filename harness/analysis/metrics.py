@@ -38,6 +38,7 @@ from harness.analysis.frames import (
     pooler_totals,
 )
 from harness.analysis.host_saturation import host_metrics
+from harness.analysis.poolers import pooler_metrics
 from harness.analysis.realtime import realtime_metrics
 from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
 from harness.results.summary import Metrics
@@ -319,6 +320,8 @@ def _metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _W
     parts.update(_background(frames, ctx, window, names))
     parts.update(_state(requests, window, all_names))
     parts.update(_host(frames["host"], window))
+    if window.whole_run:  # pooler refusals and state leaks: over the whole run only
+        parts.update(pooler_metrics(frames, ctx.pooler, ctx.load_start, all_names))
     if window.whole_run:  # realtime: over the whole run only (subscriptions span stages)
         parts.update(realtime_metrics(frames["realtime"], frames["realtime_published"],
                                       frames["db_listen"]))

@@ -21,6 +21,7 @@ from harness.analysis.faults import fault_effect, fault_metrics
 from harness.analysis.findings import findings
 from harness.analysis.metrics import compute_metrics, stage_metrics
 from harness.analysis.nulls import mask_unmeasured, null_reasons
+from harness.analysis.poolers import storm_metrics
 from harness.analysis.run import LoadedRun, VariantRun, load_run
 from harness.results.codec import decode, encode
 from harness.results.records import SCHEMA_VERSION
@@ -72,8 +73,11 @@ def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
                for r in measured if r.ctx is not None]
     effects = [[fault_effect(r.frames["requests"], f, r.ctx.load_start, r.ctx.load_end)
                 for f in r.faults] for r in measured if r.ctx is not None]
-    for metrics, run_effects in zip(repeats, effects, strict=True):
+    for metrics, run_effects, run in zip(repeats, effects, measured, strict=True):
         metrics.update(fault_metrics(run_effects))
+        metrics.update(storm_metrics(run.frames, run.faults))
+        if "pooler_log" not in {f.name for f in run.record.frames}:
+            metrics["pooler.refused"] = None  # a run from before the pooler log was read
     stages = [stage_metrics(r.frames, r.ctx) for r in measured if r.ctx is not None]
     failed = [r for r in runs if r.status != "complete"]
     first = measured[0].ctx if measured else None

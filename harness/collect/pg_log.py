@@ -15,6 +15,9 @@ that ``authorized`` event is withdrawn when the refusal of the same pid follows,
 ``authorized`` counts admitted connections only. ``PgLogCollector`` tails the file from the
 start (keeping only events at or after ``since_t``), a little more at every sample, and
 reads the remainder at ``stop()``.
+
+While a restarted server recovers, a connection gets ``FATAL:  the database system is
+starting up`` (SQLSTATE 57P03): event ``starting_up``.
 """
 
 from __future__ import annotations
@@ -40,12 +43,16 @@ _REFUSED = (
     "sorry, too many clients already",
     "remaining connection slots are reserved",
 )
+_STARTING = (  # SQLSTATE 57P03 while the server recovers after a restart
+    "the database system is starting up",
+    "the database system is not yet accepting connections",
+)
 
 
 @dataclass(frozen=True)
 class LogEvent:
     t: float
-    event: str  # received | authorized | refused | disconnected
+    event: str  # received | authorized | refused | starting_up | disconnected
     pid: int
     user: str
     message: str
@@ -78,6 +85,8 @@ def _event(level: str, code: str | None, msg: str) -> str | None:
         return None
     if level == "FATAL" and (code == "53300" or msg.startswith(_REFUSED)):
         return "refused"
+    if level == "FATAL" and (code == "57P03" or msg.startswith(_STARTING)):
+        return "starting_up"
     return None
 
 

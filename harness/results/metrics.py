@@ -58,6 +58,10 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo("pooler.cl_waiting.peak", "count", "lower", "most clients queued in PgBouncer"),
     MetricInfo("pooler.maxwait_ms.peak", "ms", "lower", "longest PgBouncer client wait"),
     MetricInfo("pooler.sv_active.peak", "count", "none", "most PgBouncer server conns in use"),
+    MetricInfo("pooler.refused", "count", "lower",
+               "clients the pooler itself turned away (its log: max_client_conn)"),
+    MetricInfo("pooler.state_leaks", "count", "lower",
+               "/read_state answers that found another request's session state"),
     MetricInfo("platform.instances.peak", "count", "lower", "most live instances at once"),
     MetricInfo("platform.cold_starts", "count", "lower", "instances started"),
     MetricInfo("platform.cold_start_ms.p50", "ms", "lower", "median cold start"),
@@ -106,6 +110,14 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo("faults.recovery_s.max", "s", "lower", "slowest recovery after a fault"),
     MetricInfo("faults.unrecovered", "count", "lower", "faults never recovered from"),
     MetricInfo("faults.reconnected", "bool", "higher", "targets reconnected after every fault"),
+    MetricInfo("faults.connects_per_s.peak", "1/s", "lower",
+               "most connections authorised in one second after a restart fault"),
+    MetricInfo("faults.refused_53300", "count", "lower",
+               "connections refused with 53300 (too many clients) after a restart fault"),
+    MetricInfo("faults.refused_57p03", "count", "lower",
+               "connections refused with 57P03 (starting up) after a restart fault"),
+    MetricInfo("faults.pool_refill_s.max", "s", "lower",
+               "seconds after a restart until the server's connections were back"),
 )
 
 _FAMILIES: tuple[MetricInfo, ...] = tuple(

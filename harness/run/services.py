@@ -24,6 +24,7 @@ from harness.collect.pg_activity import PgActivityCollector
 from harness.collect.pg_log import PgLogCollector
 from harness.collect.pgbouncer import PgBouncerCollector
 from harness.collect.pgpool import PgpoolCollector
+from harness.collect.pooler_log import PoolerLogCollector
 from harness.errors import ServiceError
 from harness.faults import FaultTargets
 from harness.results.redact import redact_text
@@ -85,6 +86,7 @@ def bring_up(runtime: Runtime, variant: Variant, where: Where,
         services.versions["pgbouncer"] = pooler.version
         services.roles["pgbouncer"] = pooler.pids
         services.pooler_admin_dsn = pooler.admin_dsn
+        services.pooler_collectors.append(PoolerLogCollector(logs / "pgbouncer.log"))
         faults.pgbouncer = pooler
         dsn = pooler.app_dsn
     if variant.pooler == "pgpool":
@@ -116,6 +118,7 @@ def _bring_up_pgpool(runtime: Runtime, variant: Variant, where: Where,
     services.roles["pgpool"] = pooler.pids
     if isinstance(pooler, Pgpool):
         services.pooler_collectors.append(PgpoolCollector(pooler.pcp, pooler.port))
+    services.pooler_collectors.append(PoolerLogCollector(where.logs / "pgpool.log"))
     return pooler.app_dsn
 
 

@@ -16,6 +16,7 @@ children's state with ``pcp_proc_info`` using a password made for this run
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
 import signal
@@ -203,6 +204,7 @@ class Pgpool(Resource):
             name="pgpool", argv=argv, log_path=self.log_path, cwd=Path("/"),
             ready_check=self._ready, ready_timeout_s=self.ready_timeout_s,
             user=service_user(), stop_signal=signal.SIGINT, pid_dir=self.pid_dir,
+            env={**os.environ, "TZ": "UTC"},  # its log's timestamps carry no time zone
         )
         self._proc.start()
 
