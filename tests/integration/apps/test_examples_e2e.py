@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.scenario.loader import load_scenario
 from tests.integration.apps.conftest import EXAMPLES
 from tests.integration.apps.scenarios import example_sections, variants
 from tests.integration.pipeline_helpers import (
@@ -98,3 +99,23 @@ def test_example_persistent_serverless_and_pooled(
     assert pooled["db.refused"] == 0 == refusals_in_server_log(out, "serverless+pgbouncer")
     assert pooled["db.connections.peak"] <= PGBOUNCER_POOL
     assert pooled["http.error_rate"] == 0 and pooled["http.requests"] > 0
+
+
+@pytest.mark.parametrize("example", ["fastapi-shop", "flask-orders"])
+def test_shipped_example_scenario_loads(example: str, request: pytest.FixtureRequest,
+                                        tmp_path: Path) -> None:
+    """The example's scenario.toml as shipped, with ``.venv`` made as its README says (here:
+    a link to the cached venv): the app's interpreter finds the app and the preloads."""
+    python: Path = request.getfixturevalue(
+        {"fastapi-shop": "shop_python", "flask-orders": "orders_python"}[example])
+    for item in (EXAMPLES / example).iterdir():
+        if item.name != ".venv":
+            (tmp_path / item.name).symlink_to(item)
+    (tmp_path / ".venv").symlink_to(python.parents[1])
+    scenario = load_scenario(str(tmp_path / "scenario.toml"))
+    assert [(v.name, v.target, v.pooler) for v in scenario.variants] == [
+        ("persistent", "persistent", "none"), ("serverless", "serverless", "none"),
+        ("serverless+pgbouncer", "serverless", "pgbouncer")]
+    app = scenario.variants[0].app
+    assert app is not None and Path(app.python).parents[1] == tmp_path / ".venv"
+    assert all(v.requests and v.app == app for v in scenario.variants)

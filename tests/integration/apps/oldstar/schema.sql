@@ -2,6 +2,7 @@
 -- startups: one row per lifespan startup (worker or instance), with the Starlette it ran.
 CREATE TABLE startups (
     id        bigserial PRIMARY KEY,
+    tag       text NOT NULL,        -- RECORD_TAG: the variant database's port
     pid       integer NOT NULL,
     starlette text NOT NULL,
     at        timestamptz NOT NULL DEFAULT clock_timestamp()
@@ -10,6 +11,7 @@ CREATE TABLE startups (
 -- the app does after its response (a Starlette background task).
 CREATE TABLE jobs (
     id           bigserial PRIMARY KEY,
+    tag          text NOT NULL,
     requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     delay_ms     integer NOT NULL,
     done_at      timestamptz
