@@ -1,7 +1,13 @@
 """Scale-out: sustained new instances per second, the most concurrent instances held, and
 memory per frozen instance (PSS). N concurrent /slow requests each get their own instance
 (instance_concurrency 1, scale_rate high enough not to limit), PostgreSQL's max_connections
-raised to match. Prints JSON.
+raised to match. Prints JSON, then where the CPU went (scale_breakdown.py).
+
+``new_instances_per_s`` is end to end: N over the time from the first request sent to the
+last instance's database connection opened (each instance runs its init, then opens its own
+connection for the request that started it; its ``backend_start`` is read from
+pg_stat_activity, every instance holding its connection while frozen).
+``ready_instances_per_s``: up to the last instance ready (init done, before its connect).
 
     .venv/bin/python benchmarks/platform_scale.py [--instances 1000] [--hold-ms 20000]
 """
@@ -17,7 +23,9 @@ import signal
 import time
 
 import psutil
+import psycopg
 from platform_common import cluster, gateway, get, stats, summary
+from scale_breakdown import breakdown, role_cpu
 
 from harness.platform.config import PlatformConfig
 from harness.platform.launch import builtin_launch
@@ -42,6 +50,14 @@ def pss_mb(pids: list[int]) -> list[float]:
         with contextlib.suppress(psutil.Error):
             out.append(psutil.Process(pid).memory_full_info().pss / 2**20)
     return out
+
+
+def connected_at(monitor_dsn: str) -> list[float]:
+    """Epoch seconds at which each of the app's connections was opened."""
+    with psycopg.connect(monitor_dsn) as conn:
+        rows = conn.execute("SELECT extract(epoch FROM backend_start)::float8 "
+                            "FROM pg_stat_activity WHERE usename = 'app'").fetchall()
+    return sorted(float(r[0]) for r in rows)
 
 
 def instance_pids(host: str, port: int) -> list[int]:
@@ -91,9 +107,12 @@ def main() -> None:
             request_timeout_s=600.0,
         ) as (h, p),
     ):
+        cpu_before = role_cpu()
         began = time.time()
         statuses = asyncio.run(load(h, p, n, args.hold_ms))
         elapsed = time.time() - began
+        cpu = breakdown(cpu_before, role_cpu(), n)
+        connected = connected_at(pg.monitor_dsn)
         doc = stats(h, p)
         pids = instance_pids(h, p)
         frozen_pss = pss_mb(pids[:100])
@@ -110,8 +129,14 @@ def main() -> None:
                 "instances_held_at_end": doc["instances"],
                 "frozen_at_end": doc["frozen"],
                 "template_only_new_instances_per_s": round(template_rate, 1),
-                "new_instances_per_s": round(len(ready) / max(1e-9, ready[-1] - first_start), 1),
+                "new_instances_per_s": round(len(connected) / max(1e-9, connected[-1] - began),
+                                             1),
+                "seconds_to_connect_all": round(connected[-1] - began, 2),
+                "connections_opened": len(connected),
+                "ready_instances_per_s": round(len(ready) / max(1e-9, ready[-1] - first_start),
+                                               1),
                 "seconds_to_start_all": round(ready[-1] - first_start, 2),
+                "cpu_ms_per_new_instance": cpu.per_instance_ms,
                 "cold_start_ms_under_load": summary([e["duration_ms"] for e in events]),
                 "frozen_instance_pss_mb": summary(frozen_pss),
                 "wall_s": round(elapsed, 1),
@@ -119,6 +144,8 @@ def main() -> None:
             indent=2,
         )
     )
+    print("where the CPU of a new instance goes (request, fork, init, connect, answer):")
+    print("\n".join(cpu.lines()))
 
 
 if __name__ == "__main__":
