@@ -15,11 +15,16 @@ control socket. Messages:
                           JSON {"instance": ID, "pid": P} per fork;
                           JSON {"error": TEXT} instead of ready if a preload fails (it exits)
 
-Each instance is a child of the template that calls ``setsid()`` (its own session and process
-group, so the gateway can SIGSTOP/SIGCONT/SIGKILL it as a group) and asks the kernel to SIGKILL
-it when the template dies (``PR_SET_PDEATHSIG``); the template asks the same for itself
-towards the gateway, so nothing survives the gateway, even a SIGKILLed one. The template
-ignores SIGCHLD, so the kernel reaps dead instances. ``fork``: the child calls
+Each instance is a child of the template that calls ``setpgid(0, 0)`` (its own process
+group, so the gateway can SIGSTOP/SIGCONT/SIGKILL it as a group; not its own session: with
+the kernel's autogroup scheduling each session is a group of equal weight, and a burst of
+hundreds of instances in their own sessions would starve the template and the gateway that
+start them) and asks the kernel to SIGKILL it when the template dies (``PR_SET_PDEATHSIG``);
+the template asks the same for itself towards the gateway, so nothing survives the gateway,
+even a SIGKILLed one. The template ignores SIGCHLD, so the kernel reaps dead instances.
+The template (and the gateway) ask for a higher CPU priority (nice ``CONTROL_NICE``) where
+they may (root, CAP_SYS_NICE): the platform's control plane is not an instance competing for
+a core; instances run at the priority the gateway was started with. ``fork``: the child calls
 ``MODULE.main(["--fd", FD, "--instance", ID, *RUNTIME_ARGS], started)``; ``exec``: it runs
 ``python -m MODULE`` with the same arguments in a fresh interpreter. Standard library only.
 """
@@ -27,6 +32,7 @@ ignores SIGCHLD, so the kernel reaps dead instances. ``fork``: the child calls
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -40,6 +46,16 @@ import time
 from .loader import error_text, prepare
 
 PR_SET_PDEATHSIG = 1
+INSTANCE_NICE_ENV = "PGSTAMPEDE_INSTANCE_NICE"  # set by the gateway: its priority before raising
+CONTROL_NICE = -10
+
+
+def raise_priority(nice: int = CONTROL_NICE) -> int:
+    """Lower this process's nice value to ``nice`` where allowed; the value it had before."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    with contextlib.suppress(OSError):  # not permitted (no CAP_SYS_NICE): keep ours
+        os.setpriority(os.PRIO_PROCESS, 0, min(nice, before))
+    return before
 
 
 def die_with_parent(parent: int) -> None:
@@ -51,13 +67,14 @@ def die_with_parent(parent: int) -> None:
 
 
 def _child(ctrl: socket.socket, fd: int, instance: str, mode: str, runtime: str,
-           extra: list[str]) -> None:
+           extra: list[str], nice: int) -> None:
     """Runs in the forked child; never returns."""
     started = time.perf_counter()
     code = 1
     try:
         parent = os.getppid()
-        os.setsid()
+        os.setpgid(0, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, nice)  # back to the gateway's original priority
         die_with_parent(parent)
         ctrl.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -75,7 +92,7 @@ def _child(ctrl: socket.socket, fd: int, instance: str, mode: str, runtime: str,
         os._exit(code)
 
 
-def serve(ctrl: socket.socket, runtime: str, extra: list[str]) -> None:
+def serve(ctrl: socket.socket, runtime: str, extra: list[str], nice: int = 0) -> None:
     """Fork one instance per control message until the gateway closes the socket."""
     while True:
         try:
@@ -89,7 +106,8 @@ def serve(ctrl: socket.socket, runtime: str, extra: list[str]) -> None:
             continue
         pid = os.fork()
         if pid == 0:
-            _child(ctrl, fds[0], str(request["instance"]), str(request["mode"]), runtime, extra)
+            _child(ctrl, fds[0], str(request["instance"]), str(request["mode"]), runtime, extra,
+                   nice)
         os.close(fds[0])
         ctrl.send(json.dumps({"instance": request["instance"], "pid": pid}).encode())
 
@@ -114,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("extra", nargs="*", help="the runtime's own arguments (after --)")
     args = parser.parse_args(argv)
     die_with_parent(args.parent or os.getppid())
+    own = raise_priority()
+    nice = int(os.environ.pop(INSTANCE_NICE_ENV, own))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
     ctrl = socket.socket(fileno=args.fd)
@@ -126,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # keep the imported objects' pages shared with forked instances
     ctrl.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
-    serve(ctrl, args.runtime, args.extra)
+    serve(ctrl, args.runtime, args.extra, nice)
     return 0
 
 

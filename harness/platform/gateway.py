@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -40,6 +41,7 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
+from harness.apphost.template import INSTANCE_NICE_ENV, raise_priority
 from harness.apphost.wire import HttpRequest
 from harness.errors import HarnessError
 from harness.platform.config import PlatformConfig
@@ -223,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, HarnessError) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
+    # the control plane first (where allowed); instances return to the priority we had
+    os.environ[INSTANCE_NICE_ENV] = str(raise_priority())
     serve(config, args.host, args.port, args.workdir)
     return 0
 
