@@ -25,6 +25,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "cold_starts": ("platform.cold_start",),
     "requests": ("http.", "latency.", "errors.", "state.", "faults."),
     "host": ("host.", "load.saturated", "harness."),
+    "workers": ("load.workers",),
 }
 """Which metrics each frame feeds (by name prefix). A new frame or metric family: add it."""
 

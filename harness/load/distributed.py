@@ -39,7 +39,7 @@ from harness.load.runner import (
     read_request_logs,
     run_locust,
 )
-from harness.load.worker_stats import WorkerRecord, lost_problem, worker_record
+from harness.load.worker_stats import WorkerRecord, lost_problem, worker_record, workers_frame
 from harness.safety import is_loopback
 
 RECORDS_FILE = "workers.json"
@@ -101,6 +101,10 @@ class DistributedRunner:
     def requests(self, out_dir: Path) -> pd.DataFrame:
         return read_request_logs(out_dir)
 
+    def frames(self, out_dir: Path) -> dict[str, pd.DataFrame]:
+        """The ``workers`` frame: every worker's CPU samples in the load window."""
+        return {"workers": workers_frame(_json_rows(out_dir / RECORDS_FILE))}
+
     # ---- steps ------------------------------------------------------------------------------
 
     def _check_reachable(self, url: str) -> None:
@@ -129,7 +133,7 @@ class DistributedRunner:
 
     def _records(self, offer: Offer, out_dir: Path, start: float, end: float
                  ) -> tuple[WorkerRecord, ...]:
-        locust = _locust_workers(out_dir / WORKERS_FILE)
+        locust = _json_rows(out_dir / WORKERS_FILE)
         window = (start, end) if math.isfinite(start) and math.isfinite(end) else None
         with self.coordinator.lock:
             outcomes: list[WorkerOutcome] = list(offer.taken.values())
@@ -145,8 +149,8 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
             for k, v in row.items()}
 
 
-def _locust_workers(path: Path) -> list[dict[str, Any]]:
-    """What the Locust master wrote of its workers (empty when it wrote nothing)."""
+def _json_rows(path: Path) -> list[dict[str, Any]]:
+    """The objects of a JSON list file (empty when there is none: the variant ended early)."""
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.metrics import SATURATION_CPU_PERCENT, SATURATION_SAMPLE_SHARE
+import pandas as pd
+
+from harness.analysis.workers import SATURATION_CPU_PERCENT, SATURATION_SAMPLE_SHARE
 from harness.load.coordinator import CpuSample, WorkerOutcome
+from harness.results.frames import coerce_frame, empty_frame
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,16 @@ def worker_record(outcome: WorkerOutcome, locust: Sequence[Mapping[str, Any]], o
         last_heard=outcome.last_heard, missing_at=min(missing) if missing else None,
         cpu_host_mean=_mean([s[1] for s in cpu]), cpu_locust_mean=_mean([s[2] for s in cpu]),
         saturated=locust_saturated(cpu), cpu=cpu)
+
+
+def workers_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The ``workers`` frame (one row per CPU sample) of records as written to JSON."""
+    rows = [{"t": t, "worker": r["name"], "host": r["host"], "address": r["address"],
+             "host_cpu_percent": host, "locust_cpu_percent": locust}
+            for r in records for t, host, locust in r.get("cpu") or ()]
+    if not rows:
+        return empty_frame("workers")
+    return coerce_frame("workers", pd.DataFrame(rows)).sort_values("t", kind="stable")
 
 
 def lost_problem(record: WorkerRecord, load_end: float) -> str | None:

@@ -106,6 +106,15 @@ FRAME_SCHEMAS: dict[str, Schema] = {
     },
     "realtime_published": {"id": "int64", "published_at": "float64"},
     "db_listen": {"t": "float64", "listen": "int64"},
+    # distributed runs only (--workers): each worker's CPU samples (harness.load.distributed)
+    "workers": {
+        "t": "float64",
+        "worker": "str",
+        "host": "str",
+        "address": "str",
+        "host_cpu_percent": "float64",
+        "locust_cpu_percent": "float64",
+    },
 }
 
 FRAME_NAMES: tuple[str, ...] = tuple(FRAME_SCHEMAS)

@@ -56,6 +56,10 @@ class LoadRunner(Protocol):
         """The ``requests`` frame of what ``run`` sent."""
         ...
 
+    def frames(self, out_dir: Path) -> dict[str, pd.DataFrame]:
+        """Other frames of the load (distributed: ``workers``); none for a local Locust."""
+        ...
+
 
 CollectorsFactory = Callable[[Services], Sequence[Collector]]
 BackgroundReader = Callable[[str], pd.DataFrame]
@@ -72,6 +76,9 @@ class LocustRunner:
 
     def requests(self, out_dir: Path) -> pd.DataFrame:
         return read_request_logs(out_dir)
+
+    def frames(self, out_dir: Path) -> dict[str, pd.DataFrame]:
+        return {}
 
 
 def read_background(dsn: str) -> pd.DataFrame:

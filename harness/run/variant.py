@@ -215,6 +215,7 @@ class VariantRun:
     def _persist(self, sampler: Sampler, locust_dir: Path) -> None:
         frames = dict(sampler.frames())
         frames["requests"] = self.seams.load.requests(locust_dir)
+        frames.update(self.seams.load.frames(locust_dir))
         if self._realtime():
             frames["realtime"] = read_realtime_logs(locust_dir)
         for name, frame in frames.items():

@@ -1,5 +1,6 @@
 """Distributed load, pure parts: the coordinator's protocol over real HTTP on 127.0.0.1,
-per-worker records (saturation, lost workers) and the --bind / --allow-address checks."""
+per-worker records and metrics (saturation per worker host, lost workers), the workers
+frame, and the --bind / --allow-address checks."""
 
 from __future__ import annotations
 
@@ -7,11 +8,26 @@ import http.client
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from harness.analysis import metrics as analysis_metrics
+from harness.analysis.workers import (
+    SATURATION_CPU_PERCENT,
+    SATURATION_SAMPLE_SHARE,
+    WORKER_METRICS,
+    saturated_workers,
+    worker_metrics,
+)
 from harness.errors import InputError
 from harness.load.coordinator import Coordinator, WorkerOutcome
-from harness.load.worker_stats import locust_saturated, lost_problem, worker_record
+from harness.load.worker_stats import (
+    locust_saturated,
+    lost_problem,
+    worker_record,
+    workers_frame,
+)
+from harness.results.frames import FRAME_SCHEMAS, empty_frame
 from harness.runtime.ports import free_port
 from harness.safety import check_local_address, parse_bind
 from harness.worker import MasterClient
@@ -150,3 +166,34 @@ def test_allow_address_accepts_only_this_machines_addresses() -> None:
 def test_records_are_json(tmp_path: Path) -> None:
     record = worker_record(_outcome(True, [(1.0, 2.0, 3.0)]), [], tmp_path)
     assert json.loads(json.dumps(record.__dict__))["cpu"] == [[1.0, 2.0, 3.0]]
+
+
+def _cpu_rows(worker: str, locust: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"t": [float(i) for i in range(len(locust))], "worker": worker,
+                         "host": "h", "address": "10.0.0.1", "host_cpu_percent": 50.0,
+                         "locust_cpu_percent": locust})
+
+
+def test_worker_metrics_per_worker_host() -> None:
+    busy = _cpu_rows("a", [97.0] * 3 + [20.0] * 7)  # 30% of its samples over 90%
+    calm = _cpu_rows("b", [40.0] * 10)
+    rows = pd.concat([busy, calm], ignore_index=True)
+    assert saturated_workers(rows) == ["a"]
+    assert worker_metrics(rows) == {"load.workers": 2, "load.workers.saturated": 1,
+                                    "load.workers.cpu.locust.max": 43.1,
+                                    "load.workers.cpu.host.max": 50.0}
+    assert worker_metrics(empty_frame("workers")) == dict.fromkeys(WORKER_METRICS)
+
+
+def test_the_saturation_rule_is_the_local_one() -> None:
+    assert (analysis_metrics.SATURATION_CPU_PERCENT, analysis_metrics.SATURATION_SAMPLE_SHARE) \
+        == (SATURATION_CPU_PERCENT, SATURATION_SAMPLE_SHARE)
+
+
+def test_the_workers_frame_has_one_row_per_cpu_sample(tmp_path: Path) -> None:
+    records = [json.loads(json.dumps(worker_record(_outcome(True, cpu), [], tmp_path).__dict__))
+               for cpu in ([(2.0, 10.0, 20.0), (1.0, 11.0, 21.0)], [])]
+    frame = workers_frame(records)
+    assert list(frame["t"]) == [1.0, 2.0] and set(frame["address"]) == {"10.0.0.7"}
+    assert list(frame.columns) == list(FRAME_SCHEMAS["workers"])
+    assert workers_frame([]).empty

@@ -179,6 +179,9 @@ class FakeLoad:
             "t": ts, "endpoint": "read", "latency_ms": 2.0, "status": 200, "kind": "",
             "instance": "1", "counter": -1}))
 
+    def frames(self, out_dir: Path) -> dict[str, pd.DataFrame]:
+        return {}
+
 
 @dataclass
 class Fakes:

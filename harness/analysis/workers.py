@@ -1,0 +1,41 @@
+"""Per-worker-host load metrics of a distributed run (``pgstampede run --workers N``).
+
+The ``workers`` frame holds each worker's CPU samples (``t``, ``worker``, ``host``,
+``address``, ``host_cpu_percent`` of all its cores, ``locust_cpu_percent`` of one core); a
+local run has none and these metrics are null there. A worker host is saturated by the same
+rule as a local Locust (``load.saturated``): its Locust above 90% of a core in more than
+10% of its samples of the load window.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.results.summary import Metrics
+
+SATURATION_CPU_PERCENT = 90.0
+SATURATION_SAMPLE_SHARE = 0.10
+
+WORKER_METRICS = ("load.workers", "load.workers.saturated", "load.workers.cpu.locust.max",
+                  "load.workers.cpu.host.max")
+
+
+def saturated_workers(rows: pd.DataFrame) -> list[str]:
+    """The workers whose Locust was saturated in ``rows`` (already cut to the window)."""
+    if rows.empty:
+        return []
+    busy = (rows["locust_cpu_percent"] > SATURATION_CPU_PERCENT).groupby(rows["worker"]).mean()
+    return sorted(str(w) for w in busy.index[busy > SATURATION_SAMPLE_SHARE])
+
+
+def worker_metrics(rows: pd.DataFrame) -> Metrics:
+    """``load.workers*`` from the ``workers`` rows of the load window (null when none)."""
+    if rows.empty:
+        return dict.fromkeys(WORKER_METRICS)
+    means = rows.groupby("worker")[["locust_cpu_percent", "host_cpu_percent"]].mean()
+    return {
+        "load.workers": int(rows["worker"].nunique()),
+        "load.workers.saturated": len(saturated_workers(rows)),
+        "load.workers.cpu.locust.max": round(float(means["locust_cpu_percent"].max()), 2),
+        "load.workers.cpu.host.max": round(float(means["host_cpu_percent"].max()), 2),
+    }
