@@ -148,7 +148,8 @@ class RunFolder:
         frames = {name: empty_frame(name) for name in FRAME_NAMES}
         problems: list[Problem] = []
         for recorded in record.frames:
-            frame, problem = _verified(directory / recorded.filename, recorded)
+            frame, problem = _verified(directory / recorded.filename, recorded,
+                                       f"{record.dir}/{recorded.filename}")
             if problem is not None:
                 problems.append(problem)
             else:
@@ -160,10 +161,12 @@ class RunFolder:
         return tuple(self.load_variant(v) for v in manifest.variants)
 
 
-def _verified(path: Path, recorded: FrameFile) -> tuple[pd.DataFrame, Problem | None]:
-    """The frame in ``path`` if it is the file that was written, else a problem naming it."""
+def _verified(path: Path, recorded: FrameFile, shown: str
+              ) -> tuple[pd.DataFrame, Problem | None]:
+    """The frame in ``path`` if it is the file that was written, else a problem naming it
+    (``shown``: its path inside the run folder, so that a copied folder reads the same)."""
     def problem(reason: str) -> tuple[pd.DataFrame, Problem]:
-        return empty_frame(recorded.name), Problem(source=str(path), reason=reason)
+        return empty_frame(recorded.name), Problem(source=shown, reason=reason)
 
     if not path.is_file():
         return problem(f"missing (the run wrote {recorded.rows} rows)")

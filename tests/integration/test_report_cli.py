@@ -45,7 +45,8 @@ def test_report_of_a_folder_with_a_missing_file_names_it_and_exits_3(tmp_path: P
     assert "incomplete" in result.stdout
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "incomplete"
-    assert summary["problems"][0].startswith(f"serverless/1: {missing}: missing")
+    assert summary["problems"][0].startswith("serverless/1: serverless/1/requests.parquet: "
+                                             "missing")
     html = (run / "index.html").read_text()
     assert "This run is incomplete" in html and "requests.parquet: missing" in html
 
@@ -59,7 +60,7 @@ def test_an_emptied_frame_file_fails_check_and_report_naming_the_file(tmp_path: 
     _empty(path)
     checked = run_cli("check", str(run))
     assert checked.returncode == 3, checked.stdout + checked.stderr
-    assert f"{path}: holds 0 rows" in checked.stderr
+    assert f"serverless/1/{frame}.parquet: holds 0 rows" in checked.stderr
     assert len(checked.stderr.strip().splitlines()) == 1
     reported = run_cli("report", str(run))
     assert reported.returncode == 3
