@@ -110,6 +110,7 @@ def distributed_load(args: argparse.Namespace) -> DistributedRunner | None:
 
 
 def cmd_worker(args: argparse.Namespace, console: Console) -> int:
+    from harness.load.coordinator import NAME_RE
     from harness.worker import WorkerOptions, default_name, run_worker
 
     host, _, port = args.master.rpartition(":")
@@ -117,6 +118,9 @@ def cmd_worker(args: argparse.Namespace, console: Console) -> int:
         raise InputError(f"--master {args.master!r}: expected HOST:PORT, e.g. 10.0.0.5:5557")
     if args.wait is not None and args.wait <= 0:
         raise InputError("--wait: expected seconds > 0")
+    if args.name is not None and not NAME_RE.match(args.name):
+        raise InputError(f"--name {args.name!r}: expected 1 to 64 letters, digits, '_', '.' "
+                         "or '-'")
     options = WorkerOptions(master_host=host.strip("[]"), master_port=int(port),
                             name=args.name or default_name(), wait_s=args.wait,
                             keep_going=args.keep_going)

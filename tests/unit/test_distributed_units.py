@@ -4,12 +4,15 @@ frame, and the --bind / --allow-address checks."""
 
 from __future__ import annotations
 
+import argparse
 import http.client
+import io
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from harness.analysis import metrics as analysis_metrics
 from harness.analysis.workers import (
@@ -19,7 +22,8 @@ from harness.analysis.workers import (
     saturated_workers,
     worker_metrics,
 )
-from harness.errors import InputError
+from harness.cli import build_parser, cmd_worker, distributed_load
+from harness.errors import InputError, LoadError
 from harness.load.coordinator import Coordinator, WorkerOutcome
 from harness.load.worker_stats import (
     locust_saturated,
@@ -197,3 +201,38 @@ def test_the_workers_frame_has_one_row_per_cpu_sample(tmp_path: Path) -> None:
     assert list(frame["t"]) == [1.0, 2.0] and set(frame["address"]) == {"10.0.0.7"}
     assert list(frame.columns) == list(FRAME_SCHEMAS["workers"])
     assert workers_frame([]).empty
+
+
+def _run_args(*flags: str) -> argparse.Namespace:
+    return build_parser().parse_args(["run", "quickstart", *flags])
+
+
+def test_distributed_flags_are_checked_before_anything_starts() -> None:
+    assert distributed_load(_run_args()) is None
+    runner = distributed_load(_run_args("--workers", "2", "--bind", "127.0.0.1:5557"))
+    assert runner is not None and (runner.workers, runner.bind_host, runner.bind_port) == \
+        (2, "127.0.0.1", 5557)
+    for flags, message in ((["--bind", "127.0.0.1:5557"], "--bind: only with --workers"),
+                           (["--workers", "0"], "--workers: expected an integer >= 1"),
+                           (["--workers", "2", "--bind", "10.1.2.3"], "--bind '10.1.2.3'")):
+        with pytest.raises(InputError, match=message):
+            distributed_load(_run_args(*flags))
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--master", "10.0.0.5"], "expected HOST:PORT"),
+    (["--master", "10.0.0.5:0"], "expected HOST:PORT"),
+    (["--master", "h:5557", "--wait", "0"], "--wait: expected seconds > 0"),
+    (["--master", "h:5557", "--name", "a b"], "--name 'a b'"),
+])
+def test_worker_flags_are_bad_input(flags: list[str], message: str) -> None:
+    args = build_parser().parse_args(["worker", *flags])
+    with pytest.raises(InputError, match=message):
+        cmd_worker(args, Console(file=io.StringIO()))
+
+
+def test_a_worker_without_a_master_gives_up_after_wait() -> None:
+    args = build_parser().parse_args(["worker", "--master", f"127.0.0.1:{free_port()}",
+                                      "--wait", "0.5", "--name", "lonely"])
+    with pytest.raises(LoadError, match="worker lonely: no master at 127.0.0.1:.* for 0.5s"):
+        cmd_worker(args, Console(file=io.StringIO()))
