@@ -1,4 +1,5 @@
-# pgstampede — `make demo` runs the quick start, `make test` runs the test suite.
+# pgstampede — `make demo` runs the quick start, `make test` runs the test suite,
+# `make bench` runs the benchmarks (BENCH_ARGS=--quick for a short pass) and prints their goals.
 # `setup` is idempotent: it installs only what is missing.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,8 +9,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 SCENARIO ?= scenarios/quickstart.toml
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: setup system-packages browser demo test lint typecheck clean-runs
+.PHONY: setup system-packages browser demo test bench lint typecheck clean-runs
 
 setup: system-packages $(VENV)/.installed
 
@@ -40,6 +42,11 @@ demo: setup
 
 test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (benchmarks)"; \
+	  $(APT) update -q && $(APT) install -y -q --no-install-recommends wrk; }
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint:
 	$(BIN)/ruff check harness targets tests benchmarks

@@ -40,6 +40,7 @@ import psutil
 
 from harness.collect.machine import MachineReading, machine_use, read_machine
 from harness.results.frames import coerce_frame, empty_frame
+from harness.runtime.pinning import Pinner
 
 COLUMNS = ("t", "role", "cpu_percent", "rss_mb", "processes", "wait_percent")
 MIB = 1 << 20
@@ -246,12 +247,13 @@ class HostCollector:
 
     def __init__(
         self, roles: Mapping[str, Callable[[], list[int]]], interval_s: float = 0.5,
-        *, machine: bool = True,
+        *, machine: bool = True, pinner: Pinner | None = None,
     ) -> None:
         self.roles = dict(roles)
         if machine:
             self.roles.setdefault(HARNESS_ROLE, lambda: [os.getpid()])
         self.machine = machine
+        self.pinner = pinner  # [host] pin: each role's new processes placed on its cores
         self.interval_s: float | None = interval_s
         self._state: dict[str, _RoleState] = {}
         self._prev: _Previous | None = None
@@ -269,6 +271,8 @@ class HostCollector:
         for role, pids in roots.items():
             procs = family(table, pids, every_root - set(pids))
             in_roles.update(p.key for p in procs)
+            if self.pinner is not None:
+                self.pinner.place(role, [p.pid for p in procs])
             waits = {p.key: w for p in procs
                      if (w := run_queue_wait_s(p.pid)) is not None} if role in WAIT_ROLES else {}
             state = self._state.get(role)

@@ -1,0 +1,167 @@
+"""Run the harness's benchmarks and print one table of figures against their goals.
+
+    .venv/bin/python benchmarks/bench.py [--quick] [--only NAME,...]
+
+Each benchmark runs as its own process (as a newcomer would run it by hand) and prints JSON;
+one figure or more is read from it by key path and compared with its goal. A benchmark that
+fails or whose tool is missing (wrk: ``make bench`` installs it) is a row that says so; the
+exit code is 1 when a goal was missed or a benchmark failed, 0 otherwise. The figures are
+this machine's: on a shared or busy machine they are lower than on a quiet one, which the
+host saturation check of a run reports too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    path: tuple[str, ...]  # key path into the benchmark's JSON
+    op: str = ""  # "" = no goal, shown for information
+    goal: float = 0.0
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Bench:
+    name: str
+    args: tuple[str, ...]
+    quick_args: tuple[str, ...]
+    figures: tuple[Figure, ...]
+    needs: str = ""  # a program on PATH
+
+
+BENCHES: tuple[Bench, ...] = (
+    Bench("platform_scale", ("--instances", "1000"), ("--instances", "300", "--hold-ms", "10000"),
+          (Figure("new instances per second, end to end", ("new_instances_per_s",), ">=", 100,
+                  "/s"),
+           Figure("template alone", ("template_only_new_instances_per_s",), unit="/s"))),
+    Bench("platform_cold_start", ("--n", "20"), ("--n", "5"),
+          (Figure("fork cold start to first /read, p50", ("fork /read", "first_response_ms",
+                                                          "p50"), "<=", 50, "ms"),
+           Figure("exec cold start to first /read, p50", ("exec /read", "first_response_ms",
+                                                          "p50"), unit="ms"))),
+    Bench("platform_gateway_overhead", ("--duration", "5"), ("--duration", "2"),
+          (Figure("gateway /read c=1 p50", ("gateway freeze=True", "/read c=1", "p50_ms"),
+                  "<=", 5, "ms"),
+           Figure("direct /read c=1 p50", ("direct (uvicorn, one process)", "/read c=1",
+                                           "p50_ms"), unit="ms")), needs="wrk"),
+    Bench("target_throughput", ("--seconds", "10"), ("--seconds", "3"),
+          (Figure("persistent /read RPS under wrk", ("wrk_c50", "rps"), unit="/s"),
+           Figure("persistent /read RPS under Locust", ("locust_fasthttp", "rps"), unit="/s")),
+          needs="wrk"),
+    Bench("collector_overhead", ("--seconds", "10"), ("--seconds", "3"),
+          (Figure("pg_activity collector at 10 Hz, CPU", ("pg_activity@10Hz",
+                                                          "harness_cpu_percent"), "<=", 1.0,
+                  "% core"),)),
+    Bench("locust_log_overhead", (), ("--seconds", "4", "--repeats", "2"),
+          (Figure("per-request log cost (CPU)", ("log_cost_percent_by_cpu",), "<=", 10, "%"),)),
+    Bench("report_build", (), ("--rows", "200000"),
+          (Figure("report of 1M requests, build time", ("build_total_s",), "<=", 15, "s"),
+           Figure("report of 1M requests, index.html", ("html_mb",), "<=", 5, "MB"))),
+    Bench("pin_quickstart", (), ("--quick",),
+          (Figure("harness CPU share (quickstart, median)", ("harness_cpu_share",), "<=", 0.5),
+           Figure("cold start p95, pinned vs not", ("cold_start_p95_ms_ratio",), unit="x"),
+           Figure("latency p95, pinned vs not", ("latency_p95_ms_ratio",), unit="x"))),
+)
+
+
+def first_json(text: str) -> dict[str, Any]:
+    """The first JSON object printed (benchmarks may print more after it)."""
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("no JSON in the output")
+    doc, _ = json.JSONDecoder().raw_decode(text[start:])
+    if not isinstance(doc, dict):
+        raise ValueError("the output is not a JSON object")
+    return doc
+
+
+def lookup(doc: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    value: Any = doc
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, int | float) else None
+
+
+def run(bench: Bench, quick: bool) -> tuple[dict[str, Any] | None, str, float]:
+    """(its JSON or None, why not, seconds)."""
+    if bench.needs and shutil.which(bench.needs) is None:
+        return None, f"{bench.needs} not installed (make bench installs it)", 0.0
+    script = REPO / "benchmarks" / f"{bench.name}.py"
+    argv = [sys.executable, str(script), *(bench.quick_args if quick else bench.args)]
+    began = time.monotonic()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # report_build imports tests.synthetic
+    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env=env)
+    took = time.monotonic() - began
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"failed (exit {proc.returncode}): {tail[:80]}", took
+    try:
+        return first_json(proc.stdout), "", took
+    except ValueError as exc:
+        return None, str(exc), took
+
+
+def verdict(figure: Figure, value: float | None) -> str:
+    if value is None:
+        return "missing"
+    if not figure.op:
+        return "-"
+    return "met" if OPS[figure.op](value, figure.goal) else "MISSED"
+
+
+def table(rows: list[tuple[str, str, str, str, str]]) -> str:
+    head = ("benchmark", "figure", "value", "goal", "verdict")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    line = "  ".join("{:<" + str(w) + "}" for w in widths)
+    out = [line.format(*head), line.format(*("-" * w for w in widths))]
+    out += [line.format(*r) for r in rows]
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test)")
+    parser.add_argument("--only", default="", help="benchmark names, comma-separated")
+    args = parser.parse_args()
+    only = {n for n in args.only.split(",") if n}
+    rows: list[tuple[str, str, str, str, str]] = []
+    failed = False
+    for bench in BENCHES:
+        if only and bench.name not in only:
+            continue
+        print(f"running {bench.name} ...", file=sys.stderr, flush=True)
+        doc, why, took = run(bench, args.quick)
+        print(f"  {bench.name}: {why or 'done'} ({took:.0f} s)", file=sys.stderr, flush=True)
+        for figure in bench.figures:
+            value = lookup(doc, figure.path) if doc is not None else None
+            mark = verdict(figure, value) if doc is not None else why
+            failed |= mark in ("MISSED", "missing") or doc is None
+            shown = "-" if value is None else f"{value:g} {figure.unit}".strip()
+            goal = f"{figure.op} {figure.goal:g} {figure.unit}".strip() if figure.op else "-"
+            rows.append((bench.name, figure.label, shown, goal, mark))
+    print(table(rows))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
