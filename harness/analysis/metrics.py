@@ -38,6 +38,7 @@ from harness.analysis.frames import (
     pooler_totals,
 )
 from harness.analysis.host_saturation import host_metrics
+from harness.analysis.inflight import in_flight_peak
 from harness.analysis.poolers import pooler_metrics
 from harness.analysis.realtime import realtime_metrics
 from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
@@ -120,6 +121,7 @@ def _http(requests: pd.DataFrame, window: _Window) -> Metrics:
         "latency.p95_ms": _quantile(latency, 0.95),
         "latency.p99_ms": _quantile(latency, 0.99),
         "latency.max_ms": _num(latency.max()) if n else None,
+        "http.in_flight.peak": in_flight_peak(req),
     }
     counts = kinds.value_counts()
     for kind in ERROR_KINDS:

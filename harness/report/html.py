@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 
 from harness.analysis.run import LoadedRun
+from harness.analysis.story import story
 from harness.analysis.timeseries import run_series
 from harness.report import sections
 from harness.report.charts import Chart, write_charts
@@ -65,6 +66,7 @@ def render_report(run: LoadedRun, summary: Summary, charts: list[Chart]) -> str:
         "columns": COLUMNS,
         "rows": comparison_rows(summary),
         "findings": _finding_parts(list(summary.findings), names),
+        "story": story(summary.variants),
         "thresholds": summary.thresholds,
         "charts": [_chart_view(chart, run.run_dir) for chart in charts],
         "variant_names": names,

@@ -42,6 +42,9 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo("http.failures", "count", "lower", "requests that failed (any error kind)"),
     MetricInfo("http.error_rate", "ratio", "lower", "failures / requests (0..1)"),
     MetricInfo("http.rps", "1/s", "higher", "requests per second over the load window"),
+    MetricInfo("http.in_flight.peak", "count", "none",
+               "most requests open at once (per-request log): what Vercel's claim compares "
+               "db.connections.peak with"),
     MetricInfo("latency.p50_ms", "ms", "lower", "median latency, from the per-request log"),
     MetricInfo("latency.p95_ms", "ms", "lower", "95th percentile latency"),
     MetricInfo("latency.p99_ms", "ms", "lower", "99th percentile latency"),

@@ -66,10 +66,14 @@ class Hub:
         async with self.lock:
             if self.conn is None or self.conn.is_closed():
                 await self._open()
-            after_id = int(await self.conn.fetchval(LAST_ID_SQL))
-            await self.conn.execute(LISTEN_SQL)
-            sub = Subscription(after_id)
-            self.subscribers.add(sub)
+            sub = Subscription(0)
+            self.subscribers.add(sub)  # before reading the last id: nothing falls in between
+            try:
+                sub.after_id = int(await self.conn.fetchval(LAST_ID_SQL))
+                await self.conn.execute(LISTEN_SQL)
+            except BaseException:
+                self.subscribers.discard(sub)
+                raise
             return sub
 
     async def unsubscribe(self, sub: Subscription) -> None:
