@@ -79,6 +79,9 @@ class FakeRuntime:
     def pgbouncer(self, **_: Any) -> contextlib.AbstractContextManager[Any]:
         raise AssertionError("no variant of the fake scenario has a pooler")
 
+    def pgpool(self, **_: Any) -> contextlib.AbstractContextManager[Any]:
+        raise AssertionError("no variant of the fake scenario has a pooler")
+
     @contextlib.contextmanager
     def target(self, ctx: TargetContext) -> Iterator[RunningTarget]:
         with self._service(f"target {ctx.variant.name}"):
