@@ -153,6 +153,14 @@ def _beat(client: MasterClient, name: str, offer_id: int, sample: CpuSample | No
         return
 
 
+def _tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` of a log, for a Locust that failed (its folder is removed)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no {path.name})"
+
+
 def run_variant(client: MasterClient, options: WorkerOptions, offer: dict[str, Any],
                 say: Callable[[str], None]) -> None:
     """One variant: Locust worker, beats with CPU samples, then logs and done."""
@@ -177,6 +185,8 @@ def run_variant(client: MasterClient, options: WorkerOptions, offer: dict[str, A
         client.post("done", offer_id, options.name,
                     {"locust_rc": proc.returncode, "files": len(logs)})
         say(f"variant {offer_id}: done (Locust exit {proc.returncode}, {len(logs)} log(s))")
+        if proc.returncode:
+            say(_tail(workdir / "locust.log"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -27,7 +27,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.load.coordinator import Coordinator
 from harness.runtime.ports import free_port
+from harness.worker import MasterClient, WorkerOptions, run_variant
 from tests.integration.pipeline_helpers import (
     ROOT,
     marked_env,
@@ -204,3 +206,22 @@ def test_master_and_workers_by_hand(http_server: str, tmp_path: Path) -> None:
     assert sum(len(frame) for frame in logged) == requests
     assert set(pd.concat(logged)["endpoint"]) == {"read", "write"}
     assert marked_processes(mark) == set()
+
+
+def test_a_worker_whose_locust_cannot_start_says_why(tmp_path: Path) -> None:
+    plan = {"out_dir": "/unused", "stages": [{"duration_s": 2, "users": 1, "spawn_rate": 1}],
+            "think_time_s": [0, 0], "requests": [], "request_timeout_s": 5,
+            "request_log": True, "progress_interval_s": 1,
+            "locustfile": str(tmp_path / "missing_locustfile.py")}
+    said: list[str] = []
+    with Coordinator("127.0.0.1", free_port()) as coordinator:
+        offer = coordinator.open_offer(plan, free_port(), tmp_path, wanted=1)
+        client = MasterClient("127.0.0.1", coordinator.port)
+        reply = client.poll("w1")
+        options = WorkerOptions(master_host="127.0.0.1", master_port=coordinator.port,
+                                name="w1")
+        run_variant(client, options, reply, said.append)
+        outcome = offer.taken["w1"]
+    assert outcome.done and outcome.locust_rc not in (None, 0)
+    assert outcome.logs == []
+    assert "missing_locustfile.py" in said[-1]
