@@ -3,11 +3,15 @@
 The ``app`` database is pooled with ``pool_mode``/``pool_size``; the monitor role is an
 admin user so the collector can read SHOW POOLS/SHOW STATS on the ``pgbouncer`` console.
 PgBouncer refuses to run as root, so it runs as the service user like PostgreSQL. The
-file-descriptor limit is raised to fit ``max_client_conn``.
+file-descriptor limit is raised to fit ``max_client_conn``. From PgBouncer 1.21 on,
+``max_prepared_statements`` is set, so that a driver's prepared statements (asyncpg's
+statement cache) work through transaction mode; 1.18 has no such setting and they fail
+(error kind ``db_other``).
 """
 
 from __future__ import annotations
 
+import re
 import resource
 import shutil
 import subprocess
@@ -47,6 +51,27 @@ def pgbouncer_version(binary: str) -> str:
         return ""
     first = out.stdout.strip().splitlines()
     return first[0].removeprefix("PgBouncer ").strip() if first else ""
+
+
+PREPARED_STATEMENTS_SINCE = (1, 21)
+MAX_PREPARED_STATEMENTS = 200  # PgBouncer 1.24's default
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``(1, 18, 0)`` from ``1.18.0``; () when it does not start with a number."""
+    parts = []
+    for part in version.split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+def tracks_prepared_statements(version: str) -> bool:
+    """PgBouncer 1.21 and later track protocol-level prepared statements in transaction
+    mode (``max_prepared_statements``); 1.18 (Debian bookworm) does not."""
+    return version_tuple(version) >= PREPARED_STATEMENTS_SINCE
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -134,6 +159,8 @@ class PgBouncer(Resource):
             "log_pooler_errors = 1",
             "stats_period = 10",
         ]
+        if tracks_prepared_statements(self.version):
+            lines.append(f"max_prepared_statements = {MAX_PREPARED_STATEMENTS}")
         return "\n".join(lines) + "\n"
 
     def _ready(self) -> bool:
