@@ -329,7 +329,8 @@ class HostCollector:
             self._latest[f"host.processes.{role}"] = float(n)
 
     async def stop(self) -> None:
-        return None
+        if self.pinner is not None:  # the harness process gets all its cores back
+            self.pinner.reset()
 
     def frames(self) -> dict[str, pd.DataFrame]:
         if not self._rows:

@@ -30,6 +30,7 @@ from harness.faults import FaultTargets
 from harness.results.redact import redact_text
 from harness.runtime.base import Runtime
 from harness.runtime.pgpool import Pgpool, PgpoolSettings
+from harness.runtime.pinning import CoreSplit, Pinner, available_cores, split_cores
 from harness.runtime.postgres import DURABILITY_OFF
 from harness.runtime.targets import RunningTarget, TargetContext
 from harness.scenario import Variant
@@ -48,6 +49,7 @@ class Services:
     faults: FaultTargets | None = None
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     max_connections: int = 0
+    pin: CoreSplit | None = None  # [host] pin: the load's cores and the system's
     pooler_collectors: list[Collector] = dataclasses.field(default_factory=list)
 
 
@@ -99,6 +101,9 @@ def bring_up(runtime: Runtime, variant: Variant, where: Where,
     faults.target_pids = target.roles.get("target")
     faults.instance_pids = target.roles.get("instances")
     services.faults = faults
+    if variant.host.pin:
+        services.pin = split_cores(available_cores())
+        target.info["pin"] = services.pin.describe() if services.pin else "fewer than 2 cores"
     return services
 
 
@@ -179,7 +184,9 @@ def locust_pids() -> list[int]:
 def standard_collectors(services: Services) -> list[Collector]:
     """The collectors of a variant run: database, host, server log, pooler, target's own."""
     roles = {**services.roles, "locust": locust_pids}
-    collectors: list[Any] = [PgActivityCollector(services.monitor_dsn), HostCollector(roles)]
+    pinner = Pinner(services.pin) if services.pin is not None else None
+    collectors: list[Any] = [PgActivityCollector(services.monitor_dsn),
+                             HostCollector(roles, pinner=pinner)]
     if services.pg_log is not None:
         collectors.append(PgLogCollector(services.pg_log, since_t=time.time()))
     if services.pooler_admin_dsn:

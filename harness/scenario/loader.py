@@ -25,6 +25,7 @@ from harness.scenario.records import (
     DatabaseSpec,
     ExternalSpec,
     FaultSpec,
+    HostSpec,
     LoadSpec,
     PersistentSpec,
     PgBouncerSpec,
@@ -40,7 +41,7 @@ from harness.scenario.requests import parse_paths
 from harness.units import parse_duration
 
 _TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "pooler",
-             "collect", "variants", "thresholds", "check", "faults", "app"}
+             "collect", "variants", "thresholds", "check", "faults", "app", "host"}
 _VARIANT_KEYS = {"name", "target", "pooler", "target_overrides", "pooler_overrides",
                  "database_overrides", "paths", "url", "watch_dsn", "pgbouncer_admin_dsn"}
 _LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout",
@@ -228,7 +229,7 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
                                       target_cls, ctx, _join(where, "target_overrides"))
     p_over.update(ctx.table(table.get("pooler_overrides"), _join(where, "pooler_overrides")))
     specs = {k: defaults[k] for k in ("database", "persistent", "serverless", "pgbouncer",
-                                      "pgpool", "external")}
+                                      "pgpool", "external", "host")}
     if target == "serverless":
         specs[target] = serverless_spec(defaults["serverless_table"], t_over, ctx,
                                         _join(where, "target_overrides"))
@@ -310,6 +311,7 @@ def _sections(data: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
         "serverless": serverless_spec(serverless, {}, ctx, "target.serverless"),
         "serverless_table": serverless,
         "app": parse_app(data["app"], ctx) if "app" in data else None,
+        "host": _build(HostSpec, ctx.table(data.get("host"), "host"), ctx, "host"),
         "external": _build(ExternalSpec, ctx.table(targets.get("external"), "target.external"),
                            ctx, "target.external"),
         "pgbouncer": _build(PgBouncerSpec, ctx.table(poolers.get("pgbouncer"),

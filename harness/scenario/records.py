@@ -78,6 +78,13 @@ class DatabaseSpec:
 
 
 @dataclass(frozen=True)
+class HostSpec:
+    """``[host]``: how the harness shares this machine with what it measures."""
+
+    pin: bool = opt("pin", bool_field, False)  # load + collectors and the rest on own cores
+
+
+@dataclass(frozen=True)
 class PersistentSpec:
     pool_min: int = opt("pool_min", int_field(0), 2)
     pool_max: int = opt("pool_max", int_field(1), 20)
@@ -179,6 +186,7 @@ class Variant:
     requests: tuple[RequestSpec, ...] = ()
     app: AppSpec | None = None  # None: the built-in target (or external)
     pgpool: PgpoolSpec = PgpoolSpec()
+    host: HostSpec = HostSpec()
 
     def target_config(self) -> dict[str, Any]:
         """The settings of this variant's target and pooler, as run (for the manifest)."""
@@ -195,6 +203,8 @@ class Variant:
             out["pgpool"] = dataclasses.asdict(self.pgpool)
         if self.app is not None:
             out["app"] = dataclasses.asdict(self.app)
+        if self.host.pin:
+            out["host"] = dataclasses.asdict(self.host)
         return out
 
 
