@@ -135,6 +135,11 @@ def warn_saturation(summary: Summary, console: Console) -> None:
                           "than 10% of the run (running, or waiting for a CPU); its latencies are "
                           "inflated and its RPS capped. Use \\[load] processes = -1, fewer "
                           "users, or a bigger machine.")
+        if variant.metrics.get("load.workers.saturated"):
+            console.print(f"[yellow]warning:[/] {name}: the Locust of "
+                          f"{variant.metrics['load.workers.saturated']} worker host(s) ran above "
+                          "90% of a core for more than 10% of the run (see locust/workers.json); "
+                          "the latencies are inflated: start more workers")
 
 
 def verdict_exit(summary: Summary, console: Console) -> int:

@@ -41,6 +41,7 @@ from harness.analysis.host_saturation import host_metrics
 from harness.analysis.inflight import in_flight_peak
 from harness.analysis.poolers import pooler_metrics
 from harness.analysis.realtime import realtime_metrics
+from harness.analysis.workers import worker_metrics
 from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
 from harness.results.summary import Metrics
 
@@ -322,6 +323,7 @@ def _metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _W
     parts.update(_background(frames, ctx, window, names))
     parts.update(_state(requests, window, all_names))
     parts.update(_host(frames["host"], window))
+    parts.update(worker_metrics(window.rows(frames["workers"], kind="mean")))
     if window.whole_run:  # pooler refusals and state leaks: over the whole run only
         parts.update(pooler_metrics(frames, ctx.pooler, ctx.load_start, all_names))
     if window.whole_run:  # realtime: over the whole run only (subscriptions span stages)

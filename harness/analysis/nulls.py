@@ -78,6 +78,8 @@ def _not_applicable(metric: str, run: VariantRun, metrics: Metrics) -> str | Non
         (metric.startswith("state.") and "counter" not in endpoints,
          "no /counter requests were sent"),
         (metric.startswith("faults.") and not record.faults, "no fault was injected"),
+        (metric.startswith("load.workers") and "workers" not in {f.name for f in record.frames},
+         "the load came from this machine (no --workers)"),
         (metric == "time_to_first_refusal_s" and metrics.get("db.refused") == 0,
          "no connection was refused"),
         (metric == "harness.cpu_share" and record.target == "external",

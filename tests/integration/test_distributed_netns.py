@@ -255,6 +255,11 @@ def test_saturation_and_cpu_per_worker_host(two_workers: Result) -> None:
     frame = pd.read_parquet(two_workers.run_dir / "ext" / "1" / "workers.parquet")
     assert set(frame["address"]) == {"10.213.1.2", "10.213.2.2"}
     assert (frame["locust_cpu_percent"] > 0).any()
+    m = metrics(two_workers.run_dir, "ext")
+    assert m["load.workers"] == 2
+    assert m["load.workers.cpu.locust.max"] is not None and m["load.workers.cpu.locust.max"] > 0
+    saturated = [r for r in worker_records(two_workers.run_dir).values() if r["saturated"]]
+    assert m["load.workers.saturated"] == len(saturated)
     for record in worker_records(two_workers.run_dir).values():
         assert record["done"] is True and record["locust_rc"] == 0
         assert record["cpu"], record
