@@ -12,7 +12,8 @@ Every database failure a target meets is mapped to one *error kind* (docs/intern
                                   to open (asyncio.TimeoutError), or PgBouncer's
                                   query_wait_timeout
     db_unavailable           503  connection refused / reset / closed by the server, server
-                                  shutting down or starting up
+                                  shutting down or starting up, pgpool-II "failed to create a
+                                  backend ... connection" (PostgreSQL down behind it)
     db_other                 500  any other database error, e.g. the prepared-statement errors
                                   asyncpg meets behind PgBouncer in transaction mode (26000,
                                   42P05, 08P01 "bind message supplies ...")
@@ -49,6 +50,7 @@ _UNAVAILABLE_MARKERS = (
     "server conn crashed",
     "database system is shutting down",
     "database system is starting up",
+    "failed to create a backend",  # pgpool-II (XX000) while PostgreSQL is down
 )
 _UNAVAILABLE_SQLSTATES = frozenset(
     {"08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03"}

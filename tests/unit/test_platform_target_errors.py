@@ -46,6 +46,11 @@ def pg_error(cls: type[asyncpg.PostgresError], message: str) -> asyncpg.Postgres
             503,
         ),
         (
+            pg_error(asyncpg.InternalServerError, "failed to create a backend 0 connection"),
+            "db_unavailable",
+            503,
+        ),
+        (
             asyncpg.InterfaceError("cannot call Connection.fetchrow(): connection is closed"),
             "db_unavailable",
             503,
