@@ -105,6 +105,8 @@ def distributed_load(args: argparse.Namespace) -> DistributedRunner | None:
         return None
     if args.workers < 1:
         raise InputError("--workers: expected an integer >= 1")
+    if args.workers_timeout <= 0:
+        raise InputError("--workers-timeout: expected seconds > 0")
     host, port = parse_bind(args.bind or DEFAULT_BIND)
     return DistributedRunner(args.workers, host, port, wait_s=args.workers_timeout)
 

@@ -286,11 +286,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, {"error": "POST /v1/beat|done/ID/NAME with a JSON object"})
             return
         coordinator = self.server.coordinator
-        if parts[1] == "beat":
-            cpu = [(float(t), float(h), float(lc)) for t, h, lc in body.get("cpu", [])]
-            ok = coordinator.beat(*ids, cpu)
-        else:
+        if parts[1] == "done":
             ok = coordinator.done(*ids, body)
+        else:
+            try:
+                cpu = [(float(t), float(h), float(lc)) for t, h, lc in body.get("cpu", [])]
+            except (TypeError, ValueError):
+                self._reply(400, {"error": "cpu: expected [[t, host %, locust %], ...]"})
+                return
+            ok = coordinator.beat(*ids, cpu)
         self._reply(200 if ok else 410, {"ok": ok})
 
     def do_PUT(self) -> None:  # noqa: N802 - the stdlib's name

@@ -92,6 +92,10 @@ def test_uploads_with_a_bad_name_or_unknown_variant_are_refused(tmp_path: Path) 
         offer = coordinator.open_offer({}, 1, tmp_path, wanted=1)
         MasterClient("127.0.0.1", coordinator.port).poll("w1")
         conn = http.client.HTTPConnection("127.0.0.1", coordinator.port, timeout=10)
+        conn.request("POST", f"/v1/beat/{offer.id}/w1", body=b'{"cpu": [[1, "x", 2]]}')
+        resp = conn.getresponse()
+        assert resp.status == 400 and offer.taken["w1"].cpu == []
+        resp.read()
         for path in (f"/v1/upload/{offer.id}/w1/..%2Fescape.csv",
                      f"/v1/upload/{offer.id + 1}/w1/requests-1.csv",
                      f"/v1/upload/{offer.id}/nobody/requests-1.csv"):
@@ -214,6 +218,8 @@ def test_distributed_flags_are_checked_before_anything_starts() -> None:
         (2, "127.0.0.1", 5557)
     for flags, message in ((["--bind", "127.0.0.1:5557"], "--bind: only with --workers"),
                            (["--workers", "0"], "--workers: expected an integer >= 1"),
+                           (["--workers", "1", "--workers-timeout", "0"],
+                            "--workers-timeout: expected seconds > 0"),
                            (["--workers", "2", "--bind", "10.1.2.3"], "--bind '10.1.2.3'")):
         with pytest.raises(InputError, match=message):
             distributed_load(_run_args(*flags))
