@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,9 +72,24 @@ class ProcSample:
         return (self.pid, self.started)
 
 
+def reaped_counted(gone: Iterable[ProcSample]) -> dict[int, float]:
+    """CPU already counted of processes gone since the last sample, by the pid that reaped
+    them: the parent, or the first ancestor still alive when the parent is gone too (a
+    grandchild reaped by ``timeout`` that was then reaped by its shell, all in between)."""
+    by_pid = {q.pid: q for q in gone}
+    out: dict[int, float] = {}
+    for q in by_pid.values():
+        parent, hops = q.ppid, 0
+        while parent in by_pid and hops < len(by_pid):
+            parent, hops = by_pid[parent].ppid, hops + 1
+        out[parent] = out.get(parent, 0.0) + q.cpu_s + q.children_cpu_s
+    return out
+
+
 def cpu_seconds(
     prev: Mapping[tuple[int, float], ProcSample], cur: Iterable[ProcSample], prev_t: float,
     reaped_from: Mapping[tuple[int, float], ProcSample] | None = None,
+    alive: Collection[tuple[int, float]] | None = None,
 ) -> float:
     """CPU seconds used since ``prev_t`` by ``cur`` and by the processes reaped since ``prev``.
 
@@ -86,12 +101,13 @@ def cpu_seconds(
 
     ``reaped_from`` (default ``prev``) is where those children are looked for: pass the whole
     previous process table when a child belongs to another role (a serverless instance
-    reaped by the template of the ``gateway`` role): its CPU is then not counted twice.
+    reaped by the template of the ``gateway`` role): its CPU is then not counted twice;
+    ``alive`` (default: ``cur``) the keys of every process alive now.
     """
     cur_list = list(cur)
-    cur_keys = {p.key for p in cur_list}
-    gone = [q for q in (prev if reaped_from is None else reaped_from).values()
-            if q.key not in cur_keys]
+    living = alive if alive is not None else {p.key for p in cur_list}
+    counted_by = reaped_counted(q for q in (prev if reaped_from is None else reaped_from).values()
+                                if q.key not in living)
     total = 0.0
     for p in cur_list:
         before = prev.get(p.key)
@@ -100,8 +116,7 @@ def cpu_seconds(
             continue
         total += max(0.0, p.cpu_s - before.cpu_s)
         reaped = p.children_cpu_s - before.children_cpu_s
-        counted = sum(q.cpu_s + q.children_cpu_s for q in gone if q.ppid == p.pid)
-        total += max(0.0, reaped - counted)
+        total += max(0.0, reaped - counted_by.get(p.pid, 0.0))
     return total
 
 
@@ -281,8 +296,8 @@ class HostCollector:
                 continue  # the first sample only sets the baseline
             elapsed = since_boot - state.since_boot
             reaped_from = prev.table if prev is not None else None
-            cpu = cpu_seconds(state.procs, procs, state.since_boot,
-                              reaped_from) / elapsed * 100.0
+            cpu = cpu_seconds(state.procs, procs, state.since_boot, reaped_from,
+                              whole.keys()) / elapsed * 100.0
             wait = wait_seconds(state.waits, waits) / elapsed * 100.0 if waits else float("nan")
             rows.append((t, role, cpu, sum(p.rss for p in procs) / MIB, len(procs), wait))
         if self.machine:
@@ -307,7 +322,8 @@ class HostCollector:
         prev_others = {k: p for k, p in prev.table.items() if k not in in_roles}
         busy: list[HostRow] = []
         for command, procs in by_command(others).items():
-            cpu = cpu_seconds(prev_others, procs, prev.since_boot, prev.table) / elapsed * 100
+            cpu = cpu_seconds(prev_others, procs, prev.since_boot, prev.table,
+                              whole.keys()) / elapsed * 100
             if cpu >= OTHER_MIN_PERCENT:
                 busy.append((t, OTHER_PREFIX + command, cpu, sum(p.rss for p in procs) / MIB,
                              len(procs), float("nan")))
