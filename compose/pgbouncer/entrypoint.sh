@@ -3,6 +3,7 @@
 # Same settings as the process runtime (harness.runtime.pgbouncer.PgBouncer.config_text):
 #   PGBOUNCER_PORT (16432)  UPSTREAM_PORT (15432)  POOL_MODE (transaction)  POOL_SIZE (20)
 #   MAX_CLIENT_CONN (2000)  QUERY_WAIT_TIMEOUT (0 = wait forever, seconds)
+#   CLIENT_IDLE_TIMEOUT (0 = never, seconds)  SERVER_IDLE_TIMEOUT (600, seconds)
 # With PGBOUNCER_PRINT_CONFIG=1 it prints the file instead of starting (used by a test).
 set -eu
 conf="${PGBOUNCER_CONF_DIR:-/tmp/pgbouncer}"
@@ -26,6 +27,8 @@ min_pool_size = 0
 reserve_pool_size = 0
 max_client_conn = ${MAX_CLIENT_CONN:-2000}
 query_wait_timeout = ${QUERY_WAIT_TIMEOUT:-0}
+client_idle_timeout = ${CLIENT_IDLE_TIMEOUT:-0}
+server_idle_timeout = ${SERVER_IDLE_TIMEOUT:-600}
 server_login_retry = 1
 ignore_startup_parameters = extra_float_digits,options,statement_timeout
 log_connections = 0

@@ -92,14 +92,15 @@ class DockerRuntime:
 
     def pgbouncer(self, *, upstream_port: int, log_path: Path, pool_mode: str,
                   pool_size: int, max_client_conn: int, query_wait_timeout_s: float | None,
-                  pid_dir: Path | None) -> PgBouncerContainer:
+                  pid_dir: Path | None, idle_timeouts_s: tuple[float, float] = (0.0, 600.0)
+                  ) -> PgBouncerContainer:
         run = self.run_of_pid_dir(pid_dir)
         return PgBouncerContainer(
             self.client, image=self.image_id("pgbouncer"),
             name=self.container_name(run, "pgbouncer"), labels=self.labels(run, "pgbouncer"),
             upstream_port=upstream_port, log_path=log_path, pool_mode=pool_mode,
             pool_size=pool_size, max_client_conn=max_client_conn,
-            query_wait_timeout_s=query_wait_timeout_s)
+            query_wait_timeout_s=query_wait_timeout_s, idle_timeouts_s=idle_timeouts_s)
 
     def pgpool(self, *, upstream_port: int, log_path: Path, settings: PgpoolSettings,
                pid_dir: Path | None) -> contextlib.AbstractContextManager[PgBouncerContainer]:

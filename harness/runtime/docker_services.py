@@ -93,13 +93,16 @@ class PgBouncerContainer:
     def __init__(self, client: docker.DockerClient, *, image: str, name: str,
                  labels: Mapping[str, str], upstream_port: int, log_path: Path,
                  pool_mode: str, pool_size: int, max_client_conn: int,
-                 query_wait_timeout_s: float | None, ready_timeout_s: float = 30.0) -> None:
+                 query_wait_timeout_s: float | None, ready_timeout_s: float = 30.0,
+                 idle_timeouts_s: tuple[float, float] = (0.0, 600.0)) -> None:
         self.port = free_port()
         self.version = ""
         wait = 0 if query_wait_timeout_s is None else int(round(query_wait_timeout_s))
         env = {"PGBOUNCER_PORT": str(self.port), "UPSTREAM_PORT": str(upstream_port),
                "POOL_MODE": pool_mode, "POOL_SIZE": str(pool_size),
-               "MAX_CLIENT_CONN": str(max_client_conn), "QUERY_WAIT_TIMEOUT": str(wait)}
+               "MAX_CLIENT_CONN": str(max_client_conn), "QUERY_WAIT_TIMEOUT": str(wait),
+               "CLIENT_IDLE_TIMEOUT": str(int(round(idle_timeouts_s[0]))),
+               "SERVER_IDLE_TIMEOUT": str(int(round(idle_timeouts_s[1])))}
         spec = ContainerSpec(service="pgbouncer", image=image, name=name, labels=labels,
                              log_path=log_path, environment=env,
                              nofile=max(8192, max_client_conn + 2 * pool_size + 256))

@@ -95,6 +95,7 @@ class PgBouncer(Resource):
         pool_size: int = 20,
         max_client_conn: int = 2000,
         query_wait_timeout_s: float | None = None,
+        idle_timeouts_s: tuple[float, float] = (0.0, 600.0),
         port: int | None = None,
         pid_dir: Path | None = None,
         ready_timeout_s: float = 30.0,
@@ -106,6 +107,7 @@ class PgBouncer(Resource):
         self.pool_size = pool_size
         self.max_client_conn = max_client_conn
         self.query_wait_timeout_s = query_wait_timeout_s
+        self.idle_timeouts_s = idle_timeouts_s  # client_idle_timeout, server_idle_timeout
         self.port = port or free_port()
         self.pid_dir = pid_dir
         self.ready_timeout_s = ready_timeout_s
@@ -152,6 +154,8 @@ class PgBouncer(Resource):
             "reserve_pool_size = 0",
             f"max_client_conn = {self.max_client_conn}",
             f"query_wait_timeout = {0 if wait is None else int(round(wait))}",
+            f"client_idle_timeout = {int(round(self.idle_timeouts_s[0]))}",
+            f"server_idle_timeout = {int(round(self.idle_timeouts_s[1]))}",
             "server_login_retry = 1",
             "ignore_startup_parameters = extra_float_digits,options,statement_timeout",
             "log_connections = 0",

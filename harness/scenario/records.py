@@ -129,6 +129,9 @@ class PgBouncerSpec:
     pool_size: int = opt("pool_size", int_field(1), 20)
     max_client_conn: int = opt("max_client_conn", int_field(1, 100_000), 2000)
     query_wait_timeout_s: float | None = opt("query_wait_timeout", optional_duration_field, None)
+    # idle connections closed by PgBouncer (0 = never): clients, and server connections
+    client_idle_timeout_s: float = opt("client_idle_timeout", duration_field, 0.0)
+    server_idle_timeout_s: float = opt("server_idle_timeout", duration_field, 600.0)
 
 
 @dataclass(frozen=True)
