@@ -205,6 +205,12 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
                 f"{name}: Locust was CPU-saturated, so its latencies are inflated; "
                 "use fewer users or more Locust processes"
             )
+        if m.get("load.workers.saturated"):
+            out.append(
+                f"{name}: the Locust of {m['load.workers.saturated']} of {m['load.workers']} "
+                "worker hosts was CPU-saturated, so latencies are inflated; start more workers "
+                "(locust/workers.json names them)"
+            )
     latency = _latency(variants)
     if latency:
         out.append(latency)

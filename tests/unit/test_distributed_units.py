@@ -15,6 +15,9 @@ import pytest
 from rich.console import Console
 
 from harness.analysis import metrics as analysis_metrics
+from harness.analysis.findings import findings
+from harness.analysis.metrics import VariantContext, compute_metrics
+from harness.analysis.run import VariantRun
 from harness.analysis.workers import (
     SATURATION_CPU_PERCENT,
     SATURATION_SAMPLE_SHARE,
@@ -31,10 +34,11 @@ from harness.load.worker_stats import (
     worker_record,
     workers_frame,
 )
-from harness.results.frames import FRAME_SCHEMAS, empty_frame
+from harness.results.frames import FRAME_NAMES, FRAME_SCHEMAS, coerce_frame, empty_frame
 from harness.runtime.ports import free_port
 from harness.safety import check_local_address, parse_bind
 from harness.worker import MasterClient
+from tests.synthetic import bare_record, variant_summary
 
 
 class Clock:
@@ -242,3 +246,20 @@ def test_a_worker_without_a_master_gives_up_after_wait() -> None:
                                       "--wait", "0.5", "--name", "lonely"])
     with pytest.raises(LoadError, match="worker lonely: no master at 127.0.0.1:.* for 0.5s"):
         cmd_worker(args, Console(file=io.StringIO()))
+
+
+def test_saturated_worker_hosts_are_a_finding() -> None:
+    start = 1_700_000_000.0
+    context = VariantContext(load_start=start, load_end=start + 10.0, max_connections=20,
+                             pooler="none", target="external", stages=(),
+                             background_delay_ms=0.0)
+    rows = pd.concat([_cpu_rows("a", [97.0] * 10), _cpu_rows("b", [30.0] * 10)])
+    rows["t"] += start
+    data = {name: empty_frame(name) for name in FRAME_NAMES}
+    data["workers"] = coerce_frame("workers", rows)
+    m = compute_metrics(data, context)
+    assert (m["load.workers"], m["load.workers.saturated"]) == (2, 1)
+    run = VariantRun(record=bare_record("dist", target="external"), directory=Path("."),
+                     frames=data, problems=(), ctx=context)
+    text = findings({"dist": variant_summary(m)}, [run])
+    assert "dist: the Locust of 1 of 2 worker hosts was CPU-saturated" in " ".join(text)
