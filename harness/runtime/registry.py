@@ -37,6 +37,7 @@ UNSUPPORTED_FAULTS: dict[str, dict[str, str]] = {
     },
 }
 RUNS_APPS = frozenset({"process"})
+RUNS_QUEUE_WORKER = frozenset({"process"})  # [target.serverless] background = "queue"
 POOLERS_OF: dict[str, frozenset[str]] = {"docker": frozenset({"none", "pgbouncer"})}
 
 
@@ -60,6 +61,11 @@ def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = 
                 raise InputError(f"--runtime {name}: variant {variant.name} runs your [app], "
                                  "which only the process runtime does (use --runtime process)")
     for variant in variants:
+        if (name in RUNTIMES and name not in RUNS_QUEUE_WORKER and variant.target == "serverless"
+                and variant.serverless.background == "queue"):
+            raise InputError(f"--runtime {name}: variant {variant.name} uses background = "
+                             "\"queue\", whose worker only the process runtime starts (use "
+                             "--runtime process)")
         if variant.pooler not in POOLERS_OF.get(name, frozenset({variant.pooler})):
             raise InputError(f"--runtime {name}: variant {variant.name} uses pooler "
                              f"{variant.pooler}, which only the process runtime runs (use "
