@@ -8,7 +8,10 @@ reports), and the host collector must see all three Locust processes.
 
 The last test runs Locust's master and two workers by hand with the harness's locustfile,
 as docs/distributed.md tells: the workers' request logs add up to Locust's own total.
-(``pgstampede run --workers N`` with ``pgstampede worker``s: test_distributed_netns.py.)
+The last tests run ``pgstampede run --workers 2`` with two ``pgstampede worker``s on
+127.0.0.1 over two variants (a harness-started persistent target, and serverless behind
+PgBouncer), and a worker whose Locust cannot start; the same over a network:
+test_distributed_netns.py.
 """
 
 from __future__ import annotations
@@ -225,3 +228,68 @@ def test_a_worker_whose_locust_cannot_start_says_why(tmp_path: Path) -> None:
     assert outcome.done and outcome.locust_rc not in (None, 0)
     assert outcome.logs == []
     assert "missing_locustfile.py" in said[-1]
+
+
+# ------------------------------------------------------- pgstampede run --workers, on loopback
+
+WORKERS_SCENARIO = """
+name = "workers-local"
+description = "two pgstampede workers on this machine, two variants in a row"
+[database]
+max_connections = 20
+[load]
+endpoints = { read = 0.8, write = 0.2 }
+think_time = "50ms"
+stages = [{ duration = "4s", users = 6, spawn_rate = 20 }]
+[check]
+min_coverage = 0.5  # a loaded 2-core CI machine: this test is about the workers
+[target.persistent]
+pool_max = 4
+[target.serverless]
+instance_concurrency = 1
+max_instances = 8
+[[variants]]
+name = "persistent"
+[[variants]]
+name = "serverless"
+target = "serverless"
+pooler = "pgbouncer"
+"""
+
+
+def test_run_with_two_local_workers_over_two_variants(tmp_path: Path) -> None:
+    mark = new_mark()
+    port = free_port()
+    workers = []
+    for name in ("w1", "w2"):
+        with (tmp_path / f"{name}.log").open("wb") as out:
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "harness", "worker", "--master", f"127.0.0.1:{port}",
+                 "--name", name, "--wait", "120"], cwd=ROOT, env=marked_env(mark),
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+    try:
+        result = run_cli("run", str(write_scenario(tmp_path, WORKERS_SCENARIO)), "--out",
+                         str(tmp_path / "run"), "--quiet", "--workers", "2", "--bind",
+                         f"127.0.0.1:{port}", mark=mark)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert [w.wait(timeout=60) for w in workers] == [0, 0]  # told the run is over
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    for variant in ("persistent", "serverless"):
+        locust_dir = tmp_path / "run" / variant / "1" / "locust"
+        records = json.loads((locust_dir / "workers.json").read_text())
+        assert sorted(r["name"] for r in records) == ["w1", "w2"]
+        sent = [r["locust_requests"] for r in records]
+        assert all(n > 0 for n in sent)
+        assert [r["logged_requests"] for r in records] == sent
+        m = metrics(tmp_path / "run", variant)
+        assert m["http.requests"] == sum(sent) == locust_totals(locust_dir)[0]
+        assert m["db.connections.peak"] is not None and m["load.workers"] == 2
+    m = metrics(tmp_path / "run", "serverless")
+    assert m["platform.instances.peak"] is not None and m["platform.instances.peak"] >= 1
+    assert m["pooler.sv_active.peak"] is not None
+    assert marked_processes(mark) == set()
+    assert temp_dirs(mark) == set()
