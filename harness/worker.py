@@ -191,8 +191,21 @@ def run_variant(client: MasterClient, options: WorkerOptions, offer: dict[str, A
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a pod stopped): stop Locust, remove the folder
+
+
 def run_worker(options: WorkerOptions, say: Callable[[str], None]) -> int:
-    """Serve variants until the master says the run is done; 0 then."""
+    """Serve variants until the master says the run is done; 0 then. SIGTERM stops it as
+    Ctrl-C does (KeyboardInterrupt: its Locust stopped, its folder removed)."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _serve(options, say)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(options: WorkerOptions, say: Callable[[str], None]) -> int:
     client = MasterClient(options.master_host, options.master_port)
     heard = time.monotonic()
     say(f"worker {options.name}: waiting for the master at "

@@ -16,6 +16,7 @@ test_distributed_netns.py.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -293,3 +294,23 @@ def test_run_with_two_local_workers_over_two_variants(tmp_path: Path) -> None:
     assert m["pooler.sv_active.peak"] is not None
     assert marked_processes(mark) == set()
     assert temp_dirs(mark) == set()
+
+
+def test_a_waiting_worker_stops_on_sigterm(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "harness", "worker", "--master",
+                                 f"127.0.0.1:{free_port()}", "--name", "w1"], cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while b"waiting for the master" not in log.read_bytes():
+            assert proc.poll() is None, log.read_text()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 3
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "pgstampede: interrupted" in log.read_text()
