@@ -65,6 +65,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     check_loopback(scenario, args.allow_remote, tuple(args.allow_address))
     check_reachable(scenario, only)
     distributed = distributed_load(args)  # --workers: exit 2 for bad flags, before anything
+    if distributed is not None:
+        distributed.check_targets(select_variants(scenario, only))
     from harness.runtime.registry import check_supported, get_runtime
 
     check_supported(args.runtime, scenario, only)  # what this runtime cannot do: exit 2 now

@@ -20,7 +20,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from harness.errors import LoadError
+from harness.errors import InputError, LoadError
 from harness.load.config import LoadConfig, LoadSpecLike
 from harness.load.coordinator import WORKERS_FILE, Coordinator, Offer, WorkerOutcome
 from harness.load.runner import (
@@ -41,6 +41,7 @@ from harness.load.runner import (
 )
 from harness.load.worker_stats import WorkerRecord, lost_problem, worker_record, workers_frame
 from harness.safety import is_loopback
+from harness.scenario import Variant
 
 RECORDS_FILE = "workers.json"
 POLL_S = 0.2
@@ -104,6 +105,19 @@ class DistributedRunner:
     def frames(self, out_dir: Path) -> dict[str, pd.DataFrame]:
         """The ``workers`` frame: every worker's CPU samples in the load window."""
         return {"workers": workers_frame(_json_rows(out_dir / RECORDS_FILE))}
+
+    def check_targets(self, variants: Sequence[Variant]) -> None:
+        """InputError (before anything starts) for a variant whose target the harness starts
+        on 127.0.0.1 when the workers are on other machines (a non-loopback ``--bind``)."""
+        if is_loopback(self.bind_host):
+            return
+        for v in variants:
+            if v.target != "external":
+                raise InputError(
+                    f"--workers with --bind {self.bind_host}: variant '{v.name}' has a "
+                    f"{v.target} target, which the harness starts on 127.0.0.1 where workers "
+                    "on other machines cannot reach it; use an external target "
+                    "(docs/distributed.md)")
 
     # ---- steps ------------------------------------------------------------------------------
 

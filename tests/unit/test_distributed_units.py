@@ -25,9 +25,10 @@ from harness.analysis.workers import (
     saturated_workers,
     worker_metrics,
 )
-from harness.cli import build_parser, cmd_worker, distributed_load
+from harness.cli import SCENARIOS_DIR, build_parser, cmd_worker, distributed_load
 from harness.errors import InputError, LoadError
 from harness.load.coordinator import Coordinator, WorkerOutcome
+from harness.load.distributed import DistributedRunner
 from harness.load.worker_stats import (
     locust_saturated,
     lost_problem,
@@ -37,6 +38,7 @@ from harness.load.worker_stats import (
 from harness.results.frames import FRAME_NAMES, FRAME_SCHEMAS, coerce_frame, empty_frame
 from harness.runtime.ports import free_port
 from harness.safety import check_local_address, parse_bind
+from harness.scenario import load_scenario
 from harness.worker import MasterClient
 from tests.synthetic import bare_record, variant_summary
 
@@ -263,3 +265,11 @@ def test_saturated_worker_hosts_are_a_finding() -> None:
                      frames=data, problems=(), ctx=context)
     text = findings({"dist": variant_summary(m)}, [run])
     assert "dist: the Locust of 1 of 2 worker hosts was CPU-saturated" in " ".join(text)
+
+
+def test_workers_on_other_machines_need_external_targets() -> None:
+    variants = load_scenario(SCENARIOS_DIR / "quickstart.toml").variants
+    DistributedRunner(2, "127.0.0.1", 5557).check_targets(variants)  # local workers reach it
+    with pytest.raises(InputError, match="variant 'persistent' has a persistent target"):
+        DistributedRunner(2, "0.0.0.0", 5557).check_targets(variants)
+    DistributedRunner(2, "0.0.0.0", 5557).check_targets(())
