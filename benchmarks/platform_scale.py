@@ -125,6 +125,7 @@ def main() -> None:
             {
                 "instances_requested": n,
                 "ok_responses": statuses.count(200),
+                "statuses": {str(k): statuses.count(k) for k in sorted(set(statuses))},
                 "cold_starts": doc["cold_starts"],
                 "instances_held_at_end": doc["instances"],
                 "frozen_at_end": doc["frozen"],
