@@ -16,6 +16,7 @@ from harness.analysis.host_saturation import (
     saturation_finding,
     with_queueing_note,
 )
+from harness.analysis.story import vercel_finding
 from harness.results.metrics import ERROR_KINDS
 from harness.results.summary import FaultEffect, VariantSummary
 from harness.units import format_count, format_value
@@ -195,6 +196,7 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
             _platform(name, m),
             _background(name, m),
             _state(name, m),
+            vercel_finding(name, variant),
             _host(name, m, own),
         ):
             if sentence:

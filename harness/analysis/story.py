@@ -106,6 +106,24 @@ def _vercel(variants: Mapping[str, VariantSummary]) -> str | None:
     return "peak connections beside peak requests in flight: " + "; ".join(parts)
 
 
+def vercel_finding(name: str, variant: VariantSummary) -> str | None:
+    """For a serverless variant: its peak connections beside its peak requests in flight,
+    and which held more (Vercel, 2025: a function needs one connection per request in flight;
+    more connections than that are connections leaked by suspended instances)."""
+    conns = variant.metrics.get("db.connections.peak")
+    flight = variant.metrics.get("http.in_flight.peak")
+    if variant.target != "serverless" or conns is None or flight is None:
+        return None
+    if conns > flight:
+        verdict = "more connections than requests: connections held by idle or frozen instances"
+    elif flight > conns:
+        verdict = "fewer connections than requests"
+    else:
+        verdict = "one connection per request"
+    return (f"{name}: at most {format_value(conns, 'count')} connections for at most "
+            f"{format_value(flight, 'count')} requests in flight ({verdict})")
+
+
 def story(variants: Mapping[str, VariantSummary]) -> list[tuple[str, str]]:
     """(title, finding) for each trap whose problem and fix variants are both in the run,
     then Vercel's claim; empty when the run has none of them."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from harness.analysis.story import TRAPS, VARIANTS, story
+from harness.analysis.story import TRAPS, VARIANTS, story, vercel_finding
 from harness.results.summary import VariantSummary
 
 
@@ -49,3 +50,15 @@ def test_a_run_without_the_article_variants_has_no_story() -> None:
 def test_an_unmeasured_number_reads_n_a() -> None:
     found = dict(story({"serverless": summary({}), "serverless-state": summary({})}))
     assert found["2. Global state"].count("n/a") == 3
+
+
+def test_vercel_finding_says_which_held_more_for_serverless_variants_only() -> None:
+    leaky = summary({"db.connections.peak": 30, "http.in_flight.peak": 12})
+    assert vercel_finding("s", leaky) == (
+        "s: at most 30 connections for at most 12 requests in flight (more connections than "
+        "requests: connections held by idle or frozen instances)")
+    even = summary({"db.connections.peak": 12, "http.in_flight.peak": 12})
+    assert "one connection per request" in str(vercel_finding("s", even))
+    persistent = dataclasses.replace(leaky, target="persistent")
+    assert vercel_finding("p", persistent) is None
+    assert vercel_finding("s", summary({"db.connections.peak": 3})) is None
