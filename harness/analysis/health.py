@@ -2,7 +2,7 @@
 
 A variant run is **incomplete** when (each gives one :class:`Problem` naming the source):
 - the database collector (``pg_activity``) covered less than ``min_coverage`` of the load
-  window: distinct samples in ``[load_start, load_end]`` × its interval / the window,
+  window: the time within half a gap allowance (5 intervals, at least 1 s) of a sample,
   counted in ``db.parquet`` itself, so an emptied file is caught too; the time of an
   injected fault (to its end + ``FAULT_GRACE_S``) is left out of both;
 - the server log collector (``pg_log``) did not read the log to its end;
@@ -17,6 +17,8 @@ from harness.results.records import CollectorHealth, Problem, VariantRecord
 
 DB_COLLECTOR = "pg_activity"
 LOG_COLLECTOR = "pg_log"
+GAP_FACTOR = 5.0
+MIN_GAP_S = 1.0
 FAULT_GRACE_S = 5.0
 """After an injected fault ends, the time a collector may take to reconnect: the sampler's
 longest backoff between retries (``Sampler(max_backoff_s=5.0)``)."""
@@ -39,23 +41,43 @@ def _excused(record: VariantRecord) -> list[tuple[float, float]]:
 
 
 def db_coverage(loaded: LoadedVariant) -> float | None:
-    """Share of the load window the database collector covered (None before the load);
-    the intervals of injected faults are left out of both the window and the samples."""
+    """Share of the load window the database collector covered (None before the load).
+
+    Each sample covers the time within half a *gap allowance* of it (:func:`gap_allowance`:
+    a few sampling intervals, at least a second), so a sampler that runs late on a busy
+    machine still covers the window, and only a real hole in the record counts against it.
+    The intervals of injected faults are left out of both the window and the samples.
+    """
     record = loaded.record
     if record.load_start is None or record.load_end is None:
         return None
     start, end = record.load_start, record.load_end
-    excused = [(max(a, start), min(b, end)) for a, b in _excused(record) if b > start and a < end]
-    window = (end - start) - sum(b - a for a, b in _merged(excused))
+    excused = _merged([(max(a, start), min(b, end)) for a, b in _excused(record)
+                       if b > start and a < end])
+    window = (end - start) - _length(excused)
     if window <= 0:
         return None
     health = _health(record, DB_COLLECTOR)
     interval = health.interval_s if health is not None else record.collect_interval_s
+    half = gap_allowance(interval) / 2
     t = loaded.frames["db"]["t"]
-    inside = (t >= start) & (t <= end)
-    for a, b in excused:
-        inside &= ~((t >= a) & (t < b))
-    return min(1.0, t[inside].nunique() * interval / window)
+    spans = [(max(float(x) - half, start), min(float(x) + half, end)) for x in t.unique()
+             if start - half <= x <= end + half and not _inside(float(x), excused)]
+    covered = _length(_merged([s for s in spans if s[1] > s[0]] + excused)) - _length(excused)
+    return max(0.0, min(1.0, covered / window))
+
+
+def gap_allowance(interval_s: float) -> float:
+    """How far apart two database samples may be and still cover the time between them."""
+    return max(GAP_FACTOR * interval_s, MIN_GAP_S)
+
+
+def _inside(x: float, intervals: list[tuple[float, float]]) -> bool:
+    return any(a <= x < b for a, b in intervals)
+
+
+def _length(intervals: list[tuple[float, float]]) -> float:
+    return sum(b - a for a, b in intervals)
 
 
 def _merged(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
