@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -23,13 +24,16 @@ REPO = Path(__file__).resolve().parents[1]
 @contextmanager
 def cluster(max_connections: int) -> Iterator[PostgresCluster]:
     tmp = Path(tempfile.mkdtemp(prefix="pgstampede-bench-"))
-    with PostgresCluster(
-        workdir=tmp,
-        max_connections=max_connections,
-        log_path=tmp / "postgres.log",
-        settings={"log_connections": "off", "log_disconnections": "off"},
-    ) as pg:
-        yield pg
+    try:
+        with PostgresCluster(
+            workdir=tmp,
+            max_connections=max_connections,
+            log_path=tmp / "postgres.log",
+            settings={"log_connections": "off", "log_disconnections": "off"},
+        ) as pg:
+            yield pg
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextmanager
@@ -49,15 +53,18 @@ def gateway(dsn: str, **knobs: Any) -> Iterator[tuple[str, int]]:
         "--workdir",
         str(tmp / "gw"),
     ]
-    with ManagedProcess(
-        name="gateway",
-        argv=argv,
-        log_path=tmp / "gateway.log",
-        cwd=REPO,
-        ready_url=f"http://127.0.0.1:{port}/__platform/health",
-        ready_timeout_s=60.0,
-    ):
-        yield "127.0.0.1", port
+    try:
+        with ManagedProcess(
+            name="gateway",
+            argv=argv,
+            log_path=tmp / "gateway.log",
+            cwd=REPO,
+            ready_url=f"http://127.0.0.1:{port}/__platform/health",
+            ready_timeout_s=60.0,
+        ):
+            yield "127.0.0.1", port
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def get(host: str, port: int, path: str, method: str = "GET") -> tuple[int, bytes, float]:
