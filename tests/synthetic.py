@@ -167,7 +167,9 @@ def _platform(shape: RunShape, rng: np.random.Generator, t: np.ndarray,
     born = np.diff(live, prepend=0).clip(min=0)
     platform = pd.DataFrame({
         "t": t, "starting": 0, "busy": busy, "warm": 0, "frozen": frozen, "zombie": 0,
-        "queue": 0, "cold_starts": np.cumsum(born), "reaped": 0, "throttled": 0})
+        "queue": 0, "cold_starts": np.cumsum(born), "reaped": 0, "throttled": 0,
+        "init_failures": 0, "background_pending": 0, "background_completed": 0,
+        "background_delayed": 0, "background_lost": 0, "init_error": ""})
     t_cold = np.repeat(t, born)
     cold = pd.DataFrame({"t": t_cold, "instance": [f"i-{i}" for i in range(t_cold.size)],
                          "duration_ms": rng.lognormal(np.log(30.0), 0.3, t_cold.size)})

@@ -83,6 +83,12 @@ FRAME_SCHEMAS: dict[str, Schema] = {
         "cold_starts": "int64",
         "reaped": "int64",
         "throttled": "int64",
+        "init_failures": "int64",
+        "background_pending": "int64",
+        "background_completed": "int64",
+        "background_delayed": "int64",
+        "background_lost": "int64",
+        "init_error": "str",
     },
     "cold_starts": {"t": "float64", "instance": "str", "duration_ms": "float64"},
     "background": {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,11 +29,17 @@ def _dtype_name(series: pd.Series) -> str:
     return "str" if pd.api.types.is_string_dtype(series) else str(series.dtype)
 
 
+def documented_frames() -> set[str]:
+    """The frame names listed in docs/internals.md, section "Frames (parquet columns)"."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "internals.md").read_text()
+    section = text.split("### Frames (parquet columns)", 1)[1].split("\n#", 1)[0]
+    return set(re.findall(r"^- `([a-z_]+)`[ :]", section, flags=re.MULTILINE))
+
+
 def test_every_internals_frame_has_a_schema() -> None:
-    assert set(FRAME_NAMES) == {
-        "requests", "db", "db_groups", "pglog", "pooler", "pooler_stats", "host",
-        "platform", "cold_starts", "background",
-    }
+    documented = documented_frames()
+    assert {"requests", "db", "pglog", "platform", "background"} <= documented
+    assert set(FRAME_NAMES) == documented
     assert list(FRAME_SCHEMAS["requests"]) == [
         "t", "endpoint", "latency_ms", "status", "kind", "instance", "counter"
     ]
@@ -111,6 +120,8 @@ def test_platform_live_counts_every_state_but_zombies() -> None:
     platform = coerce_frame("platform", pd.DataFrame({
         "t": [1.0], "starting": [1], "busy": [2], "warm": [3], "frozen": [4], "zombie": [5],
         "queue": [6], "cold_starts": [7], "reaped": [8], "throttled": [9],
+        "init_failures": [0], "background_pending": [0], "background_completed": [0],
+        "background_delayed": [0], "background_lost": [0], "init_error": [""],
     }))
     assert platform_live(platform).tolist() == [10]
 

@@ -142,6 +142,8 @@ def test_platform_metrics_null_without_frames_and_computed_with_them() -> None:
         "t": [START - 1, START + 1, START + 2], "starting": [0, 1, 0], "busy": [1, 5, 2],
         "warm": [0, 0, 1], "frozen": [0, 3, 40], "zombie": [0, 0, 2], "queue": [0, 7, 0],
         "cold_starts": [1, 9, 43], "reaped": [2, 2, 5], "throttled": [0, 1, 4],
+        "init_failures": 0, "background_pending": 0, "background_completed": 0,
+        "background_delayed": 0, "background_lost": 0, "init_error": "",
     })
     cold = pd.DataFrame({"t": [START - 1] + [START + 1 + i / 100 for i in range(4)],
                          "instance": ["a", "b", "c", "d", "e"],

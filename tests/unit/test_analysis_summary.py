@@ -155,7 +155,8 @@ def test_findings_name_instances_alive_at_the_first_refusal() -> None:
     frames["platform"] = coerce_frame("platform", pd.DataFrame({
         "t": [start + 14.0, start + 14.5], "starting": 0, "busy": [7, 9], "warm": 0,
         "frozen": [90, 95], "zombie": 0, "queue": 0, "cold_starts": 0, "reaped": 0,
-        "throttled": 0}))
+        "throttled": 0, "init_failures": 0, "background_pending": 0, "background_completed": 0,
+        "background_delayed": 0, "background_lost": 0, "init_error": ""}))
     run = VariantRun(bare_record("serverless", target="serverless"), Path("."), frames, (),
                      context)
     pooled_frames = {n: empty_frame(n) for n in FRAME_NAMES}
