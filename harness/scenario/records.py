@@ -205,7 +205,7 @@ class Variant:
         if self.pooler == "pgpool":
             out["pgpool"] = dataclasses.asdict(self.pgpool)
         if self.app is not None:
-            out["app"] = dataclasses.asdict(self.app)
+            out["app"] = {**dataclasses.asdict(self.app), "env": dict(self.app.env)}
         if self.host.pin:
             out["host"] = dataclasses.asdict(self.host)
         return out

@@ -21,3 +21,14 @@ def test_nested_values_and_files(tmp_path: Path) -> None:
     assert "topsecret" not in json.dumps(redact(data))
     write_json(tmp_path / "m.json", data)
     assert "topsecret" not in (tmp_path / "m.json").read_text()
+
+
+def test_values_of_secret_names_are_masked(tmp_path: Path) -> None:
+    """An app's environment in the manifest: SECRET_KEY's value never reaches a file."""
+    data = {"app": {"env": {"SECRET_KEY": "hunter2", "DB_PASSWORD": "pw1", "GITHUB_TOKEN": "t",
+                            "LOG_LEVEL": "info", "POOL_SIZE": "5"}}}
+    write_json(tmp_path / "m.json", data)
+    written = json.loads((tmp_path / "m.json").read_text())
+    assert written["app"]["env"] == {"SECRET_KEY": "***", "DB_PASSWORD": "***",
+                                     "GITHUB_TOKEN": "***", "LOG_LEVEL": "info",
+                                     "POOL_SIZE": "5"}
