@@ -4,7 +4,10 @@
 of every live instance (including zombies); it is empty once the gateway has stopped. Each
 instance is its own process group (pgid == pid), so a cleanup that finds the gateway gone can
 ``killpg(pid, SIGKILL)`` each line. The file is rewritten atomically (write + rename) at most
-once per event-loop iteration.
+once per event-loop iteration, in a worker thread: a write and rename can take milliseconds,
+and a burst of hundreds of cold starts rewrote it hundreds of times on the event loop. A
+change made while a write is in flight is written right after it; ``write()`` (start, stop)
+writes at once and is never overtaken by an older write still in flight.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -23,24 +27,54 @@ class PidFile:
         self.path = path
         self.pids = pids
         self.scheduled = False
+        self.writing = False
+        self.generation = 0  # of the latest text taken
+        self.stored = 0  # generation of the text in the file
+        self.lock = threading.Lock()
 
     def changed(self) -> None:
-        """Schedule a rewrite (coalesced within one loop iteration)."""
+        """Schedule a rewrite (coalesced within one loop iteration, off the loop)."""
         if self.scheduled:
             return
         self.scheduled = True
         try:
-            asyncio.get_running_loop().call_soon(self.write)
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             self.write()
+            return
+        loop.call_soon(self._write_in_thread, loop)
+
+    def _write_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.writing or not self.scheduled:
+            return  # the write in flight reschedules when done; or written already
+        self.scheduled, self.writing = False, True
+        self.generation += 1
+        done = loop.run_in_executor(None, self._store, self.generation, self._text())
+        done.add_done_callback(lambda _: self._written(loop))
+
+    def _written(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.writing = False
+        if self.scheduled:
+            loop.call_soon(self._write_in_thread, loop)
 
     def write(self) -> None:
+        """Rewrite now (start, stop)."""
         self.scheduled = False
-        text = "".join(f"{pid}\n" for pid in self.pids() if pid > 0)
-        tmp = self.path.with_suffix(".tmp")
-        with contextlib.suppress(OSError):
-            tmp.write_text(text)
-            os.replace(tmp, self.path)
+        self.generation += 1
+        self._store(self.generation, self._text())
+
+    def _text(self) -> str:
+        return "".join(f"{pid}\n" for pid in self.pids() if pid > 0)
+
+    def _store(self, generation: int, text: str) -> None:
+        with self.lock:
+            if generation < self.stored:
+                return  # a newer text is in the file already
+            self.stored = generation
+            tmp = self.path.with_suffix(".tmp")
+            with contextlib.suppress(OSError):
+                tmp.write_text(text)
+                os.replace(tmp, self.path)
 
 
 def read_pids(path: Path) -> list[int]:

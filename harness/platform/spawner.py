@@ -20,6 +20,11 @@ from harness.errors import ServiceError
 from harness.platform.launch import Launch
 
 
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class TemplateSpawner:
     """Owns the template process and its control socket."""
 
@@ -30,6 +35,7 @@ class TemplateSpawner:
         self.ctrl: socket.socket | None = None
         self.waiting: dict[str, asyncio.Future[int]] = {}
         self.ready: asyncio.Future[int] | None = None
+        self.writable: asyncio.Future[None] | None = None  # the control socket has room
 
     @property
     def pid(self) -> int:
@@ -109,21 +115,45 @@ class TemplateSpawner:
         return pid, ours
 
     async def _send(self, message: bytes, fd: int) -> None:
-        assert self.ctrl is not None
+        """Send one request; while the template's queue is full (a burst of hundreds of cold
+        starts), wait until the socket has room again, without polling it."""
         while True:
+            if self.ctrl is None:
+                raise ConnectionError("the template process is not running (see gateway.log)")
             try:
                 socket.send_fds(self.ctrl, [message], [fd])
                 return
             except BlockingIOError:
-                await asyncio.sleep(0.001)
+                await asyncio.shield(self._room())
+
+    def _room(self) -> asyncio.Future[None]:
+        """A future done when the control socket is writable (one watcher for all senders)."""
+        if self.writable is None or self.writable.done():
+            assert self.ctrl is not None
+            loop = asyncio.get_running_loop()
+            self.writable = loop.create_future()
+            self.writable.add_done_callback(_retrieve)  # a stop with nobody waiting: no log
+            loop.add_writer(self.ctrl.fileno(), self._on_writable)
+        return self.writable
+
+    def _on_writable(self) -> None:
+        if self.ctrl is not None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_writer(self.ctrl.fileno())
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
 
     def close(self) -> None:
         """Kill the template (its instances die with it: PR_SET_PDEATHSIG)."""
         if self.ctrl is not None:
             with contextlib.suppress(ValueError, OSError, RuntimeError):
-                asyncio.get_running_loop().remove_reader(self.ctrl.fileno())
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(self.ctrl.fileno())
+                loop.remove_writer(self.ctrl.fileno())
             self.ctrl.close()
             self.ctrl = None
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_exception(ConnectionError("the template was stopped"))
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGKILL)
