@@ -147,6 +147,15 @@ class Sampler:
         for c in self.collectors:
             await self._call(c, "stop", c.stop)
 
+    async def after_services(self) -> None:
+        """Once the services have stopped: collectors that read what a service writes (the
+        server log) read its last lines (``read_rest``), so that what happened while the
+        services wound down — an instance refused on its way in — is not lost."""
+        for c in self.collectors:
+            read_rest = getattr(c, "read_rest", None)
+            if read_rest is not None:
+                await self._call(c, "read_rest", read_rest)
+
     async def _call(self, c: Collector, step: str, fn: Callable[[], Awaitable[None]]) -> bool:
         """Run one step with a timeout; record a failure instead of raising it."""
         track = self._tracks[c.name]

@@ -176,6 +176,10 @@ class PgLogCollector:
         self._read(final=True)
         self.read_to_end = True
 
+    async def read_rest(self) -> None:
+        """After the server stopped: the lines it wrote since :meth:`stop`."""
+        self._read(final=True)
+
     def frames(self) -> dict[str, pd.DataFrame]:
         rows = [(e.t, e.event, e.pid, e.user, e.message) for e in self._events if e is not None]
         if not rows:

@@ -133,49 +133,51 @@ class VariantRun:
         self.draft.status, self.draft.error = status, error
 
     async def execute(self) -> None:
-        with contextlib.ExitStack() as stack:
-            if self.variant.target == "external":
-                services = watch_external(self.variant)
-                self.draft.observes_server_log = False
-            else:
-                services = bring_up(self.seams.runtime, self.variant, self.where, stack)
-            self.draft.max_connections = services.max_connections
-            self.draft.versions.update(services.versions)
-            self.draft.durability = durability(services)
-            self.draft.target_info = dict(services.target.info)
-            await self._load_and_collect(services)
-            if services.owns_database:
-                self._persist_background(services.monitor_dsn)
-                self._persist_published(services.monitor_dsn)
+        try:
+            with contextlib.ExitStack() as stack:
+                if self.variant.target == "external":
+                    services = watch_external(self.variant)
+                    self.draft.observes_server_log = False
+                else:
+                    services = bring_up(self.seams.runtime, self.variant, self.where, stack)
+                self.draft.max_connections = services.max_connections
+                self.draft.versions.update(services.versions)
+                self.draft.durability = durability(services)
+                self.draft.target_info = dict(services.target.info)
+                await self._load_and_collect(services)
+                if services.owns_database:
+                    self._persist_background(services.monitor_dsn)
+                    self._persist_published(services.monitor_dsn)
+        finally:
+            (self.folder.pid_dir / "locust.pid").unlink(missing_ok=True)
+            if self.draft.sampler is not None:  # services stopped: their last words, then save
+                await self.draft.sampler.after_services()
+                self._persist(self.draft.sampler, self.dir / "locust")
 
     async def _load_and_collect(self, services: Services) -> None:
         sampler = Sampler(self.seams.collectors(services),
                           interval_s=self.scenario.collect_interval_s)
         self.draft.sampler = sampler
         locust_dir = self.dir / "locust"
-        try:
-            async with sampler:
-                start = time.time()
-                self._set_window(start, None)
-                ticker = asyncio.create_task(self.live.tick(sampler, start, self.folder.pid_dir))
-                chaos = asyncio.create_task(self._inject_faults(services, start))
-                try:
-                    result = await self.seams.load.run(
-                        self._load_spec(), host=services.target.url, out_dir=locust_dir,
-                        log_path=self.dir / "logs" / "locust.log",
-                        on_progress=self.live.on_load)
-                    self._set_window(result.load_start, result.load_end)
-                    self._load_problems(result.problems)
-                finally:
-                    if self.draft.load_end is None:
-                        self.draft.load_end = time.time()
-                    for task in (ticker, chaos):
-                        task.cancel()
-                    await asyncio.gather(ticker, chaos, return_exceptions=True)
-                    await self._drain_background()
-        finally:
-            (self.folder.pid_dir / "locust.pid").unlink(missing_ok=True)
-            self._persist(sampler, locust_dir)
+        async with sampler:
+            start = time.time()
+            self._set_window(start, None)
+            ticker = asyncio.create_task(self.live.tick(sampler, start, self.folder.pid_dir))
+            chaos = asyncio.create_task(self._inject_faults(services, start))
+            try:
+                result = await self.seams.load.run(
+                    self._load_spec(), host=services.target.url, out_dir=locust_dir,
+                    log_path=self.dir / "logs" / "locust.log",
+                    on_progress=self.live.on_load)
+                self._set_window(result.load_start, result.load_end)
+                self._load_problems(result.problems)
+            finally:
+                if self.draft.load_end is None:
+                    self.draft.load_end = time.time()
+                for task in (ticker, chaos):
+                    task.cancel()
+                await asyncio.gather(ticker, chaos, return_exceptions=True)
+                await self._drain_background()
 
     async def _inject_faults(self, services: Services, start: float) -> None:
         faults = [f for f in self.scenario.faults if f.applies_to(self.variant)]

@@ -124,6 +124,35 @@ class Ticker:
         return {}
 
 
+class LateLog:
+    """Stands for the server-log collector: what it reads after the services stopped."""
+
+    name = "pg_log"
+    interval_s: float | None = None
+
+    def __init__(self, runtime: FakeRuntime) -> None:
+        self.runtime = runtime
+        self.rest_read_with_up: list[list[str]] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def sample(self, t: float) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def read_rest(self) -> None:
+        self.rest_read_with_up.append(list(self.runtime.up))
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"pglog": empty_frame("pglog")}
+
+    def latest(self) -> dict[str, float]:
+        return {}
+
+
 class FakeDb:
     """Stands for the database collector: one ``db`` row per sample, or an error each time."""
 
@@ -193,10 +222,12 @@ class Fakes:
     background_error: str | None = None
     load_problems: tuple[str, ...] = ()
     tickers: list[Ticker] = field(default_factory=list)
+    logs: list[LateLog] = field(default_factory=list)
 
     def collectors(self, services: Services) -> Sequence[Collector]:
         self.tickers.append(Ticker())
-        return [FakeDb(self.broken_db), self.tickers[-1]]
+        self.logs.append(LateLog(self.runtime))
+        return [FakeDb(self.broken_db), self.tickers[-1], self.logs[-1]]
 
     def background(self, dsn: str) -> pd.DataFrame:
         if self.background_error is not None:
@@ -230,7 +261,8 @@ def test_a_whole_run_with_fakes_is_complete_recorded_and_judged(tmp_path: Path) 
     assert record.target_info == {"fake": True}
     assert record.load_start is not None and record.load_end is not None
     assert {f.name: f.rows for f in record.frames} == {"db": pytest.approx(TICKS, abs=2),
-                                                         "requests": TICKS, "background": 0}
+                                                         "requests": TICKS, "background": 0,
+                                                         "pglog": 0}
     health = {h.name: h for h in record.health}
     assert health["pg_activity"].failures == 0 and health["pg_activity"].samples >= TICKS - 1
     assert health["ticker"].samples >= TICKS and health["ticker"].interval_s == INTERVAL_S
@@ -312,3 +344,13 @@ def test_a_threshold_on_a_variant_left_out_is_na_in_run_and_check(tmp_path: Path
     assert [t.status for t in outcome.summary.thresholds] == ["n/a"]
     checked = check_run(out)
     assert checked.exit_code == 0 and [t.status for t in checked.thresholds] == ["n/a"]
+
+
+def test_the_server_log_is_read_to_its_end_after_the_services_stopped(tmp_path: Path) -> None:
+    """What the server logs while the target winds down (an instance refused on its way
+    in) still reaches the run folder: the log's last lines are read once nothing is up."""
+    fakes = Fakes(FakeRuntime())
+    outcome, out = run_fake(tmp_path, fakes, only=("a",))
+    assert outcome.status == "complete"
+    assert [log.rest_read_with_up for log in fakes.logs] == [[[]]]
+    assert "pglog" in {f.name for f in RunFolder(out).read_manifest().variants[0].frames}
