@@ -72,7 +72,7 @@ def bring_up(runtime: Runtime, variant: Variant, where: Where,
     logs = where.logs
     pg = stack.enter_context(runtime.postgres(
         max_connections=variant.database.max_connections, log_path=logs / "postgres.log",
-        keep=where.keep, pid_dir=where.pid_dir, settings=dict(variant.database.settings)))
+        keep=where.keep, pid_dir=where.pid_dir, settings=variant.database.server_settings()))
     services = Services(monitor_dsn=pg.monitor_dsn, roles={"postgres": pg.pids},
                         pg_log=pg.log_path, owns_database=True,
                         versions={"postgresql": pg.version},

@@ -75,6 +75,16 @@ class LoadSpec:
 class DatabaseSpec:
     max_connections: int = opt("max_connections", int_field(5, 100_000), 100)
     settings: tuple[tuple[str, str], ...] = opt("settings", settings_field, ())
+    # the server closes a session idle this long (0 = never, PostgreSQL's default)
+    idle_session_timeout_s: float = opt("idle_session_timeout", duration_field, 0.0)
+
+    def server_settings(self) -> dict[str, str]:
+        """The extra server settings of a variant: ``settings`` plus the keys that have
+        their own name in the scenario (``idle_session_timeout``)."""
+        out = dict(self.settings)
+        if self.idle_session_timeout_s > 0:
+            out["idle_session_timeout"] = f"{round(self.idle_session_timeout_s * 1000)}ms"
+        return out
 
 
 @dataclass(frozen=True)

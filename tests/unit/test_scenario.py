@@ -186,3 +186,18 @@ def test_faults_from_file_and_flags(tmp_path: Path) -> None:
 def test_bad_faults(tmp_path: Path, fault: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         load_scenario(write(tmp_path, MINIMAL + "[[faults]]\n" + fault + "\n"))
+
+
+def test_idle_session_timeout_is_a_database_key() -> None:
+    from harness.scenario.loader import parse_scenario
+
+    scenario = parse_scenario({
+        "name": "idle", "database": {"idle_session_timeout": "5s",
+                                     "settings": {"work_mem": "4MB"}},
+        "load": {"endpoints": {"read": 1}, "stages": [{"duration": "1s", "users": 1}]},
+        "variants": [{"name": "a"}, {"name": "b",
+                                     "database_overrides": {"idle_session_timeout": "0s"}}],
+    }, "idle.toml")
+    a, b = scenario.variants
+    assert a.database.server_settings() == {"work_mem": "4MB", "idle_session_timeout": "5000ms"}
+    assert b.database.server_settings() == {"work_mem": "4MB"}
