@@ -114,6 +114,20 @@ def _platform(name: str, m: Mapping[str, Any]) -> str | None:
     return with_queueing_note(text, m.get("host.saturated"))
 
 
+def _init_failures(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str | None:
+    """``N instances failed their init (answered 502); the first error: ...``."""
+    failed = m.get("platform.init_failures")
+    if not failed:
+        return None
+    text = f"{name}: {format_count(failed)} instances failed their init (answered 502)"
+    for run in runs:
+        errors = run.frames["platform"].get("init_error")
+        first = next((str(e) for e in errors if str(e)), "") if errors is not None else ""
+        if first:
+            return f"{text}; the first error: {first}"
+    return text
+
+
 def _background(name: str, m: Mapping[str, Any]) -> str | None:
     completed = m.get("background.completed")
     if completed is None:
@@ -194,6 +208,7 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
             _connections(name, m, own),
             _errors(name, m),
             _platform(name, m),
+            _init_failures(name, m, own),
             _background(name, m),
             _state(name, m),
             vercel_finding(name, variant),

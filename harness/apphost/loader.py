@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from typing import Any
 
@@ -49,10 +50,18 @@ def error_text(exc: BaseException) -> str:
     return shorten(text)
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*: \S")
+
+
 def last_line(text: str, limit: int = 500) -> str:
-    """The last non-empty line of a message (a traceback's is its exception), shortened."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return shorten(lines[-1] if lines else "", limit)
+    """The exception of a message that may be a formatted traceback: its last line of the
+    form ``module.Error: text`` (libraries add notes after it, e.g. SQLAlchemy's
+    "(Background on this error at: ...)"), else its last non-empty line; shortened."""
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line):
+            return shorten(line, limit)
+    return shorten(lines[-1].strip() if lines else "", limit)
 
 
 def shorten(text: str, limit: int = 500) -> str:

@@ -63,3 +63,18 @@ def test_no_background_metrics_without_app_work() -> None:
     m = compute_metrics(platform([row(10.0), row(20.0)]), context())
     assert m["background.completed"] is None and m["background.lost"] is None
     assert m["platform.init_failures"] == 0
+
+
+def test_init_failures_are_a_finding_with_the_first_error() -> None:
+    from types import SimpleNamespace
+
+    from harness.analysis.findings import _init_failures
+
+    frames = platform([row(1.0, init_failures=0),
+                       {**row(2.0, init_failures=2), "init_error": "OSError: too many clients"},
+                       {**row(3.0, init_failures=3), "init_error": "OSError: too many clients"}])
+    runs: Any = [SimpleNamespace(frames=frames)]
+    assert _init_failures("serverless", {"platform.init_failures": 3}, runs) == (
+        "serverless: 3 instances failed their init (answered 502); the first error: "
+        "OSError: too many clients")
+    assert _init_failures("serverless", {"platform.init_failures": 0}, runs) is None

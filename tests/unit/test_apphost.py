@@ -228,3 +228,22 @@ def test_thaws_count_sigcont(thaws: None) -> None:
     before = Thaws.count
     os.kill(os.getpid(), signal.SIGCONT)  # the handler runs before kill() returns to Python
     assert Thaws.count == before + 1
+
+
+def test_an_init_error_is_the_exception_line_of_a_traceback() -> None:
+    tb = """Traceback (most recent call last):
+  File "/app/main.py", line 12, in lifespan
+    await conn.connect()
+asyncpg.exceptions.TooManyConnectionsError: remaining connection slots are reserved
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/app/db.py", line 3, in open
+sqlalchemy.exc.DBAPIError: (asyncpg.Error) TooManyConnectionsError: remaining connection slots
+[SQL: SELECT 1]
+(Background on this error at: https://sqlalche.me/e/21/dbapi)
+"""
+    assert last_line(tb) == ("sqlalchemy.exc.DBAPIError: (asyncpg.Error) "
+                             "TooManyConnectionsError: remaining connection slots")
+    assert last_line("startup failed") == "startup failed"
