@@ -87,6 +87,7 @@ def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
         "error": next((r.error for r in failed if r.error), None),
         "target": first.target if first else None,
         "pooler": first.pooler if first else None,
+        "pooler_version": _pooler_version(runs),
         "max_connections": first.max_connections if first else None,
         "metrics": metrics,
         "nulls": encode(null_reasons(metrics, runs, repeats)),
@@ -98,6 +99,15 @@ def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
         "problems": [f"{r.record.label}: {p.text(r.record.load_start)}"
                      for r in runs for p in r.problems],
     }
+
+
+def _pooler_version(runs: Sequence[VariantRun]) -> str | None:
+    """The variant's pooler version from its first record that has one (``versions.<pooler>``)."""
+    for run in runs:
+        version = run.record.versions.get(run.record.pooler, "")
+        if version:
+            return version
+    return None
 
 
 def run_status(run: LoadedRun) -> str:

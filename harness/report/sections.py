@@ -191,6 +191,7 @@ def variant_details(run: LoadedRun, summary: Summary) -> list[dict[str, Any]]:
             "error": data.error,
             "facts": [("target", str(data.target or DASH)),
                       ("pooler", str(data.pooler or DASH)),
+                      ("pooler version", str(data.pooler_version or DASH)),
                       ("max_connections", str(data.max_connections or DASH)),
                       ("repeats", str(len(data.repeats)))],
             "stage_headers": [label for _, label in STAGE_COLUMNS],

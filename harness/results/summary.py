@@ -67,6 +67,9 @@ class VariantSummary:
     stages: tuple[StageSummary, ...]
     faults: tuple[FaultEffect, ...]
     problems: tuple[str, ...]
+    # the pooler's version as the run found it (``versions.pgbouncer`` / ``versions.pgpool``
+    # of the variant's record); None without a pooler
+    pooler_version: str | None = None
 
 
 @dataclass(frozen=True)
