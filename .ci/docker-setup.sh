@@ -2,8 +2,9 @@
 # Docker for the docker-marked tests, on a fresh Debian/Ubuntu machine, as root (idempotent):
 #  1. install docker.io, docker-compose and debootstrap when missing;
 #  2. start dockerd detached when no engine answers (CI machines have no systemd) and wait;
-#  3. build the images offline: `pgstampede images build --offline` makes the base image
-#     debian:bookworm-slim with debootstrap (no registry needed), then every image in compose/.
+#  3. build the images offline: `pgstampede images build --offline` makes the base images
+#     debian:bookworm-slim and debian:trixie-slim (for pgstampede/pgbouncer-trixie, PgBouncer
+#     1.24) with debootstrap (no registry needed), then every image in compose/.
 # The engine it starts keeps running for the tests; its pid is in $DOCKERD_PIDFILE
 # (stop it with: kill "$(cat /tmp/pgstampede-dockerd.pid)"). About 3 minutes from scratch.
 set -euo pipefail

@@ -1,13 +1,16 @@
 """``pgstampede images build [--offline]``: the Docker images of the docker runtime.
 
-:data:`IMAGES` lists them. Each is built from its Dockerfile under ``compose/`` (all start
-``FROM debian:bookworm-slim``) with a build context holding exactly the files the image
+:data:`IMAGES` lists them. Each is built from its Dockerfile under ``compose/`` (``FROM`` a
+Debian base, :attr:`ImageSpec.base`) with a build context holding exactly the files the image
 copies — never the checkout's ``.venv`` or ``reports/`` — and is labelled
 ``pgstampede.source`` with a hash of those files, so the runtime can refuse an image built
-from other sources. ``--offline`` first makes the base image locally when the engine lacks
-it: ``debootstrap --variant=minbase bookworm`` from this machine's Debian mirror, then
-``docker import`` under the tag ``debian:bookworm-slim``; the same Dockerfiles then build
-with or without a registry. Builds use the host network (apt and pip reach their mirrors).
+from other sources. All start ``FROM debian:bookworm-slim`` except
+``pgstampede/pgbouncer-trixie`` (``FROM debian:trixie-slim``: Debian trixie's PgBouncer 1.24,
+which tracks prepared statements in transaction mode). ``--offline`` first makes each base
+image locally when the engine lacks it: ``debootstrap --variant=minbase <release>`` from this
+machine's Debian mirror, then ``docker import`` under the tag ``debian:<release>-slim``; the
+same Dockerfiles then build with or without a registry. Builds use the host network (apt and
+pip reach their mirrors).
 """
 
 from __future__ import annotations
@@ -50,6 +53,17 @@ class ImageSpec:
     tag: str
     dockerfile: str
     sources: tuple[str, ...]
+    base: str = BASE_IMAGE  # the Dockerfile's FROM
+
+
+def base_tag(release: str) -> str:
+    """``debian:trixie-slim`` for ``trixie``."""
+    return f"debian:{release}-slim"
+
+
+def base_release(tag: str) -> str:
+    """``trixie`` for ``debian:trixie-slim``."""
+    return tag.removeprefix("debian:").removesuffix("-slim")
 
 
 IMAGES: tuple[ImageSpec, ...] = (
@@ -57,6 +71,9 @@ IMAGES: tuple[ImageSpec, ...] = (
               ("compose/postgres/init.sql", "compose/postgres/entrypoint.sh")),
     ImageSpec("pgbouncer", "pgstampede/pgbouncer:latest", "compose/pgbouncer/Dockerfile",
               ("compose/pgbouncer/entrypoint.sh",)),
+    ImageSpec("pgbouncer-trixie", "pgstampede/pgbouncer-trixie:latest",
+              "compose/pgbouncer-trixie/Dockerfile", ("compose/pgbouncer/entrypoint.sh",),
+              base=base_tag("trixie")),
     ImageSpec("persistent", "pgstampede/persistent:latest", "compose/persistent/Dockerfile",
               PYTHON_SOURCES),
     ImageSpec("instance", "pgstampede/instance:latest", "compose/instance/Dockerfile",
@@ -151,7 +168,7 @@ def _follow(spec: ImageSpec, chunk: dict[str, Any], progress: Progress,
     if "error" in chunk:
         message = str(chunk["error"]).strip().splitlines()[-1][:300]
         hint = ""
-        if BASE_IMAGE in message or "pull access" in message or "registry" in message:
+        if spec.base in message or "pull access" in message or "registry" in message:
             hint = " (no registry reachable? run `pgstampede images build --offline`)"
         seen = " | ".join(output)
         raise ServiceError("images", f"building {spec.tag} failed: {message}{hint}"
@@ -203,16 +220,18 @@ def _rootfs_dir() -> Iterator[Path]:
         subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=False)
 
 
-def make_base(client: docker.DockerClient, progress: Progress, mirror: str) -> str:
-    """``debian:bookworm-slim`` from debootstrap (about 25 s and 130 MB); its id."""
+def make_base(client: docker.DockerClient, progress: Progress, mirror: str,
+              release: str = "bookworm") -> str:
+    """``debian:<release>-slim`` from debootstrap (about 25 s and 130 MB); its id."""
     if shutil.which("debootstrap") is None:
         raise InputError("images build --offline: debootstrap is not installed "
                          "(apt-get install debootstrap)")
     if os.geteuid() != 0:
         raise InputError("images build --offline: debootstrap needs root")
+    base = base_tag(release)
     with _rootfs_dir() as rootfs:
-        progress(f"making {BASE_IMAGE} with debootstrap --variant=minbase bookworm {mirror}")
-        result = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs),
+        progress(f"making {base} with debootstrap --variant=minbase {release} {mirror}")
+        result = subprocess.run(["debootstrap", "--variant=minbase", release, str(rootfs),
                                  mirror], capture_output=True, text=True, check=False)
         if result.returncode != 0:
             tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
@@ -221,31 +240,32 @@ def make_base(client: docker.DockerClient, progress: Progress, mirror: str) -> s
             for item in (rootfs / cache).glob("*"):
                 if item.is_file():
                     item.unlink()
-        progress(f"importing the root filesystem as {BASE_IMAGE}")
+        progress(f"importing the root filesystem as {base}")
         tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."],
                                stdout=subprocess.PIPE)
         assert tar.stdout is not None
         try:
-            repo, tag = BASE_IMAGE.split(":")
+            repo, tag = base.split(":")
             client.api.import_image_from_stream(
                 tar.stdout, repository=repo, tag=tag,
                 changes=['CMD ["bash"]', "LABEL pgstampede.base=debootstrap"])
         finally:
             tar.stdout.close()
             tar.wait()
-    return str(client.images.get(BASE_IMAGE).id)
+    return str(client.images.get(base).id)
 
 
-def ensure_base(client: docker.DockerClient, progress: Progress, offline: bool) -> str | None:
+def ensure_base(client: docker.DockerClient, progress: Progress, offline: bool,
+                base: str = BASE_IMAGE) -> str | None:
     """The base image's id; made with debootstrap when missing and ``offline``."""
     try:
-        image_id = str(client.images.get(BASE_IMAGE).id)
+        image_id = str(client.images.get(base).id)
     except ImageNotFound:
         if not offline:
-            progress(f"{BASE_IMAGE} is not local: the engine will pull it")
+            progress(f"{base} is not local: the engine will pull it")
             return None
-        return make_base(client, progress, debian_mirror())
-    progress(f"{BASE_IMAGE} present ({image_id[:19]})")
+        return make_base(client, progress, debian_mirror(), base_release(base))
+    progress(f"{base} present ({image_id[:19]})")
     return image_id
 
 
@@ -255,12 +275,13 @@ def build_images(offline: bool, progress: Progress, *, root: Path = REPO,
     client = connect()
     built: dict[str, str] = {}
     try:
-        base = ensure_base(client, progress, offline)
-        if base:
-            built[BASE_IMAGE] = base
-        for spec in IMAGES:
-            if roles is None or spec.role in roles:
-                built[spec.tag] = build_image(client, spec, progress, root)
+        specs = [spec for spec in IMAGES if roles is None or spec.role in roles]
+        for base in dict.fromkeys(spec.base for spec in specs):
+            base_id = ensure_base(client, progress, offline, base)
+            if base_id:
+                built[base] = base_id
+        for spec in specs:
+            built[spec.tag] = build_image(client, spec, progress, root)
     except DockerException as exc:
         raise ServiceError("images", f"docker: {str(exc).strip()[:300]}") from None
     finally:

@@ -4,6 +4,8 @@
 #   PGBOUNCER_PORT (16432)  UPSTREAM_PORT (15432)  POOL_MODE (transaction)  POOL_SIZE (20)
 #   MAX_CLIENT_CONN (2000)  QUERY_WAIT_TIMEOUT (0 = wait forever, seconds)
 #   CLIENT_IDLE_TIMEOUT (0 = never, seconds)  SERVER_IDLE_TIMEOUT (600, seconds)
+#   MAX_PREPARED_STATEMENTS (200; written only when this pgbouncer is 1.21 or later, which
+#   tracks prepared statements in transaction mode: the trixie image's 1.24, not bookworm's 1.18)
 # With PGBOUNCER_PRINT_CONFIG=1 it prints the file instead of starting (used by a test).
 set -eu
 conf="${PGBOUNCER_CONF_DIR:-/tmp/pgbouncer}"
@@ -36,6 +38,11 @@ log_disconnections = 0
 log_pooler_errors = 1
 stats_period = 10
 INI
+tracks=$(pgbouncer --version 2>/dev/null | awk 'NR == 1 { split($2, v, ".");
+  print (v[1] > 1 || (v[1] == 1 && v[2] >= 21)) ? "yes" : "no" }')
+if [ "$tracks" = yes ] && [ "${MAX_PREPARED_STATEMENTS:-200}" != 0 ]; then
+  echo "max_prepared_statements = ${MAX_PREPARED_STATEMENTS:-200}" >> "$conf/pgbouncer.ini"
+fi
 if [ "${PGBOUNCER_PRINT_CONFIG:-0}" = 1 ]; then
   cat "$conf/pgbouncer.ini"
   exit 0

@@ -85,7 +85,8 @@ def bring_up(runtime: Runtime, variant: Variant, where: Where,
             upstream_port=pg.port, log_path=logs / "pgbouncer.log", pool_mode=spec.pool_mode,
             pool_size=spec.pool_size, max_client_conn=spec.max_client_conn,
             query_wait_timeout_s=spec.query_wait_timeout_s, pid_dir=where.pid_dir,
-            idle_timeouts_s=(spec.client_idle_timeout_s, spec.server_idle_timeout_s)))
+            idle_timeouts_s=(spec.client_idle_timeout_s, spec.server_idle_timeout_s),
+            image=spec.image))
         services.versions["pgbouncer"] = pooler.version
         services.roles["pgbouncer"] = pooler.pids
         services.pooler_admin_dsn = pooler.admin_dsn

@@ -61,9 +61,10 @@ class Runtime(Protocol):
 
     def pgbouncer(self, *, upstream_port: int, log_path: Path, pool_mode: str,
                   pool_size: int, max_client_conn: int, query_wait_timeout_s: float | None,
-                  pid_dir: Path | None, idle_timeouts_s: tuple[float, float] = (0.0, 600.0)
-                  ) -> contextlib.AbstractContextManager[PoolerService]:
-        """PgBouncer; ``idle_timeouts_s`` = (client_idle_timeout, server_idle_timeout)."""
+                  pid_dir: Path | None, idle_timeouts_s: tuple[float, float] = (0.0, 600.0),
+                  image: str = "bookworm") -> contextlib.AbstractContextManager[PoolerService]:
+        """PgBouncer; ``idle_timeouts_s`` = (client_idle_timeout, server_idle_timeout);
+        ``image``: ``[pooler.pgbouncer] image`` (bookworm's 1.18 or trixie's 1.24)."""
         ...
 
     def pgpool(self, *, upstream_port: int, log_path: Path, settings: PgpoolSettings,

@@ -36,6 +36,30 @@ from harness.runtime.pgpool import PgpoolSettings
 from harness.runtime.targets import RunningTarget, TargetContext
 
 RUNTIME_ROLES = ("postgres", "pgbouncer", "persistent", "instance")
+# [pooler.pgbouncer] image -> the image's role; only "bookworm"'s is needed by every run
+PGBOUNCER_ROLES = {"bookworm": "pgbouncer", "trixie": "pgbouncer-trixie"}
+OPTIONAL_ROLES = ("pgbouncer-trixie",)
+
+
+def checked_image(client: docker.DockerClient, role: str, root: Path = REPO) -> ImageRef:
+    """The image of ``role``; InputError when it is missing or built from other sources."""
+    spec = image_spec(role)
+    ref = find_image(client, spec.tag)
+    if ref.source != source_hash(spec, root):
+        raise InputError(f"docker: image {spec.tag} was built from other sources than this "
+                         "checkout: run `pgstampede images build`")
+    return ref
+
+
+def check_pgbouncer_images(images: set[str]) -> None:
+    """InputError (exit 2) unless the PgBouncer images of ``images`` (``[pooler.pgbouncer]
+    image`` values) exist, built from this checkout."""
+    client = connect()
+    try:
+        for image in sorted(images):
+            checked_image(client, PGBOUNCER_ROLES[image])
+    finally:
+        client.close()
 
 
 class DockerRuntime:
@@ -47,7 +71,11 @@ class DockerRuntime:
         self.client = client if client is not None else connect()
         self.session = uuid.uuid4().hex[:8]
         self.engine = self._engine()
+        self.root = root
         self.images = {role: self._image(role, root) for role in RUNTIME_ROLES}
+        for role in OPTIONAL_ROLES:  # recorded when built and current; needed only by some
+            with contextlib.suppress(InputError):
+                self.images[role] = self._image(role, root)
 
     def _engine(self) -> dict[str, str]:
         info = self.client.version()
@@ -55,16 +83,15 @@ class DockerRuntime:
                 "api_version": str(info.get("ApiVersion", ""))}
 
     def _image(self, role: str, root: Path) -> ImageRef:
-        spec = image_spec(role)
-        ref = find_image(self.client, spec.tag)
-        if ref.source != source_hash(spec, root):
-            raise InputError(f"docker: image {spec.tag} was built from other sources than this "
-                             "checkout: run `pgstampede images build`")
-        return ref
+        return checked_image(self.client, role, root)
 
     # ---- what the targets and services need ------------------------------------------------
 
     def image_id(self, role: str) -> str:
+        """The image of ``role``; one outside RUNTIME_ROLES (pgbouncer-trixie) is checked the
+        first time a variant needs it (registry.check_supported checked it up front)."""
+        if role not in self.images:
+            self.images[role] = self._image(role, self.root)
         return self.images[role].id
 
     def run_of_pid_dir(self, pid_dir: Path | None) -> str:
@@ -92,11 +119,11 @@ class DockerRuntime:
 
     def pgbouncer(self, *, upstream_port: int, log_path: Path, pool_mode: str,
                   pool_size: int, max_client_conn: int, query_wait_timeout_s: float | None,
-                  pid_dir: Path | None, idle_timeouts_s: tuple[float, float] = (0.0, 600.0)
-                  ) -> PgBouncerContainer:
+                  pid_dir: Path | None, idle_timeouts_s: tuple[float, float] = (0.0, 600.0),
+                  image: str = "bookworm") -> PgBouncerContainer:
         run = self.run_of_pid_dir(pid_dir)
         return PgBouncerContainer(
-            self.client, image=self.image_id("pgbouncer"),
+            self.client, image=self.image_id(PGBOUNCER_ROLES[image]),
             name=self.container_name(run, "pgbouncer"), labels=self.labels(run, "pgbouncer"),
             upstream_port=upstream_port, log_path=log_path, pool_mode=pool_mode,
             pool_size=pool_size, max_client_conn=max_client_conn,

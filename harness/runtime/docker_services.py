@@ -5,7 +5,9 @@ Same interfaces and the same server as the process runtime: the cluster in the
 the server runs with the settings of :func:`server_settings` (those of
 ``PostgresCluster.server_settings``), its log is copied to ``log_path``; PgBouncer's
 ``pgbouncer.ini`` is written by the image's entrypoint from the same values as
-``PgBouncer.config_text``. Both listen on 127.0.0.1 (host network) on a free port.
+``PgBouncer.config_text`` (``max_prepared_statements`` too, which only the
+``pgstampede/pgbouncer-trixie`` image's PgBouncer 1.24 has). Both listen on 127.0.0.1 (host
+network) on a free port.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import docker
 import psycopg
 
 from harness.runtime.docker_container import ContainerSpec, ServiceContainer
+from harness.runtime.pgbouncer import MAX_PREPARED_STATEMENTS
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.postgres import APP_DB, APP_ROLE, DURABILITY_OFF, MONITOR_ROLE, dsn
 
@@ -102,7 +105,9 @@ class PgBouncerContainer:
                "POOL_MODE": pool_mode, "POOL_SIZE": str(pool_size),
                "MAX_CLIENT_CONN": str(max_client_conn), "QUERY_WAIT_TIMEOUT": str(wait),
                "CLIENT_IDLE_TIMEOUT": str(int(round(idle_timeouts_s[0]))),
-               "SERVER_IDLE_TIMEOUT": str(int(round(idle_timeouts_s[1])))}
+               "SERVER_IDLE_TIMEOUT": str(int(round(idle_timeouts_s[1]))),
+               # written by the entrypoint only for a PgBouncer of 1.21 or later (trixie's)
+               "MAX_PREPARED_STATEMENTS": str(MAX_PREPARED_STATEMENTS)}
         spec = ContainerSpec(service="pgbouncer", image=image, name=name, labels=labels,
                              log_path=log_path, environment=env,
                              nofile=max(8192, max_client_conn + 2 * pool_size + 256))

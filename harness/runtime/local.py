@@ -25,8 +25,10 @@ class ProcessRuntime:
 
     def pgbouncer(self, *, upstream_port: int, log_path: Path, pool_mode: str,
                   pool_size: int, max_client_conn: int, query_wait_timeout_s: float | None,
-                  pid_dir: Path | None, idle_timeouts_s: tuple[float, float] = (0.0, 600.0)
-                  ) -> PgBouncer:
+                  pid_dir: Path | None, idle_timeouts_s: tuple[float, float] = (0.0, 600.0),
+                  image: str = "bookworm") -> PgBouncer:
+        """This machine's pgbouncer whatever ``image`` (a trixie variant was refused up front
+        when it is older than 1.21: registry.check_supported)."""
         return PgBouncer(upstream_port=upstream_port, log_path=log_path, pool_mode=pool_mode,
                          pool_size=pool_size, max_client_conn=max_client_conn,
                          query_wait_timeout_s=query_wait_timeout_s, pid_dir=pid_dir,

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from harness.errors import InputError
+from harness.errors import InputError, ServiceError
 from harness.plan import select_variants
 from harness.runtime.base import Runtime
 from harness.runtime.local import ProcessRuntime
-from harness.scenario import Scenario
+from harness.runtime.pgbouncer import (
+    find_pgbouncer,
+    pgbouncer_version,
+    tracks_prepared_statements,
+)
+from harness.scenario import Scenario, Variant
 
 
 def _docker() -> Runtime:
@@ -51,6 +56,28 @@ def get_runtime(name: str) -> Runtime:
     return factory()
 
 
+def check_pgbouncer_image(name: str, variants: Sequence[Variant]) -> None:
+    """``[pooler.pgbouncer] image = "trixie"`` (PgBouncer 1.24): under docker its image must
+    be built; the process runtime runs this machine's pgbouncer, which must be 1.21 or later
+    (prepared statements in transaction mode). InputError (one line) otherwise."""
+    trixie = [v.name for v in variants if v.pooler == "pgbouncer" and v.pgbouncer.image == "trixie"]
+    if not trixie or name not in RUNTIMES:
+        return
+    if name == "docker":
+        from harness.runtime.docker import check_pgbouncer_images
+
+        check_pgbouncer_images({"trixie"})
+        return
+    try:
+        version = pgbouncer_version(find_pgbouncer())
+    except ServiceError:
+        version = ""
+    if not tracks_prepared_statements(version):
+        raise InputError(f"--runtime {name}: variant {trixie[0]} asks for [pooler.pgbouncer] "
+                         f"image = \"trixie\" (PgBouncer 1.21 or later); this machine's "
+                         f"pgbouncer is {version or 'missing'} (use --runtime docker)")
+
+
 def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = None) -> None:
     """InputError (one line) when runtime ``name`` cannot run one of the variants to run
     (``only``, else all): an ``[app]`` it does not run, or a fault kind it cannot carry out."""
@@ -70,6 +97,7 @@ def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = 
             raise InputError(f"--runtime {name}: variant {variant.name} uses pooler "
                              f"{variant.pooler}, which only the process runtime runs (use "
                              "--runtime process)")
+    check_pgbouncer_image(name, variants)
     unsupported = UNSUPPORTED_FAULTS.get(name, {})
     for fault in scenario.faults:
         hit = [v.name for v in variants if fault.applies_to(v)]

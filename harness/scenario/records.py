@@ -35,6 +35,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
 }
 TARGETS = ("persistent", "serverless", "external")
 POOLERS = ("none", "pgbouncer", "pgpool")
+PGBOUNCER_IMAGES = ("bookworm", "trixie")  # [pooler.pgbouncer] image
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
 
@@ -142,6 +143,10 @@ class PgBouncerSpec:
     # idle connections closed by PgBouncer (0 = never): clients, and server connections
     client_idle_timeout_s: float = opt("client_idle_timeout", duration_field, 0.0)
     server_idle_timeout_s: float = opt("server_idle_timeout", duration_field, 600.0)
+    # which PgBouncer: Debian bookworm's 1.18 or trixie's 1.24 (prepared statements in
+    # transaction mode); the docker runtime runs pgstampede/pgbouncer or
+    # pgstampede/pgbouncer-trixie, the process runtime its pgbouncer (trixie: 1.21 or later)
+    image: str = opt("image", choice_field(*PGBOUNCER_IMAGES), "bookworm")
 
 
 @dataclass(frozen=True)
