@@ -74,6 +74,8 @@ IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("pgbouncer-trixie", "pgstampede/pgbouncer-trixie:latest",
               "compose/pgbouncer-trixie/Dockerfile", ("compose/pgbouncer/entrypoint.sh",),
               base=base_tag("trixie")),
+    ImageSpec("pgpool", "pgstampede/pgpool:latest", "compose/pgpool/Dockerfile",
+              ("compose/pgpool/entrypoint.sh",)),
     ImageSpec("persistent", "pgstampede/persistent:latest", "compose/persistent/Dockerfile",
               PYTHON_SOURCES),
     ImageSpec("instance", "pgstampede/instance:latest", "compose/instance/Dockerfile",

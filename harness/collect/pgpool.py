@@ -109,7 +109,7 @@ class PgpoolCollector:
         self._latest: dict[str, float] = {}
 
     async def _proc_info(self) -> str:
-        argv = [self.binary, "-h", str(self.pcp.socket_dir), "-p", str(self.pcp.port),
+        argv = [self.binary, "-h", self.pcp.where, "-p", str(self.pcp.port),
                 "-U", self.pcp.user, "-w", "--all", "-v"]
         proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

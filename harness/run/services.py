@@ -29,7 +29,7 @@ from harness.errors import ServiceError
 from harness.faults import FaultTargets
 from harness.results.redact import redact_text
 from harness.runtime.base import Runtime
-from harness.runtime.pgpool import Pgpool, PgpoolSettings
+from harness.runtime.pgpool import PgpoolSettings
 from harness.runtime.pinning import CoreSplit, Pinner, available_cores, split_cores
 from harness.runtime.postgres import DURABILITY_OFF
 from harness.runtime.targets import RunningTarget, TargetContext
@@ -123,8 +123,7 @@ def _bring_up_pgpool(runtime: Runtime, variant: Variant, where: Where,
         pid_dir=where.pid_dir))
     services.versions["pgpool"] = pooler.version
     services.roles["pgpool"] = pooler.pids
-    if isinstance(pooler, Pgpool):
-        services.pooler_collectors.append(PgpoolCollector(pooler.pcp, pooler.port))
+    services.pooler_collectors.append(PgpoolCollector(pooler.pcp, pooler.port))
     services.pooler_collectors.append(PoolerLogCollector(where.logs / "pgpool.log"))
     return pooler.app_dsn
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.runtime.pgpool import PgpoolSettings
+from harness.runtime.pgpool import PcpAccess, PgpoolSettings
 from harness.runtime.targets import RunningTarget, TargetContext
 
 
@@ -50,6 +50,13 @@ class PoolerService(Protocol):
     def pids(self) -> list[int]: ...
 
 
+class PgpoolService(PoolerService, Protocol):
+    """A running pgpool-II: a pooler whose control port (pcp) the collector reads."""
+
+    @property
+    def pcp(self) -> PcpAccess: ...
+
+
 class Runtime(Protocol):
     """Brings up services for one variant run."""
 
@@ -68,7 +75,7 @@ class Runtime(Protocol):
         ...
 
     def pgpool(self, *, upstream_port: int, log_path: Path, settings: PgpoolSettings,
-               pid_dir: Path | None) -> contextlib.AbstractContextManager[PoolerService]: ...
+               pid_dir: Path | None) -> contextlib.AbstractContextManager[PgpoolService]: ...
 
     def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]: ...
 

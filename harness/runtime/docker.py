@@ -1,6 +1,6 @@
 """The docker runtime (``--runtime docker``) behind the :class:`~harness.runtime.base.Runtime` seam.
 
-PostgreSQL, PgBouncer and the persistent target run as containers of the images that
+PostgreSQL, PgBouncer (or pgpool-II) and the persistent target run as containers of the images that
 ``pgstampede images build`` makes from ``compose/``; the serverless platform's gateway runs on
 the host and starts one container per instance (freeze = ``docker pause``). Every container
 is on the host network, bound to 127.0.0.1, started with ``init``, labelled with its run
@@ -30,7 +30,11 @@ from harness.runtime.docker_engine import (
     run_label,
     safe_name,
 )
-from harness.runtime.docker_services import PgBouncerContainer, PostgresContainer
+from harness.runtime.docker_services import (
+    PgBouncerContainer,
+    PgpoolContainer,
+    PostgresContainer,
+)
 from harness.runtime.docker_targets import persistent_container, serverless_containers
 from harness.runtime.pgpool import PgpoolSettings
 from harness.runtime.targets import RunningTarget, TargetContext
@@ -38,7 +42,7 @@ from harness.runtime.targets import RunningTarget, TargetContext
 RUNTIME_ROLES = ("postgres", "pgbouncer", "persistent", "instance")
 # [pooler.pgbouncer] image -> the image's role; only "bookworm"'s is needed by every run
 PGBOUNCER_ROLES = {"bookworm": "pgbouncer", "trixie": "pgbouncer-trixie"}
-OPTIONAL_ROLES = ("pgbouncer-trixie",)
+OPTIONAL_ROLES = ("pgbouncer-trixie", "pgpool")
 
 
 def checked_image(client: docker.DockerClient, role: str, root: Path = REPO) -> ImageRef:
@@ -54,10 +58,15 @@ def checked_image(client: docker.DockerClient, role: str, root: Path = REPO) -> 
 def check_pgbouncer_images(images: set[str]) -> None:
     """InputError (exit 2) unless the PgBouncer images of ``images`` (``[pooler.pgbouncer]
     image`` values) exist, built from this checkout."""
+    check_images({PGBOUNCER_ROLES[image] for image in images})
+
+
+def check_images(roles: set[str]) -> None:
+    """InputError (exit 2) unless the images of ``roles`` exist, built from this checkout."""
     client = connect()
     try:
-        for image in sorted(images):
-            checked_image(client, PGBOUNCER_ROLES[image])
+        for role in sorted(roles):
+            checked_image(client, role)
     finally:
         client.close()
 
@@ -130,10 +139,12 @@ class DockerRuntime:
             query_wait_timeout_s=query_wait_timeout_s, idle_timeouts_s=idle_timeouts_s)
 
     def pgpool(self, *, upstream_port: int, log_path: Path, settings: PgpoolSettings,
-               pid_dir: Path | None) -> contextlib.AbstractContextManager[PgBouncerContainer]:
-        """No pgpool image yet: refused when the scenario is loaded (registry)."""
-        raise InputError("--runtime docker: pooler = \"pgpool\" runs on the process runtime "
-                         "only (use --runtime process)")
+               pid_dir: Path | None) -> PgpoolContainer:
+        run = self.run_of_pid_dir(pid_dir)
+        return PgpoolContainer(
+            self.client, image=self.image_id("pgpool"), name=self.container_name(run, "pgpool"),
+            labels=self.labels(run, "pgpool"), upstream_port=upstream_port, log_path=log_path,
+            settings=settings, pid_dir=pid_dir)
 
     def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
         if ctx.variant.app is not None:

@@ -1,4 +1,4 @@
-"""PostgreSQL and PgBouncer as containers: the docker runtime's DatabaseService and PoolerService.
+"""PostgreSQL, PgBouncer and pgpool-II as containers: the docker runtime's services.
 
 Same interfaces and the same server as the process runtime: the cluster in the
 ``pgstampede/postgres`` image was initialised and seeded at build time (compose/postgres),
@@ -12,15 +12,27 @@ network) on a free port.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 import docker
 import psycopg
+from docker.errors import DockerException
 
 from harness.runtime.docker_container import ContainerSpec, ServiceContainer
+from harness.runtime.managed import remove_tempdir, service_tempdir
 from harness.runtime.pgbouncer import MAX_PREPARED_STATEMENTS
+from harness.runtime.pgpool import (
+    PCP_USER,
+    PcpAccess,
+    PgpoolSettings,
+    config_text,
+    parse_pgpool_version,
+    pcp_conf,
+    pcppass,
+)
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.postgres import APP_DB, APP_ROLE, DURABILITY_OFF, MONITOR_ROLE, dsn
 
@@ -140,3 +152,77 @@ class PgBouncerContainer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.container.__exit__(exc_type, exc, tb)
+
+
+class PgpoolContainer:
+    """Context manager: pgpool-II in a container in front of ``upstream_port``, with the
+    process runtime's pgpool.conf (:func:`config_text`) except that pcp listens on 127.0.0.1
+    (the collector's ``pcp_proc_info`` runs on the host); its password file is in a host temp
+    folder removed on exit."""
+
+    def __init__(self, client: docker.DockerClient, *, image: str, name: str,
+                 labels: Mapping[str, str], upstream_port: int, log_path: Path,
+                 settings: PgpoolSettings, pid_dir: Path | None = None,
+                 ready_timeout_s: float = 60.0) -> None:
+        self.port = free_port()
+        self.pcp_port = free_port()
+        self.version = ""
+        self.pid_dir = pid_dir
+        self.hostdir = service_tempdir("pgstampede-pgpool-", None, pid_dir)
+        password = secrets.token_hex(16)
+        passfile = self.hostdir / "pcppass"
+        passfile.write_text(pcppass(password))
+        passfile.chmod(0o600)
+        self.pcp = PcpAccess(self.hostdir, self.pcp_port, PCP_USER, passfile, host=LOOPBACK)
+        conf = config_text(settings, port=self.port, pcp_port=self.pcp_port,
+                           upstream_port=upstream_port, confdir=Path("/tmp/pgpool"))
+        conf = conf.replace("pcp_listen_addresses = ''", f"pcp_listen_addresses = '{LOOPBACK}'")
+        spec = ContainerSpec(service="pgpool", image=image, name=name, labels=labels,
+                             log_path=log_path,
+                             environment={"PGPOOL_CONF": conf, "PCP_CONF": pcp_conf(password)},
+                             nofile=max(8192, 4 * settings.num_init_children + 256))
+        self.container = ServiceContainer(client, spec, self._ready, ready_timeout_s)
+
+    @property
+    def app_dsn(self) -> str:
+        return dsn(APP_ROLE, self.port, APP_DB)
+
+    @property
+    def admin_dsn(self) -> str:
+        return dsn(MONITOR_ROLE, self.port, APP_DB)
+
+    def pids(self) -> list[int]:
+        return self.container.pids()
+
+    def _ready(self) -> bool:
+        try:
+            with psycopg.connect(self.app_dsn, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def _read_version(self) -> str:
+        """``pgpool --version`` in the container (``SHOW pool_version`` answers no row to an
+        extended-protocol client)."""
+        try:
+            code, out = self.container.container.exec_run(["pgpool", "--version"])
+        except DockerException:
+            return ""
+        return parse_pgpool_version(out.decode(errors="replace")) if code == 0 else ""
+
+    def __enter__(self) -> PgpoolContainer:
+        try:
+            self.container.__enter__()
+            self.version = self._read_version()
+        except BaseException:
+            remove_tempdir(self.hostdir, self.pid_dir)
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.container.__exit__(exc_type, exc, tb)
+        finally:
+            remove_tempdir(self.hostdir, self.pid_dir)

@@ -59,7 +59,12 @@ def pgpool_version(binary: str) -> str:
         out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
     except OSError:
         return ""
-    words = (out.stdout + out.stderr).split()
+    return parse_pgpool_version(out.stdout + out.stderr)
+
+
+def parse_pgpool_version(text: str) -> str:
+    """``4.3.5`` from ``pgpool-II version 4.3.5 (tamahomeboshi)``, or ""."""
+    words = text.split()
     return words[words.index("version") + 1] if "version" in words[:-1] else ""
 
 
@@ -82,12 +87,19 @@ class PgpoolSettings:
 
 @dataclass(frozen=True)
 class PcpAccess:
-    """How to reach pgpool's control port: Unix socket folder, port, user, password file."""
+    """How to reach pgpool's control port: Unix socket folder (or ``host``, an address: the
+    docker runtime's pgpool listens for pcp on 127.0.0.1), port, user, password file."""
 
     socket_dir: Path
     port: int
     user: str
     passfile: Path
+    host: str = ""
+
+    @property
+    def where(self) -> str:
+        """pcp's ``-h``: the address, else the socket folder."""
+        return self.host or str(self.socket_dir)
 
 
 def config_text(settings: PgpoolSettings, *, port: int, pcp_port: int, upstream_port: int,
@@ -124,6 +136,17 @@ def config_text(settings: PgpoolSettings, *, port: int, pcp_port: int, upstream_
         "log_connections = off",
     ]
     return "\n".join(lines) + "\n"
+
+
+def pcp_conf(password: str) -> str:
+    """pcp.conf: the pcp user with the md5 of ``password``."""
+    digest = hashlib.md5(password.encode(), usedforsecurity=False).hexdigest()
+    return f"{PCP_USER}:{digest}\n"
+
+
+def pcppass(password: str) -> str:
+    """The client's PCPPASSFILE line for ``password``."""
+    return f"*:*:{PCP_USER}:{password}\n"
 
 
 class Pgpool(Resource):
@@ -180,13 +203,12 @@ class Pgpool(Resource):
 
     def _write_config(self) -> Path:
         password = secrets.token_hex(16)
-        digest = hashlib.md5(password.encode(), usedforsecurity=False).hexdigest()
         files = {
             "pgpool.conf": config_text(self.settings, port=self.port, pcp_port=self.pcp_port,
                                        upstream_port=self.upstream_port, confdir=self.confdir),
-            "pcp.conf": f"{PCP_USER}:{digest}\n",
+            "pcp.conf": pcp_conf(password),
             "pool_hba.conf": "",
-            "pcppass": f"*:*:{PCP_USER}:{password}\n",
+            "pcppass": pcppass(password),
         }
         for name, text in files.items():
             path = self.confdir / name

@@ -43,7 +43,7 @@ UNSUPPORTED_FAULTS: dict[str, dict[str, str]] = {
 }
 RUNS_APPS = frozenset({"process"})
 RUNS_QUEUE_WORKER = frozenset({"process"})  # [target.serverless] background = "queue"
-POOLERS_OF: dict[str, frozenset[str]] = {"docker": frozenset({"none", "pgbouncer"})}
+POOLERS_OF: dict[str, frozenset[str]] = {"docker": frozenset({"none", "pgbouncer", "pgpool"})}
 
 
 def get_runtime(name: str) -> Runtime:
@@ -56,17 +56,21 @@ def get_runtime(name: str) -> Runtime:
     return factory()
 
 
-def check_pgbouncer_image(name: str, variants: Sequence[Variant]) -> None:
-    """``[pooler.pgbouncer] image = "trixie"`` (PgBouncer 1.24): under docker its image must
-    be built; the process runtime runs this machine's pgbouncer, which must be 1.21 or later
-    (prepared statements in transaction mode). InputError (one line) otherwise."""
+def check_pooler_images(name: str, variants: Sequence[Variant]) -> None:
+    """The images only some variants need, under docker: ``pgstampede/pgpool`` and, for
+    ``[pooler.pgbouncer] image = "trixie"`` (PgBouncer 1.24), ``pgstampede/pgbouncer-trixie``
+    must be built from this checkout. The process runtime runs this machine's pgbouncer,
+    which must then be 1.21 or later (prepared statements in transaction mode). InputError
+    (one line) otherwise."""
     trixie = [v.name for v in variants if v.pooler == "pgbouncer" and v.pgbouncer.image == "trixie"]
-    if not trixie or name not in RUNTIMES:
-        return
     if name == "docker":
-        from harness.runtime.docker import check_pgbouncer_images
+        roles = {"pgpool" for v in variants if v.pooler == "pgpool"}
+        if trixie or roles:
+            from harness.runtime.docker import check_images
 
-        check_pgbouncer_images({"trixie"})
+            check_images(roles | ({"pgbouncer-trixie"} if trixie else set()))
+        return
+    if not trixie or name not in RUNTIMES:
         return
     try:
         version = pgbouncer_version(find_pgbouncer())
@@ -97,7 +101,7 @@ def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = 
             raise InputError(f"--runtime {name}: variant {variant.name} uses pooler "
                              f"{variant.pooler}, which only the process runtime runs (use "
                              "--runtime process)")
-    check_pgbouncer_image(name, variants)
+    check_pooler_images(name, variants)
     unsupported = UNSUPPORTED_FAULTS.get(name, {})
     for fault in scenario.faults:
         hit = [v.name for v in variants if fault.applies_to(v)]
