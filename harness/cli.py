@@ -159,7 +159,8 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
     for path in sorted(SCENARIOS_DIR.glob("*.toml")):
         scenario = load_scenario(path)
-        console.print(f"[bold]{path.stem:<14}[/] {scenario.description}", highlight=False)
+        console.print(f"[bold]{path.stem:<14}[/] {scenario.description}", highlight=False,
+                      soft_wrap=True)  # one line per scenario, however long its description
     return EXIT_OK
 
 

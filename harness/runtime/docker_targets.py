@@ -23,7 +23,7 @@ import docker
 
 from harness.runtime.docker_container import ContainerSpec, ServiceContainer
 from harness.runtime.docker_engine import LABEL_ROLE, LABEL_RUN, remove_labelled
-from harness.runtime.managed import ManagedProcess, http_ok, service_tempdir
+from harness.runtime.managed import ManagedProcess, http_ok, remove_tempdir, service_tempdir
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.targets import RunningTarget, TargetContext, platform_config, target_env
 
@@ -87,7 +87,7 @@ def serverless_containers(ctx: TargetContext, factory: ContainerFactory
     run = factory.run_of(ctx)
     config = dataclasses.replace(platform_config(ctx), spawner="docker", run_label=run,
                                  instance_image=factory.image_id("instance"))
-    workdir = service_tempdir("pgstampede-gw-")
+    workdir = service_tempdir("pgstampede-gw-", pid_dir=ctx.pid_dir)  # registered for clean
     (workdir / "platform.json").write_text(config.to_json())
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
@@ -111,7 +111,7 @@ def serverless_containers(ctx: TargetContext, factory: ContainerFactory
         stats = workdir / "stats.json"
         if stats.exists():
             shutil.copy(stats, ctx.logs / "platform-stats.json")
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tempdir(workdir, ctx.pid_dir)
 
 
 def _serverless_info(ctx: TargetContext, config: Any) -> dict[str, Any]:

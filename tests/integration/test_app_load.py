@@ -87,7 +87,10 @@ def test_paths_send_headers_and_json_bodies(tmp_path: Path, cluster: PostgresClu
     posts = frame[frame["endpoint"] == "POST /orders"]
     assert set(frame["endpoint"]) == {"GET /items", "POST /orders"}
     assert (frame["status"] == 200).all()
-    assert orders(cluster) == [(42, "from-paths")] * len(posts)
+    rows = orders(cluster)
+    assert set(rows) == {(42, "from-paths")}
+    # a request in flight when the load stops is served but not logged: at most one per user
+    assert len(posts) <= len(rows) <= len(posts) + 2
 
 
 def test_users_own_locustfile_runs_unchanged(tmp_path: Path, cluster: PostgresCluster) -> None:

@@ -28,7 +28,8 @@ NO_POOLER = {"kind": "not applicable", "why": "the variant has no pooler"}
 def record(data: dict[str, Any]) -> Summary:
     """The summary record of a summary dict of metrics only (nulls not applicable)."""
     variants = {name: {"status": "complete", "error": None, "target": "persistent",
-                       "pooler": "none", "max_connections": 100, "stages": [], "faults": [],
+                       "pooler": "none", "pooler_version": None, "max_connections": 100,
+                       "stages": [], "faults": [],
                        "problems": [], "repeats": v.get("repeats", [v["metrics"]]),
                        "metrics": v["metrics"],
                        "nulls": {m: NO_POOLER for m, x in v["metrics"].items() if x is None}}

@@ -26,7 +26,8 @@ def _summary() -> Summary:
 def as_summary(data: dict[str, Any]) -> Summary:
     """The summary record of a summary dict that gives metrics, status, pooler only."""
     variants = {name: {"status": v["status"], "error": None, "target": "serverless",
-                       "pooler": v["pooler"], "max_connections": 100, "metrics": v["metrics"],
+                       "pooler": v["pooler"], "pooler_version": None, "max_connections": 100,
+                       "metrics": v["metrics"],
                        "nulls": v.get("nulls", {}), "repeats": [v["metrics"]], "stages": [],
                        "faults": [], "problems": []}
                 for name, v in data.get("variants", {}).items()}
