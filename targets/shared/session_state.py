@@ -24,6 +24,7 @@ query short.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 from typing import TYPE_CHECKING
 
@@ -33,12 +34,18 @@ if TYPE_CHECKING:
 PROBE_BASE_MS = 1_000_000_001
 PROBE_MAX_MS = PROBE_BASE_MS + 2 * (2**29 - 1)
 _SETTING_MS = "SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'"
-_sequence = itertools.count()
+_stretch: dict[int, itertools.count[int]] = {}  # pid -> its sequence (forks get their own)
 
 
 def probe_value() -> int:
-    """A statement_timeout no other request uses (odd, at least PROBE_BASE_MS)."""
-    return PROBE_BASE_MS + 2 * (random.getrandbits(19) * 1024 + next(_sequence) % 1024)
+    """A statement_timeout no other request uses (odd, at least PROBE_BASE_MS): a sequence
+    that starts at a random point in each process (a forked instance starts its own), so a
+    process never repeats a value and two processes overlap only if their stretches meet."""
+    pid = os.getpid()
+    if pid not in _stretch:
+        _stretch.clear()
+        _stretch[pid] = itertools.count(random.getrandbits(19) * 1024)
+    return PROBE_BASE_MS + 2 * (next(_stretch[pid]) % 2**29)
 
 
 def is_probe_value(ms: int) -> bool:
