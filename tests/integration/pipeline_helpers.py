@@ -74,3 +74,15 @@ def marked_processes(mark: str) -> set[int]:
 def temp_dirs(mark: str) -> set[str]:
     """Temp folders (clusters, PgBouncer configs, gateways) the marked harness left."""
     return {p.name for p in Path(mark).glob("pgstampede-*")}
+
+
+def run_complete(folder: Path, scenario: str) -> Path:
+    """``pgstampede run`` of a scenario text into ``folder/run``: it must complete (exit 0)
+    and leave none of its processes running. The run folder."""
+    mark = new_mark()
+    out = folder / "run"
+    result = run_cli("run", str(write_scenario(folder, scenario)), "--out", str(out),
+                     "--quiet", mark=mark)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert marked_processes(mark) == set()
+    return out

@@ -8,13 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.integration.pipeline_helpers import (
-    marked_processes,
-    new_mark,
-    read_json,
-    run_cli,
-    write_scenario,
-)
+from tests.integration.pipeline_helpers import read_json, run_complete
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +51,7 @@ pooler_overrides = { server_idle_timeout = "1s", client_idle_timeout = "1s" }
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("idle")
-    mark = new_mark()
-    out = folder / "run"
-    result = run_cli("run", str(write_scenario(folder, SCENARIO)), "--out", str(out),
-                     "--quiet", mark=mark)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert marked_processes(mark) == set()
-    return out
+    return run_complete(tmp_path_factory.mktemp("idle"), SCENARIO)
 
 
 def connections_when_quiet(run_dir: Path, variant: str) -> int:

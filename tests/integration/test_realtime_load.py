@@ -9,13 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.integration.pipeline_helpers import (
-    marked_processes,
-    metrics,
-    new_mark,
-    run_cli,
-    write_scenario,
-)
+from tests.integration.pipeline_helpers import metrics, run_complete
 
 pytestmark = pytest.mark.integration
 
@@ -52,14 +46,7 @@ target = "serverless"
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("realtime")
-    mark = new_mark()
-    out = folder / "run"
-    result = run_cli("run", str(write_scenario(folder, SCENARIO)), "--out", str(out),
-                     "--quiet", mark=mark)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert marked_processes(mark) == set()
-    return out
+    return run_complete(tmp_path_factory.mktemp("realtime"), SCENARIO)
 
 
 def lost_by_hand(variant_dir: Path) -> int:
