@@ -287,3 +287,17 @@ class ManagedProcess(Resource):
         if self.pid_dir is not None:
             (self.pid_dir / f"{self.name}.pid").unlink(missing_ok=True)
 
+
+
+def find_binary(name: str, candidates: tuple[str, ...], install_hint: str) -> str:
+    """The first of ``candidates`` that exists, else ``name`` on PATH; a ServiceError that
+    says what to install otherwise (PgBouncer, pgpool-II)."""
+    import shutil
+
+    for cand in candidates:
+        if Path(cand).exists():
+            return cand
+    found = shutil.which(name)
+    if found:
+        return found
+    raise ServiceError(name, f"{name} not found (run `make setup`, or {install_hint})")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import resource
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from harness.errors import ServiceError
 from harness.runtime.managed import (
     ManagedProcess,
     Resource,
+    find_binary,
     remove_tempdir,
     service_tempdir,
     service_user,
@@ -35,13 +35,7 @@ PGBOUNCER_CANDIDATES = ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
 
 
 def find_pgbouncer() -> str:
-    for cand in PGBOUNCER_CANDIDATES:
-        if Path(cand).exists():
-            return cand
-    found = shutil.which("pgbouncer")
-    if found:
-        return found
-    raise ServiceError("pgbouncer", "pgbouncer not found (run `make setup`, or install pgbouncer)")
+    return find_binary("pgbouncer", PGBOUNCER_CANDIDATES, "install pgbouncer")
 
 
 def pgbouncer_version(binary: str) -> str:

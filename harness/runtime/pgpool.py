@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import time
@@ -32,6 +31,7 @@ from harness.runtime.managed import (
     ManagedProcess,
     Resource,
     chown_for_service,
+    find_binary,
     remove_tempdir,
     service_tempdir,
     service_user,
@@ -44,13 +44,7 @@ PCP_USER = "pgstampede_pcp"
 
 
 def find_pgpool() -> str:
-    for cand in PGPOOL_CANDIDATES:
-        if Path(cand).exists():
-            return cand
-    found = shutil.which("pgpool")
-    if found:
-        return found
-    raise ServiceError("pgpool", "pgpool not found (run `make setup`, or apt-get install pgpool2)")
+    return find_binary("pgpool", PGPOOL_CANDIDATES, "apt-get install pgpool2")
 
 
 def pgpool_version(binary: str) -> str:
