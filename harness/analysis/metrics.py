@@ -138,6 +138,7 @@ def _db(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window
         "db.connections.peak": int(peak_rows["total"].max()) if len(peak_rows) else None,
         "db.connections.mean": _num(mean_rows["total"].mean()) if len(mean_rows) else None,
         "db.connections.idle.peak": int(peak_rows["idle"].max()) if len(peak_rows) else None,
+        "db.connections.idle.mean": _num(mean_rows["idle"].mean()) if len(mean_rows) else None,
         "db.max_connections": ctx.max_connections,
         "db.connects": None,
         "db.refused": None,

@@ -48,10 +48,12 @@ def _scaling(p: Metrics, f: Metrics) -> str:
 
 
 def _leaks(p: Metrics, f: Metrics) -> str:
-    return (f"frozen instances kept up to {_v(p, 'db.connections.idle.peak')} idle "
-            f"connections; draining them before each freeze kept "
-            f"{_v(f, 'db.connections.idle.peak')}, for {_v(f, 'db.connects')} connects "
-            f"instead of {_v(p, 'db.connects')}")
+    return (f"idle and frozen instances held {_v(p, 'db.connections.idle.mean')} idle "
+            f"connections on average (up to {_v(p, 'db.connections.idle.peak')}); draining "
+            f"them before each freeze held {_v(f, 'db.connections.idle.mean')} (up to "
+            f"{_v(f, 'db.connections.idle.peak')}), at the price of {_v(f, 'db.connects')} "
+            f"connects instead of {_v(p, 'db.connects')} ({_v(f, 'db.refused')} refused "
+            f"instead of {_v(p, 'db.refused')})")
 
 
 def _background(p: Metrics, f: Metrics) -> str:

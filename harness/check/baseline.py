@@ -65,6 +65,7 @@ NOISY_MIN_CHANGES: dict[str, float] = {
     "latency.max_ms": 1.0,
     "http.rps": 0.25,
     "db.connections.mean": 0.25,
+    "db.connections.idle.mean": 0.25,
     "pooler.maxwait_ms.peak": 0.5,
     "platform.cold_start_ms.p50": 0.5,
     "platform.cold_start_ms.p95": 0.5,

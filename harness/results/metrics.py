@@ -52,6 +52,8 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo("db.connections.peak", "count", "lower", "most client backends at once"),
     MetricInfo("db.connections.mean", "count", "lower", "mean client backends"),
     MetricInfo("db.connections.idle.peak", "count", "lower", "most idle client backends at once"),
+    MetricInfo("db.connections.idle.mean", "count", "lower",
+               "mean idle client backends (held by idle or frozen instances)"),
     MetricInfo("db.max_connections", "count", "none", "the server's max_connections"),
     MetricInfo("db.connects", "count", "lower", "connections authorised (server log)"),
     MetricInfo("db.refused", "count", "lower", "connections refused with 53300 (server log)"),

@@ -24,8 +24,9 @@ instance has its own realtime hub: its own ``LISTEN`` connection while it has su
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -133,6 +134,11 @@ class _InstanceState:
         self.drain = False
         self.in_flight = 0
 
+    async def drain_if_idle(self) -> None:
+        """With ``drain``: close the client when no request is in flight."""
+        if self.drain and self.in_flight == 0 and self.client is not None:
+            await self.client.drain()
+
     def context(self) -> EndpointContext:
         if self.ctx is None:
             settings = TargetSettings.from_env(os.environ)
@@ -156,14 +162,29 @@ _STATE = _InstanceState()  # module-level on purpose: see the module docstring
 
 async def handler(request: EndpointRequest) -> EndpointResponse:
     """The function's entry point: one request in, one response out. With ``on_freeze =
-    "drain"`` the last request in flight closes the database client before it answers, so
-    that the instance is frozen with no connection open (as Vercel's attachDatabasePool)."""
+    "drain"`` the database client is closed when the last request in flight answers, and
+    again when work after a response (``/background``) that opened it ends with no request
+    in flight, so that the instance is frozen with no idle connection open (as Vercel's
+    attachDatabasePool)."""
     state = _STATE
     ctx = state.context()
     state.in_flight += 1
     try:
-        return await handle(request, ctx)
+        response = await handle(request, ctx)
+        if state.drain and response.after is not None:
+            response = dataclasses.replace(response, after=_then_drain(state, response.after))
+        return response
     finally:
         state.in_flight -= 1
-        if state.drain and state.in_flight == 0 and state.client is not None:
-            await state.client.drain()
+        await state.drain_if_idle()
+
+
+def _then_drain(state: _InstanceState,
+                after: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await after()
+        finally:
+            await state.drain_if_idle()
+
+    return run

@@ -66,7 +66,8 @@ REQUIRED_METRICS = [
     "latency.p95_ms", "latency.p99_ms", "latency.max_ms", "errors.db_too_many_connections",
     "errors.db_pool_timeout", "errors.db_other", "errors.http_5xx", "errors.http_429",
     "errors.timeout", "errors.connection_error", "db.connections.peak", "db.connections.mean",
-    "db.connections.idle.peak", "db.connects", "db.refused", "time_to_first_refusal_s",
+    "db.connections.idle.peak", "db.connections.idle.mean",
+    "db.connects", "db.refused", "time_to_first_refusal_s",
     "pooler.cl_waiting.peak", "pooler.maxwait_ms.peak", "pooler.sv_active.peak",
     "host.cpu.postgres.mean",
 ]

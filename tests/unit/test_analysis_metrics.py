@@ -119,6 +119,7 @@ def test_db_gauges_peak_after_the_load_and_mean_within_it() -> None:
     assert m["db.connections.peak"] == 80
     assert m["db.connections.idle.peak"] == 70
     assert m["db.connections.mean"] == pytest.approx(20.0)
+    assert m["db.connections.idle.mean"] == pytest.approx(6.0)
 
 
 def _pooler(t: list[float], waiting: list[int], wait_ms: list[float]) -> pd.DataFrame:

@@ -18,7 +18,8 @@ def summary(metrics: dict[str, Any]) -> VariantSummary:
 PROBLEM = {"platform.cold_starts": 30, "platform.cold_start_ms.p95": 41.5,
            "state.counter_divergence": 120, "state.instances_seen": 30,
            "db.connections.peak": 25, "db.max_connections": 25, "db.refused": 14,
-           "db.connections.idle.peak": 20, "db.connects": 30, "background.lost": 7,
+           "db.connections.idle.peak": 20, "db.connections.idle.mean": 14.5,
+           "db.connects": 30, "background.lost": 7,
            "background.delayed": 3, "realtime.disconnects": 5, "realtime.lost": 9,
            "realtime.listen_connections.peak": 4, "http.in_flight.peak": 18}
 
@@ -26,6 +27,7 @@ PROBLEM = {"platform.cold_starts": 30, "platform.cold_start_ms.p95": 41.5,
 def test_every_trap_gets_its_numbers_and_vercel_says_which_held_more() -> None:
     fix = {**PROBLEM, "platform.cold_starts": 3, "state.counter_divergence": 0,
            "db.connections.peak": 6, "db.refused": 0, "db.connections.idle.peak": 1,
+           "db.connections.idle.mean": 0.4,
            "db.connects": 400, "background.lost": 0, "background.delay_ms.p95": 12.0,
            "realtime.lost": 0, "realtime.disconnects": 0}
     variants = {name: summary(PROBLEM if name == "serverless" else fix) for name in VARIANTS}
@@ -35,6 +37,10 @@ def test_every_trap_gets_its_numbers_and_vercel_says_which_held_more() -> None:
     assert "off in 120 answers" in found["2. Global state"]
     assert "in 0" in found["2. Global state"]
     assert "14 were refused" in found["3. Scaling by multiplication"]
+    leaks = found["3b. Connections leaked while frozen"]
+    assert "held 14.5 idle connections on average (up to 20)" in leaks
+    assert "draining them before each freeze held 0.4 (up to 1)" in leaks
+    assert "400 connects instead of 30 (0 refused instead of 14)" in leaks
     assert "7 jobs lost" in found["4. Background work after the response"]
     realtime = found["5. Long-lived connections (LISTEN, server-sent events)"]
     assert "missed 9 due messages" in realtime

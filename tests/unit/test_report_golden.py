@@ -1,7 +1,9 @@
 """Golden test: recorded run folders under tests/fixtures/ give their committed summary.
 
 Each fixture is a real run folder (``manifest.json`` + frames) with the expected summary
-next to it in ``expected_summary.json``. To record (or re-record after a deliberate
+next to it in ``expected_summary.json``: ``golden-run`` (a small two-variant run) and
+``article-run`` (a full run of the shipped ``article`` scenario, whose report has the section
+"The traps, each beside its fix"). To record (or re-record after a deliberate
 change to the analysis), run from the repository root:
 
     .venv/bin/python tests/unit/test_report_golden.py tests/fixtures/<run>
@@ -11,6 +13,7 @@ The report must also build from a copy of the fixture (never written in place).
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import sys
@@ -20,6 +23,7 @@ from typing import Any
 import pytest
 
 from harness.analysis.run import load_run
+from harness.analysis.story import story
 from harness.analysis.summary import build_summary
 from harness.progress import Progress
 from harness.results.codec import encode
@@ -50,8 +54,23 @@ def test_fixture_summary_matches_the_committed_expectation(fixture: Path,
     summary = build_summary(copy)
     assert _normalised(summary) == json.loads(expected_path.read_text())
     judged = finalise(copy, Progress(quiet=True))
-    assert [t.status for t in judged.thresholds] == ["pass", "pass"]
-    assert 'id="comparison"' in (copy / "index.html").read_text(encoding="utf-8")
+    planned = json.loads((fixture / "manifest.json").read_text())["scenario"]["check"]
+    assert len(judged.thresholds) == len(planned["thresholds"]) > 0
+    assert {t.status for t in judged.thresholds} == {"pass"}  # as when it was recorded
+    page = (copy / "index.html").read_text(encoding="utf-8")
+    assert 'id="comparison"' in page
+    text = html.unescape(page)
+    for title, finding in story(summary.variants):  # the article's traps, from this run
+        assert title in text and finding in text
+
+
+def test_the_article_fixture_tells_every_trap() -> None:
+    fixture = FIXTURES / "article-run"
+    summary = json.loads((fixture / EXPECTED).read_text())
+    assert summary["scenario"] == "article" and summary["status"] == "complete"
+    found = dict(story(build_summary(fixture).variants))
+    assert len(found) == 7  # six traps and Vercel's claim
+    assert "n/a" not in "".join(found.values())
 
 
 def record(fixture: Path) -> Path:
