@@ -1,7 +1,8 @@
 """Scale-out: sustained new instances per second, the most concurrent instances held, and
 memory per frozen instance (PSS). N concurrent /slow requests each get their own instance
 (instance_concurrency 1, scale_rate high enough not to limit), PostgreSQL's max_connections
-raised to match. Prints JSON, then where the CPU went (scale_breakdown.py).
+raised to match. Prints JSON, then where the time went (scale_breakdown.py): CPU and
+run-queue wait per process role during the burst, and one instance's steps measured apart.
 
 ``new_instances_per_s`` is end to end: N over the time from the first request sent to the
 last instance's database connection opened (each instance runs its init, then opens its own
@@ -25,12 +26,13 @@ import time
 import psutil
 import psycopg
 from platform_common import cluster, gateway, get, stats, summary
-from scale_breakdown import breakdown, role_cpu
+from scale_breakdown import breakdown, instance_steps, role_times, step_lines
 
 from harness.platform.config import PlatformConfig
-from harness.platform.launch import builtin_launch
+from harness.platform.launch import BUILTIN_PRELOAD, BUILTIN_RUNTIME, builtin_launch
 from harness.platform.protocol import read_frame
 from harness.platform.spawner import TemplateSpawner
+from harness.runtime.targets import SSL_OF_OUR_SERVERS
 
 
 async def load(host: str, port: int, n: int, hold_ms: int) -> list[int]:
@@ -94,28 +96,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--hold-ms", type=int, default=20000)
-    parser.add_argument("--no-ssl", action="store_true", help="connect with sslmode=disable")
+    parser.add_argument("--ssl-prefer", action="store_true",
+                        help="asyncpg's default TLS attempt before each connection (the "
+                             "harness disables it: its servers have no TLS)")
     args = parser.parse_args()
     n = args.instances
-    with (
-        cluster(n + 20) as pg,
-        gateway(
-            pg.app_dsn + ("?sslmode=disable" if args.no_ssl else ""),
+    config = PlatformConfig()
+    with cluster(n + 20) as pg:
+        with gateway(
+            pg.app_dsn,
+            ssl="" if args.ssl_prefer else SSL_OF_OUR_SERVERS,
             max_instances=n,
             scale_rate=10_000.0,
             idle_timeout_s=600.0,
             request_timeout_s=600.0,
-        ) as (h, p),
-    ):
-        cpu_before = role_cpu()
-        began = time.time()
-        statuses = asyncio.run(load(h, p, n, args.hold_ms))
-        elapsed = time.time() - began
-        cpu = breakdown(cpu_before, role_cpu(), n)
-        connected = connected_at(pg.monitor_dsn)
-        doc = stats(h, p)
-        pids = instance_pids(h, p)
-        frozen_pss = pss_mb(pids[:100])
+        ) as (h, p):
+            times_before = role_times()
+            began = time.time()
+            statuses = asyncio.run(load(h, p, n, args.hold_ms))
+            elapsed = time.time() - began
+            cpu = breakdown(times_before, role_times(), n)
+            connected = connected_at(pg.monitor_dsn)
+            doc = stats(h, p)
+            pids = instance_pids(h, p)
+            frozen_pss = pss_mb(pids[:100])
+        steps = instance_steps(pg.app_dsn, config.handler, BUILTIN_PRELOAD, BUILTIN_RUNTIME)
     template_rate = asyncio.run(spawn_only(min(n, 300)))
     events = doc["cold_start_events"]
     ready = sorted(e["t"] + e["duration_ms"] / 1000.0 for e in events)
@@ -137,7 +142,10 @@ def main() -> None:
                 "ready_instances_per_s": round(len(ready) / max(1e-9, ready[-1] - first_start),
                                                1),
                 "seconds_to_start_all": round(ready[-1] - first_start, 2),
-                "cpu_ms_per_new_instance": cpu.per_instance_ms,
+                "cpu_ms_per_new_instance": cpu.cpu_ms,
+                "run_queue_wait_ms_per_new_instance": cpu.wait_ms,
+                "instance_steps": {k: {"cpu_ms": round(v[0], 2), "page_faults": round(v[1])}
+                                   for k, v in steps.items()},
                 "cold_start_ms_under_load": summary([e["duration_ms"] for e in events]),
                 "frozen_instance_pss_mb": summary(frozen_pss),
                 "wall_s": round(elapsed, 1),
@@ -145,8 +153,10 @@ def main() -> None:
             indent=2,
         )
     )
-    print("where the CPU of a new instance goes (request, fork, init, connect, answer):")
+    print("where the time of a new instance goes during the burst, per process role:")
     print("\n".join(cpu.lines()))
+    print("one instance, step by step (forked as the template forks, measured apart, medians):")
+    print("\n".join(step_lines(steps)))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ cat > "$dir/platform.json" <<JSON
   "run_label": "${PGSTAMPEDE_RUN_LABEL:-compose}",
   "dsn": "${PGSTAMPEDE_DSN:-postgresql://app@127.0.0.1:15432/app}",
   "statement_cache_size": "${PGSTAMPEDE_STATEMENT_CACHE_SIZE:-}",
+  "ssl": "${PGSTAMPEDE_SSL:-disable}",
   "max_instances": ${MAX_INSTANCES:-1000},
   "instance_concurrency": ${INSTANCE_CONCURRENCY:-1},
   "idle_timeout_s": ${IDLE_TIMEOUT_S:-30},

@@ -122,6 +122,19 @@ def preload(modules: list[str]) -> str:
     return ""
 
 
+def prime(runtime: str) -> str:
+    """Run the runtime's ``prime()``, if it has one (code every instance runs, run once here
+    so that forked instances share it already specialised); its failure's text, or ""."""
+    hook = getattr(sys.modules.get(runtime), "prime", None)
+    if not callable(hook):
+        return ""
+    try:
+        hook()
+    except Exception as exc:
+        return f"prime {runtime!r}: {error_text(exc)}"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pgstampede_apphost.template")
     parser.add_argument("--fd", type=int, required=True, help="control socket (SOCK_SEQPACKET)")
@@ -138,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
     ctrl = socket.socket(fileno=args.fd)
     prepare(args.root)
-    error = preload([name for name in args.preload.split(",") if name])
+    error = preload([name for name in args.preload.split(",") if name]) or prime(args.runtime)
     if error:
         print(f"template: {error}", file=sys.stderr)
         ctrl.send(json.dumps({"error": error}).encode())

@@ -46,6 +46,7 @@ class PlatformConfig:
     background_delay_ms: int = 1000
     acquire_timeout_s: float = 10.0
     app_name: str = "pgstampede-serverless"
+    ssl: str = ""  # "disable": the server has no TLS, connect without asking (PGSTAMPEDE_SSL)
     startup_timeout_s: float = 30.0
     # where instances run: "process" (forked/exec'd by the template) or "docker" (one
     # container per instance, harness.platform.docker_spawner); image and run label for docker
@@ -99,6 +100,8 @@ class PlatformConfig:
                 raise InputError(f"platform config: {name} must be > 0")
         if self.statement_cache_size not in ("",) and not self.statement_cache_size.isdigit():
             raise InputError("platform config: statement_cache_size must be '' or an integer")
+        if self.ssl not in ("", "disable"):
+            raise InputError("platform config: ssl must be '' or 'disable'")
         if ":" not in self.handler:
             raise InputError("platform config: handler must be 'module:function'")
 
@@ -121,6 +124,7 @@ class PlatformConfig:
             "PGSTAMPEDE_STATE": self.state,
             "PGSTAMPEDE_ON_FREEZE": self.on_freeze,
             "PGSTAMPEDE_BACKGROUND": self.background,
+            "PGSTAMPEDE_SSL": self.ssl,
         }
 
     def to_json(self) -> str:

@@ -6,13 +6,17 @@ fresh interpreter (``cold_start = "exec"``)::
 
     python -m harness.platform.instance --fd N --instance ID --handler module:function
 
-Importing the handler module is the "handler module initialised" step of a cold start; the
-instance then sends its ready frame. Each response's ``after`` work (``/background``) is
-started once the response is written, as a task the platform does not wait for: frozen with
-the instance, lost with it, unless ``PGSTAMPEDE_BACKGROUND=wait_until``: the instance then
-asks the platform to keep the request's slot (``HOLD``) until the work is done
-(``RELEASE``), as Vercel's ``waitUntil``. A streamed response (``/events``) is sent frame by
-frame until it ends or the gateway cancels it (harness.platform.stream).
+Loading the handler module is the "handler module initialised" step of a cold start (forked:
+the template imported it once before forking, as a snapshot of an initialised runtime, so
+every instance starts with its own copy of the module's globals; exec: the instance imports
+it); the instance then sends its ready frame. The handler's own init (settings, database
+client) runs on the instance's first request, and its connection is the instance's own.
+Each response's ``after`` work (``/background``) is started once the response is written,
+as a task the platform does not wait for: frozen with the instance, lost with it, unless
+``PGSTAMPEDE_BACKGROUND=wait_until``: the instance then asks the platform to keep the
+request's slot (``HOLD``) until the work is done (``RELEASE``), as Vercel's ``waitUntil``.
+A streamed response (``/events``) is sent frame by frame until it ends or the gateway cancels
+it (harness.platform.stream).
 """
 
 from __future__ import annotations
@@ -135,6 +139,29 @@ async def _stream(msg_id: int, response: EndpointResponse, writer: asyncio.Strea
     finally:
         await chunks.aclose()
         writer.write(encode(msg_id, STREAM_END, b""))
+
+
+def prime() -> None:
+    """Called by the template before it forks (harness.apphost.template): run the code every
+    instance runs first (event loop, streams, one frame each way) a few times, with no
+    connection and no handler call. The interpreter then specialises that code once, in the
+    template's memory that forked instances share, instead of in each instance's own copy
+    (pages copied on write: a burst of cold starts pays them once per instance)."""
+
+    async def roundtrip() -> None:
+        ours, theirs = socket.socketpair()
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        peer_reader, peer_writer = await asyncio.open_unix_connection(sock=theirs)
+        peer_writer.write(encode(READY_ID, 0, json.dumps({"pid": 0}).encode()))
+        writer.write(encode(1, 200, b"{}"))
+        await read_frame(reader)
+        await read_frame(peer_reader)
+        writer.close()
+        peer_writer.close()
+
+    for _ in range(3):
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(roundtrip())
 
 
 def run_instance(fd: int, spec: str, started: float | None = None) -> int:

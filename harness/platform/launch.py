@@ -2,7 +2,9 @@
 
 Built-in handler (``app_kind = ""``): the harness's interpreter runs
 ``harness.apphost.template`` with the runtime ``harness.platform.instance``, preloading the
-handler's dependencies (uvloop, asyncpg, targets.*).
+handler's dependencies (uvloop, asyncpg, targets.*) and the handler's module (its globals are
+created lazily, on an instance's first request; importing it in each forked instance cost a
+third of the instance's CPU in a burst, see benchmarks/platform_scale.py).
 
 User's app (``app_kind = "asgi" | "wsgi"``): ``app_python`` (default: the harness's) runs
 ``pgstampede_apphost.template`` with the runtime ``pgstampede_apphost.instance``. Its
@@ -66,7 +68,9 @@ def template_launch(config: PlatformConfig, workdir: Path) -> Launch:
 
 def builtin_launch(config: PlatformConfig) -> Launch:
     env = {**os.environ, **config.handler_env(), "PYTHONUNBUFFERED": "1"}
-    options = ("--runtime", BUILTIN_RUNTIME, "--preload", ",".join(BUILTIN_PRELOAD))
+    handler_module = config.handler.partition(":")[0]
+    preload = ",".join(dict.fromkeys((*BUILTIN_PRELOAD, handler_module)))
+    options = ("--runtime", BUILTIN_RUNTIME, "--preload", preload)
     return Launch(sys.executable, "harness.apphost.template", options,
                   ("--handler", config.handler), env)
 

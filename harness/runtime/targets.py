@@ -21,6 +21,12 @@ from harness.runtime.managed import ManagedProcess, remove_tempdir, service_temp
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.scenario import Variant
 
+# PostgreSQL, PgBouncer and pgpool-II as the harness starts them have no TLS: the built-in
+# targets connect without asking for it (asyncpg's default "prefer" builds an SSL context and
+# makes a TLS request that the server refuses, before every connection: CPU and memory that a
+# burst of cold starts pays a thousand times). Users' apps get their DSN unchanged.
+SSL_OF_OUR_SERVERS = "disable"
+
 
 @dataclass(frozen=True)
 class TargetContext:
@@ -68,6 +74,7 @@ def target_env(ctx: TargetContext, extra: Mapping[str, str] | None = None) -> di
         "PGSTAMPEDE_DSN": ctx.dsn,
         "PGSTAMPEDE_STATEMENT_CACHE_SIZE": ctx.statement_cache_size,
         "PGSTAMPEDE_APP_NAME": f"pgstampede-{ctx.variant.target}",
+        "PGSTAMPEDE_SSL": SSL_OF_OUR_SERVERS,
         "PYTHONUNBUFFERED": "1",
     })
     env.update(extra or {})
@@ -113,7 +120,8 @@ def platform_config(ctx: TargetContext) -> Any:
     knobs = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
              if f.name not in ("prepared_statement_fix", "background_delay_s", "preset",
                                "overrides")}
-    return PlatformConfig(**knobs, dsn=ctx.dsn, statement_cache_size=ctx.statement_cache_size,
+    return PlatformConfig(**knobs, dsn=ctx.dsn, ssl=SSL_OF_OUR_SERVERS,
+                          statement_cache_size=ctx.statement_cache_size,
                           background_delay_ms=int(spec.background_delay_s * 1000),
                           **app_platform_fields(ctx))
 

@@ -8,6 +8,10 @@ PGSTAMPEDE_STATEMENT_CACHE_SIZE  "" = asyncpg's default; else an int passed as t
 PGSTAMPEDE_ACQUIRE_TIMEOUT       seconds to wait for a pool connection or a connect, default 10
 PGSTAMPEDE_BACKGROUND_DELAY_MS   delay of the work /background schedules, default 1000
 PGSTAMPEDE_APP_NAME              application_name of the target's connections
+PGSTAMPEDE_SSL                   "" = asyncpg's default (the DSN's sslmode, else "prefer": an
+                                 SSL context and a TLS request before every connection);
+                                 "disable": plain TCP, set by the harness for the servers it
+                                 starts, which have no TLS
 PGSTAMPEDE_DB_CLIENT             serverless only: "connection" (default) or "pool"
 PGSTAMPEDE_INSTANCE              serverless only: the platform's instance id
 PGSTAMPEDE_STATE                 where /counter keeps its count: "memory" (default: each
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 DB_CLIENTS = ("connection", "pool")
 STATES = ("memory", "postgres")
 ON_FREEZE = ("keep", "drain")
+SSL_MODES = ("", "disable")
 BACKGROUND_MODES = ("after_response", "wait_until", "queue")
 
 
@@ -49,6 +54,7 @@ class TargetSettings:
     state: str = "memory"
     on_freeze: str = "keep"
     background: str = "after_response"
+    ssl: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TargetSettings:
@@ -69,6 +75,7 @@ class TargetSettings:
             state=env.get("PGSTAMPEDE_STATE", "memory") or "memory",
             on_freeze=env.get("PGSTAMPEDE_ON_FREEZE", "keep") or "keep",
             background=env.get("PGSTAMPEDE_BACKGROUND", "after_response") or "after_response",
+            ssl=env.get("PGSTAMPEDE_SSL", "").strip(),
         )
         settings.validate()
         return settings
@@ -82,7 +89,8 @@ class TargetSettings:
         for name, value, allowed in (("DB_CLIENT", self.db_client, DB_CLIENTS),
                                      ("STATE", self.state, STATES),
                                      ("ON_FREEZE", self.on_freeze, ON_FREEZE),
-                                     ("BACKGROUND", self.background, BACKGROUND_MODES)):
+                                     ("BACKGROUND", self.background, BACKGROUND_MODES),
+                                     ("SSL", self.ssl, SSL_MODES)):
             if value not in allowed:
                 raise ValueError(f"PGSTAMPEDE_{name}={value!r}: expected one of {allowed}")
 
@@ -94,6 +102,8 @@ class TargetSettings:
         }
         if self.statement_cache_size is not None:
             kwargs["statement_cache_size"] = self.statement_cache_size
+        if self.ssl == "disable":
+            kwargs["ssl"] = False
         return kwargs
 
 

@@ -73,6 +73,7 @@ def test_ints_are_accepted_for_floats() -> None:
         ('{"app_env": {"A": 1}}', "app_env = {'A': 1}, expected dict"),
         ('{"app_preload": "json"}', "app_preload = 'json', expected tuple"),
         ('{"max_duration_s": -1}', "max_duration_s must be >= 0"),
+        ('{"ssl": "require"}', "ssl must be '' or 'disable'"),
         ("[1]", "expected a JSON object"),
         ("{", "not valid JSON"),
     ],
@@ -88,6 +89,9 @@ def test_handler_env() -> None:
     assert env["PGSTAMPEDE_DSN"] == "postgresql://a"
     assert env["PGSTAMPEDE_STATEMENT_CACHE_SIZE"] == "0"
     assert env["PGSTAMPEDE_POOL_MAX"] == env["PGSTAMPEDE_POOL_MIN"] == "3"
+    assert env["PGSTAMPEDE_SSL"] == ""  # asyncpg's default unless the harness says otherwise
+    assert PlatformConfig(dsn="postgresql://a", ssl="disable").handler_env()[
+        "PGSTAMPEDE_SSL"] == "disable"
 
 
 def test_token_bucket_bursts_then_paces() -> None:

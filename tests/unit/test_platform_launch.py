@@ -20,7 +20,9 @@ def test_builtin_handler_runs_in_the_harness_python() -> None:
     argv = launch.argv(7, 42)
     assert argv[:3] == [sys.executable, "-m", "harness.apphost.template"]
     assert argv[3:7] == ["--fd", "7", "--parent", "42"]
-    assert "harness.platform.instance" in argv and "uvloop" in argv[argv.index("--preload") + 1]
+    preload = argv[argv.index("--preload") + 1].split(",")
+    assert "harness.platform.instance" in preload and "uvloop" in preload
+    assert preload[-1] == "targets.serverless.handler"  # the handler's module, once, before forks
     assert argv[-3:] == ["--", "--handler", "targets.serverless.handler:handler"]
     assert launch.env["PGSTAMPEDE_DSN"] == "postgresql://x" and launch.cwd is None
 

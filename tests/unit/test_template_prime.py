@@ -1,0 +1,34 @@
+"""The template primes the instance runtime once before it forks (harness.apphost.template)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from harness.apphost.template import prime
+from harness.platform import instance
+
+
+def test_the_runtime_prime_runs_once_and_its_failure_is_the_template_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    good = types.ModuleType("good_runtime")
+    good.prime = lambda: calls.append(1)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "good_runtime", good)
+    assert prime("good_runtime") == "" and calls == [1]
+
+    def broken() -> None:
+        raise RuntimeError("no loop here")
+
+    bad = types.ModuleType("bad_runtime")
+    bad.prime = broken  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bad_runtime", bad)
+    assert prime("bad_runtime") == "prime 'bad_runtime': RuntimeError: no loop here"
+    monkeypatch.setitem(sys.modules, "plain_runtime", types.ModuleType("plain_runtime"))
+    assert prime("plain_runtime") == ""  # a runtime without prime (the apphost's) is fine
+
+
+def test_the_builtin_runtime_primes_without_a_database() -> None:
+    instance.prime()  # event loops, streams and frames only: no DSN, no handler call
