@@ -7,6 +7,7 @@ fields); whether the interpreter can import the module is checked by
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -87,11 +88,12 @@ def _names(value: object, ctx: SectionContext, key: str, pattern: re.Pattern[str
     return tuple(items)
 
 
-def _env(value: object, ctx: SectionContext) -> tuple[tuple[str, str], ...]:
-    table = ctx.table(value, "app.env")
+def _env(value: object, ctx: SectionContext,
+         where: str = "app.env") -> tuple[tuple[str, str], ...]:
+    table = ctx.table(value, where)
     out = []
     for name, raw in table.items():
-        key = f"app.env.{name}"
+        key = f"{where}.{name}"
         if not _VARIABLE.match(name):
             raise ctx.error(key, "expected a variable name of letters, digits and _")
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
@@ -100,6 +102,14 @@ def _env(value: object, ctx: SectionContext) -> tuple[tuple[str, str], ...]:
         check_template(text, ctx, key)
         out.append((name, text))
     return tuple(out)
+
+
+def with_variant_env(app: AppSpec, value: object, ctx: SectionContext,
+                     where: str) -> AppSpec:
+    """``app`` with a variant's ``app_env`` over ``[app.env]`` (same rules as ``[app.env]``)."""
+    env = dict(app.env)
+    env.update(_env(value, ctx, where))
+    return dataclasses.replace(app, env=tuple(env.items()))
 
 
 def check_template(text: str, ctx: SectionContext, key: str) -> None:

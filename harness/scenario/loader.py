@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.errors import ScenarioError
 from harness.results.check_spec import CheckSpec, CheckSpecError, parse_check
-from harness.scenario.app import parse_app
+from harness.scenario.app import parse_app, with_variant_env
 from harness.scenario.context import resolve_path
 from harness.scenario.fields import int_field, number_field
 from harness.scenario.presets import PRESETS
@@ -43,7 +43,8 @@ from harness.units import parse_duration
 _TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "pooler",
              "collect", "variants", "thresholds", "check", "faults", "app", "host"}
 _VARIANT_KEYS = {"name", "target", "pooler", "target_overrides", "pooler_overrides",
-                 "database_overrides", "paths", "url", "watch_dsn", "pgbouncer_admin_dsn"}
+                 "database_overrides", "app_env", "paths", "url", "watch_dsn",
+                 "pgbouncer_admin_dsn"}
 _LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout",
               "subscribe_duration",
               "paths", "locustfile"}
@@ -251,6 +252,11 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
             if not getattr(specs["external"], key):
                 raise ctx.error(_join(where, key), "required for target = \"external\"")
     app: AppSpec | None = None if target == "external" else defaults["app"]
+    if "app_env" in table:
+        if app is None:
+            raise ctx.error(_join(where, "app_env"), "needs an [app] section (the variables "
+                            "it sets are your application's)")
+        app = with_variant_env(app, table["app_env"], ctx, _join(where, "app_env"))
     requests = _variant_requests(table, target, app, load, ctx, where)
     return Variant(name=name, target=target, pooler=pooler, requests=requests, app=app,
                    **specs)

@@ -71,6 +71,31 @@ def test_app_section_parsed_into_appspec(tmp_path: Path) -> None:
     assert [r.name for r in s.variants[0].requests] == ["GET /items"]
 
 
+def test_a_variant_app_env_goes_over_the_app_env(tmp_path: Path) -> None:
+    variants = VARIANTS + 'app_env = { POOL_SIZE = 1, BEHIND_POOLER = "{host}" }\n'
+    s = load_scenario(write(tmp_path, BASE + paths() + APP + variants))
+    persistent, serverless = (dict(v.app.env) for v in s.variants if v.app is not None)
+    assert persistent["POOL_SIZE"] == "3" and "BEHIND_POOLER" not in persistent
+    assert serverless["POOL_SIZE"] == "1" and serverless["BEHIND_POOLER"] == "{host}"
+    assert serverless["ASYNC_URL"] == persistent["ASYNC_URL"]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('app_env = { "1X" = "a" }', "variants[1].app_env.1X: expected a variable name"),
+    ('app_env = { A = "{nope}" }', "variants[1].app_env.A: unknown field {nope}"),
+])
+def test_a_bad_variant_app_env_names_its_key(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")
+                       .replace("{", r"\{").replace("}", r"\}")):
+        load_scenario(write(tmp_path, BASE + paths() + APP + VARIANTS + extra + "\n"))
+
+
+def test_app_env_without_an_app_is_refused(tmp_path: Path) -> None:
+    text = BASE + '[[variants]]\nname = "p"\napp_env = { A = "1" }\n'
+    with pytest.raises(ScenarioError, match="needs an \\[app\\] section"):
+        load_scenario(write(tmp_path, text))
+
+
 def test_relative_paths_resolve_against_the_scenario_file(tmp_path: Path) -> None:
     (tmp_path / "shop").mkdir()
     (tmp_path / "shop" / "main.py").write_text("app = None\n")

@@ -53,7 +53,19 @@ def example_sections(scenario: Path, python: Path, env: Mapping[str, str]) -> st
     return table("app", app) + table("load.paths", data["load"]["paths"])
 
 
-def variants(*specs: tuple[str, str, str]) -> str:
-    """``[[variants]]`` tables from (name, target, pooler)."""
-    return "".join(f"[[variants]]\nname = {json.dumps(name)}\ntarget = \"{target}\"\n"
-                   f"pooler = \"{pooler}\"\n" for name, target, pooler in specs)
+def variants(*specs: tuple[str, str, str] | tuple[str, str, str, Mapping[str, str]]) -> str:
+    """``[[variants]]`` tables from (name, target, pooler[, app_env])."""
+    out = []
+    for name, target, pooler, *rest in specs:
+        out.append(f"[[variants]]\nname = {json.dumps(name)}\ntarget = \"{target}\"\n"
+                   f"pooler = \"{pooler}\"\n")
+        if rest:
+            out.append(f"app_env = {toml_value(dict(rest[0]))}\n")
+    return "".join(out)
+
+
+def variant_app_env(scenario: Path, name: str) -> dict[str, str]:
+    """The ``app_env`` of the example scenario's variant ``name`` (empty when it has none)."""
+    data = tomllib.loads(scenario.read_text())
+    found = [v for v in data["variants"] if v["name"] == name]
+    return {k: str(v) for k, v in found[0].get("app_env", {}).items()} if found else {}

@@ -18,7 +18,7 @@ import pytest
 
 from harness.scenario.loader import load_scenario
 from tests.integration.apps.conftest import EXAMPLES
-from tests.integration.apps.scenarios import example_sections, variants
+from tests.integration.apps.scenarios import example_sections, variant_app_env, variants
 from tests.integration.pipeline_helpers import (
     marked_processes,
     metrics,
@@ -87,11 +87,13 @@ def test_example_persistent_serverless_and_pooled(
         example: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     python: Path = request.getfixturevalue(
         {"fastapi-shop": "shop_python", "flask-orders": "orders_python"}[example])
+    shipped = EXAMPLES / example / "scenario.toml"
+    pooled_env = variant_app_env(shipped, "serverless+pgbouncer")
+    assert pooled_env == {"DB_BEHIND_PGBOUNCER": "1"}  # prepared statements off, there only
     text = SETTINGS + example_sections(
-        EXAMPLES / example / "scenario.toml", python,
-        {"DB_POOL_SIZE": str(POOL), "EMAIL_DELAY_MS": "50"},
+        shipped, python, {"DB_POOL_SIZE": str(POOL), "EMAIL_DELAY_MS": "50"},
     ) + variants(("persistent", "persistent", "none"), ("serverless", "serverless", "none"),
-                 ("serverless+pgbouncer", "serverless", "pgbouncer"))
+                 ("serverless+pgbouncer", "serverless", "pgbouncer", pooled_env))
     scenario = write_scenario(tmp_path, text)
     mark = new_mark()
     out = tmp_path / "run"
@@ -135,4 +137,7 @@ def test_shipped_example_scenario_loads(example: str, request: pytest.FixtureReq
         ("serverless+pgbouncer", "serverless", "pgbouncer")]
     app = scenario.variants[0].app
     assert app is not None and Path(app.python).parents[1] == tmp_path / ".venv"
-    assert all(v.requests and v.app == app for v in scenario.variants)
+    assert all(v.requests for v in scenario.variants)
+    envs = {v.name: dict(v.app.env) for v in scenario.variants if v.app is not None}
+    assert envs["serverless+pgbouncer"] == {**envs["serverless"], "DB_BEHIND_PGBOUNCER": "1"}
+    assert "DB_BEHIND_PGBOUNCER" not in envs["persistent"]
