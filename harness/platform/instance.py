@@ -178,15 +178,29 @@ def run_instance(fd: int, spec: str, started: float | None = None) -> int:
     return 0
 
 
+def _template_args(argv: list[str] | None) -> tuple[int, str, str] | None:
+    """(fd, instance, handler) from ``--fd N --instance ID --handler SPEC`` exactly as the
+    template passes them; None for anything else (argparse then explains). Building an
+    argparse parser in every forked instance cost 0.7 ms of CPU and 200 page faults each."""
+    if argv is None or len(argv) != 6 or argv[0::2] != ["--fd", "--instance", "--handler"]:
+        return None
+    return (int(argv[1]), argv[3], argv[5]) if argv[1].isdigit() else None
+
+
 def main(argv: list[str] | None = None, started: float | None = None) -> int:
     begin = time.perf_counter() if started is None else started
-    parser = argparse.ArgumentParser(prog="python -m harness.platform.instance")
-    parser.add_argument("--fd", type=int, required=True, help="the instance's end of the socket")
-    parser.add_argument("--instance", required=True, help="the platform's instance id")
-    parser.add_argument("--handler", required=True, help="module:function")
-    args = parser.parse_args(argv)
-    os.environ["PGSTAMPEDE_INSTANCE"] = args.instance
-    return run_instance(args.fd, args.handler, begin)
+    parsed = _template_args(argv)
+    if parsed is None:
+        parser = argparse.ArgumentParser(prog="python -m harness.platform.instance")
+        parser.add_argument("--fd", type=int, required=True,
+                            help="the instance's end of the socket")
+        parser.add_argument("--instance", required=True, help="the platform's instance id")
+        parser.add_argument("--handler", required=True, help="module:function")
+        args = parser.parse_args(argv)
+        parsed = (args.fd, args.instance, args.handler)
+    fd, instance, handler = parsed
+    os.environ["PGSTAMPEDE_INSTANCE"] = instance
+    return run_instance(fd, handler, begin)
 
 
 if __name__ == "__main__":

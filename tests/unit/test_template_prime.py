@@ -32,3 +32,14 @@ def test_the_runtime_prime_runs_once_and_its_failure_is_the_template_error(
 
 def test_the_builtin_runtime_primes_without_a_database() -> None:
     instance.prime()  # event loops, streams and frames only: no DSN, no handler call
+
+
+def test_the_template_arguments_skip_argparse_and_anything_else_goes_to_it() -> None:
+    argv = ["--fd", "7", "--instance", "i3", "--handler", "m:f"]
+    assert instance._template_args(argv) == (7, "i3", "m:f")
+    assert instance._template_args(["--instance", "i3", "--fd", "7", "--handler", "m:f"]) is None
+    assert instance._template_args(["--fd", "x", "--instance", "i3", "--handler", "m:f"]) is None
+    assert instance._template_args(None) is None
+    with pytest.raises(SystemExit) as ended:  # argparse's own message for a bad command line
+        instance.main(["--fd", "x"])
+    assert ended.value.code == 2
