@@ -10,7 +10,12 @@ connection for the request that started it; its ``backend_start`` is read from
 pg_stat_activity, every instance holding its connection while frozen).
 ``ready_instances_per_s``: up to the last instance ready (init done, before its connect).
 
-    .venv/bin/python benchmarks/platform_scale.py [--instances 1000] [--hold-ms 20000]
+With ``--profile`` (needs perf, root) the burst is also profiled with ``perf record -a -g``
+(scale_profile.py): CPU per new instance by role and kind of work (pages copied on write,
+fork, the process's own code, ...).
+
+    .venv/bin/python benchmarks/platform_scale.py [--instances 1000] [--hold-ms 20000] \
+        [--profile] [--ssl-prefer]
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import time
 
 import psutil
 import psycopg
 from platform_common import cluster, gateway, get, stats, summary
-from scale_breakdown import breakdown, instance_steps, role_times, step_lines
+from scale_breakdown import breakdown, instance_steps, members, role_times, step_lines
+from scale_profile import FREQUENCY_HZ, read, recording
 
 from harness.platform.config import PlatformConfig
 from harness.platform.launch import BUILTIN_PRELOAD, BUILTIN_RUNTIME, builtin_launch
@@ -96,10 +103,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--hold-ms", type=int, default=20000)
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile the burst with perf record -a -g (needs perf and "
+                             "root) and print CPU per new instance by role and kind of work")
     parser.add_argument("--ssl-prefer", action="store_true",
                         help="asyncpg's default TLS attempt before each connection (the "
                              "harness disables it: its servers have no TLS)")
     args = parser.parse_args()
+    if args.profile and shutil.which("perf") is None:
+        parser.error("--profile needs perf (Debian: apt-get install linux-perf)")
     n = args.instances
     config = PlatformConfig()
     with cluster(n + 20) as pg:
@@ -112,10 +124,12 @@ def main() -> None:
             request_timeout_s=600.0,
         ) as (h, p):
             times_before = role_times()
-            began = time.time()
-            statuses = asyncio.run(load(h, p, n, args.hold_ms))
-            elapsed = time.time() - began
+            with recording() if args.profile else contextlib.nullcontext() as perf_data:
+                began = time.time()
+                statuses = asyncio.run(load(h, p, n, args.hold_ms))
+                elapsed = time.time() - began
             cpu = breakdown(times_before, role_times(), n)
+            roles = {pid: role for role, pids in members().items() for pid in pids}
             connected = connected_at(pg.monitor_dsn)
             doc = stats(h, p)
             pids = instance_pids(h, p)
@@ -157,6 +171,10 @@ def main() -> None:
     print("\n".join(cpu.lines()))
     print("one instance, step by step (forked as the template forks, measured apart, medians):")
     print("\n".join(step_lines(steps)))
+    if perf_data is not None:
+        print(f"profile of the burst (perf record -a -g at {FREQUENCY_HZ} Hz), by role and "
+              "kind of work:")
+        print("\n".join(read(perf_data, roles).lines(n)))
 
 
 if __name__ == "__main__":

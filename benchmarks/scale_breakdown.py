@@ -55,7 +55,7 @@ def _has(proc: psutil.Process, word: str) -> bool:
     return False
 
 
-def _members() -> dict[str, list[int]]:
+def members() -> dict[str, list[int]]:
     me = psutil.Process()
     out: dict[str, list[int]] = {r: [] for r in ROLES}
     out["client"].append(me.pid)
@@ -75,7 +75,7 @@ def _members() -> dict[str, list[int]]:
 def role_times() -> dict[str, tuple[float, float]]:
     """(CPU seconds, run-queue wait seconds) used so far by each role's live processes."""
     out = {}
-    for role, pids in _members().items():
+    for role, pids in members().items():
         run = wait = 0.0
         for pid in pids:
             r, w = _sched(pid)
