@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import docker
 import psycopg
@@ -55,7 +56,30 @@ def server_settings(max_connections: int, settings: Mapping[str, str]) -> dict[s
     return base
 
 
-class PostgresContainer:
+class _ContainerService:
+    """What the services share: a container on a free port of 127.0.0.1, the app role's DSN
+    to it, its processes, and entering and leaving it as a context manager."""
+
+    port: int
+    container: ServiceContainer
+
+    @property
+    def app_dsn(self) -> str:
+        return dsn(APP_ROLE, self.port, APP_DB)
+
+    def pids(self) -> list[int]:
+        return self.container.pids()
+
+    def __enter__(self) -> Self:
+        self.container.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.container.__exit__(exc_type, exc, tb)
+
+
+class PostgresContainer(_ContainerService):
     """Context manager: PostgreSQL in a container, ready and seeded; removed on exit."""
 
     def __init__(self, client: docker.DockerClient, *, image: str, name: str,
@@ -73,15 +97,8 @@ class PostgresContainer:
         self.container = ServiceContainer(client, spec, self._ready, ready_timeout_s)
 
     @property
-    def app_dsn(self) -> str:
-        return dsn(APP_ROLE, self.port, APP_DB)
-
-    @property
     def monitor_dsn(self) -> str:
         return dsn(MONITOR_ROLE, self.port, APP_DB)
-
-    def pids(self) -> list[int]:
-        return self.container.pids()
 
     def _ready(self) -> bool:
         try:
@@ -93,16 +110,8 @@ class PostgresContainer:
         self.version = str(row[0]) if row else ""
         return True
 
-    def __enter__(self) -> PostgresContainer:
-        self.container.__enter__()
-        return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.container.__exit__(exc_type, exc, tb)
-
-
-class PgBouncerContainer:
+class PgBouncerContainer(_ContainerService):
     """Context manager: PgBouncer in a container in front of ``upstream_port``."""
 
     def __init__(self, client: docker.DockerClient, *, image: str, name: str,
@@ -126,15 +135,8 @@ class PgBouncerContainer:
         self.container = ServiceContainer(client, spec, self._ready, ready_timeout_s)
 
     @property
-    def app_dsn(self) -> str:
-        return dsn(APP_ROLE, self.port, APP_DB)
-
-    @property
     def admin_dsn(self) -> str:
         return dsn(MONITOR_ROLE, self.port, "pgbouncer")
-
-    def pids(self) -> list[int]:
-        return self.container.pids()
 
     def _ready(self) -> bool:
         try:
@@ -145,16 +147,8 @@ class PgBouncerContainer:
         self.version = str(row[0]).removeprefix("PgBouncer ").strip() if row else ""
         return True
 
-    def __enter__(self) -> PgBouncerContainer:
-        self.container.__enter__()
-        return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.container.__exit__(exc_type, exc, tb)
-
-
-class PgpoolContainer:
+class PgpoolContainer(_ContainerService):
     """Context manager: pgpool-II in a container in front of ``upstream_port``, with the
     process runtime's pgpool.conf (:func:`config_text`) except that pcp listens on 127.0.0.1
     (the collector's ``pcp_proc_info`` runs on the host); its password file is in a host temp
@@ -184,15 +178,8 @@ class PgpoolContainer:
         self.container = ServiceContainer(client, spec, self._ready, ready_timeout_s)
 
     @property
-    def app_dsn(self) -> str:
-        return dsn(APP_ROLE, self.port, APP_DB)
-
-    @property
     def admin_dsn(self) -> str:
         return dsn(MONITOR_ROLE, self.port, APP_DB)
-
-    def pids(self) -> list[int]:
-        return self.container.pids()
 
     def _ready(self) -> bool:
         try:
@@ -211,9 +198,9 @@ class PgpoolContainer:
             return ""
         return parse_pgpool_version(out.decode(errors="replace")) if code == 0 else ""
 
-    def __enter__(self) -> PgpoolContainer:
+    def __enter__(self) -> Self:
         try:
-            self.container.__enter__()
+            super().__enter__()
             self.version = self._read_version()
         except BaseException:
             remove_tempdir(self.hostdir, self.pid_dir)
@@ -223,6 +210,6 @@ class PgpoolContainer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
-            self.container.__exit__(exc_type, exc, tb)
+            super().__exit__(exc_type, exc, tb)
         finally:
             remove_tempdir(self.hostdir, self.pid_dir)

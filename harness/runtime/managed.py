@@ -289,6 +289,15 @@ class ManagedProcess(Resource):
 
 
 
+def version_output(binary: str) -> str:
+    """What ``BINARY --version`` printed (stdout, then stderr); "" when it cannot run."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return out.stdout + out.stderr
+
+
 def find_binary(name: str, candidates: tuple[str, ...], install_hint: str) -> str:
     """The first of ``candidates`` that exists, else ``name`` on PATH; a ServiceError that
     says what to install otherwise (PgBouncer, pgpool-II)."""

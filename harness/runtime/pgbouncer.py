@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import resource
-import subprocess
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from harness.runtime.managed import (
     remove_tempdir,
     service_tempdir,
     service_user,
+    version_output,
 )
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.postgres import APP_DB, APP_ROLE, MONITOR_ROLE, dsn
@@ -39,11 +39,8 @@ def find_pgbouncer() -> str:
 
 
 def pgbouncer_version(binary: str) -> str:
-    try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
-    except OSError:
-        return ""
-    first = out.stdout.strip().splitlines()
+    """``1.18.0`` from ``PgBouncer 1.18.0`` (the first line of ``--version``), or ""."""
+    first = version_output(binary).strip().splitlines()
     return first[0].removeprefix("PgBouncer ").strip() if first else ""
 
 

@@ -19,7 +19,6 @@ import hashlib
 import os
 import secrets
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from harness.runtime.managed import (
     remove_tempdir,
     service_tempdir,
     service_user,
+    version_output,
 )
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.postgres import APP_DB, APP_ROLE, MONITOR_ROLE, dsn
@@ -49,11 +49,7 @@ def find_pgpool() -> str:
 
 def pgpool_version(binary: str) -> str:
     """``4.3.5`` from ``pgpool-II version 4.3.5 (tamahomeboshi)``, or ""."""
-    try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
-    except OSError:
-        return ""
-    return parse_pgpool_version(out.stdout + out.stderr)
+    return parse_pgpool_version(version_output(binary))
 
 
 def parse_pgpool_version(text: str) -> str:
