@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import resource
-import time
 from pathlib import Path
 
 import psycopg
@@ -21,9 +20,8 @@ import psycopg
 from harness.errors import ServiceError
 from harness.runtime.managed import (
     ManagedProcess,
-    Resource,
+    PoolerProcess,
     find_binary,
-    remove_tempdir,
     service_tempdir,
     service_user,
     version_output,
@@ -73,8 +71,10 @@ def raise_fd_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-class PgBouncer(Resource):
+class PgBouncer(PoolerProcess):
     """Context manager: a running PgBouncer pooling ``app`` on ``upstream_port``."""
+
+    name = "pgbouncer"
 
     def __init__(
         self,
@@ -108,10 +108,6 @@ class PgBouncer(Resource):
         self.confdir = Path()
 
     @property
-    def app_dsn(self) -> str:
-        return dsn(APP_ROLE, self.port, APP_DB)
-
-    @property
     def admin_dsn(self) -> str:
         return dsn(MONITOR_ROLE, self.port, "pgbouncer")
 
@@ -120,10 +116,6 @@ class PgBouncer(Resource):
         if self._proc is None:
             raise ServiceError("pgbouncer", "not started")
         return self._proc.pid
-
-    def pids(self) -> list[int]:
-        """The root process; collectors find its descendants themselves."""
-        return [] if self._proc is None or self._proc.poll() is not None else [self._proc.pid]
 
     def config_text(self) -> str:
         wait = self.query_wait_timeout_s
@@ -178,19 +170,4 @@ class PgBouncer(Resource):
             user=service_user(), pid_dir=self.pid_dir,
         )
         self._proc.start()
-
-    def restart(self, downtime_s: float = 0.0) -> None:
-        """Stop PgBouncer (clients and server connections drop), wait, start it again.
-        Blocking: call it from a thread."""
-        if self._proc is None:
-            raise ServiceError("pgbouncer", "not started")
-        self._proc.stop()
-        time.sleep(downtime_s)
-        self._proc.start()
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.stop()
-        if self.confdir != Path() and self.confdir.exists():
-            remove_tempdir(self.confdir, self.pid_dir)
 

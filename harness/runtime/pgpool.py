@@ -19,25 +19,22 @@ import hashlib
 import os
 import secrets
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from harness.errors import ServiceError
 from harness.runtime.managed import (
     ManagedProcess,
-    Resource,
+    PoolerProcess,
     chown_for_service,
     find_binary,
-    remove_tempdir,
     service_tempdir,
     service_user,
     version_output,
 )
 from harness.runtime.ports import LOOPBACK, free_port
-from harness.runtime.postgres import APP_DB, APP_ROLE, MONITOR_ROLE, dsn
+from harness.runtime.postgres import APP_DB, MONITOR_ROLE, dsn
 
 PGPOOL_CANDIDATES = ("/usr/sbin/pgpool", "/usr/bin/pgpool")
 PCP_USER = "pgstampede_pcp"
@@ -139,8 +136,10 @@ def pcppass(password: str) -> str:
     return f"*:*:{PCP_USER}:{password}\n"
 
 
-class Pgpool(Resource):
+class Pgpool(PoolerProcess):
     """Context manager: a running pgpool-II pooling ``app`` on ``upstream_port``."""
+
+    name = "pgpool"
 
     def __init__(
         self,
@@ -167,10 +166,6 @@ class Pgpool(Resource):
         self._proc: ManagedProcess | None = None
 
     @property
-    def app_dsn(self) -> str:
-        return dsn(APP_ROLE, self.port, APP_DB)
-
-    @property
     def admin_dsn(self) -> str:
         """SHOW POOL_* through the pooler port (it takes one of the children while open)."""
         return dsn(MONITOR_ROLE, self.port, APP_DB)
@@ -178,10 +173,6 @@ class Pgpool(Resource):
     @property
     def pcp(self) -> PcpAccess:
         return PcpAccess(self.confdir, self.pcp_port, PCP_USER, self.confdir / "pcppass")
-
-    def pids(self) -> list[int]:
-        """The root process; collectors find its children themselves."""
-        return [] if self._proc is None or self._proc.poll() is not None else [self._proc.pid]
 
     def _ready(self) -> bool:
         try:
@@ -219,18 +210,3 @@ class Pgpool(Resource):
             env={**os.environ, "TZ": "UTC"},  # its log's timestamps carry no time zone
         )
         self._proc.start()
-
-    def restart(self, downtime_s: float = 0.0) -> None:
-        """Stop pgpool (its clients and cached connections drop), wait, start it again.
-        Blocking: call it from a thread."""
-        if self._proc is None:
-            raise ServiceError("pgpool", "not started")
-        self._proc.stop()
-        time.sleep(downtime_s)
-        self._proc.start()
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.stop()
-        if self.confdir != Path() and self.confdir.exists():
-            remove_tempdir(self.confdir, self.pid_dir)
