@@ -67,10 +67,12 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
         alive = _alive_at(first, refusal_t) if first and refusal_t is not None else ""
         text += f", {alive}" if alive else ""
         failed = m.get("errors.db_too_many_connections") or 0
-        return (
-            f"{text}; {format_count(refused)} connections refused, "
-            f"{format_count(failed)} requests failed for it"
-        )
+        text += f"; {format_count(refused)} connections refused, "
+        answered_5xx = m.get("errors.http_5xx") or 0
+        if failed == 0 and answered_5xx:  # an app answers with its own error pages
+            return (text + f"{format_count(answered_5xx)} requests answered 5xx (the app's "
+                    "own error answers do not say which came from a refusal)")
+        return text + f"{format_count(failed)} requests failed for it"
     if peak is None:
         return None
     if refused is None:  # no server log read (an external target): refusals not observed
