@@ -29,3 +29,9 @@ def orders_python() -> Path:
 def oldstar_python() -> Path:
     """The test app's interpreter: a Starlette and uvicorn older than pgstampede's."""
     return app_venv(HERE / "oldstar" / "requirements.txt")
+
+
+@pytest.fixture(scope="session")
+def django_python() -> Path:
+    """The Django test app's interpreter (a framework none of the examples use)."""
+    return app_venv(HERE / "djangonotes" / "requirements.txt")
