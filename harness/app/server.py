@@ -30,10 +30,31 @@ from harness.scenario.records import AppSpec
 LENT = ("uvicorn", "h11", "click")
 """The distributions the harness lends an app whose environment has no uvicorn."""
 
-BOOT = ("import sys; extra = sys.argv.pop(1); extra and sys.path.append(extra); "
-        "sys.argv[0] = 'uvicorn'; from uvicorn.main import main; main()")
+BOOT = """
+import socket, sys
+extra = sys.argv.pop(1)
+if extra:
+    sys.path.append(extra)
+sys.argv[0] = "uvicorn"
+import uvicorn.config
+bind = getattr(uvicorn.config.Config, "bind_socket", None)
+if bind is not None:
+    def bind_tcp(self):
+        sock = bind(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, sock.detach())
+        return sock
+    uvicorn.config.Config.bind_socket = bind_tcp
+from uvicorn.main import main
+main()
+"""
 """How the server starts: uvicorn's own command line, with the lent folder (if any) last on
-sys.path (uvicorn's worker processes inherit the parent's sys.path)."""
+sys.path (uvicorn's worker processes inherit the parent's sys.path). With ``--workers`` > 1
+uvicorn binds the listening socket itself with protocol 0, and its workers (which get that
+socket) then accept connections that asyncio does not mark TCP_NODELAY (it checks the
+protocol; uvloop does not): every response written in two parts waited for the client's
+delayed ACK, 44 ms, unless the app's environment had uvloop. The socket is labelled TCP
+here, so that the server pgstampede chose adds no delay of its own."""
 
 _PROBE = """
 import json, sys
