@@ -69,7 +69,8 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
         failed = m.get("errors.db_too_many_connections") or 0
         text += f"; {format_count(refused)} connections refused, "
         answered_5xx = m.get("errors.http_5xx") or 0
-        if failed == 0 and answered_5xx:  # an app answers with its own error pages
+        if failed == 0 and answered_5xx and first is not None and "app" in first.record.config:
+            # a user's app answers a refusal with its own error page, not pgstampede's kind
             return (text + f"{format_count(answered_5xx)} requests answered 5xx (the app's "
                     "own error answers do not say which came from a refusal)")
         return text + f"{format_count(failed)} requests failed for it"

@@ -107,14 +107,17 @@ class GlobalPool:
         return self._use()
 
     async def drain(self) -> None:
-        """Close the pool, idle connections and all (nothing is in flight when it is called)."""
+        """Close the pool when none of its connections is in use: work after a response may
+        hold one (with several requests per instance), and it drains again when it ends."""
         async with self.lock:
-            pool, self.pool = self.pool, None
-            if pool is not None:
-                try:
-                    await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_S)
-                except Exception:
-                    pool.terminate()
+            pool = self.pool
+            if pool is None or pool.get_idle_size() < pool.get_size():
+                return
+            self.pool = None
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_S)
+            except Exception:
+                pool.terminate()
 
 
 
@@ -162,21 +165,25 @@ _STATE = _InstanceState()  # module-level on purpose: see the module docstring
 
 async def handler(request: EndpointRequest) -> EndpointResponse:
     """The function's entry point: one request in, one response out. With ``on_freeze =
-    "drain"`` the database client is closed when the last request in flight answers, and
-    again when work after a response (``/background``) that opened it ends with no request
-    in flight, so that the instance is frozen with no idle connection open (as Vercel's
-    attachDatabasePool)."""
+    "drain"`` the database client is closed when the last request in flight answers (under
+    ``wait_until``, when its work after the response ends instead), and again when work after
+    a response (``/background``) that opened it ends with no request in flight, so that the
+    instance is frozen with no idle connection open (as Vercel's attachDatabasePool). A pool
+    is closed only when none of its connections is in use."""
     state = _STATE
     ctx = state.context()
     state.in_flight += 1
+    held = False  # wait_until: the platform keeps the instance unfrozen until `after` ends
     try:
         response = await handle(request, ctx)
         if state.drain and response.after is not None:
             response = dataclasses.replace(response, after=_then_drain(state, response.after))
+            held = ctx.background == "wait_until"
         return response
     finally:
         state.in_flight -= 1
-        await state.drain_if_idle()
+        if not held:  # else the work after the response drains when it ends
+            await state.drain_if_idle()
 
 
 def _then_drain(state: _InstanceState,

@@ -56,3 +56,29 @@ def test_drain_holds_fewer_idle_connections_than_keep_for_the_same_load(run_dir:
     assert drain["db.connections.idle.peak"] < keep["db.connections.idle.peak"]
     assert drain["db.connections.idle.mean"] < keep["db.connections.idle.mean"] / 2
     assert drain["db.connects"] > keep["db.connects"]  # the price: a connect per request
+
+
+def test_a_pool_is_drained_only_when_none_of_its_connections_is_in_use(
+        tmp_path: Path) -> None:
+    """Several requests per instance with db_client = "pool": work after one response may
+    still hold a connection when another request drains; the pool then stays until the last
+    user is done (closing it would wait, then kill that work's query)."""
+    import asyncio
+
+    from harness.runtime.process import PostgresCluster
+    from targets.serverless.handler import GlobalPool
+    from targets.shared.settings import TargetSettings
+
+    async def scenario(dsn: str) -> tuple[bool, bool]:
+        pool = GlobalPool(TargetSettings(dsn=dsn, pool_min=1, pool_max=2, ssl="disable"))
+        async with pool.connection() as held:  # the work after a response, mid-query
+            await held.fetchval("SELECT 1")
+            await pool.drain()  # a request answered meanwhile
+            kept = pool.pool is not None
+        await pool.drain()  # the work ended: nothing in use now
+        return kept, pool.pool is None
+
+    with PostgresCluster(workdir=tmp_path, max_connections=20,
+                         log_path=tmp_path / "postgres.log") as pg:
+        kept, closed = asyncio.run(scenario(pg.app_dsn))
+    assert kept and closed

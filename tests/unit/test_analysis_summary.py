@@ -181,8 +181,12 @@ def test_findings_name_instances_alive_at_the_first_refusal() -> None:
                         "alive; 2 connections refused, 0 requests failed for it")
     assert ("serverless+pgbouncer: no refusals, at most 11 of 100 connections used; "
             "clients waited up to 180 ms (12 queued at most)") in notes
-    app_like = {**summary["serverless"].metrics, "errors.http_5xx": 2}
-    summary["serverless"] = dataclasses.replace(summary["serverless"], metrics=app_like)
-    assert findings(summary, [run, pooled])[0].endswith(
+    answered_5xx = {**summary["serverless"].metrics, "errors.http_5xx": 2}
+    summary["serverless"] = dataclasses.replace(summary["serverless"], metrics=answered_5xx)
+    assert findings(summary, [run, pooled])[0].endswith(  # the built-in target: its own kinds
+        "2 connections refused, 0 requests failed for it")
+    app_run = dataclasses.replace(run, record=dataclasses.replace(
+        run.record, config={"app": {"entry": "shop:app"}}))
+    assert findings(summary, [app_run, pooled])[0].endswith(
         "2 connections refused, 2 requests answered 5xx (the app's own error answers do not "
         "say which came from a refusal)")
