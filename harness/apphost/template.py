@@ -13,7 +13,8 @@ control socket. Messages:
                           end as SCM_RIGHTS file descriptor
     template -> gateway   JSON {"ready": true, "pid": P} once, after the preloads;
                           JSON {"instance": ID, "pid": P} per fork;
-                          JSON {"error": TEXT} instead of ready if a preload fails (it exits)
+                          JSON {"error": TEXT} instead of ready if a preload or the
+                          runtime's ``prime()`` fails (it exits)
 
 Each instance is a child of the template that calls ``setpgid(0, 0)`` (its own process
 group, so the gateway can SIGSTOP/SIGCONT/SIGKILL it as a group; not its own session: with

@@ -184,7 +184,8 @@ def _template_args(argv: list[str] | None) -> tuple[int, str, str] | None:
     argparse parser in every forked instance cost 0.7 ms of CPU and 200 page faults each."""
     if argv is None or len(argv) != 6 or argv[0::2] != ["--fd", "--instance", "--handler"]:
         return None
-    return (int(argv[1]), argv[3], argv[5]) if argv[1].isdigit() else None
+    fd = argv[1]
+    return (int(fd), argv[3], argv[5]) if fd.isascii() and fd.isdecimal() else None
 
 
 def main(argv: list[str] | None = None, started: float | None = None) -> int:

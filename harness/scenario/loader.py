@@ -253,6 +253,9 @@ def _variant(table: dict[str, Any], i: int, defaults: dict[str, Any], ctx: _Ctx,
                 raise ctx.error(_join(where, key), "required for target = \"external\"")
     app: AppSpec | None = None if target == "external" else defaults["app"]
     if "app_env" in table:
+        if target == "external":
+            raise ctx.error(_join(where, "app_env"), "not for target = \"external\" (an "
+                            "external application has its own environment)")
         if app is None:
             raise ctx.error(_join(where, "app_env"), "needs an [app] section (the variables "
                             "it sets are your application's)")
@@ -458,7 +461,8 @@ def load_scenario(path: Path | str) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(p), "", f"invalid TOML: {exc}") from None
     scenario = parse_scenario(data, str(p))
-    apps = {v.app for v in scenario.variants if v.app is not None}
+    # the check imports the app; a variant's app_env does not change what it finds
+    apps = {dataclasses.replace(v.app, env=()) for v in scenario.variants if v.app is not None}
     if apps:
         from harness.app.check import check_app
 

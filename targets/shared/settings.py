@@ -10,8 +10,8 @@ PGSTAMPEDE_BACKGROUND_DELAY_MS   delay of the work /background schedules, defaul
 PGSTAMPEDE_APP_NAME              application_name of the target's connections
 PGSTAMPEDE_SSL                   "" = asyncpg's default (the DSN's sslmode, else "prefer": an
                                  SSL context and a TLS request before every connection);
-                                 "disable": plain TCP, set by the harness for the servers it
-                                 starts, which have no TLS
+                                 "disable": plain TCP whatever the DSN's sslmode says, set by
+                                 the harness for the servers it starts, which have no TLS
 PGSTAMPEDE_DB_CLIENT             serverless only: "connection" (default) or "pool"
 PGSTAMPEDE_INSTANCE              serverless only: the platform's instance id
 PGSTAMPEDE_STATE                 where /counter keeps its count: "memory" (default: each

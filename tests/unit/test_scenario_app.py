@@ -90,6 +90,15 @@ def test_a_bad_variant_app_env_names_its_key(tmp_path: Path, extra: str, message
         load_scenario(write(tmp_path, BASE + paths() + APP + VARIANTS + extra + "\n"))
 
 
+def test_app_env_on_an_external_variant_is_refused(tmp_path: Path) -> None:
+    text = BASE + paths() + APP + ('[[variants]]\nname = "e"\ntarget = "external"\n'
+                                   'url = "http://127.0.0.1:8000"\n'
+                                   'watch_dsn = "postgresql://x@127.0.0.1:5432/x"\n'
+                                   'app_env = { A = "1" }\n')
+    with pytest.raises(ScenarioError, match='not for target = "external"'):
+        load_scenario(write(tmp_path, text))
+
+
 def test_app_env_without_an_app_is_refused(tmp_path: Path) -> None:
     text = BASE + '[[variants]]\nname = "p"\napp_env = { A = "1" }\n'
     with pytest.raises(ScenarioError, match="needs an \\[app\\] section"):

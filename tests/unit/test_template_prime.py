@@ -39,6 +39,7 @@ def test_the_template_arguments_skip_argparse_and_anything_else_goes_to_it() -> 
     assert instance._template_args(argv) == (7, "i3", "m:f")
     assert instance._template_args(["--instance", "i3", "--fd", "7", "--handler", "m:f"]) is None
     assert instance._template_args(["--fd", "x", "--instance", "i3", "--handler", "m:f"]) is None
+    assert instance._template_args(["--fd", "²", "--instance", "i3", "--handler", "m:f"]) is None
     assert instance._template_args(None) is None
     with pytest.raises(SystemExit) as ended:  # argparse's own message for a bad command line
         instance.main(["--fd", "x"])
