@@ -3,11 +3,12 @@
 Used by platform_scale.py.
 
 ``role_times``: CPU time and run-queue wait per role, from ``/proc/PID/task/*/schedstat``
-(nanoseconds, exact). ``/proc/PID/stat`` counts in ticks of 10 ms and truncates each process's
-figure: for a thousand instances of ~10 ms each it lost about half of their CPU. Roles are
-found from this benchmark's own children: the gateway (``harness.platform.gateway``), its
-template (``harness.apphost.template``), the instances (the template's children), PostgreSQL
-(the postmaster and its backends) and this process (the load client).
+(nanoseconds, exact for the processes and threads alive at the window's end).
+``/proc/PID/stat`` counts in ticks of 10 ms and truncates each process's figure: for a
+thousand instances of ~10 ms each it lost about half of their CPU. Roles are found from
+this benchmark's own children: the gateway (``harness.platform.gateway``), its template
+(``harness.apphost.template``), the instances (the template's children), PostgreSQL (the
+postmaster and its backends) and this process (the load client).
 
 ``instance_steps``: one instance's steps, each measured apart in a process forked the way the
 template forks (same preloaded modules, ``gc.freeze``): CPU time and minor page faults
@@ -72,16 +73,12 @@ def members() -> dict[str, list[int]]:
     return out
 
 
-def role_times() -> dict[str, tuple[float, float]]:
-    """(CPU seconds, run-queue wait seconds) used so far by each role's live processes."""
-    out = {}
-    for role, pids in members().items():
-        run = wait = 0.0
-        for pid in pids:
-            r, w = _sched(pid)
-            run, wait = run + r, wait + w
-        out[role] = (run, wait)
-    return out
+Times = dict[str, dict[int, tuple[float, float]]]  # role -> pid -> (CPU s, wait s)
+
+
+def role_times() -> Times:
+    """(CPU seconds, run-queue wait seconds) so far of each role's live processes, by pid."""
+    return {role: {pid: _sched(pid) for pid in pids} for role, pids in members().items()}
 
 
 @dataclass(frozen=True)
@@ -101,12 +98,21 @@ class Breakdown:
         return rows
 
 
-def breakdown(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]],
-              n: int) -> Breakdown:
-    """Per new instance. A process that started after ``before`` counts from zero, which is
-    right: its whole life is in the window."""
-    cpu = {r: round((after[r][0] - before[r][0]) * 1000.0 / max(n, 1), 2) for r in ROLES}
-    wait = {r: round((after[r][1] - before[r][1]) * 1000.0 / max(n, 1), 1) for r in ROLES}
+def breakdown(before: Times, after: Times, n: int) -> Breakdown:
+    """Per new instance: each process's time since ``before`` (from zero for one started
+    since, which is right: its whole life is in the window). A process or thread that ended
+    in between is not counted (instances and backends live on, frozen, to the end)."""
+    cpu: dict[str, float] = {}
+    wait: dict[str, float] = {}
+    for role in ROLES:
+        old = before.get(role, {})
+        run_s = wait_s = 0.0
+        for pid, (run, waited) in after.get(role, {}).items():
+            was_run, was_waited = old.get(pid, (0.0, 0.0))
+            run_s += max(0.0, run - was_run)
+            wait_s += max(0.0, waited - was_waited)
+        cpu[role] = round(run_s * 1000.0 / max(n, 1), 2)
+        wait[role] = round(wait_s * 1000.0 / max(n, 1), 1)
     return Breakdown(cpu, wait, round(sum(cpu.values()), 2))
 
 

@@ -61,8 +61,8 @@ def kind_of(stack: list[str]) -> str:
 
 
 def parse(text: str, roles: Mapping[int, str]) -> Profile:
-    """``perf script -F comm,pid,ip,sym`` output: samples of the roles' pids (postgres by
-    its command name), others left out."""
+    """``perf script -F comm,pid,ip,sym`` output: samples of the roles' pids, others (idle,
+    kernel threads, other programs) left out."""
     profile = Profile()
     for block in text.split("\n\n"):
         lines = [line for line in block.splitlines() if line.strip()]
@@ -71,8 +71,7 @@ def parse(text: str, roles: Mapping[int, str]) -> Profile:
         head = lines[0].split()
         if len(head) < 2 or not head[-1].isdigit():
             continue
-        comm, pid = head[0], int(head[-1])
-        role = roles.get(pid) or ("postgres" if comm == "postgres" else None)
+        role = roles.get(int(head[-1]))
         if role is None:
             continue
         profile.samples[role][kind_of([line.strip() for line in lines[1:]])] += 1
@@ -90,10 +89,23 @@ def recording() -> Iterator[Path]:
     try:
         yield data
     finally:
+        err = _stop(proc)
+    if proc.returncode not in (0, -signal.SIGINT) or not data.exists():
+        raise RuntimeError(f"perf record failed: {err}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> str:
+    """Stop ``perf record`` (SIGINT: it writes its file; SIGKILL if it does not end); its
+    error output."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGINT)
+    try:
         _, err = proc.communicate(timeout=60)
-        if proc.returncode not in (0, -signal.SIGINT) or not data.exists():
-            raise RuntimeError(f"perf record failed: {err.decode(errors='replace').strip()}")
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+    return err.decode(errors="replace").strip()
 
 
 def read(data: Path, roles: Mapping[int, str]) -> Profile:

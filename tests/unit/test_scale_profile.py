@@ -35,13 +35,13 @@ python 555
 
 
 def test_samples_are_grouped_by_role_and_kind() -> None:
-    profile = parse(SCRIPT, {101: "instances", 102: "template"})
+    profile = parse(SCRIPT, {101: "instances", 102: "template", 900: "postgres"})
     instances = profile.samples["instances"]
     assert instances["page copies on write (fork's shared pages)"] == 1
     assert instances[USER] == 1
-    assert profile.samples["postgres"]["zero-filled new pages"] == 1  # by command name
+    assert profile.samples["postgres"]["zero-filled new pages"] == 1
     assert profile.samples["template"]["fork (copying page tables)"] == 1
-    assert set(profile.samples) == {"instances", "postgres", "template"}  # idle, others out
+    assert set(profile.samples) == {"instances", "postgres", "template"}  # idle, pid 555 out
     lines = profile.lines(n=2, hz=500)  # 1 sample = 2 ms; per instance: 1 ms
     assert lines[0] == "  instances    2.00 ms CPU per new instance"
 
