@@ -31,7 +31,8 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import uvloop
 
@@ -159,17 +160,35 @@ def prime() -> None:
         writer.close()
         peer_writer.close()
 
-    for _ in range(3):
+    for _ in range(3):  # the loop a forked instance runs (see _run), closed here
+        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(roundtrip())
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+
+
+def _run(main: Coroutine[Any, Any, None], forked: bool) -> None:
+    """Run ``main`` on a uvloop loop. A forked instance ends with ``os._exit`` (the
+    template's child) and skips asyncio.Runner's set-up and teardown, which cost each of
+    a burst's instances 0.5 ms of CPU and 70 page faults."""
+    if not forked:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(roundtrip())
+            runner.run(main)
+        return
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(main)
 
 
-def run_instance(fd: int, spec: str, started: float | None = None) -> int:
+def run_instance(fd: int, spec: str, started: float | None = None,
+                 forked: bool = False) -> int:
     """Serve until the gateway closes the socket; the process exit code."""
     begin = time.perf_counter() if started is None else started
     try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(fd, spec, begin))
+        _run(serve(fd, spec, begin), forked)
     except KeyboardInterrupt:
         return 130
     except Exception:
@@ -201,7 +220,7 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
         parsed = (args.fd, args.instance, args.handler)
     fd, instance, handler = parsed
     os.environ["PGSTAMPEDE_INSTANCE"] = instance
-    return run_instance(fd, handler, begin)
+    return run_instance(fd, handler, begin, forked=started is not None)
 
 
 if __name__ == "__main__":
