@@ -41,8 +41,8 @@ bind = getattr(uvicorn.config.Config, "bind_socket", None)
 if bind is not None:
     def bind_tcp(self):
         sock = bind(self)
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
-            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, sock.detach())
+        if sock.proto == 0:  # the kernel's own family, type and protocol for that descriptor
+            sock = socket.socket(fileno=sock.detach())
         return sock
     uvicorn.config.Config.bind_socket = bind_tcp
 from uvicorn.main import main
@@ -53,8 +53,9 @@ sys.path (uvicorn's worker processes inherit the parent's sys.path). With ``--wo
 uvicorn binds the listening socket itself with protocol 0, and its workers (which get that
 socket) then accept connections that asyncio does not mark TCP_NODELAY (it checks the
 protocol; uvloop does not): every response written in two parts waited for the client's
-delayed ACK, 44 ms, unless the app's environment had uvloop. The socket is labelled TCP
-here, so that the server pgstampede chose adds no delay of its own."""
+delayed ACK, 44 ms, unless the app's environment had uvloop. The socket is labelled as the
+kernel knows it (TCP; a Unix socket stays one), so that the server pgstampede chose adds no
+delay of its own."""
 
 _PROBE = """
 import json, sys
