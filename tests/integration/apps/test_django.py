@@ -15,14 +15,7 @@ import pytest
 
 from tests.integration.apps.conftest import HERE
 from tests.integration.apps.scenarios import table
-from tests.integration.pipeline_helpers import (
-    marked_processes,
-    metrics,
-    new_mark,
-    read_json,
-    run_cli,
-    write_scenario,
-)
+from tests.integration.pipeline_helpers import metrics, read_json, run_complete
 
 pytestmark = pytest.mark.integration
 
@@ -62,12 +55,8 @@ def test_a_django_project_runs_unchanged_on_both_targets(django_python: Path,
     app = {"wsgi": "notes_site.wsgi:application", "root": str(NOTES),
            "python": str(django_python), "schema": str(NOTES / "schema.sql"),
            "preload": ["django", "psycopg"]}
-    scenario = write_scenario(tmp_path, 'name = "django"\n' + table("app", app) + SETTINGS)
-    mark, out = new_mark(), tmp_path / "run"
-    done = run_cli("run", str(scenario), "--out", str(out), "--quiet", mark=mark)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = run_complete(tmp_path, 'name = "django"\n' + table("app", app) + SETTINGS)
     assert read_json(out / "manifest.json")["status"] == "complete"
-    assert marked_processes(mark) == set()
     for variant in ("persistent", "serverless"):
         m = metrics(out, variant)
         assert m["http.requests"] > 0 and m["http.error_rate"] == 0, variant
