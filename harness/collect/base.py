@@ -27,7 +27,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from harness.results.records import CollectorHealth as HealthRecord
+from harness.results.records import CollectorHealth
 
 
 class Collector(Protocol):
@@ -54,7 +54,9 @@ class SampleFailure:
 
 
 @dataclass(frozen=True)
-class CollectorHealth:
+class LiveHealth:
+    """How the sampler sees one collector while it runs (the run folder keeps CollectorHealth)."""
+
     name: str
     interval_s: float
     samples: int  # successful samples
@@ -226,7 +228,7 @@ class Sampler:
                 out.update(c.latest())
         return out
 
-    def health_records(self) -> tuple[HealthRecord, ...]:
+    def health_records(self) -> tuple[CollectorHealth, ...]:
         """Each collector's health as the run folder records it (see results.records)."""
         ended = self._ended if self._ended is not None else time.monotonic()
         elapsed = max(ended - self._began, 0.0)
@@ -234,7 +236,7 @@ class Sampler:
         for c in self.collectors:
             tr = self._tracks[c.name]
             read_to_end = getattr(c, "read_to_end", None)
-            out.append(HealthRecord(
+            out.append(CollectorHealth(
                 name=c.name, interval_s=tr.interval_s,
                 expected=int(elapsed // tr.interval_s) + 1, samples=tr.samples,
                 failures=tr.failures, first_error=tr.first_error,
@@ -243,11 +245,11 @@ class Sampler:
                 read_to_end=read_to_end if isinstance(read_to_end, bool) else None))
         return tuple(out)
 
-    def health(self) -> dict[str, CollectorHealth]:
+    def health(self) -> dict[str, LiveHealth]:
         ended = self._ended if self._ended is not None else time.monotonic()
         elapsed = max(ended - self._began, 1e-9)
         return {
-            name: CollectorHealth(
+            name: LiveHealth(
                 name=name,
                 interval_s=tr.interval_s,
                 samples=tr.samples,

@@ -33,7 +33,7 @@ from harness.results.summary import Summary
 from harness.run.finalise import finalise
 from harness.run.manifest import ManifestWriter
 from harness.run.seams import Seams
-from harness.run.variant import VariantRun
+from harness.run.variant import VariantRunner
 from harness.scenario import Scenario
 
 EXIT_INCOMPLETE = 3
@@ -98,7 +98,7 @@ async def run_items(scenario: Scenario, plan: tuple[RunItem, ...], folder: RunFo
     statuses = []
     for item in plan:
         progress.variant_started(_label(item, scenario))
-        run = VariantRun(scenario, item, folder, seams, progress, keep=keep)
+        run = VariantRunner(scenario, item, folder, seams, progress, keep=keep)
         writer.put_variant(run.record())
         try:
             await run.execute()

@@ -1,7 +1,7 @@
 """One variant run: services up, collectors and load, everything persisted, a record made.
 
 Everything a variant run measured is written to its folder in a ``finally``: an error, a
-Locust crash, Ctrl-C or SIGTERM still leave readable parquet files, and :meth:`VariantRun.record`
+Locust crash, Ctrl-C or SIGTERM still leave readable parquet files, and :meth:`VariantRunner.record`
 says what happened (status, error, load window, frame files, collector health, problems).
 Services are context managers on an ExitStack, so they stop in reverse order whatever
 happens. What the run talks to comes in through :class:`harness.run.seams.Seams`.
@@ -75,7 +75,7 @@ async def shape_start(locust_dir: Path, fallback: float, timeout_s: float = 60.0
 
 @dataclasses.dataclass
 class _Draft:
-    """The record being filled in while the variant runs (private to VariantRun)."""
+    """The record being filled in while the variant runs (private to VariantRunner)."""
 
     status: RunStatus = "running"
     error: str | None = None
@@ -93,7 +93,7 @@ class _Draft:
     problems: list[Problem] = dataclasses.field(default_factory=list)
 
 
-class VariantRun:
+class VariantRunner:
     """One variant run: services up, collectors and load, everything persisted."""
 
     def __init__(self, scenario: Scenario, item: RunItem, folder: RunFolder, seams: Seams,
