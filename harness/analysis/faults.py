@@ -16,13 +16,13 @@ Definitions (per fault, from the per-request log):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from harness.results.records import FaultEvent
+from harness.results.summary import FaultEffect, Metrics
 
 BEFORE_S = 5.0
 TOLERANCE = 0.02
@@ -50,8 +50,9 @@ def _recovery_bin(bins: pd.DataFrame, first: int, limit: float) -> int | None:
 
 
 def fault_effect(requests: pd.DataFrame, fault: FaultEvent, load_start: float,
-                 load_end: float) -> dict[str, Any]:
-    """The measured effect of one recorded fault (see the module docstring)."""
+                 load_end: float, repeat: int = 1) -> FaultEffect:
+    """The measured effect of one recorded fault on repeat ``repeat`` (see the module
+    docstring)."""
     start, end = fault.start, max(fault.end, fault.start)
     before = requests[(requests["t"] >= max(load_start, start - BEFORE_S))
                       & (requests["t"] < start)]
@@ -62,24 +63,24 @@ def fault_effect(requests: pd.DataFrame, fault: FaultEvent, load_start: float,
     during = requests[(requests["t"] >= start) & (requests["t"] < recovered_at)]
     after = requests[(requests["t"] >= recovered_at) & (requests["kind"] == "")
                      & (~requests["endpoint"].isin(NO_DB))]
-    return {
-        "kind": fault.kind, "at_s": round(start - load_start, 3),
-        "duration_s": round(end - start, 3), "detail": fault.detail,
-        "ok": fault.ok, "errors": int((during["kind"] != "").sum()),
-        "error_rate_before": round(base_rate, 4), "recovered": rec is not None,
-        "recovery_s": round(recovered_at - start, 3), "reconnected": bool(len(after)),
-    }
+    return FaultEffect(
+        repeat=repeat, kind=fault.kind, at_s=round(start - load_start, 3),
+        duration_s=round(end - start, 3), detail=fault.detail,
+        ok=fault.ok, errors=int((during["kind"] != "").sum()),
+        error_rate_before=round(base_rate, 4), recovered=rec is not None,
+        recovery_s=round(recovered_at - start, 3), reconnected=bool(len(after)),
+    )
 
 
-def fault_metrics(effects: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def fault_metrics(effects: Sequence[FaultEffect]) -> Metrics:
     """The summary metrics of a variant run's faults (null without faults)."""
     if not effects:
         return {"faults.count": None, "faults.errors": None, "faults.recovery_s.max": None,
                 "faults.unrecovered": None, "faults.reconnected": None}
     return {
         "faults.count": len(effects),
-        "faults.errors": sum(int(e["errors"]) for e in effects),
-        "faults.recovery_s.max": max(float(e["recovery_s"]) for e in effects),
-        "faults.unrecovered": sum(1 for e in effects if not e["recovered"]),
-        "faults.reconnected": all(bool(e["reconnected"]) for e in effects),
+        "faults.errors": sum(e.errors for e in effects),
+        "faults.recovery_s.max": max(e.recovery_s for e in effects),
+        "faults.unrecovered": sum(1 for e in effects if not e.recovered),
+        "faults.reconnected": all(e.reconnected for e in effects),
     }

@@ -43,7 +43,7 @@ from harness.analysis.poolers import pooler_metrics
 from harness.analysis.realtime import realtime_metrics
 from harness.analysis.workers import worker_metrics
 from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
-from harness.results.summary import Metrics
+from harness.results.summary import Metrics, StageSummary
 
 BACKGROUND_TOLERANCE_MS = 250.0
 SATURATION_CPU_PERCENT = 90.0
@@ -343,18 +343,15 @@ def compute_metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext) -> 
 
 def stage_metrics(
     frames: Mapping[str, pd.DataFrame], ctx: VariantContext
-) -> list[dict[str, object]]:
-    """The metrics of each stage window: ``[{stage, start_s, end_s, users, metrics}]``."""
-    out: list[dict[str, object]] = []
-    for index, stage in enumerate(ctx.stages):
-        window = _Window(stage.start, stage.end, whole_run=False)
-        out.append(
-            {
-                "stage": index,
-                "start_s": _num(stage.start - ctx.load_start),
-                "end_s": _num(stage.end - ctx.load_start),
-                "users": stage.users,
-                "metrics": _metrics(frames, ctx, window),
-            }
+) -> tuple[StageSummary, ...]:
+    """The metrics of each stage window (``start_s``/``end_s`` from the load start)."""
+    return tuple(
+        StageSummary(
+            stage=index,
+            start_s=round(stage.start - ctx.load_start, 3),
+            end_s=round(stage.end - ctx.load_start, 3),
+            users=stage.users,
+            metrics=_metrics(frames, ctx, _Window(stage.start, stage.end, whole_run=False)),
         )
-    return out
+        for index, stage in enumerate(ctx.stages)
+    )

@@ -11,21 +11,27 @@ check module fills it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from harness.analysis.faults import fault_effect, fault_metrics
 from harness.analysis.findings import findings
-from harness.analysis.metrics import compute_metrics, stage_metrics
+from harness.analysis.metrics import VariantContext, compute_metrics, stage_metrics
 from harness.analysis.nulls import mask_unmeasured, null_reasons
 from harness.analysis.poolers import storm_metrics
 from harness.analysis.run import LoadedRun, VariantRun, load_run
-from harness.results.codec import decode, encode
 from harness.results.records import SCHEMA_VERSION
-from harness.results.summary import Metrics, MetricValue, Summary, VariantSummary
+from harness.results.summary import (
+    FaultEffect,
+    Metrics,
+    MetricValue,
+    StageSummary,
+    Summary,
+    VariantSummary,
+)
 
 
 def median_value(values: Sequence[MetricValue]) -> MetricValue:
@@ -49,56 +55,61 @@ def median_metrics(repeats: Sequence[Mapping[str, MetricValue]]) -> Metrics:
     return {name: median_value([m.get(name) for m in repeats]) for name in names}
 
 
-def _median_stages(per_repeat: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _median_stages(per_repeat: Sequence[Sequence[StageSummary]]) -> tuple[StageSummary, ...]:
     count = max((len(stages) for stages in per_repeat), default=0)
     out = []
     for index in range(count):
         present = [stages[index] for stages in per_repeat if len(stages) > index]
         first = present[0]
-        out.append(
-            {
-                "stage": index,
-                "start_s": first["start_s"],
-                "end_s": first["end_s"],
-                "users": first["users"],
-                "metrics": median_metrics([s["metrics"] for s in present]),
-            }
-        )
-    return out
+        out.append(StageSummary(stage=index, start_s=first.start_s, end_s=first.end_s,
+                                users=first.users,
+                                metrics=_finite(median_metrics([s.metrics for s in present]))))
+    return tuple(out)
 
 
-def _variant_summary(runs: Sequence[VariantRun]) -> dict[str, Any]:
-    measured = [r for r in runs if r.ctx is not None]
-    repeats = [mask_unmeasured(compute_metrics(r.frames, r.ctx), r)
-               for r in measured if r.ctx is not None]
-    effects = [[fault_effect(r.frames["requests"], f, r.ctx.load_start, r.ctx.load_end)
-                for f in r.faults] for r in measured if r.ctx is not None]
-    for metrics, run_effects, run in zip(repeats, effects, measured, strict=True):
-        metrics.update(fault_metrics(run_effects))
-        metrics.update(storm_metrics(run.frames, run.faults))
-        if "pooler_log" not in {f.name for f in run.record.frames}:
-            metrics["pooler.refused"] = None  # a run from before the pooler log was read
-    stages = [stage_metrics(r.frames, r.ctx) for r in measured if r.ctx is not None]
+def _finite(metrics: Metrics) -> Metrics:
+    """NaN and infinities as null (what JSON can hold)."""
+    return {name: None if isinstance(v, float) and not math.isfinite(v) else v
+            for name, v in metrics.items()}
+
+
+def _repeat_metrics(run: VariantRun, ctx: VariantContext,
+                    effects: Sequence[FaultEffect]) -> Metrics:
+    """Every metric of one measured repeat, those of an unmeasured source null."""
+    metrics = mask_unmeasured(compute_metrics(run.frames, ctx), run)
+    metrics.update(fault_metrics(effects))
+    metrics.update(storm_metrics(run.frames, run.faults))
+    if "pooler_log" not in {f.name for f in run.record.frames}:
+        metrics["pooler.refused"] = None  # a run from before the pooler log was read
+    return _finite(metrics)
+
+
+def _variant_summary(runs: Sequence[VariantRun]) -> VariantSummary:
+    measured = [(r, r.ctx) for r in runs if r.ctx is not None]
+    effects = [tuple(fault_effect(r.frames["requests"], f, ctx.load_start, ctx.load_end,
+                                  repeat=r.repeat) for f in r.faults)
+               for r, ctx in measured]
+    repeats = tuple(_repeat_metrics(r, ctx, run_effects)
+                    for (r, ctx), run_effects in zip(measured, effects, strict=True))
+    stages = [stage_metrics(r.frames, ctx) for r, ctx in measured]
     failed = [r for r in runs if r.status != "complete"]
-    first = measured[0].ctx if measured else None
+    first = measured[0][1] if measured else None
     metrics = median_metrics(repeats)
-    return {
-        "status": failed[0].status if failed else "complete",
-        "error": next((r.error for r in failed if r.error), None),
-        "target": first.target if first else None,
-        "pooler": first.pooler if first else None,
-        "pooler_version": _pooler_version(runs),
-        "max_connections": first.max_connections if first else None,
-        "metrics": metrics,
-        "nulls": encode(null_reasons(metrics, runs, repeats)),
-        "repeats": repeats,
-        "stages": _median_stages(stages),
-        "faults": [{"repeat": r.repeat, **e} for r, run_effects in zip(measured, effects,
-                                                                         strict=True)
-                   for e in run_effects],
-        "problems": [f"{r.record.label}: {p.text(r.record.load_start)}"
-                     for r in runs for p in r.problems],
-    }
+    return VariantSummary(
+        status=failed[0].status if failed else "complete",
+        error=next((r.error for r in failed if r.error), None),
+        target=first.target if first else None,
+        pooler=first.pooler if first else None,
+        max_connections=first.max_connections if first else None,
+        metrics=metrics,
+        nulls=null_reasons(metrics, runs, repeats),
+        repeats=repeats,
+        stages=_median_stages(stages),
+        faults=tuple(e for run_effects in effects for e in run_effects),
+        problems=tuple(f"{r.record.label}: {p.text(r.record.load_start)}"
+                       for r in runs for p in r.problems),
+        pooler_version=_pooler_version(runs),
+    )
 
 
 def _pooler_version(runs: Sequence[VariantRun]) -> str | None:
@@ -123,9 +134,7 @@ def summarise(run: LoadedRun) -> Summary:
     by_variant: dict[str, list[VariantRun]] = {}
     for variant_run in run.runs:
         by_variant.setdefault(variant_run.name, []).append(variant_run)
-    variants = {name: decode(VariantSummary, encode(_variant_summary(runs)), "summary",
-                             f"variants.{name}")
-                for name, runs in by_variant.items()}
+    variants = {name: _variant_summary(runs) for name, runs in by_variant.items()}
     return Summary(schema_version=SCHEMA_VERSION, scenario=run.manifest.scenario.name,
                    status=run_status(run), variants=variants, thresholds=(),
                    findings=tuple(findings(variants, run.runs)), problems=run.problems)

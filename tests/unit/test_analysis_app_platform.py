@@ -54,7 +54,7 @@ def test_an_apps_background_work_comes_from_the_platform_counts() -> None:
     assert (m["background.completed"], m["background.delayed"]) == (4, 2)
     assert m["background.lost"] == 2 + 1  # reaped with it, plus still frozen at the end
     assert m["background.delay_ms.p95"] is None
-    first, second = (s["metrics"] for s in stage_metrics(frames, context()))
+    first, second = (s.metrics for s in stage_metrics(frames, context()))
     assert isinstance(first, dict) and isinstance(second, dict)
     assert first["background.lost"] == 0 and second["background.lost"] == 2  # no end pending
 

@@ -26,19 +26,19 @@ def test_recovery_and_errors_are_measured_from_the_fault() -> None:
     requests = log((10.0, 14.0))
     effect = fault_effect(requests, fault("restart_postgres", 10.0, 11.0),
                           load_start=0.0, load_end=30.0)
-    assert effect["errors"] == 400
-    assert effect["recovered"] and effect["recovery_s"] == 4.0
-    assert effect["reconnected"] is True
-    assert effect["at_s"] == 10.0 and effect["error_rate_before"] == 0.0
+    assert effect.errors == 400
+    assert effect.recovered and effect.recovery_s == 4.0
+    assert effect.reconnected is True
+    assert effect.at_s == 10.0 and effect.error_rate_before == 0.0
 
 
 def test_a_fault_never_recovered_from() -> None:
     requests = log((10.0, 30.0))
     effect = fault_effect(requests, fault("restart_postgres", 10.0, 10.5),
                           load_start=0.0, load_end=30.0)
-    assert not effect["recovered"]
-    assert effect["recovery_s"] == 20.0
-    assert effect["reconnected"] is False
+    assert not effect.recovered
+    assert effect.recovery_s == 20.0
+    assert effect.reconnected is False
     metrics = fault_metrics([effect])
     assert metrics["faults.unrecovered"] == 1 and metrics["faults.reconnected"] is False
 
@@ -47,7 +47,7 @@ def test_recovery_waits_for_the_end_of_a_long_fault() -> None:
     requests = log((100.0, 100.0))  # no errors at all: a freeze only slows things down
     effect = fault_effect(requests, fault("freeze_target", 5.0, 8.0),
                           load_start=0.0, load_end=30.0)
-    assert effect["recovery_s"] == 3.0 and effect["errors"] == 0
+    assert effect.recovery_s == 3.0 and effect.errors == 0
 
 
 def test_baseline_errors_are_tolerated() -> None:
@@ -55,8 +55,8 @@ def test_baseline_errors_are_tolerated() -> None:
     requests.loc[requests.index % 10 != 0, "kind"] = ""  # 10% errors all along
     effect = fault_effect(requests, fault("terminate_backends", 10.0, 10.1),
                           load_start=0.0, load_end=30.0)
-    assert abs(effect["error_rate_before"] - 0.1) < 0.01
-    assert effect["recovered"] and effect["recovery_s"] == 0.1
+    assert abs(effect.error_rate_before - 0.1) < 0.01
+    assert effect.recovered and effect.recovery_s == 0.1
 
 
 def test_counter_requests_do_not_prove_reconnection() -> None:
@@ -65,7 +65,7 @@ def test_counter_requests_do_not_prove_reconnection() -> None:
     requests.loc[requests["t"] >= 20.0, "endpoint"] = "counter"
     effect = fault_effect(requests, fault("restart_postgres", 10.0, 10.5),
                           load_start=0.0, load_end=30.0)
-    assert effect["recovered"] and effect["reconnected"] is False
+    assert effect.recovered and effect.reconnected is False
 
 
 def test_no_faults_means_null_metrics() -> None:

@@ -223,9 +223,9 @@ def test_stage_metrics_restrict_everything_to_each_window() -> None:
     log = _pglog([(START + 10, "authorized", "app"), (START + 60.5, "refused", ""),
                   (START + 61, "refused", "")])
     stages = stage_metrics(frames(requests=requests(t, kind=kinds), pglog=log), ctx())
-    assert [s["stage"] for s in stages] == [0, 1]
-    assert (stages[0]["start_s"], stages[0]["end_s"], stages[0]["users"]) == (0.0, 50.0, 10)
-    first, second = stages[0]["metrics"], stages[1]["metrics"]
+    assert [s.stage for s in stages] == [0, 1]
+    assert (stages[0].start_s, stages[0].end_s, stages[0].users) == (0.0, 50.0, 10)
+    first, second = stages[0].metrics, stages[1].metrics
     assert isinstance(first, dict) and isinstance(second, dict)
     assert first["http.requests"] == 10
     assert first["http.rps"] == pytest.approx(0.2)
@@ -243,7 +243,7 @@ def test_stage_counter_divergence_counts_increments_within_the_stage() -> None:
                     endpoint="/counter", instance=["a", "a", "a", "b", "a"],
                     counter=[1, 2, 3, 1, 4])
     stages = stage_metrics(frames(requests=reqs), ctx())
-    second = stages[1]["metrics"]
+    second = stages[1].metrics
     assert isinstance(second, dict)
     assert second["state.instances_seen"] == 2
     assert second["state.counter_divergence"] == 1
