@@ -50,12 +50,12 @@ def resolve_scenario(arg: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from harness.plan import select_variants
-    from harness.progress import Progress
     from harness.report.terminal import render_summary
     from harness.results.store import check_writable, utc_stamp
     from harness.run import RunOptions, default_seams, run
-    from harness.safety import check_loopback, check_reachable
+    from harness.run.plan import select_variants
+    from harness.run.preflight import check_loopback, check_reachable
+    from harness.run.progress import Progress
     from harness.scenario import load_scenario, with_cli_faults
 
     scenario = with_cli_faults(load_scenario(resolve_scenario(args.scenario)), args.fault)
@@ -76,7 +76,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     progress = Progress(console, quiet=args.quiet)
     progress.message(f"pgstampede: {scenario.name} — {scenario.description}".rstrip(" —"))
     progress.message(f"run folder: {out}")
-    from harness.reaper import reaper
+    from harness.runtime.reaper import reaper
 
     # the reaper: even kill -9 of this process leaves nothing running
     with contextlib.closing(runtime), reaper(out, docker=args.runtime == "docker"), \
@@ -99,7 +99,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 def distributed_load(args: argparse.Namespace) -> DistributedRunner | None:
     """The load seam of ``--workers N [--bind ADDRESS:PORT]`` (None without ``--workers``)."""
     from harness.load.distributed import DistributedRunner
-    from harness.safety import parse_bind
+    from harness.runtime.loopback import parse_bind
 
     if args.workers is None:
         if args.bind is not None:
@@ -115,7 +115,7 @@ def distributed_load(args: argparse.Namespace) -> DistributedRunner | None:
 
 def cmd_worker(args: argparse.Namespace, console: Console) -> int:
     from harness.load.coordinator import NAME_RE
-    from harness.worker import WorkerOptions, default_name, run_worker
+    from harness.load.worker import WorkerOptions, default_name, run_worker
 
     host, _, port = args.master.rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65534:
@@ -165,9 +165,9 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from harness.progress import Progress
     from harness.report.terminal import render_summary
     from harness.run.finalise import finalise
+    from harness.run.progress import Progress
 
     run_dir = Path(args.run_dir)
     summary = finalise(run_dir, Progress(console, quiet=True))
@@ -207,7 +207,7 @@ def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, console: Console) -> int:
-    from harness.cleanup import clean
+    from harness.runtime.cleanup import clean
 
     folders = [Path(p) for p in args.run_dirs]
     for line in clean(folders or [Path("reports")]):
@@ -220,7 +220,7 @@ def cmd_clean(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_images(args: argparse.Namespace, console: Console) -> int:
-    from harness.images import build_images
+    from harness.runtime.images import build_images
 
     def say(line: str) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)

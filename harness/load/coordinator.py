@@ -2,7 +2,7 @@
 
 ``pgstampede run --workers N --bind ADDRESS:PORT`` serves it on ``ADDRESS:PORT`` (Locust's
 own master listens on ``PORT + 1``). Each ``pgstampede worker --master ADDRESS:PORT``
-(``harness.worker``) talks to it over plain HTTP/JSON, so the worker needs no Locust until a
+(``harness.load.worker``) talks to it over plain HTTP/JSON, so the worker needs no Locust until a
 variant starts:
 
 - ``GET /v1/poll?worker=NAME&host=H&cores=C`` — a worker says it is alive and idle; the answer

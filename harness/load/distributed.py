@@ -40,7 +40,7 @@ from harness.load.runner import (
     run_locust,
 )
 from harness.load.worker_stats import WorkerRecord, lost_problem, worker_record, workers_frame
-from harness.safety import is_loopback
+from harness.runtime.loopback import is_loopback
 from harness.scenario import Variant
 
 RECORDS_FILE = "workers.json"

@@ -10,9 +10,9 @@ from harness.analysis.run import load_run
 from harness.analysis.summary import summarise
 from harness.check.thresholds import judge
 from harness.errors import HarnessError
-from harness.progress import Progress
 from harness.report.html import build_report
 from harness.results.summary import Summary
+from harness.run.progress import Progress
 
 
 def finalise(run_dir: Path, progress: Progress) -> Summary:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.collect.base import Sampler
 from harness.load.runner import LocustProgress
-from harness.progress import Progress, Snapshot
+from harness.run.progress import Progress, Snapshot
 from harness.run.services import locust_pids
 from harness.scenario import Scenario
 

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import AppError, HarnessError
-from harness.plan import RunItem, make_plan
-from harness.progress import Progress
 from harness.results.folder import RunFolder
 from harness.results.records import RunStatus
 from harness.results.summary import Summary
 from harness.run.finalise import finalise
 from harness.run.manifest import ManifestWriter
+from harness.run.plan import RunItem, make_plan
+from harness.run.progress import Progress
 from harness.run.seams import Seams
 from harness.run.variant import VariantRunner
 from harness.scenario import Scenario

@@ -22,8 +22,6 @@ from harness.errors import MeasurementError
 from harness.faults import inject
 from harness.load.progress import PROGRESS_FILE, ProgressReader, ShapeEvent
 from harness.load.realtime_frame import read_realtime_logs
-from harness.plan import RunItem
-from harness.progress import Progress
 from harness.results.codec import decode
 from harness.results.folder import RunFolder
 from harness.results.records import (
@@ -35,6 +33,8 @@ from harness.results.records import (
     VariantRecord,
 )
 from harness.run.live import Live
+from harness.run.plan import RunItem
+from harness.run.progress import Progress
 from harness.run.realtime import read_published
 from harness.run.seams import Seams
 from harness.run.services import Services, Where, bring_up, durability, watch_external

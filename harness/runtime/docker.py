@@ -21,7 +21,6 @@ from typing import Any
 import docker
 
 from harness.errors import InputError
-from harness.images import REPO, image_spec, source_hash
 from harness.runtime.docker_engine import (
     ImageRef,
     connect,
@@ -36,6 +35,7 @@ from harness.runtime.docker_services import (
     PostgresContainer,
 )
 from harness.runtime.docker_targets import persistent_container, serverless_containers
+from harness.runtime.images import REPO, image_spec, source_hash
 from harness.runtime.pgpool import PgpoolSettings
 from harness.runtime.targets import RunningTarget, TargetContext
 

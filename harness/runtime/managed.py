@@ -4,7 +4,7 @@ Every service the process runtime starts (PostgreSQL, PgBouncer, a target, the p
 gateway) is a :class:`ManagedProcess`. It runs in its own process group so that Ctrl-C in
 the terminal reaches only the harness, which then tears everything down in order; on exit
 the whole group is terminated, then killed. A pid file per process (when ``pid_dir`` is
-given) lets the reaper (:mod:`harness.reaper`) and ``pgstampede clean`` stop what a harness
+given) lets the reaper (:mod:`harness.runtime.reaper`) and ``pgstampede clean`` stop what a harness
 killed with ``kill -9`` left behind; started from the main thread, a service also gets its
 stop signal from the kernel when the harness dies (:mod:`harness.runtime.tether`).
 """

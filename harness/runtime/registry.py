@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from harness.errors import InputError, ServiceError
-from harness.plan import select_variants
+from harness.run.plan import select_variants
 from harness.runtime.base import Runtime
 from harness.runtime.local import ProcessRuntime
 from harness.runtime.pgbouncer import (

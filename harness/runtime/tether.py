@@ -5,7 +5,7 @@ A command started through :func:`tethered` runs as ``setpriv --pdeathsig SIG -- 
 service in its place (same pid, and after the switch to the service user, which would clear
 the setting). So even after ``kill -9`` of the harness, PostgreSQL, PgBouncer, a target, the
 gateway and Locust get their usual stop signal at once, without waiting for the reaper
-(:mod:`harness.reaper`), which stays the safety net: for their own children (Locust's
+(:mod:`harness.runtime.reaper`), which stays the safety net: for their own children (Locust's
 workers, PostgreSQL's backends), for a machine without ``setpriv``, and for services started
 from a worker thread. The kernel sends the signal when the *thread* that forked the service
 ends, so only a start from the main thread is tethered (a fault's restart runs in a worker

@@ -32,8 +32,8 @@ import pandas as pd
 import pytest
 
 from harness.load.coordinator import Coordinator
+from harness.load.worker import MasterClient, WorkerOptions, run_variant
 from harness.runtime.ports import free_port
-from harness.worker import MasterClient, WorkerOptions, run_variant
 from tests.integration.pipeline_helpers import (
     ROOT,
     marked_env,

@@ -15,8 +15,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from harness.cleanup import alive
 from harness.platform.pidfile import instance_pids
+from harness.runtime.cleanup import alive
 from harness.runtime.tether import SETPRIV
 from tests.integration.pipeline_helpers import (
     ROOT,
@@ -215,7 +215,7 @@ def test_kill_9_of_harness_and_reaper_then_clean_leaves_nothing(tmp_path: Path) 
         services = service_processes(out)
         assert {"postgres", "pgbouncer", "gateway", "locust"} <= set(services), services
         reapers = [p for p in psutil.Process(proc.pid).children()
-                   if "harness.reaper" in p.cmdline()]
+                   if "harness.runtime.reaper" in p.cmdline()]
         assert len(reapers) == 1
         reapers[0].kill()
         assert wait_all_gone(reapers, 30.0) == []  # a zombie until the harness dies

@@ -17,9 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.cleanup import TOKEN_VAR, alive, clean
-from harness.reaper import reaper
+from harness.runtime.cleanup import TOKEN_VAR, alive, clean
 from harness.runtime.managed import ManagedProcess
+from harness.runtime.reaper import reaper
 from harness.runtime.tether import SETPRIV, tethered
 from tests.integration.pipeline_helpers import ROOT
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 FAKE_HARNESS = """
 import json, subprocess, sys, threading, time
 from pathlib import Path
-from harness.reaper import reaper
+from harness.runtime.reaper import reaper
 from harness.runtime.managed import ManagedProcess, service_tempdir
 run = Path(sys.argv[1])
 with reaper(run, docker=sys.argv[2] == "docker"):
@@ -69,7 +69,7 @@ def wait_dead(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Proc
 
 
 def reaper_of(harness: psutil.Process) -> psutil.Process:
-    found = [c for c in harness.children() if "harness.reaper" in c.cmdline()]
+    found = [c for c in harness.children() if "harness.runtime.reaper" in c.cmdline()]
     assert len(found) == 1, harness.children()
     return found[0]
 

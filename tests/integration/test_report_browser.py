@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness.progress import Progress
 from harness.report.charts import SPECS
 from harness.run.finalise import finalise
+from harness.run.progress import Progress
 from harness.runtime.ports import free_port
 from tests.synthetic import RunShape, write_run
 

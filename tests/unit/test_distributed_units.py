@@ -29,6 +29,7 @@ from harness.cli import SCENARIOS_DIR, build_parser, cmd_worker, distributed_loa
 from harness.errors import InputError, LoadError
 from harness.load.coordinator import Coordinator, WorkerOutcome
 from harness.load.distributed import DistributedRunner
+from harness.load.worker import MasterClient
 from harness.load.worker_stats import (
     locust_saturated,
     lost_problem,
@@ -36,10 +37,9 @@ from harness.load.worker_stats import (
     workers_frame,
 )
 from harness.results.frames import FRAME_NAMES, FRAME_SCHEMAS, coerce_frame, empty_frame
+from harness.runtime.loopback import check_local_address, parse_bind
 from harness.runtime.ports import free_port
-from harness.safety import check_local_address, parse_bind
 from harness.scenario import load_scenario
-from harness.worker import MasterClient
 from tests.synthetic import bare_record, variant_summary
 
 

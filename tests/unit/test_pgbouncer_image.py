@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.images import IMAGES, base_release, base_tag, image_spec
+from harness.runtime.images import IMAGES, base_release, base_tag, image_spec
 from harness.runtime.pgbouncer import find_pgbouncer, pgbouncer_version, tracks_prepared_statements
 from harness.runtime.registry import check_supported
 from harness.scenario import load_scenario

@@ -48,7 +48,7 @@ def test_building_a_report_never_imports_pyplot(tmp_path: Path) -> None:
     run_dir = write_run(tmp_path / "run", RunShape(requests_per_variant=200, duration_s=5.0),
                         (SyntheticVariant("s", "serverless", "pgbouncer"),))
     code = (
-        "import sys; from pathlib import Path; from harness.progress import Progress; "
+        "import sys; from pathlib import Path; from harness.run.progress import Progress; "
         "from harness.run.finalise import finalise; "
         f"finalise(Path({str(run_dir)!r}), Progress(quiet=True)); "
         "print('matplotlib.pyplot' in sys.modules)"

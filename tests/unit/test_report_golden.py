@@ -25,9 +25,9 @@ import pytest
 from harness.analysis.run import load_run
 from harness.analysis.story import story
 from harness.analysis.summary import build_summary
-from harness.progress import Progress
 from harness.results.codec import encode
 from harness.run.finalise import finalise
+from harness.run.progress import Progress
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXPECTED = "expected_summary.json"

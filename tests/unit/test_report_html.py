@@ -11,12 +11,12 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from harness.progress import Progress
 from harness.report.charts import SPECS
 from harness.report.table import comparison_rows
 from harness.results.check_spec import parse_check
 from harness.results.folder import RunFolder
 from harness.run.finalise import finalise
+from harness.run.progress import Progress
 from tests.synthetic import RunShape, SyntheticVariant, write_run
 
 SHAPE = RunShape(requests_per_variant=2000, duration_s=20.0)

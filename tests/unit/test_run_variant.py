@@ -18,10 +18,10 @@ from harness.check.command import check_run
 from harness.collect.base import Collector
 from harness.errors import IncompleteRunError, InputError, MeasurementError
 from harness.load.runner import LocustProgress
-from harness.progress import Progress
 from harness.results.folder import RunFolder
 from harness.results.frames import coerce_frame, empty_frame
 from harness.run import RunOptions, Seams, run
+from harness.run.progress import Progress
 from harness.run.services import Services
 from harness.runtime.targets import RunningTarget, TargetContext
 from harness.scenario import LoadSpec, Scenario

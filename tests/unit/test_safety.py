@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.safety import check_loopback, dsn_host, is_loopback
+from harness.run.preflight import check_loopback
+from harness.runtime.loopback import dsn_host, is_loopback
 from harness.scenario import load_scenario
 
 EXTERNAL = """

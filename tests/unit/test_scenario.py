@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError, ScenarioError
-from harness.plan import make_plan
+from harness.run.plan import make_plan
 from harness.scenario import load_scenario
 from harness.units import format_duration, parse_duration
 

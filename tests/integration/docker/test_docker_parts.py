@@ -19,7 +19,12 @@ import pytest
 from docker.errors import APIError, ImageNotFound
 
 from harness.errors import InputError
-from harness.images import (
+from harness.platform.config import PlatformConfig
+from harness.platform.docker_spawner import DockerSpawner, _Container
+from harness.runtime.docker import DockerRuntime
+from harness.runtime.docker_engine import clean_containers, run_names, safe_name
+from harness.runtime.docker_services import server_settings
+from harness.runtime.images import (
     REPO,
     build_context,
     context_files,
@@ -27,11 +32,6 @@ from harness.images import (
     image_spec,
     source_hash,
 )
-from harness.platform.config import PlatformConfig
-from harness.platform.docker_spawner import DockerSpawner, _Container
-from harness.runtime.docker import DockerRuntime
-from harness.runtime.docker_engine import clean_containers, run_names, safe_name
-from harness.runtime.docker_services import server_settings
 from harness.runtime.pgbouncer import PgBouncer
 from harness.runtime.postgres import APP_DB, APP_ROLE, SCHEMA_SQL, PostgresCluster
 

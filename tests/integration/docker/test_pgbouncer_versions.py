@@ -12,8 +12,8 @@ import docker
 import pytest
 
 from harness.errors import InputError
-from harness.images import image_spec
 from harness.runtime.docker import PGBOUNCER_ROLES, check_pgbouncer_images
+from harness.runtime.images import image_spec
 from tests.integration.docker.helpers import run_containers
 from tests.integration.pipeline_helpers import metrics, new_mark, read_json, run_cli, write_scenario
 

@@ -1,6 +1,6 @@
 """The reaper: nothing a run started outlives the harness, even after ``kill -9``.
 
-``pgstampede run`` starts ``python -m harness.reaper`` before anything else, in its own
+``pgstampede run`` starts ``python -m harness.runtime.reaper`` before anything else, in its own
 session (Ctrl-C in the terminal does not reach it), holding the read end of a pipe whose
 write end only the harness holds. It waits. When the run ends normally the harness writes
 ``done`` and the reaper exits without doing anything. When the harness dies any other way,
@@ -36,7 +36,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.cleanup import TOKEN_FILE, TOKEN_VAR, marked, stop_all, stop_run, tidy
+from harness.runtime.cleanup import TOKEN_FILE, TOKEN_VAR, marked, stop_all, stop_run, tidy
 
 DONE = b"done\n"
 LOG_NAME = "reaper.log"
@@ -71,10 +71,10 @@ def reaper(run_dir: Path, *, docker: bool = False) -> Iterator[None]:
 
 def _start(pid_dir: Path, token: str, docker: bool) -> tuple[subprocess.Popen[bytes], int]:
     read_fd, write_fd = os.pipe()  # neither end is inherited by the services (PEP 446)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env = {k: v for k, v in os.environ.items() if k != TOKEN_VAR}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    argv = [sys.executable, "-m", "harness.reaper", "--run-dir", str(pid_dir.parent),
+    argv = [sys.executable, "-m", "harness.runtime.reaper", "--run-dir", str(pid_dir.parent),
             "--token", token, "--fd", str(read_fd), "--harness", str(os.getpid())]
     try:
         with (pid_dir / LOG_NAME).open("ab") as log:
@@ -166,7 +166,7 @@ def _remove(client: docker.DockerClient, summary: dict[str, Any]) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness.reaper",
+    parser = argparse.ArgumentParser(prog="python -m harness.runtime.reaper",
                                      description="clean a run up when its harness dies")
     parser.add_argument("--run-dir", required=True, type=Path)
     parser.add_argument("--token", required=True)

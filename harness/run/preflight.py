@@ -1,6 +1,9 @@
-"""Loopback only: load and connections go to this machine unless the user says otherwise.
+"""Before anything starts: what ``pgstampede run`` checks of a scenario, each failure one
+line and exit 2 (InputError).
 
-The harness refuses a non-loopback target or watched database unless ``--allow-remote``.
+- external variants point at this machine unless ``--allow-remote`` / ``--allow-address``
+  (:func:`check_loopback`), and their application and database answer
+  (:func:`check_reachable`).
 """
 
 from __future__ import annotations
@@ -10,44 +13,15 @@ import socket
 from urllib.parse import urlsplit
 
 from harness.errors import InputError
+from harness.results.redact import redact_text
+from harness.runtime.loopback import check_local_address, dsn_host, is_loopback
 from harness.scenario import Scenario
-
-LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and names that resolve only to those."""
-    host = host.strip("[]")
-    if not host or host in LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return all(ipaddress.ip_address(str(info[4][0])).is_loopback for info in infos)
-
-
-def dsn_host(dsn: str) -> str:
-    """The host of a ``postgresql://`` URL, or of a ``host=...`` keyword DSN."""
-    if "://" in dsn:
-        return urlsplit(dsn).hostname or ""
-    for part in dsn.split():
-        key, _, value = part.partition("=")
-        if key == "host":
-            return value
-    return ""
 
 
 def check_reachable(scenario: Scenario, only: tuple[str, ...] | None) -> None:
     """InputError (exit 2) when an external variant's application or database does not
     answer, before anything starts. Messages never show a DSN's password."""
     import psycopg
-
-    from harness.results.redact import redact_text
 
     for v in scenario.variants:
         if v.target != "external" or (only and v.name not in only):
@@ -72,35 +46,6 @@ def check_reachable(scenario: Scenario, only: tuple[str, ...] | None) -> None:
                 cause = redact_text(str(exc).strip().splitlines()[0] if str(exc) else "")
                 raise InputError(f"{scenario.path}: variants '{v.name}' {key} "
                                  f"{redact_text(dsn)}: cannot connect ({cause})") from None
-
-
-def parse_bind(text: str) -> tuple[str, int]:
-    """``ADDRESS:PORT`` of ``--bind`` (an IP address of this machine, or 0.0.0.0 / ::);
-    InputError (exit 2) for anything else."""
-    address, sep, port = text.rpartition(":")
-    address = address.strip("[]")
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        ip = None
-    if not sep or ip is None or not port.isdigit() or not 1 <= int(port) <= 65534:
-        raise InputError(f"--bind {text!r}: expected ADDRESS:PORT with an IP address and a "
-                         "port from 1 to 65534 (PORT + 1 is Locust's), e.g. 10.0.0.5:5557")
-    if not ip.is_unspecified:
-        check_local_address(str(ip), "--bind")
-    return str(ip), int(port)
-
-
-def check_local_address(address: str, flag: str) -> None:
-    """InputError unless ``address`` is an IP address of one of this machine's interfaces."""
-    try:
-        ip = ipaddress.ip_address(address.strip("[]"))
-        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.bind((str(ip), 0))  # only an address of this machine can be bound
-    except (ValueError, OSError):
-        raise InputError(f"{flag} {address}: not an IP address of this machine's interfaces"
-                         ) from None
 
 
 def check_loopback(scenario: Scenario, allow_remote: bool,

@@ -35,7 +35,7 @@ from docker.errors import DockerException, ImageNotFound
 from harness.errors import InputError, ServiceError
 from harness.runtime.docker_engine import LABEL_SOURCE, connect
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SOURCES_DIRS = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
