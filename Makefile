@@ -22,6 +22,8 @@ system-packages:
 	{ command -v pgpool || test -x /usr/sbin/pgpool; } >/dev/null 2>&1 || need="$$need pgpool2"; \
 	{ command -v ip || test -x /usr/sbin/ip; } >/dev/null 2>&1 || need="$$need iproute2"; \
 	$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || need="$$need python3-venv"; \
+	command -v node >/dev/null 2>&1 || need="$$need nodejs"; \
+	command -v npm >/dev/null 2>&1 || need="$$need npm"; \
 	if [ -n "$$need" ]; then \
 	  echo "installing Debian packages:$$need"; \
 	  $(APT) update -q && $(APT) install -y -q --no-install-recommends $$need; \

@@ -1,0 +1,2 @@
+// A route handler that forgets its Response: 500 naming the file.
+export async function GET() {}
