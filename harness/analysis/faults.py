@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from harness.results import metric_names as M
 from harness.results.records import FaultEvent
 from harness.results.summary import FaultEffect, Metrics
 
@@ -75,12 +76,12 @@ def fault_effect(requests: pd.DataFrame, fault: FaultEvent, load_start: float,
 def fault_metrics(effects: Sequence[FaultEffect]) -> Metrics:
     """The summary metrics of a variant run's faults (null without faults)."""
     if not effects:
-        return {"faults.count": None, "faults.errors": None, "faults.recovery_s.max": None,
-                "faults.unrecovered": None, "faults.reconnected": None}
+        return {M.FAULTS_COUNT: None, M.FAULTS_ERRORS: None, M.FAULTS_RECOVERY_S_MAX: None,
+                M.FAULTS_UNRECOVERED: None, M.FAULTS_RECONNECTED: None}
     return {
-        "faults.count": len(effects),
-        "faults.errors": sum(e.errors for e in effects),
-        "faults.recovery_s.max": max(e.recovery_s for e in effects),
-        "faults.unrecovered": sum(1 for e in effects if not e.recovered),
-        "faults.reconnected": all(e.reconnected for e in effects),
+        M.FAULTS_COUNT: len(effects),
+        M.FAULTS_ERRORS: sum(e.errors for e in effects),
+        M.FAULTS_RECOVERY_S_MAX: max(e.recovery_s for e in effects),
+        M.FAULTS_UNRECOVERED: sum(1 for e in effects if not e.recovered),
+        M.FAULTS_RECONNECTED: all(e.reconnected for e in effects),
     }

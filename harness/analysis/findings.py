@@ -17,7 +17,7 @@ from harness.analysis.host_saturation import (
     with_queueing_note,
 )
 from harness.analysis.story import vercel_finding
-from harness.results.metrics import ERROR_KINDS
+from harness.results import metric_names as M
 from harness.results.summary import FaultEffect, VariantSummary
 from harness.units import format_count, format_value
 
@@ -55,10 +55,10 @@ def _first_refusal_time(run: VariantRun) -> float | None:
 
 
 def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str | None:
-    refused, peak = m.get("db.refused"), m.get("db.connections.peak")
-    limit = m.get("db.max_connections")
+    refused, peak = m.get(M.DB_REFUSED), m.get(M.DB_CONNECTIONS_PEAK)
+    limit = m.get(M.DB_MAX_CONNECTIONS)
     if refused:
-        when = m.get("time_to_first_refusal_s")
+        when = m.get(M.TIME_TO_FIRST_REFUSAL_S)
         text = f"{name}: first connection refused at {when:.1f} s" if when is not None else (
             f"{name}: connections refused"
         )
@@ -66,9 +66,9 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
         refusal_t = _first_refusal_time(first) if first else None
         alive = _alive_at(first, refusal_t) if first and refusal_t is not None else ""
         text += f", {alive}" if alive else ""
-        failed = m.get("errors.db_too_many_connections") or 0
+        failed = m.get(M.error_count("db_too_many_connections")) or 0
         text += f"; {format_count(refused)} connections refused, "
-        answered_5xx = m.get("errors.http_5xx") or 0
+        answered_5xx = m.get(M.error_count("http_5xx")) or 0
         if failed == 0 and answered_5xx and first is not None and "app" in first.record.config:
             # a user's app answers a refusal with its own error page, not pgstampede's kind
             return (text + f"{format_count(answered_5xx)} requests answered 5xx (the app's "
@@ -81,7 +81,7 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
                 "(the server log of this database is not read)")
     else:
         text = f"{name}: no refusals, at most {peak} of {limit} connections used"
-    wait, queued = m.get("pooler.maxwait_ms.peak"), m.get("pooler.cl_waiting.peak")
+    wait, queued = m.get(M.POOLER_MAXWAIT_MS_PEAK), m.get(M.POOLER_CL_WAITING_PEAK)
     if wait is not None and (wait > 0 or queued):
         text += f"; clients waited up to {fmt_ms(wait)}"
         text += f" ({queued} queued at most)" if queued else ""
@@ -91,35 +91,35 @@ def _connections(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) ->
 
 
 def _errors(name: str, m: Mapping[str, Any]) -> str | None:
-    failures, rate = m.get("http.failures") or 0, m.get("http.error_rate")
+    failures, rate = m.get(M.HTTP_FAILURES) or 0, m.get(M.HTTP_ERROR_RATE)
     if not failures or rate is None:
         return None
-    counts = {k: m.get(f"errors.{k}") or 0 for k in ERROR_KINDS}
+    counts = {k: m.get(M.error_count(k)) or 0 for k in M.ERROR_KINDS}
     kind = max(counts, key=lambda k: counts[k])
     main = f", mostly {kind} ({format_count(counts[kind])})" if counts[kind] else ""
     return f"{name}: {rate:.1%} of requests failed ({format_count(failures)}){main}"
 
 
 def _platform(name: str, m: Mapping[str, Any]) -> str | None:
-    cold = m.get("platform.cold_starts")
+    cold = m.get(M.PLATFORM_COLD_STARTS)
     if cold is None:
         return None
     text = f"{name}: {format_count(cold)} cold starts"
-    p50, p95 = m.get("platform.cold_start_ms.p50"), m.get("platform.cold_start_ms.p95")
+    p50, p95 = m.get(M.PLATFORM_COLD_START_MS_P50), m.get(M.PLATFORM_COLD_START_MS_P95)
     if p50 is not None and p95 is not None:
         text += f" (p50 {fmt_ms(p50)}, p95 {fmt_ms(p95)})"
-    peak = m.get("platform.instances.peak")
+    peak = m.get(M.PLATFORM_INSTANCES_PEAK)
     if peak is not None:
         text += f", up to {format_count(peak)} live instances"
-    zombies = m.get("platform.zombies.peak")
+    zombies = m.get(M.PLATFORM_ZOMBIES_PEAK)
     if zombies:
         text += f", {format_count(zombies)} zombies holding connections"
-    return with_queueing_note(text, m.get("host.saturated"))
+    return with_queueing_note(text, m.get(M.HOST_SATURATED))
 
 
 def _init_failures(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str | None:
     """``N instances failed their init (answered 502); the first error: ...``."""
-    failed = m.get("platform.init_failures")
+    failed = m.get(M.PLATFORM_INIT_FAILURES)
     if not failed:
         return None
     text = f"{name}: {format_count(failed)} instances failed their init (answered 502)"
@@ -132,10 +132,10 @@ def _init_failures(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) 
 
 
 def _background(name: str, m: Mapping[str, Any]) -> str | None:
-    completed = m.get("background.completed")
+    completed = m.get(M.BACKGROUND_COMPLETED)
     if completed is None:
         return None
-    lost, delayed = m.get("background.lost") or 0, m.get("background.delayed") or 0
+    lost, delayed = m.get(M.BACKGROUND_LOST) or 0, m.get(M.BACKGROUND_DELAYED) or 0
     total = completed + lost
     if not lost and not delayed:
         return f"{name}: all {format_count(total)} background jobs ran on time"
@@ -143,12 +143,12 @@ def _background(name: str, m: Mapping[str, Any]) -> str | None:
         f"{name}: of {format_count(total)} background jobs, "
         f"{format_count(lost)} were lost and {format_count(delayed)} delayed"
     )
-    late = m.get("background.delay_ms.p95")
+    late = m.get(M.BACKGROUND_DELAY_MS_P95)
     return text + (f" (p95 {fmt_ms(late)} late)" if late is not None else "")
 
 
 def _state(name: str, m: Mapping[str, Any]) -> str | None:
-    seen, divergence = m.get("state.instances_seen"), m.get("state.counter_divergence")
+    seen, divergence = m.get(M.STATE_INSTANCES_SEEN), m.get(M.STATE_COUNTER_DIVERGENCE)
     if seen is None or seen <= 1 or not divergence:
         return None
     return (
@@ -159,12 +159,12 @@ def _state(name: str, m: Mapping[str, Any]) -> str | None:
 
 
 def _latency(variants: Mapping[str, VariantSummary]) -> str | None:
-    p95 = {v: d.metrics.get("latency.p95_ms") for v, d in variants.items()}
+    p95 = {v: d.metrics.get(M.LATENCY_P95_MS) for v, d in variants.items()}
     known = {v: x for v, x in p95.items() if x is not None}
     if len(known) < 2:
         return None
     low, high = min(known, key=known.__getitem__), max(known, key=known.__getitem__)
-    queued = [v for v in known if variants[v].metrics.get("host.saturated")]
+    queued = [v for v in known if variants[v].metrics.get(M.HOST_SATURATED)]
     note = (f" (includes queueing on this machine in {', '.join(queued)}: its CPU was "
             "saturated)") if queued else ""
     return (
@@ -220,14 +220,14 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
             if sentence:
                 out.append(sentence)
         out.extend(_faults(name, variant.faults))
-        if m.get("load.saturated"):
+        if m.get(M.LOAD_SATURATED):
             out.append(
                 f"{name}: Locust was CPU-saturated, so its latencies are inflated; "
                 "use fewer users or more Locust processes"
             )
-        if m.get("load.workers.saturated"):
+        if m.get(M.LOAD_WORKERS_SATURATED):
             out.append(
-                f"{name}: the Locust of {m['load.workers.saturated']} of {m['load.workers']} "
+                f"{name}: the Locust of {m[M.LOAD_WORKERS_SATURATED]} of {m[M.LOAD_WORKERS]} "
                 "worker hosts was CPU-saturated, so latencies are inflated; start more workers "
                 "(locust/workers.json names them)"
             )

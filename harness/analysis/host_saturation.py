@@ -25,6 +25,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from harness.results import metric_names as M
 from harness.results.summary import Metrics
 
 SATURATION_BUSY_PERCENT = 90.0
@@ -36,7 +37,7 @@ HARNESS_ROLES: tuple[str, ...] = ("locust", "gateway", "harness")
 SUT_ROLES: tuple[str, ...] = ("postgres", "pgbouncer", "pgpool", "target", "instances")
 TAKERS = 4  # how many of the busiest processes a finding names
 
-NAMES: tuple[str, ...] = ("host.saturated", "host.saturated_share", "harness.cpu_share")
+NAMES: tuple[str, ...] = (M.HOST_SATURATED, M.HOST_SATURATED_SHARE, M.HARNESS_CPU_SHARE)
 
 
 def saturated_samples(machine: pd.DataFrame) -> pd.Series:
@@ -83,8 +84,8 @@ def cpu_share(rows: pd.DataFrame) -> float | None:
 def host_metrics(rows: pd.DataFrame) -> Metrics:
     """``host.saturated``, ``host.saturated_share`` and ``harness.cpu_share``."""
     saturated, share = saturation(rows)
-    return {"host.saturated": saturated, "host.saturated_share": share,
-            "harness.cpu_share": cpu_share(rows)}
+    return {M.HOST_SATURATED: saturated, M.HOST_SATURATED_SHARE: share,
+            M.HARNESS_CPU_SHARE: cpu_share(rows)}
 
 
 def cpu_takers(rows: pd.DataFrame, limit: int = TAKERS) -> list[tuple[str, float]]:
@@ -96,9 +97,9 @@ def cpu_takers(rows: pd.DataFrame, limit: int = TAKERS) -> list[tuple[str, float
 
 def saturation_finding(name: str, metrics: Mapping[str, object], rows: pd.DataFrame) -> str | None:
     """The sentence of a saturated variant: how long, and who took the CPU."""
-    if not metrics.get("host.saturated"):
+    if not metrics.get(M.HOST_SATURATED):
         return None
-    share = metrics.get("host.saturated_share")
+    share = metrics.get(M.HOST_SATURATED_SHARE)
     takers = ", ".join(f"{who} {cpu:.0f}%" for who, cpu in cpu_takers(rows))
     during = f" during {float(share):.0%} of the load" if isinstance(share, float) else ""
     return (f"{name}: this machine's CPU was saturated{during} (cores over "

@@ -42,7 +42,8 @@ from harness.analysis.inflight import in_flight_peak
 from harness.analysis.poolers import pooler_metrics
 from harness.analysis.realtime import realtime_metrics
 from harness.analysis.workers import worker_metrics
-from harness.results.metrics import ERROR_KINDS, HOST_ROLES, METRICS
+from harness.results import metric_names as M
+from harness.results.metrics import METRICS
 from harness.results.summary import Metrics, StageSummary
 
 BACKGROUND_TOLERANCE_MS = 250.0
@@ -114,19 +115,19 @@ def _http(requests: pd.DataFrame, window: _Window) -> Metrics:
     failures = int((kinds != "").sum())
     latency = req["latency_ms"]
     out: Metrics = {
-        "http.requests": n,
-        "http.failures": failures,
-        "http.error_rate": _num(failures / n, 6) if n else None,
-        "http.rps": _num(n / window.duration),
-        "latency.p50_ms": _quantile(latency, 0.50),
-        "latency.p95_ms": _quantile(latency, 0.95),
-        "latency.p99_ms": _quantile(latency, 0.99),
-        "latency.max_ms": _num(latency.max()) if n else None,
-        "http.in_flight.peak": in_flight_peak(req),
+        M.HTTP_REQUESTS: n,
+        M.HTTP_FAILURES: failures,
+        M.HTTP_ERROR_RATE: _num(failures / n, 6) if n else None,
+        M.HTTP_RPS: _num(n / window.duration),
+        M.LATENCY_P50_MS: _quantile(latency, 0.50),
+        M.LATENCY_P95_MS: _quantile(latency, 0.95),
+        M.LATENCY_P99_MS: _quantile(latency, 0.99),
+        M.LATENCY_MAX_MS: _num(latency.max()) if n else None,
+        M.HTTP_IN_FLIGHT_PEAK: in_flight_peak(req),
     }
     counts = kinds.value_counts()
-    for kind in ERROR_KINDS:
-        out[f"errors.{kind}"] = int(counts.get(kind, 0))
+    for kind in M.ERROR_KINDS:
+        out[M.error_count(kind)] = int(counts.get(kind, 0))
     return out
 
 
@@ -135,29 +136,29 @@ def _db(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window
     peak_rows = window.rows(db, kind="gauge")
     mean_rows = window.rows(db, kind="mean")
     out: Metrics = {
-        "db.connections.peak": int(peak_rows["total"].max()) if len(peak_rows) else None,
-        "db.connections.mean": _num(mean_rows["total"].mean()) if len(mean_rows) else None,
-        "db.connections.idle.peak": int(peak_rows["idle"].max()) if len(peak_rows) else None,
-        "db.connections.idle.mean": _num(mean_rows["idle"].mean()) if len(mean_rows) else None,
-        "db.max_connections": ctx.max_connections,
-        "db.connects": None,
-        "db.refused": None,
-        "time_to_first_refusal_s": None,
+        M.DB_CONNECTIONS_PEAK: int(peak_rows["total"].max()) if len(peak_rows) else None,
+        M.DB_CONNECTIONS_MEAN: _num(mean_rows["total"].mean()) if len(mean_rows) else None,
+        M.DB_CONNECTIONS_IDLE_PEAK: int(peak_rows["idle"].max()) if len(peak_rows) else None,
+        M.DB_CONNECTIONS_IDLE_MEAN: _num(mean_rows["idle"].mean()) if len(mean_rows) else None,
+        M.DB_MAX_CONNECTIONS: ctx.max_connections,
+        M.DB_CONNECTS: None,
+        M.DB_REFUSED: None,
+        M.TIME_TO_FIRST_REFUSAL_S: None,
     }
     if pglog.empty:
         return out
     events = window.rows(pglog)
     authorized = events[(events["event"] == "authorized") & (events["user"] != MONITOR_USER)]
     refused = events[events["event"] == "refused"]
-    out["db.connects"] = len(authorized)
-    out["db.refused"] = len(refused)
+    out[M.DB_CONNECTS] = len(authorized)
+    out[M.DB_REFUSED] = len(refused)
     if len(refused):
-        out["time_to_first_refusal_s"] = _num(refused["t"].min() - ctx.load_start)
+        out[M.TIME_TO_FIRST_REFUSAL_S] = _num(refused["t"].min() - ctx.load_start)
     return out
 
 
 def _pooler(pooler: pd.DataFrame, ctx: VariantContext, window: _Window) -> Metrics:
-    names = ("pooler.cl_waiting.peak", "pooler.maxwait_ms.peak", "pooler.sv_active.peak")
+    names = (M.POOLER_CL_WAITING_PEAK, M.POOLER_MAXWAIT_MS_PEAK, M.POOLER_SV_ACTIVE_PEAK)
     totals = pooler_totals(pooler).reset_index()
     # An external target brings its own PgBouncer (its pooler is "none"): it is watched
     # through pgbouncer_admin_dsn, so its samples count.
@@ -168,9 +169,9 @@ def _pooler(pooler: pd.DataFrame, ctx: VariantContext, window: _Window) -> Metri
     if rows.empty:
         return dict.fromkeys(names)
     return {
-        "pooler.cl_waiting.peak": int(rows["cl_waiting"].max()),
-        "pooler.maxwait_ms.peak": _num(rows["maxwait_ms"].max()),
-        "pooler.sv_active.peak": int(rows["sv_active"].max()),
+        M.POOLER_CL_WAITING_PEAK: int(rows["cl_waiting"].max()),
+        M.POOLER_MAXWAIT_MS_PEAK: _num(rows["maxwait_ms"].max()),
+        M.POOLER_SV_ACTIVE_PEAK: int(rows["sv_active"].max()),
     }
 
 
@@ -192,21 +193,21 @@ def _platform(frames: Mapping[str, pd.DataFrame], window: _Window) -> Metrics:
     starts = window.rows(cold)["duration_ms"]
     gauges = window.rows(platform, kind="gauge")
     out: Metrics = dict.fromkeys(names)
-    out["platform.cold_starts"] = len(starts)
-    out["platform.cold_start_ms.p50"] = _quantile(starts, 0.50)
-    out["platform.cold_start_ms.p95"] = _quantile(starts, 0.95)
+    out[M.PLATFORM_COLD_STARTS] = len(starts)
+    out[M.PLATFORM_COLD_START_MS_P50] = _quantile(starts, 0.50)
+    out[M.PLATFORM_COLD_START_MS_P95] = _quantile(starts, 0.95)
     if platform.empty:
         return out
     if len(gauges):
-        out["platform.instances.peak"] = int(platform_live(gauges).max())
-        out["platform.frozen.peak"] = int(gauges["frozen"].max())
-        out["platform.zombies.peak"] = int(gauges["zombie"].max())
-        out["platform.queue.peak"] = int(gauges["queue"].max())
-        out["platform.busy_ms"] = busy_ms(gauges)
-    out["platform.reaped"] = _counter_delta(platform, "reaped", window)
-    out["platform.throttled"] = _counter_delta(platform, "throttled", window)
+        out[M.PLATFORM_INSTANCES_PEAK] = int(platform_live(gauges).max())
+        out[M.PLATFORM_FROZEN_PEAK] = int(gauges["frozen"].max())
+        out[M.PLATFORM_ZOMBIES_PEAK] = int(gauges["zombie"].max())
+        out[M.PLATFORM_QUEUE_PEAK] = int(gauges["queue"].max())
+        out[M.PLATFORM_BUSY_MS] = busy_ms(gauges)
+    out[M.PLATFORM_REAPED] = _counter_delta(platform, "reaped", window)
+    out[M.PLATFORM_THROTTLED] = _counter_delta(platform, "throttled", window)
     if "init_failures" in platform:  # recorded since apps run on the platform
-        out["platform.init_failures"] = _counter_delta(platform, "init_failures", window)
+        out[M.PLATFORM_INIT_FAILURES] = _counter_delta(platform, "init_failures", window)
     return out
 
 
@@ -221,10 +222,10 @@ def _background(
     done = jobs["completed_at"].notna()
     late_ms = ((jobs["completed_at"] - due) * 1000.0).clip(lower=0.0)[done]
     return {
-        "background.completed": int(done.sum()),
-        "background.delayed": int((late_ms > BACKGROUND_TOLERANCE_MS).sum()),
-        "background.lost": int((~done).sum()),
-        "background.delay_ms.p95": _quantile(late_ms, 0.95),
+        M.BACKGROUND_COMPLETED: int(done.sum()),
+        M.BACKGROUND_DELAYED: int((late_ms > BACKGROUND_TOLERANCE_MS).sum()),
+        M.BACKGROUND_LOST: int((~done).sum()),
+        M.BACKGROUND_DELAY_MS_P95: _quantile(late_ms, 0.95),
     }
 
 
@@ -243,10 +244,10 @@ def _app_background(platform: pd.DataFrame, window: _Window) -> Metrics | None:
     last = int(platform.sort_values("t")["background_pending"].iloc[-1])
     pending = last if window.whole_run else 0
     return {
-        "background.completed": _counter_delta(platform, "background_completed", window),
-        "background.delayed": _counter_delta(platform, "background_delayed", window),
-        "background.lost": _counter_delta(platform, "background_lost", window) + pending,
-        "background.delay_ms.p95": None,
+        M.BACKGROUND_COMPLETED: _counter_delta(platform, "background_completed", window),
+        M.BACKGROUND_DELAYED: _counter_delta(platform, "background_delayed", window),
+        M.BACKGROUND_LOST: _counter_delta(platform, "background_lost", window) + pending,
+        M.BACKGROUND_DELAY_MS_P95: None,
     }
 
 
@@ -254,7 +255,7 @@ def _state(requests: pd.DataFrame, window: _Window, names: pd.Series) -> Metrics
     counter_rows = requests[names == "counter"]
     in_window = window.rows(counter_rows, kind="request")
     if in_window.empty:
-        return {"state.instances_seen": None, "state.counter_divergence": None}
+        return {M.STATE_INSTANCES_SEEN: None, M.STATE_COUNTER_DIVERGENCE: None}
     ok = in_window[(in_window["kind"] == "") & (in_window["counter"] >= 0)]
     seen = ok.loc[ok["instance"] != "", "instance"].nunique()
     before = counter_rows[(counter_rows["t"] < window.start) & (counter_rows["counter"] >= 0)]
@@ -264,8 +265,8 @@ def _state(requests: pd.DataFrame, window: _Window, names: pd.Series) -> Metrics
     highest = int(gained.max()) if len(gained) else 0
     # an increment whose answer was lost (a timeout after the commit) puts a shared counter
     # (state = "postgres") ahead of the answers: that is no divergence, hence never below 0
-    return {"state.instances_seen": int(seen),
-            "state.counter_divergence": max(0, len(ok) - highest)}
+    return {M.STATE_INSTANCES_SEEN: int(seen),
+            M.STATE_COUNTER_DIVERGENCE: max(0, len(ok) - highest)}
 
 
 def _host(host: pd.DataFrame, window: _Window) -> Metrics:
@@ -276,12 +277,12 @@ def _host(host: pd.DataFrame, window: _Window) -> Metrics:
     per_role = host.groupby(["t", "role"], as_index=False)[cols].sum(min_count=1)
     means = window.rows(per_role, kind="mean")
     peaks = window.rows(per_role, kind="gauge")
-    for role in HOST_ROLES:
+    for role in M.HOST_ROLES:
         cpu = means.loc[means["role"] == role, "cpu_percent"]
         rss = peaks.loc[peaks["role"] == role, "rss_mb"]
-        out[f"host.cpu.{role}.mean"] = _num(cpu.mean(), 2) if len(cpu) else None
-        out[f"host.rss.{role}.peak_mb"] = _num(rss.max(), 1) if len(rss) else None
-    out["load.saturated"] = _saturated(means)
+        out[M.host_cpu_mean(role)] = _num(cpu.mean(), 2) if len(cpu) else None
+        out[M.host_rss_peak_mb(role)] = _num(rss.max(), 1) if len(rss) else None
+    out[M.LOAD_SATURATED] = _saturated(means)
     out.update(host_metrics(means))
     return out
 

@@ -28,14 +28,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from harness.results import metric_names as M
 from harness.results.records import FaultEvent
 from harness.results.summary import Metrics
 
 RECOVERY_S = 10.0
 BEFORE_S = 5.0
 STORM_FAULTS = ("restart_postgres", "restart_pgbouncer")
-STORM_METRICS = ("faults.connects_per_s.peak", "faults.refused_53300", "faults.refused_57p03",
-                 "faults.pool_refill_s.max")
+STORM_METRICS = (M.FAULTS_CONNECTS_PER_S_PEAK, M.FAULTS_REFUSED_53300, M.FAULTS_REFUSED_57P03,
+                 M.FAULTS_POOL_REFILL_S_MAX)
 
 
 def pooler_metrics(frames: Mapping[str, pd.DataFrame], pooler: str, load_start: float,
@@ -47,7 +48,7 @@ def pooler_metrics(frames: Mapping[str, pd.DataFrame], pooler: str, load_start: 
     requests = frames["requests"]
     reads = requests[(endpoint_names == "read_state") & (requests["kind"] == "")]
     leaks = int((reads["counter"] == 1).sum()) if len(reads) else None
-    return {"pooler.refused": refused, "pooler.state_leaks": leaks}
+    return {M.POOLER_REFUSED: refused, M.POOLER_STATE_LEAKS: leaks}
 
 
 def _events_in(pglog: pd.DataFrame, event: str, start: float, end: float) -> pd.Series:
@@ -91,6 +92,6 @@ def storm_metrics(frames: Mapping[str, pd.DataFrame], faults: Sequence[FaultEven
         refill = refill_s(db, fault)
         if refill is not None:
             refills.append(refill)
-    return {"faults.connects_per_s.peak": peak, "faults.refused_53300": refused,
-            "faults.refused_57p03": starting,
-            "faults.pool_refill_s.max": max(refills) if refills else None}
+    return {M.FAULTS_CONNECTS_PER_S_PEAK: peak, M.FAULTS_REFUSED_53300: refused,
+            M.FAULTS_REFUSED_57P03: starting,
+            M.FAULTS_POOL_REFILL_S_MAX: max(refills) if refills else None}

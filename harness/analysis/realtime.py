@@ -16,16 +16,17 @@ import numpy as np
 import pandas as pd
 
 from harness.load.realtime_log import DISCONNECTS, END, MESSAGE, START, STOP_GRACE_S, STOPPED
+from harness.results import metric_names as M
 
 Metrics = dict[str, float | int | None]
 REALTIME_METRICS: tuple[str, ...] = (
-    "realtime.subscribers.peak",
-    "realtime.published",
-    "realtime.delivered",
-    "realtime.lost",
-    "realtime.disconnects",
-    "realtime.delivery_ms.p95",
-    "realtime.listen_connections.peak",
+    M.REALTIME_SUBSCRIBERS_PEAK,
+    M.REALTIME_PUBLISHED,
+    M.REALTIME_DELIVERED,
+    M.REALTIME_LOST,
+    M.REALTIME_DISCONNECTS,
+    M.REALTIME_DELIVERY_MS_P95,
+    M.REALTIME_LISTEN_CONNECTIONS_PEAK,
 )
 
 
@@ -38,14 +39,14 @@ def realtime_metrics(realtime: pd.DataFrame, published: pd.DataFrame,
     ends = realtime[realtime["kind"] == END]
     delays = messages["delay_ms"].astype(float)
     return {
-        "realtime.subscribers.peak": subscribers_peak(realtime),
-        "realtime.published": len(published),
-        "realtime.delivered": int(len(messages.drop_duplicates(["subscriber", "message_id"]))),
-        "realtime.lost": lost(realtime, published),
-        "realtime.disconnects": int(ends["reason"].isin(DISCONNECTS).sum()),
-        "realtime.delivery_ms.p95": (round(float(np.percentile(delays, 95)), 3)
+        M.REALTIME_SUBSCRIBERS_PEAK: subscribers_peak(realtime),
+        M.REALTIME_PUBLISHED: len(published),
+        M.REALTIME_DELIVERED: int(len(messages.drop_duplicates(["subscriber", "message_id"]))),
+        M.REALTIME_LOST: lost(realtime, published),
+        M.REALTIME_DISCONNECTS: int(ends["reason"].isin(DISCONNECTS).sum()),
+        M.REALTIME_DELIVERY_MS_P95: (round(float(np.percentile(delays, 95)), 3)
                                      if len(delays) else None),
-        "realtime.listen_connections.peak": (int(db_listen["listen"].max())
+        M.REALTIME_LISTEN_CONNECTIONS_PEAK: (int(db_listen["listen"].max())
                                              if not db_listen.empty else None),
     }
 

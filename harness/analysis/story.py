@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.results import metric_names as M
 from harness.results.metrics import METRICS
 from harness.results.summary import VariantSummary
 from harness.units import format_value
@@ -27,48 +28,48 @@ def _v(m: Metrics, name: str) -> str:
 
 
 def _lifecycle(p: Metrics, f: Metrics) -> str:
-    return (f"one request per instance started {_v(p, 'platform.cold_starts')} instances "
-            f"(cold start p95 {_v(p, 'platform.cold_start_ms.p95')}); with up to 10 requests "
-            f"per instance {_v(f, 'platform.cold_starts')} "
-            f"(p95 {_v(f, 'platform.cold_start_ms.p95')})")
+    return (f"one request per instance started {_v(p, M.PLATFORM_COLD_STARTS)} instances "
+            f"(cold start p95 {_v(p, M.PLATFORM_COLD_START_MS_P95)}); with up to 10 requests "
+            f"per instance {_v(f, M.PLATFORM_COLD_STARTS)} "
+            f"(p95 {_v(f, M.PLATFORM_COLD_START_MS_P95)})")
 
 
 def _state(p: Metrics, f: Metrics) -> str:
     return (f"a counter in each instance's memory was off in "
-            f"{_v(p, 'state.counter_divergence')} answers across "
-            f"{_v(p, 'state.instances_seen')} instances; kept in PostgreSQL, in "
-            f"{_v(f, 'state.counter_divergence')}")
+            f"{_v(p, M.STATE_COUNTER_DIVERGENCE)} answers across "
+            f"{_v(p, M.STATE_INSTANCES_SEEN)} instances; kept in PostgreSQL, in "
+            f"{_v(f, M.STATE_COUNTER_DIVERGENCE)}")
 
 
 def _scaling(p: Metrics, f: Metrics) -> str:
-    return (f"instances opened up to {_v(p, 'db.connections.peak')} connections of "
-            f"{_v(p, 'db.max_connections')} and {_v(p, 'db.refused')} were refused; behind "
-            f"PgBouncer {_v(f, 'db.connections.peak')} connections, "
-            f"{_v(f, 'db.refused')} refused")
+    return (f"instances opened up to {_v(p, M.DB_CONNECTIONS_PEAK)} connections of "
+            f"{_v(p, M.DB_MAX_CONNECTIONS)} and {_v(p, M.DB_REFUSED)} were refused; behind "
+            f"PgBouncer {_v(f, M.DB_CONNECTIONS_PEAK)} connections, "
+            f"{_v(f, M.DB_REFUSED)} refused")
 
 
 def _leaks(p: Metrics, f: Metrics) -> str:
-    return (f"idle and frozen instances held {_v(p, 'db.connections.idle.mean')} idle "
-            f"connections on average (up to {_v(p, 'db.connections.idle.peak')}); draining "
-            f"them before each freeze held {_v(f, 'db.connections.idle.mean')} (up to "
-            f"{_v(f, 'db.connections.idle.peak')}), at the price of {_v(f, 'db.connects')} "
-            f"connects instead of {_v(p, 'db.connects')} ({_v(f, 'db.refused')} refused "
-            f"instead of {_v(p, 'db.refused')})")
+    return (f"idle and frozen instances held {_v(p, M.DB_CONNECTIONS_IDLE_MEAN)} idle "
+            f"connections on average (up to {_v(p, M.DB_CONNECTIONS_IDLE_PEAK)}); draining "
+            f"them before each freeze held {_v(f, M.DB_CONNECTIONS_IDLE_MEAN)} (up to "
+            f"{_v(f, M.DB_CONNECTIONS_IDLE_PEAK)}), at the price of {_v(f, M.DB_CONNECTS)} "
+            f"connects instead of {_v(p, M.DB_CONNECTS)} ({_v(f, M.DB_REFUSED)} refused "
+            f"instead of {_v(p, M.DB_REFUSED)})")
 
 
 def _background(p: Metrics, f: Metrics) -> str:
-    return (f"work run after the response: {_v(p, 'background.lost')} jobs lost and "
-            f"{_v(p, 'background.delayed')} delayed; through a queue and a worker "
-            f"{_v(f, 'background.lost')} lost (p95 lateness "
-            f"{_v(f, 'background.delay_ms.p95')})")
+    return (f"work run after the response: {_v(p, M.BACKGROUND_LOST)} jobs lost and "
+            f"{_v(p, M.BACKGROUND_DELAYED)} delayed; through a queue and a worker "
+            f"{_v(f, M.BACKGROUND_LOST)} lost (p95 lateness "
+            f"{_v(f, M.BACKGROUND_DELAY_MS_P95)})")
 
 
 def _realtime(p: Metrics, f: Metrics) -> str:
-    return (f"subscribers on instances were cut {_v(p, 'realtime.disconnects')} times and "
-            f"missed {_v(p, 'realtime.lost')} due messages (up to "
-            f"{_v(p, 'realtime.listen_connections.peak')} LISTEN connections); on a long-lived "
-            f"server with one LISTEN connection they missed {_v(f, 'realtime.lost')} "
-            f"({_v(f, 'realtime.disconnects')} cuts)")
+    return (f"subscribers on instances were cut {_v(p, M.REALTIME_DISCONNECTS)} times and "
+            f"missed {_v(p, M.REALTIME_LOST)} due messages (up to "
+            f"{_v(p, M.REALTIME_LISTEN_CONNECTIONS_PEAK)} LISTEN connections); on a long-lived "
+            f"server with one LISTEN connection they missed {_v(f, M.REALTIME_LOST)} "
+            f"({_v(f, M.REALTIME_DISCONNECTS)} cuts)")
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,8 @@ VARIANTS: tuple[str, ...] = tuple(dict.fromkeys(n for t in TRAPS for n in (t.pro
 def _vercel(variants: Mapping[str, VariantSummary]) -> str | None:
     parts = []
     for name, variant in variants.items():
-        conns = variant.metrics.get("db.connections.peak")
-        flight = variant.metrics.get("http.in_flight.peak")
+        conns = variant.metrics.get(M.DB_CONNECTIONS_PEAK)
+        flight = variant.metrics.get(M.HTTP_IN_FLIGHT_PEAK)
         if conns is None or flight is None:
             continue
         more = ("more connections" if conns > flight else
@@ -112,8 +113,8 @@ def vercel_finding(name: str, variant: VariantSummary) -> str | None:
     """For a serverless variant: its peak connections beside its peak requests in flight,
     and which held more (Vercel, 2025: a function needs one connection per request in flight;
     more connections than that are connections leaked by suspended instances)."""
-    conns = variant.metrics.get("db.connections.peak")
-    flight = variant.metrics.get("http.in_flight.peak")
+    conns = variant.metrics.get(M.DB_CONNECTIONS_PEAK)
+    flight = variant.metrics.get(M.HTTP_IN_FLIGHT_PEAK)
     if variant.target != "serverless" or conns is None or flight is None:
         return None
     if conns > flight:

@@ -23,6 +23,7 @@ from harness.analysis.metrics import VariantContext, compute_metrics, stage_metr
 from harness.analysis.nulls import mask_unmeasured, null_reasons
 from harness.analysis.poolers import storm_metrics
 from harness.analysis.run import LoadedRun, VariantRun, load_run
+from harness.results import metric_names as M
 from harness.results.records import SCHEMA_VERSION
 from harness.results.summary import (
     FaultEffect,
@@ -80,7 +81,7 @@ def _repeat_metrics(run: VariantRun, ctx: VariantContext,
     metrics.update(fault_metrics(effects))
     metrics.update(storm_metrics(run.frames, run.faults))
     if "pooler_log" not in {f.name for f in run.record.frames}:
-        metrics["pooler.refused"] = None  # a run from before the pooler log was read
+        metrics[M.POOLER_REFUSED] = None  # a run from before the pooler log was read
     return _finite(metrics)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness.results import metric_names as M
 from harness.results.summary import Metrics
 
 SATURATION_CPU_PERCENT = 90.0
 SATURATION_SAMPLE_SHARE = 0.10
 
-WORKER_METRICS = ("load.workers", "load.workers.saturated", "load.workers.cpu.locust.max",
-                  "load.workers.cpu.host.max")
+WORKER_METRICS = (M.LOAD_WORKERS, M.LOAD_WORKERS_SATURATED, M.LOAD_WORKERS_CPU_LOCUST_MAX,
+                  M.LOAD_WORKERS_CPU_HOST_MAX)
 
 
 def saturated_workers(rows: pd.DataFrame) -> list[str]:
@@ -34,8 +35,8 @@ def worker_metrics(rows: pd.DataFrame) -> Metrics:
         return dict.fromkeys(WORKER_METRICS)
     means = rows.groupby("worker")[["locust_cpu_percent", "host_cpu_percent"]].mean()
     return {
-        "load.workers": int(rows["worker"].nunique()),
-        "load.workers.saturated": len(saturated_workers(rows)),
-        "load.workers.cpu.locust.max": round(float(means["locust_cpu_percent"].max()), 2),
-        "load.workers.cpu.host.max": round(float(means["host_cpu_percent"].max()), 2),
+        M.LOAD_WORKERS: int(rows["worker"].nunique()),
+        M.LOAD_WORKERS_SATURATED: len(saturated_workers(rows)),
+        M.LOAD_WORKERS_CPU_LOCUST_MAX: round(float(means["locust_cpu_percent"].max()), 2),
+        M.LOAD_WORKERS_CPU_HOST_MAX: round(float(means["host_cpu_percent"].max()), 2),
     }

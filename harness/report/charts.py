@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter
 
 from harness.analysis.frames import PLATFORM_STATES
 from harness.analysis.timeseries import VariantSeries
-from harness.results.metrics import ERROR_KINDS
+from harness.results.metric_names import ERROR_KINDS
 
 STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",
@@ -48,9 +48,9 @@ STYLE: dict[str, Any] = {
     "axes.axisbelow": True,
 }
 PALETTE = ("#2563eb", "#ea580c", "#dc2626", "#16a34a", "#7c3aed", "#0891b2", "#db2777", "#65a30d")
-KIND_COLORS = dict(zip(ERROR_KINDS, ("#dc2626", "#f59e0b", "#7c3aed", "#db2777", "#0891b2",
-                                     "#65a30d", "#ea580c", "#6b7280", "#1f2937", "#be123c"),
-                       strict=True))
+KIND_COLORS: dict[str, str] = dict(zip(
+    ERROR_KINDS, ("#dc2626", "#f59e0b", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#ea580c",
+                  "#6b7280", "#1f2937", "#be123c"), strict=True))
 STATE_COLORS = {"starting": "#fbbf24", "busy": "#2563eb", "warm": "#16a34a",
                 "frozen": "#93c5fd", "zombie": "#6b7280"}
 WIDTH_IN = 10.0

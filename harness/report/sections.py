@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.analysis.run import LoadedRun
 from harness.report.table import DASH, Severity, format_metric, threshold_verdict
+from harness.results import metric_names as M
 from harness.results.metrics import METRICS
 from harness.results.records import Manifest, VariantRecord
 from harness.results.summary import StageSummary, Summary
@@ -27,7 +28,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("latency.", "Latency"),
     ("errors.", "Errors by kind"),
     ("db.", "Database"),
-    ("time_to_first_refusal_s", "Database"),
+    (M.TIME_TO_FIRST_REFUSAL_S, "Database"),
     ("pooler.", "PgBouncer"),
     ("platform.", "Serverless platform"),
     ("background.", "Background work"),
@@ -36,14 +37,14 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("load.", "Load generator"),
 )
 STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("http.requests", "Requests"),
-    ("http.rps", "RPS"),
-    ("http.error_rate", "Error rate"),
-    ("latency.p95_ms", "p95"),
-    ("db.connections.peak", "Peak DB conns"),
-    ("db.refused", "Refused"),
-    ("platform.instances.peak", "Peak instances"),
-    ("pooler.cl_waiting.peak", "Queued"),
+    (M.HTTP_REQUESTS, "Requests"),
+    (M.HTTP_RPS, "RPS"),
+    (M.HTTP_ERROR_RATE, "Error rate"),
+    (M.LATENCY_P95_MS, "p95"),
+    (M.DB_CONNECTIONS_PEAK, "Peak DB conns"),
+    (M.DB_REFUSED, "Refused"),
+    (M.PLATFORM_INSTANCES_PEAK, "Peak instances"),
+    (M.POOLER_CL_WAITING_PEAK, "Queued"),
 )
 
 
@@ -135,14 +136,14 @@ def banners(run: LoadedRun, summary: Summary) -> list[Banner]:
         out.append(Banner("bad", f"This run is incomplete ({summary.status}): the numbers cover "
                                  f"only what was measured.{detail}"))
     saturated = [name for name, data in summary.variants.items()
-                 if data.metrics.get("load.saturated")]
+                 if data.metrics.get(M.LOAD_SATURATED)]
     if saturated:
         out.append(Banner("warn", "Locust was CPU-saturated in " + ", ".join(saturated)
                           + ": its latencies are inflated and its RPS is a ceiling of the "
                           "load generator, not of the system. Use fewer users or more "
                           "Locust processes."))
     full = [name for name, data in summary.variants.items()
-            if data.metrics.get("host.saturated")]
+            if data.metrics.get(M.HOST_SATURATED)]
     if full:
         out.append(Banner("warn", "This machine's CPU was saturated in " + ", ".join(full)
                           + ": their latencies and cold starts include queueing for a CPU "

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from harness.results import metric_names as M
 from harness.results.metrics import metric_info
 from harness.results.summary import Summary, VariantSummary
 from harness.units import NULL, format_count, format_ms, format_ratio, format_value
@@ -52,19 +53,19 @@ class ComparisonRow:
 
 COLUMNS: tuple[Column, ...] = (
     Column("connections", "Peak DB conns", "most client backends at once / max_connections",
-           "db.connections.peak"),
+           M.DB_CONNECTIONS_PEAK),
     Column("refused", "Refused", "connections refused by the server (53300), server log",
-           "db.refused"),
-    Column("error_rate", "Error rate", "failed requests / requests", "http.error_rate"),
-    Column("p50", "p50 ms", "median latency", "latency.p50_ms"),
-    Column("p95", "p95 ms", "95th percentile latency", "latency.p95_ms"),
-    Column("p99", "p99 ms", "99th percentile latency", "latency.p99_ms"),
-    Column("rps", "RPS", "requests per second over the load window", "http.rps"),
-    Column("cold_starts", "Cold starts", "serverless instances started", "platform.cold_starts"),
+           M.DB_REFUSED),
+    Column("error_rate", "Error rate", "failed requests / requests", M.HTTP_ERROR_RATE),
+    Column("p50", "p50 ms", "median latency", M.LATENCY_P50_MS),
+    Column("p95", "p95 ms", "95th percentile latency", M.LATENCY_P95_MS),
+    Column("p99", "p99 ms", "99th percentile latency", M.LATENCY_P99_MS),
+    Column("rps", "RPS", "requests per second over the load window", M.HTTP_RPS),
+    Column("cold_starts", "Cold starts", "serverless instances started", M.PLATFORM_COLD_STARTS),
     Column("instances", "Peak instances", "most live serverless instances at once",
-           "platform.instances.peak"),
+           M.PLATFORM_INSTANCES_PEAK),
     Column("pooler_wait", "Pooler wait", "longest PgBouncer client wait (most clients queued)",
-           "pooler.maxwait_ms.peak"),
+           M.POOLER_MAXWAIT_MS_PEAK),
 )
 
 
@@ -92,7 +93,7 @@ def _num(m: Mapping[str, Any], name: str) -> float | None:
 
 
 def _connections(m: Mapping[str, Any]) -> Cell:
-    peak, limit = _num(m, "db.connections.peak"), _num(m, "db.max_connections")
+    peak, limit = _num(m, M.DB_CONNECTIONS_PEAK), _num(m, M.DB_MAX_CONNECTIONS)
     if peak is None:
         return Cell(DASH, "none")
     if not limit:
@@ -106,14 +107,14 @@ def _connections(m: Mapping[str, Any]) -> Cell:
 
 
 def _refused(m: Mapping[str, Any]) -> Cell:
-    refused = _num(m, "db.refused")
+    refused = _num(m, M.DB_REFUSED)
     if refused is None:
         return Cell(DASH, "none")
     return Cell(format_count(refused), "bad" if refused > 0 else "ok", refused)
 
 
 def _error_rate(m: Mapping[str, Any]) -> Cell:
-    rate = _num(m, "http.error_rate")
+    rate = _num(m, M.HTTP_ERROR_RATE)
     if rate is None:
         return Cell(DASH, "none")
     return Cell(format_ratio(rate), _grade(rate, 0.0, 0.01), rate)
@@ -134,7 +135,7 @@ def _plain(m: Mapping[str, Any], name: str, decimals: int = 0) -> Cell:
 
 
 def _instances(m: Mapping[str, Any], pooler: str | None) -> Cell:
-    peak, limit = _num(m, "platform.instances.peak"), _num(m, "db.max_connections")
+    peak, limit = _num(m, M.PLATFORM_INSTANCES_PEAK), _num(m, M.DB_MAX_CONNECTIONS)
     if peak is None:
         return Cell(DASH, "none")
     over = pooler in (None, "none") and limit is not None and peak > limit - RESERVED_SLOTS
@@ -142,7 +143,7 @@ def _instances(m: Mapping[str, Any], pooler: str | None) -> Cell:
 
 
 def _pooler_wait(m: Mapping[str, Any]) -> Cell:
-    wait, queued = _num(m, "pooler.maxwait_ms.peak"), _num(m, "pooler.cl_waiting.peak")
+    wait, queued = _num(m, M.POOLER_MAXWAIT_MS_PEAK), _num(m, M.POOLER_CL_WAITING_PEAK)
     if wait is None:
         return Cell(DASH, "none")
     text = f"{format_ms(wait)} ms" + (f" ({format_count(queued)} queued)" if queued else "")
@@ -165,11 +166,11 @@ def comparison_row(variant: str, data: VariantSummary) -> ComparisonRow:
         _connections(m),
         _refused(m),
         _error_rate(m),
-        _latency(m, "latency.p50_ms"),
-        _latency(m, "latency.p95_ms"),
-        _latency(m, "latency.p99_ms"),
-        _plain(m, "http.rps"),
-        _plain(m, "platform.cold_starts"),
+        _latency(m, M.LATENCY_P50_MS),
+        _latency(m, M.LATENCY_P95_MS),
+        _latency(m, M.LATENCY_P99_MS),
+        _plain(m, M.HTTP_RPS),
+        _plain(m, M.PLATFORM_COLD_STARTS),
         _instances(m, data.pooler),
         _pooler_wait(m),
     )

@@ -19,23 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from harness.results import metric_names as M
+
 Direction = Literal["lower", "higher", "none"]
 Depends = Literal["system", "machine"]
 
-ERROR_KINDS: tuple[str, ...] = (
-    "db_too_many_connections",
-    "db_pool_timeout",
-    "db_unavailable",
-    "db_other",
-    "http_5xx",
-    "http_4xx",
-    "http_429",
-    "timeout",
-    "connection_error",
-    "pooler_full",
-)
-
-HOST_ROLES: tuple[str, ...] = ("postgres", "pgbouncer", "target", "gateway", "instances", "locust")
+ERROR_KINDS = M.ERROR_KINDS
+HOST_ROLES = M.HOST_ROLES
 
 
 @dataclass(frozen=True)
@@ -48,125 +38,125 @@ class MetricInfo:
 
 
 _BASE: tuple[MetricInfo, ...] = (
-    MetricInfo("http.requests", "count", "none", "requests sent by Locust", depends="machine"),
-    MetricInfo("http.failures", "count", "lower", "requests that failed (any error kind)"),
-    MetricInfo("http.error_rate", "ratio", "lower", "failures / requests (0..1)"),
-    MetricInfo("http.rps", "1/s", "higher", "requests per second over the load window",
+    MetricInfo(M.HTTP_REQUESTS, "count", "none", "requests sent by Locust", depends="machine"),
+    MetricInfo(M.HTTP_FAILURES, "count", "lower", "requests that failed (any error kind)"),
+    MetricInfo(M.HTTP_ERROR_RATE, "ratio", "lower", "failures / requests (0..1)"),
+    MetricInfo(M.HTTP_RPS, "1/s", "higher", "requests per second over the load window",
                depends="machine"),
-    MetricInfo("http.in_flight.peak", "count", "none",
+    MetricInfo(M.HTTP_IN_FLIGHT_PEAK, "count", "none",
                "most requests open at once (per-request log): what Vercel's claim compares "
                "db.connections.peak with", depends="machine"),
-    MetricInfo("latency.p50_ms", "ms", "lower", "median latency, from the per-request log",
+    MetricInfo(M.LATENCY_P50_MS, "ms", "lower", "median latency, from the per-request log",
                depends="machine"),
-    MetricInfo("latency.p95_ms", "ms", "lower", "95th percentile latency", depends="machine"),
-    MetricInfo("latency.p99_ms", "ms", "lower", "99th percentile latency", depends="machine"),
-    MetricInfo("latency.max_ms", "ms", "lower", "slowest request", depends="machine"),
-    MetricInfo("db.connections.peak", "count", "lower", "most client backends at once"),
-    MetricInfo("db.connections.mean", "count", "lower", "mean client backends"),
-    MetricInfo("db.connections.idle.peak", "count", "lower", "most idle client backends at once"),
-    MetricInfo("db.connections.idle.mean", "count", "lower",
+    MetricInfo(M.LATENCY_P95_MS, "ms", "lower", "95th percentile latency", depends="machine"),
+    MetricInfo(M.LATENCY_P99_MS, "ms", "lower", "99th percentile latency", depends="machine"),
+    MetricInfo(M.LATENCY_MAX_MS, "ms", "lower", "slowest request", depends="machine"),
+    MetricInfo(M.DB_CONNECTIONS_PEAK, "count", "lower", "most client backends at once"),
+    MetricInfo(M.DB_CONNECTIONS_MEAN, "count", "lower", "mean client backends"),
+    MetricInfo(M.DB_CONNECTIONS_IDLE_PEAK, "count", "lower", "most idle client backends at once"),
+    MetricInfo(M.DB_CONNECTIONS_IDLE_MEAN, "count", "lower",
                "mean idle client backends (held by idle or frozen instances)"),
-    MetricInfo("db.max_connections", "count", "none", "the server's max_connections"),
-    MetricInfo("db.connects", "count", "lower", "connections authorised (server log)"),
-    MetricInfo("db.refused", "count", "lower", "connections refused with 53300 (server log)"),
+    MetricInfo(M.DB_MAX_CONNECTIONS, "count", "none", "the server's max_connections"),
+    MetricInfo(M.DB_CONNECTS, "count", "lower", "connections authorised (server log)"),
+    MetricInfo(M.DB_REFUSED, "count", "lower", "connections refused with 53300 (server log)"),
     MetricInfo(
-        "time_to_first_refusal_s", "s", "higher", "seconds from load start to first refusal",
+        M.TIME_TO_FIRST_REFUSAL_S, "s", "higher", "seconds from load start to first refusal",
         depends="machine"),
-    MetricInfo("pooler.cl_waiting.peak", "count", "lower", "most clients queued in PgBouncer",
+    MetricInfo(M.POOLER_CL_WAITING_PEAK, "count", "lower", "most clients queued in PgBouncer",
                depends="machine"),
-    MetricInfo("pooler.maxwait_ms.peak", "ms", "lower", "longest PgBouncer client wait",
+    MetricInfo(M.POOLER_MAXWAIT_MS_PEAK, "ms", "lower", "longest PgBouncer client wait",
                depends="machine"),
-    MetricInfo("pooler.sv_active.peak", "count", "none", "most PgBouncer server conns in use"),
-    MetricInfo("pooler.refused", "count", "lower",
+    MetricInfo(M.POOLER_SV_ACTIVE_PEAK, "count", "none", "most PgBouncer server conns in use"),
+    MetricInfo(M.POOLER_REFUSED, "count", "lower",
                "clients the pooler itself turned away (its log: max_client_conn)"),
-    MetricInfo("pooler.state_leaks", "count", "lower",
+    MetricInfo(M.POOLER_STATE_LEAKS, "count", "lower",
                "/read_state answers that found another request's session state"),
-    MetricInfo("platform.instances.peak", "count", "lower", "most live instances at once"),
-    MetricInfo("platform.cold_starts", "count", "lower", "instances started"),
-    MetricInfo("platform.cold_start_ms.p50", "ms", "lower", "median cold start", depends="machine"),
-    MetricInfo("platform.cold_start_ms.p95", "ms", "lower", "95th percentile cold start",
+    MetricInfo(M.PLATFORM_INSTANCES_PEAK, "count", "lower", "most live instances at once"),
+    MetricInfo(M.PLATFORM_COLD_STARTS, "count", "lower", "instances started"),
+    MetricInfo(M.PLATFORM_COLD_START_MS_P50, "ms", "lower", "median cold start", depends="machine"),
+    MetricInfo(M.PLATFORM_COLD_START_MS_P95, "ms", "lower", "95th percentile cold start",
                depends="machine"),
-    MetricInfo("platform.frozen.peak", "count", "none", "most frozen instances at once"),
-    MetricInfo("platform.zombies.peak", "count", "lower", "most abandoned (zombie) instances"),
-    MetricInfo("platform.reaped", "count", "none", "instances reaped after idle_timeout"),
-    MetricInfo("platform.throttled", "count", "lower", "requests rejected with 429"),
+    MetricInfo(M.PLATFORM_FROZEN_PEAK, "count", "none", "most frozen instances at once"),
+    MetricInfo(M.PLATFORM_ZOMBIES_PEAK, "count", "lower", "most abandoned (zombie) instances"),
+    MetricInfo(M.PLATFORM_REAPED, "count", "none", "instances reaped after idle_timeout"),
+    MetricInfo(M.PLATFORM_THROTTLED, "count", "lower", "requests rejected with 429"),
     MetricInfo(
-        "platform.init_failures", "count", "lower", "instances whose init failed (answered 502)"
+        M.PLATFORM_INIT_FAILURES, "count", "lower", "instances whose init failed (answered 502)"
     ),
-    MetricInfo("platform.queue.peak", "count", "lower", "most requests waiting for an instance",
+    MetricInfo(M.PLATFORM_QUEUE_PEAK, "count", "lower", "most requests waiting for an instance",
                depends="machine"),
-    MetricInfo("platform.busy_ms", "ms", "lower",
+    MetricInfo(M.PLATFORM_BUSY_MS, "ms", "lower",
                "instance time spent busy (unfrozen, work in flight), summed over instances",
                depends="machine"),
-    MetricInfo("background.completed", "count", "higher", "background jobs that completed"),
-    MetricInfo("background.delayed", "count", "lower", "background jobs completed late"),
-    MetricInfo("background.lost", "count", "lower", "background jobs that never ran"),
-    MetricInfo("background.delay_ms.p95", "ms", "lower", "p95 lateness of background jobs",
+    MetricInfo(M.BACKGROUND_COMPLETED, "count", "higher", "background jobs that completed"),
+    MetricInfo(M.BACKGROUND_DELAYED, "count", "lower", "background jobs completed late"),
+    MetricInfo(M.BACKGROUND_LOST, "count", "lower", "background jobs that never ran"),
+    MetricInfo(M.BACKGROUND_DELAY_MS_P95, "ms", "lower", "p95 lateness of background jobs",
                depends="machine"),
-    MetricInfo("state.instances_seen", "count", "none", "distinct instances that answered"),
+    MetricInfo(M.STATE_INSTANCES_SEEN, "count", "none", "distinct instances that answered"),
     MetricInfo(
-        "state.counter_divergence", "count", "lower", "/counter requests minus highest counter"
+        M.STATE_COUNTER_DIVERGENCE, "count", "lower", "/counter requests minus highest counter"
     ),
-    MetricInfo("realtime.subscribers.peak", "count", "none",
+    MetricInfo(M.REALTIME_SUBSCRIBERS_PEAK, "count", "none",
                "most /events streams open at once"),
-    MetricInfo("realtime.published", "count", "none", "messages published (their table)"),
-    MetricInfo("realtime.delivered", "count", "higher",
+    MetricInfo(M.REALTIME_PUBLISHED, "count", "none", "messages published (their table)"),
+    MetricInfo(M.REALTIME_DELIVERED, "count", "higher",
                "messages received by subscribers (distinct per subscriber)"),
-    MetricInfo("realtime.lost", "count", "lower",
+    MetricInfo(M.REALTIME_LOST, "count", "lower",
                "messages due to a subscriber while subscribed or reconnecting, never received"),
-    MetricInfo("realtime.disconnects", "count", "lower",
+    MetricInfo(M.REALTIME_DISCONNECTS, "count", "lower",
                "streams ended early (cut at max_duration, server gone, broken)"),
-    MetricInfo("realtime.delivery_ms.p95", "ms", "lower",
+    MetricInfo(M.REALTIME_DELIVERY_MS_P95, "ms", "lower",
                "95th percentile from publish to arrival", depends="machine"),
-    MetricInfo("realtime.listen_connections.peak", "count", "none",
+    MetricInfo(M.REALTIME_LISTEN_CONNECTIONS_PEAK, "count", "none",
                "most backends in LISTEN at once (pg_stat_activity)"),
-    MetricInfo("load.saturated", "bool", "lower", "Locust ran above 90% of a core",
+    MetricInfo(M.LOAD_SATURATED, "bool", "lower", "Locust ran above 90% of a core",
                depends="machine"),
-    MetricInfo("load.workers", "count", "none",
+    MetricInfo(M.LOAD_WORKERS, "count", "none",
                "pgstampede workers that sent the load (--workers)"),
-    MetricInfo("load.workers.saturated", "count", "lower",
+    MetricInfo(M.LOAD_WORKERS_SATURATED, "count", "lower",
                "worker hosts whose Locust ran above 90% of a core (workers.json names them)",
                depends="machine"),
-    MetricInfo("load.workers.cpu.locust.max", "%", "none",
+    MetricInfo(M.LOAD_WORKERS_CPU_LOCUST_MAX, "%", "none",
                "busiest worker's mean Locust CPU (100 = one core)", depends="machine"),
-    MetricInfo("load.workers.cpu.host.max", "%", "none",
+    MetricInfo(M.LOAD_WORKERS_CPU_HOST_MAX, "%", "none",
                "busiest worker host's mean CPU (100 = all its cores)", depends="machine"),
-    MetricInfo("host.saturated", "bool", "none",
+    MetricInfo(M.HOST_SATURATED, "bool", "none",
                "the machine's CPU was full (cores >90% busy or tasks waiting) in >10% of "
                "the load", depends="machine"),
-    MetricInfo("host.saturated_share", "ratio", "none",
+    MetricInfo(M.HOST_SATURATED_SHARE, "ratio", "none",
                "share of the load's samples with the machine's CPU full", depends="machine"),
-    MetricInfo("harness.cpu_share", "ratio", "none",
+    MetricInfo(M.HARNESS_CPU_SHARE, "ratio", "none",
                "CPU of Locust, gateway, template and collectors / CPU of the whole run",
                depends="machine"),
-    MetricInfo("faults.count", "count", "none", "faults injected"),
-    MetricInfo("faults.errors", "count", "lower", "failed requests from fault to recovery",
+    MetricInfo(M.FAULTS_COUNT, "count", "none", "faults injected"),
+    MetricInfo(M.FAULTS_ERRORS, "count", "lower", "failed requests from fault to recovery",
                depends="machine"),
-    MetricInfo("faults.recovery_s.max", "s", "lower", "slowest recovery after a fault",
+    MetricInfo(M.FAULTS_RECOVERY_S_MAX, "s", "lower", "slowest recovery after a fault",
                depends="machine"),
-    MetricInfo("faults.unrecovered", "count", "lower", "faults never recovered from"),
-    MetricInfo("faults.reconnected", "bool", "higher", "targets reconnected after every fault"),
-    MetricInfo("faults.connects_per_s.peak", "1/s", "lower",
+    MetricInfo(M.FAULTS_UNRECOVERED, "count", "lower", "faults never recovered from"),
+    MetricInfo(M.FAULTS_RECONNECTED, "bool", "higher", "targets reconnected after every fault"),
+    MetricInfo(M.FAULTS_CONNECTS_PER_S_PEAK, "1/s", "lower",
                "most connections authorised in one second after a restart fault",
                depends="machine"),
-    MetricInfo("faults.refused_53300", "count", "lower",
+    MetricInfo(M.FAULTS_REFUSED_53300, "count", "lower",
                "connections refused with 53300 (too many clients) after a restart fault"),
-    MetricInfo("faults.refused_57p03", "count", "lower",
+    MetricInfo(M.FAULTS_REFUSED_57P03, "count", "lower",
                "connections refused with 57P03 (starting up) after a restart fault"),
-    MetricInfo("faults.pool_refill_s.max", "s", "lower",
+    MetricInfo(M.FAULTS_POOL_REFILL_S_MAX, "s", "lower",
                "seconds after a restart until the server's connections were back",
                depends="machine"),
 )
 
 _FAMILIES: tuple[MetricInfo, ...] = tuple(
-    MetricInfo(f"errors.{kind}", "count", "lower", f"requests failed with {kind}")
+    MetricInfo(M.error_count(kind), "count", "lower", f"requests failed with {kind}")
     for kind in ERROR_KINDS
 ) + tuple(
-    MetricInfo(f"host.cpu.{role}.mean", "%", "lower", f"mean CPU of {role} (100 = one core)",
+    MetricInfo(M.host_cpu_mean(role), "%", "lower", f"mean CPU of {role} (100 = one core)",
                depends="machine")
     for role in HOST_ROLES
 ) + tuple(
-    MetricInfo(f"host.rss.{role}.peak_mb", "MiB", "lower", f"peak RSS of {role}",
+    MetricInfo(M.host_rss_peak_mb(role), "MiB", "lower", f"peak RSS of {role}",
                depends="machine")
     for role in HOST_ROLES
 )
