@@ -1,0 +1,6 @@
+// GET /api/health: ready (no database).
+export const dynamic = "force-dynamic";
+
+export function GET() {
+  return Response.json({ ok: true });
+}
