@@ -164,6 +164,13 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    from harness.scaffold import init_app
+
+    init_app(args.dir, force=args.force, out=sys.stdout)
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from harness.report.terminal import render_summary
     from harness.run.finalise import finalise
@@ -269,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("list", help="list the shipped scenarios")
     p.set_defaults(func=cmd_list)
+    p = sub.add_parser("init", help="write DIR/scenario.toml for the app in DIR")
+    p.add_argument("dir", nargs="?", default=".", help="the app's folder (default: here)")
+    p.add_argument("--force", action="store_true", help="overwrite its scenario.toml")
+    p.set_defaults(func=cmd_init)
     p = sub.add_parser("report", help="rebuild summary.json and index.html of a run folder")
     p.add_argument("run_dir")
     p.add_argument("--open", action="store_true", help="open the report in a browser")
