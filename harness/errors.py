@@ -11,8 +11,8 @@
     │   ├── MeasurementError     a measurement could not be taken (recorded as a problem:
     │   │                        the variant run is incomplete, the run goes on)
     │   └── IncompleteRunError   a run folder is damaged, or a measurement in it is missing
-    │       └── DecodeError      a file of the run folder does not hold what was written
-    │                            (harness.results.codec)
+    │       └── DecodeError      JSON (a run-folder file, a plan, a message) does not hold
+    │                            the record expected (harness.results.codec)
 
 A run that has started ends with status ``failed`` on any error, InputError included
 (exit 3); exit 2 is only for bad input found before anything starts.
