@@ -21,8 +21,8 @@ from typing import Any
 
 from platform_common import cluster, gateway, get, stats, summary
 
-from harness.runtime.docker import DockerRuntime
 from harness.runtime.docker_engine import LABEL_RUN, remove_labelled
+from harness.services.docker_targets import DockerRuntime
 
 
 def knobs(kind: str, instance_image: str, run: str) -> dict[str, Any]:

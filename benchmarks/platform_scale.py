@@ -39,7 +39,7 @@ from harness.platform.config import PlatformConfig
 from harness.platform.launch import BUILTIN_PRELOAD, BUILTIN_RUNTIME, builtin_launch
 from harness.platform.protocol import read_frame
 from harness.platform.spawner import TemplateSpawner
-from harness.runtime.targets import SSL_OF_OUR_SERVERS
+from harness.services.target import SSL_OF_OUR_SERVERS
 
 
 async def load(host: str, port: int, n: int, hold_ms: int) -> list[int]:

@@ -20,8 +20,9 @@ from typing import Any
 
 from harness.load.runner import read_request_logs, run_locust
 from harness.runtime.postgres import PostgresCluster
-from harness.runtime.targets import TargetContext, persistent_target
 from harness.scenario import load_scenario
+from harness.services.persistent import persistent_target
+from harness.services.target import TargetContext
 
 SCENARIO = """
 name = "bench"

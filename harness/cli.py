@@ -53,25 +53,20 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.report.terminal import render_summary
     from harness.results.store import check_writable, utc_stamp
     from harness.run import RunOptions, default_seams, run
-    from harness.run.plan import select_variants
-    from harness.run.preflight import check_loopback, check_reachable
+    from harness.run.preflight import preflight
     from harness.run.progress import Progress
     from harness.scenario import load_scenario, with_cli_faults
 
     scenario = with_cli_faults(load_scenario(resolve_scenario(args.scenario)), args.fault)
     only = tuple(v.strip() for v in args.variants.split(",") if v.strip()) \
         if args.variants else None
-    select_variants(scenario, only)
-    check_loopback(scenario, args.allow_remote, tuple(args.allow_address))
-    check_reachable(scenario, only)
     distributed = distributed_load(args)  # --workers: exit 2 for bad flags, before anything
-    if distributed is not None:
-        distributed.check_targets(select_variants(scenario, only))
-    from harness.runtime.registry import check_supported, get_runtime
-
-    check_supported(args.runtime, scenario, only)  # what this runtime cannot do: exit 2 now
+    preflight(scenario, only, args.runtime, allow_remote=args.allow_remote,
+              allow_addresses=tuple(args.allow_address), distributed=distributed)
     out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{utc_stamp()}"
     check_writable(out)
+    from harness.services.registry import get_runtime
+
     runtime = get_runtime(args.runtime)  # built once (exit 2 when it cannot be used), closed below
     progress = Progress(console, quiet=args.quiet)
     progress.message(f"pgstampede: {scenario.name} — {scenario.description}".rstrip(" —"))

@@ -1,6 +1,6 @@
 """Realtime metrics (``/events`` subscribers, ``/publish``): pure functions over frames.
 
-``realtime`` is what the subscribers logged (harness.load.realtime_log), ``realtime_published``
+``realtime`` is what the subscribers logged (harness.results.realtime), ``realtime_published``
 the table of published messages read after the load, ``db_listen`` the backends in ``LISTEN``
 per sample. A *subscriber* is one subscribing window of a Locust user, across reconnects:
 every message with an id above its first ``ready``'s ``after_id`` and published before its
@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.load.realtime_log import DISCONNECTS, END, MESSAGE, START, STOP_GRACE_S, STOPPED
 from harness.results import metric_names as M
+from harness.results.realtime import DISCONNECTS, END, MESSAGE, START, STOP_GRACE_S, STOPPED
 
 Metrics = dict[str, float | int | None]
 REALTIME_METRICS: tuple[str, ...] = (

@@ -1,4 +1,5 @@
-"""The persistent target running the user's app: uvicorn with ``workers`` processes.
+"""The user's app under uvicorn with ``workers`` processes: its command line, its readiness
+and its end (the persistent target that runs it is ``harness.services.persistent``).
 
 Each worker imports the app and runs its lifespan startup (so each opens its own pool: a
 real deployment's ``workers x pool size`` shows up), and its lifespan shutdown on SIGTERM.
@@ -8,23 +9,17 @@ The app may have no health route: the server is ready when its port answers HTTP
 
 from __future__ import annotations
 
-import contextlib
-import os
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
-from harness.app.database import prepare_database
-from harness.app.env import app_environment, process_env
 from harness.app.failure import error_tail
-from harness.app.server import AppServer, app_server
-from harness.errors import AppError, ServiceError
+from harness.errors import AppError
 from harness.runtime.managed import ManagedProcess
-from harness.runtime.ports import LOOPBACK, free_port
-from harness.runtime.targets import RunningTarget, TargetContext
+from harness.runtime.ports import LOOPBACK
 from harness.scenario.records import AppSpec
 
 READY_TIMEOUT_S = 120.0
@@ -81,40 +76,6 @@ def ready_check(app: AppSpec, url: str, log_path: Path, offset: int,
     return check
 
 
-@contextlib.contextmanager
-def persistent_app_target(ctx: TargetContext) -> Iterator[RunningTarget]:
-    """Database prepared, then the app under uvicorn; stopped (lifespan shutdown) on exit."""
-    app = ctx.variant.app
-    assert app is not None
-    workers = ctx.variant.persistent.workers
-    prepare_database(app, ctx.direct_dsn or ctx.dsn, ctx.logs)
-    env = process_env(app, os.environ, app_environment(app, ctx.dsn))
-    server = app_server(app, env, say=ctx.say)
-    port = free_port()
-    url = f"http://{LOOPBACK}:{port}"
-    log_path = ctx.logs / "target.log"
-    offset = log_path.stat().st_size if log_path.exists() else 0
-    proc = ManagedProcess(name="target", argv=server.argv(uvicorn_args(app, port, workers)),
-                          env=env, cwd=Path(app.root), log_path=log_path,
-                          ready_check=ready_check(app, url, log_path, offset, workers),
-                          ready_timeout_s=READY_TIMEOUT_S, pid_dir=ctx.pid_dir)
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(proc)
-        except ServiceError as exc:  # exited or never ready: the app's own error
-            how = "exited while starting" if "exited with code" in str(exc) \
-                else f"not ready after {READY_TIMEOUT_S:.0f} s"
-            raise AppError(app.entry, f"{how}: {error_tail(log_path) or 'no output'}",
-                           str(log_path)) from None
-        yield RunningTarget(url=url, roles={"target": lambda: [proc.pid]},
-                            info=_info(app, server, workers, ctx))
-        if has_exited(proc):  # died during the load: what was measured is kept (exit 3)
-            code = proc.poll()
-            how = "exited during the run" + (f" (code {code})" if code is not None else "")
-            raise ServiceError(f"app {app.entry}", f"{how}: {error_tail(log_path) or 'no output'}",
-                               str(log_path))
-
-
 def has_exited(proc: ManagedProcess) -> bool:
     """True when the server process has exited (or is exiting: a zombie whose last threads
     are still being torn down, which ``poll`` does not report yet)."""
@@ -124,11 +85,3 @@ def has_exited(proc: ManagedProcess) -> bool:
         return psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
-
-
-def _info(app: AppSpec, server: AppServer, workers: int, ctx: TargetContext
-          ) -> dict[str, object]:
-    return {"app": app.entry, "kind": app.kind, "workers": workers,
-            "dsn_env": list(app.dsn_env),
-            "dsn_via": "pgbouncer" if ctx.variant.pooler == "pgbouncer" else "direct",
-            **server.describe()}

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.load.realtime_log import REALTIME_COLUMNS, REALTIME_GLOB
+from harness.load.realtime_log import REALTIME_GLOB
 from harness.load.request_frame import complete_lines
 from harness.results.frames import FRAME_SCHEMAS, coerce_frame, empty_frame
+from harness.results.realtime import REALTIME_COLUMNS
 
 
 def read_realtime_log(path: Path) -> pd.DataFrame:

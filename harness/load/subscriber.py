@@ -24,7 +24,9 @@ from typing import Any
 
 import gevent
 
-from harness.load.realtime_log import (
+from harness.load.realtime_log import RealtimeLogWriter
+from harness.load.sse import Event, SseParser
+from harness.results.realtime import (
     CUT,
     DONE,
     END,
@@ -34,9 +36,7 @@ from harness.load.realtime_log import (
     SERVER_END,
     START,
     STOPPED,
-    RealtimeLogWriter,
 )
-from harness.load.sse import Event, SseParser
 
 DRAIN_S = 1.0
 KILL_WAIT_S = 1.0

@@ -1,9 +1,8 @@
 """Per-worker figures of a distributed variant: what each worker sent, its CPU, whether lost.
 
 Pure functions over what the coordinator and the Locust master gathered (the request logs
-are only counted). A worker host is *saturated* by the same rule as a local Locust
-(``harness.analysis.metrics``): its Locust process above 90% of a core in more than 10% of
-the CPU samples of the load window.
+are only counted). A worker host is *saturated* by the saturation rule
+(``harness.results.saturation``) over its Locust's CPU samples of the load window.
 """
 
 from __future__ import annotations
@@ -16,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness.analysis.workers import SATURATION_CPU_PERCENT, SATURATION_SAMPLE_SHARE
 from harness.load.coordinator import CpuSample, WorkerOutcome
 from harness.results.frames import coerce_frame, empty_frame
+from harness.results.saturation import busy_percent, saturated
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,9 @@ class WorkerRecord:
 
 
 def locust_saturated(cpu: Sequence[CpuSample]) -> bool | None:
-    """True when Locust ran above 90% of a core in more than 10% of ``cpu`` (None: empty)."""
-    if not cpu:
-        return None
-    busy = sum(1 for _, _, locust in cpu if locust > SATURATION_CPU_PERCENT)
-    return busy / len(cpu) > SATURATION_SAMPLE_SHARE
+    """The saturation rule (``harness.results.saturation``) over the worker's Locust CPU
+    samples (None: empty)."""
+    return saturated(busy_percent(locust) for _, _, locust in cpu)
 
 
 def _mean(values: Sequence[float]) -> float | None:

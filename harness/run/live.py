@@ -9,8 +9,8 @@ from pathlib import Path
 from harness.collect.base import Sampler
 from harness.load.runner import LocustProgress
 from harness.run.progress import Progress, Snapshot
-from harness.run.services import locust_pids
 from harness.scenario import Scenario
+from harness.services.collectors import locust_pids
 
 TICK_S = 0.25
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.errors import InputError
 from harness.scenario import Scenario, Variant
 
 
@@ -27,24 +26,10 @@ class RunItem:
         return f"{self.variant.name}/{self.repeat}"
 
 
-def select_variants(scenario: Scenario, only: Sequence[str] | None) -> tuple[Variant, ...]:
-    """The scenario's variants, restricted to ``only`` (in the scenario's order)."""
-    if not only:
-        return scenario.variants
-    known = {v.name for v in scenario.variants}
-    unknown = [name for name in only if name not in known]
-    if unknown:
-        raise InputError(
-            f"--variants: unknown variant {', '.join(repr(u) for u in unknown)} in "
-            f"{scenario.path} (expected some of: {', '.join(sorted(known))})"
-        )
-    return tuple(v for v in scenario.variants if v.name in set(only))
-
-
 def make_plan(scenario: Scenario, only: Sequence[str] | None = None,
               repeats: int | None = None) -> tuple[RunItem, ...]:
     """Every (variant, repeat) to run, in order."""
-    variants = select_variants(scenario, only)
+    variants = scenario.selected(only)
     count = scenario.repeats if repeats is None else repeats
     total = len(variants) * count
     items: list[RunItem] = []

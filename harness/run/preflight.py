@@ -1,21 +1,51 @@
 """Before anything starts: what ``pgstampede run`` checks of a scenario, each failure one
-line and exit 2 (InputError).
+line and exit 2 (InputError). Loading a scenario (``harness.scenario``) starts no process;
+the checks that do run here, in :func:`preflight`:
 
+- the variants to run exist (``--variants``);
+- each ``[app]``'s interpreter finds its module and preload modules (:func:`check_apps`);
 - external variants point at this machine unless ``--allow-remote`` / ``--allow-address``
   (:func:`check_loopback`), and their application and database answer
-  (:func:`check_reachable`).
+  (:func:`check_reachable`);
+- with ``--workers``, the workers can reach every variant's target;
+- the runtime can do what the variants ask (``harness.services.registry.check_supported``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from harness.app.check import check_app
 from harness.errors import InputError
+from harness.load.distributed import DistributedRunner
 from harness.results.redact import redact_text
 from harness.runtime.loopback import check_local_address, dsn_host, is_loopback
 from harness.scenario import Scenario
+from harness.services.registry import check_supported
+
+
+def preflight(scenario: Scenario, only: tuple[str, ...] | None, runtime: str, *,
+              allow_remote: bool = False, allow_addresses: tuple[str, ...] = (),
+              distributed: DistributedRunner | None = None) -> None:
+    """Every check of ``pgstampede run`` before anything starts; InputError (exit 2)."""
+    variants = scenario.selected(only)
+    check_apps(scenario)
+    check_loopback(scenario, allow_remote, allow_addresses)
+    check_reachable(scenario, only)
+    if distributed is not None:
+        distributed.check_targets(variants)
+    check_supported(runtime, scenario, only)
+
+
+def check_apps(scenario: Scenario) -> None:
+    """ScenarioError (exit 2) when an ``[app]``'s interpreter cannot find its module or a
+    preload module; each app is checked once (a variant's ``app_env`` changes nothing here)."""
+    apps = {dataclasses.replace(v.app, env=()) for v in scenario.variants if v.app is not None}
+    for app in sorted(apps, key=lambda a: (a.entry, a.root, a.python)):
+        check_app(app, scenario.path)
 
 
 def check_reachable(scenario: Scenario, only: tuple[str, ...] | None) -> None:

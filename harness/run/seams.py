@@ -19,9 +19,10 @@ from harness.collect.base import Collector
 from harness.errors import MeasurementError
 from harness.load.runner import LocustProgress, read_request_logs, run_locust
 from harness.results.redact import redact_text
-from harness.run.services import Services, standard_collectors
-from harness.runtime.base import Runtime
 from harness.scenario import LoadSpec
+from harness.services.bring_up import Services
+from harness.services.collectors import standard_collectors
+from harness.services.runtimes import Runtime
 
 BACKGROUND_SQL = """
 SELECT id, coalesce(instance, '') AS instance, extract(epoch FROM scheduled_at)::float8,

@@ -19,7 +19,6 @@ from typing import Any
 
 from harness.collect.base import Sampler
 from harness.errors import MeasurementError
-from harness.faults import inject
 from harness.load.progress import PROGRESS_FILE, ProgressReader, ShapeEvent
 from harness.load.realtime_frame import read_realtime_logs
 from harness.results.codec import decode
@@ -37,8 +36,9 @@ from harness.run.plan import RunItem
 from harness.run.progress import Progress
 from harness.run.realtime import read_published
 from harness.run.seams import Seams
-from harness.run.services import Services, Where, bring_up, durability, watch_external
 from harness.scenario import LoadSpec, Scenario, Variant
+from harness.services.bring_up import Services, Where, bring_up, durability, watch_external
+from harness.services.faults import inject
 
 BACKGROUND_MARGIN_S = 1.0
 

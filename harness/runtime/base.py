@@ -1,9 +1,10 @@
 """The runtime seam: how services are brought up (local processes, or Docker containers).
 
-A runtime hands out three kinds of context managers — the database, the pooler and the
-target — with the same small interfaces whatever runs them, so the orchestrator, the
-collectors and the analysis never know which runtime was used. Register a new runtime in
-:data:`RUNTIMES` (``harness.runtime.registry``).
+A runtime hands out context managers for the database and the pooler with the same small
+interfaces whatever runs them, so the orchestrator, the collectors and the analysis never
+know which runtime was used. The runtime knows no scenario and no user app: the targets of
+a variant are assembled above it (:mod:`harness.services.runtimes` adds ``target`` to each
+runtime and registers it in ``RUNTIMES``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.runtime.pgpool import PcpAccess, PgpoolSettings
-from harness.runtime.targets import RunningTarget, TargetContext
 
 
 class DatabaseService(Protocol):
@@ -57,8 +57,8 @@ class PgpoolService(PoolerService, Protocol):
     def pcp(self) -> PcpAccess: ...
 
 
-class Runtime(Protocol):
-    """Brings up services for one variant run."""
+class ServiceRuntime(Protocol):
+    """Brings up the database and the pooler of one variant run."""
 
     name: str
 
@@ -76,8 +76,6 @@ class Runtime(Protocol):
 
     def pgpool(self, *, upstream_port: int, log_path: Path, settings: PgpoolSettings,
                pid_dir: Path | None) -> contextlib.AbstractContextManager[PgpoolService]: ...
-
-    def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]: ...
 
     def describe(self) -> dict[str, Any]:
         """What the manifest records about this runtime (e.g. image ids)."""

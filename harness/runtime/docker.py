@@ -1,8 +1,10 @@
-"""The docker runtime (``--runtime docker``) behind the :class:`~harness.runtime.base.Runtime` seam.
+"""The docker runtime (``--runtime docker``) behind the
+:class:`~harness.runtime.base.ServiceRuntime` seam.
 
-PostgreSQL, PgBouncer (or pgpool-II) and the persistent target run as containers of the images that
-``pgstampede images build`` makes from ``compose/``; the serverless platform's gateway runs on
-the host and starts one container per instance (freeze = ``docker pause``). Every container
+PostgreSQL, PgBouncer (or pgpool-II) and the persistent target run as containers of the images
+that ``pgstampede images build`` makes from ``compose/``; the serverless platform's gateway
+runs on the host and starts one container per instance (freeze = ``docker pause``); the
+targets are assembled by ``harness.services.docker_targets``. Every container
 is on the host network, bound to 127.0.0.1, started with ``init``, labelled with its run
 (harness.runtime.docker_engine) and force-removed when its context exits — at the end, on
 error and on Ctrl-C. Constructing the runtime checks, before anything starts, that an engine
@@ -34,10 +36,8 @@ from harness.runtime.docker_services import (
     PgpoolContainer,
     PostgresContainer,
 )
-from harness.runtime.docker_targets import persistent_container, serverless_containers
 from harness.runtime.images import REPO, image_spec, source_hash
 from harness.runtime.pgpool import PgpoolSettings
-from harness.runtime.targets import RunningTarget, TargetContext
 
 RUNTIME_ROLES = ("postgres", "pgbouncer", "persistent", "instance")
 # [pooler.pgbouncer] image -> the image's role; only "bookworm"'s is needed by every run
@@ -71,8 +71,8 @@ def check_images(roles: set[str]) -> None:
         client.close()
 
 
-class DockerRuntime:
-    """PostgreSQL, PgBouncer and targets as containers on 127.0.0.1 (host network)."""
+class DockerServices:
+    """PostgreSQL, PgBouncer and pgpool-II as containers on 127.0.0.1 (host network)."""
 
     name = "docker"
 
@@ -105,9 +105,6 @@ class DockerRuntime:
 
     def run_of_pid_dir(self, pid_dir: Path | None) -> str:
         return run_label(pid_dir, f"session-{self.session}")
-
-    def run_of(self, ctx: TargetContext) -> str:
-        return self.run_of_pid_dir(ctx.pid_dir)
 
     def labels(self, run: str, role: str) -> dict[str, str]:
         return labels(run, role, f"harness-{self.session}")
@@ -145,16 +142,6 @@ class DockerRuntime:
             self.client, image=self.image_id("pgpool"), name=self.container_name(run, "pgpool"),
             labels=self.labels(run, "pgpool"), upstream_port=upstream_port, log_path=log_path,
             settings=settings, pid_dir=pid_dir)
-
-    def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
-        if ctx.variant.app is not None:
-            raise InputError("--runtime docker: a scenario with [app] runs on the process "
-                             "runtime only (use --runtime process)")
-        if ctx.variant.target == "persistent":
-            return persistent_container(ctx, self)
-        if ctx.variant.target == "serverless":
-            return serverless_containers(ctx, self)
-        raise InputError(f"--runtime docker: target {ctx.variant.target!r} is not supported")
 
     def describe(self) -> dict[str, Any]:
         return {

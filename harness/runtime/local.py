@@ -1,8 +1,7 @@
-"""The process runtime (the embedded default) behind the :class:`Runtime` seam."""
+"""The process runtime (the embedded default) behind the :class:`ServiceRuntime` seam."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,10 @@ from typing import Any
 from harness.runtime.pgbouncer import PgBouncer
 from harness.runtime.pgpool import Pgpool, PgpoolSettings
 from harness.runtime.postgres import PostgresCluster
-from harness.runtime.targets import RunningTarget, TargetContext, start_target
 
 
-class ProcessRuntime:
-    """PostgreSQL, PgBouncer and targets as local OS processes on 127.0.0.1."""
+class ProcessServices:
+    """PostgreSQL, PgBouncer and pgpool-II as local OS processes on 127.0.0.1."""
 
     name = "process"
 
@@ -38,9 +36,6 @@ class ProcessRuntime:
                pid_dir: Path | None) -> Pgpool:
         return Pgpool(upstream_port=upstream_port, log_path=log_path, settings=settings,
                       pid_dir=pid_dir)
-
-    def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
-        return start_target(ctx)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}

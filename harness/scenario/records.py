@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import InputError
 from harness.results.check_spec import CheckSpec
 from harness.scenario.fields import (
     bool_field,
@@ -287,3 +288,17 @@ class Scenario:
             if v.name == name:
                 return v
         raise KeyError(name)
+
+    def selected(self, only: Sequence[str] | None) -> tuple[Variant, ...]:
+        """The variants restricted to ``only`` (``--variants``), in the scenario's order;
+        InputError naming the unknown ones."""
+        if not only:
+            return self.variants
+        known = {v.name for v in self.variants}
+        unknown = [name for name in only if name not in known]
+        if unknown:
+            raise InputError(
+                f"--variants: unknown variant {', '.join(repr(u) for u in unknown)} in "
+                f"{self.path} (expected some of: {', '.join(sorted(known))})"
+            )
+        return tuple(v for v in self.variants if v.name in set(only))

@@ -17,8 +17,9 @@ import pytest
 
 from harness.load.runner import read_request_logs, run_locust
 from harness.runtime.process import PostgresCluster
-from harness.runtime.targets import RunningTarget, TargetContext, persistent_target
 from harness.scenario import Scenario, load_scenario
+from harness.services.persistent import persistent_target
+from harness.services.target import RunningTarget, TargetContext
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,9 @@ import pytest
 
 from harness.errors import AppError, ServiceError
 from harness.runtime.process import PostgresCluster
-from harness.runtime.targets import TargetContext, persistent_target
 from harness.scenario import Variant, load_scenario
+from harness.services.persistent import persistent_target
+from harness.services.target import TargetContext
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.run.services import is_locust
 from harness.runtime.pinning import available_cores, split_cores
+from harness.services.collectors import is_locust
 from tests.integration.pipeline_helpers import (
     ROOT,
     marked_env,

@@ -31,9 +31,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.run.services import is_locust
 from harness.runtime.ports import free_port
 from harness.runtime.process import ManagedProcess, PostgresCluster
+from harness.services.collectors import is_locust
 from tests.integration.pipeline_helpers import (
     ROOT,
     marked_env,

@@ -22,7 +22,7 @@ from harness.analysis.run import VariantRun
 from harness.load.outcome import classify
 from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.results.summary import VariantSummary
-from harness.run.services import is_locust
+from harness.services.collectors import is_locust
 from tests.synthetic import bare_record, variant_summary
 
 START = 1_700_000_000.0

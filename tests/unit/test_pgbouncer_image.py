@@ -11,8 +11,8 @@ import pytest
 from harness.errors import InputError
 from harness.runtime.images import IMAGES, base_release, base_tag, image_spec
 from harness.runtime.pgbouncer import find_pgbouncer, pgbouncer_version, tracks_prepared_statements
-from harness.runtime.registry import check_supported
 from harness.scenario import load_scenario
+from harness.services.registry import check_supported
 
 SCENARIO = """
 name = "versions"

@@ -22,10 +22,10 @@ from harness.results.folder import RunFolder
 from harness.results.frames import coerce_frame, empty_frame
 from harness.run import RunOptions, Seams, run
 from harness.run.progress import Progress
-from harness.run.services import Services
-from harness.runtime.targets import RunningTarget, TargetContext
 from harness.scenario import LoadSpec, Scenario
 from harness.scenario.loader import parse_scenario
+from harness.services.bring_up import Services
+from harness.services.target import RunningTarget, TargetContext
 
 INTERVAL_S = 0.1
 TICKS = 6

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.runtime.registry import UNSUPPORTED_FAULTS, check_supported
 from harness.scenario import FaultSpec, Scenario, load_scenario
 from harness.scenario.records import AppSpec
+from harness.services.registry import UNSUPPORTED_FAULTS, check_supported
 
 ROOT = Path(__file__).parents[2]
 NO_ENGINE = "unix:///nonexistent/pgstampede-test.sock"

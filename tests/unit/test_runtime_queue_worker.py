@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.runtime.registry import check_supported
 from harness.scenario import load_scenario
+from harness.services.registry import check_supported
 
 ARTICLE = Path(__file__).parents[2] / "harness" / "scenarios" / "article.toml"
 

@@ -11,6 +11,7 @@ import pytest
 
 from harness.app.env import app_environment, dsn_fields
 from harness.errors import ScenarioError
+from harness.run.preflight import check_apps
 from harness.scenario import load_scenario, parse_scenario
 from harness.scenario.presets import PRESETS
 from harness.scenario.records import AppSpec, ServerlessSpec
@@ -159,14 +160,14 @@ def test_app_errors_name_the_key(tmp_path: Path, app_text: str, key: str,
 def test_missing_module_is_found_when_loading(tmp_path: Path) -> None:
     text = BASE + paths() + APP.replace("tiny.asgi_app:app", "tiny.nothing:app") + VARIANTS
     with pytest.raises(ScenarioError, match="cannot import it.*tiny.nothing") as err:
-        load_scenario(write(tmp_path, text))
+        check_apps(load_scenario(write(tmp_path, text)))
     assert err.value.key == "app.asgi"
 
 
 def test_missing_preload_module_is_found_when_loading(tmp_path: Path) -> None:
     text = BASE + paths() + APP.replace('["json"]', '["no_such_lib_x"]') + VARIANTS
     with pytest.raises(ScenarioError, match="no_such_lib_x") as err:
-        load_scenario(write(tmp_path, text))
+        check_apps(load_scenario(write(tmp_path, text)))
     assert err.value.key == "app.preload"
 
 
@@ -309,7 +310,8 @@ def test_presets_table_in_the_docs_matches_the_code() -> None:
 
 
 def test_serverless_app_variant_fills_the_platform_config(tmp_path: Path) -> None:
-    from harness.runtime.targets import TargetContext, platform_config
+    from harness.services.serverless import platform_config
+    from harness.services.target import TargetContext
 
     text = BASE + paths() + APP + '[target.serverless]\npreset = "cloud-run"\n' + VARIANTS
     v = load_scenario(write(tmp_path, text)).variant("s")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ScenarioError
-from harness.runtime.registry import POOLERS_OF, check_supported
 from harness.scenario import Scenario, load_scenario
+from harness.services.registry import POOLERS_OF, check_supported
 
 TEXT = """
 name = "t"

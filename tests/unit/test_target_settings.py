@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.runtime.targets import SSL_OF_OUR_SERVERS
+from harness.services.target import SSL_OF_OUR_SERVERS
 from targets.shared.settings import TargetSettings
 
 DSN = {"PGSTAMPEDE_DSN": "postgresql://app@127.0.0.1:5432/app"}

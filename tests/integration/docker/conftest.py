@@ -13,8 +13,8 @@ import docker
 import pytest
 
 from harness.errors import InputError
-from harness.runtime.docker import DockerRuntime
 from harness.runtime.docker_engine import connect
+from harness.services.docker_targets import DockerRuntime
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from docker.errors import APIError, ImageNotFound
 from harness.errors import InputError
 from harness.platform.config import PlatformConfig
 from harness.platform.docker_spawner import DockerSpawner, _Container
-from harness.runtime.docker import DockerRuntime
 from harness.runtime.docker_engine import clean_containers, run_names, safe_name
 from harness.runtime.docker_services import server_settings
 from harness.runtime.images import (
@@ -34,6 +33,7 @@ from harness.runtime.images import (
 )
 from harness.runtime.pgbouncer import PgBouncer
 from harness.runtime.postgres import APP_DB, APP_ROLE, SCHEMA_SQL, PostgresCluster
+from harness.services.docker_targets import DockerRuntime
 
 pytestmark = pytest.mark.docker
 

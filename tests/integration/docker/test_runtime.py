@@ -15,10 +15,10 @@ import psycopg
 import pytest
 
 from harness.errors import ServiceError
-from harness.runtime.docker import DockerRuntime
 from harness.runtime.docker_engine import clean_containers, remove_labelled
-from harness.runtime.targets import TargetContext
 from harness.scenario import Variant, load_scenario
+from harness.services.docker_targets import DockerRuntime
+from harness.services.target import TargetContext
 from tests.integration.docker.helpers import run_containers, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.usefixtures("images_ready")]

@@ -1,5 +1,4 @@
-"""What runs for a variant: bringing it up through the runtime, or watching an external one,
-and the collectors that watch it.
+"""What runs for a variant: bringing it up through the runtime, or watching an external one.
 
 ``bring_up`` enters PostgreSQL, PgBouncer (when the variant has it) and the target on an
 ExitStack, so they stop in reverse order whatever happens.
@@ -9,31 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import psutil
 import psycopg
 
 from harness.collect.base import Collector
-from harness.collect.host import HostCollector
-from harness.collect.pg_activity import PgActivityCollector
-from harness.collect.pg_log import PgLogCollector
-from harness.collect.pgbouncer import PgBouncerCollector
 from harness.collect.pgpool import PgpoolCollector
 from harness.collect.pooler_log import PoolerLogCollector
 from harness.errors import ServiceError
-from harness.faults import FaultTargets
 from harness.results.redact import redact_text
-from harness.runtime.base import Runtime
 from harness.runtime.pgpool import PgpoolSettings
-from harness.runtime.pinning import CoreSplit, Pinner, available_cores, split_cores
+from harness.runtime.pinning import CoreSplit, available_cores, split_cores
 from harness.runtime.postgres import DURABILITY_OFF
-from harness.runtime.targets import RunningTarget, TargetContext
 from harness.scenario import Variant
+from harness.services.faults import FaultTargets
+from harness.services.runtimes import Runtime
+from harness.services.target import RunningTarget, TargetContext
 
 
 @dataclass
@@ -152,46 +144,3 @@ def external_max_connections(dsn: str) -> int:
 def durability(services: Services) -> dict[str, str]:
     """The durability settings of the database the harness started (none for external)."""
     return dict(DURABILITY_OFF) if services.owns_database else {}
-
-
-def is_locust(cmdline: list[str]) -> bool:
-    """``python -m locust ...`` (how harness.load.runner starts it) or the ``locust`` script.
-
-    Exact words, not substrings: a run folder or temp path containing "locust" in another
-    service's command line (postgres -D, a target's log path) must not count as Locust.
-    """
-    if cmdline[1:3] == ["-m", "locust"]:
-        return True
-    return any(Path(part).name == "locust" for part in cmdline[:2])
-
-
-def locust_pids() -> list[int]:
-    """The Locust processes this harness started: its direct children running Locust.
-
-    ``--processes`` workers are forked by that process; the host collector adds every
-    descendant of a root, so the workers are counted without listing them here (and the
-    serverless instances, grandchildren, are not scanned every sample).
-    """
-    found = []
-    for child in psutil.Process().children(recursive=False):
-        try:
-            if is_locust(child.cmdline()):
-                found.append(child.pid)
-        except psutil.Error:
-            continue
-    return found
-
-
-def standard_collectors(services: Services) -> list[Collector]:
-    """The collectors of a variant run: database, host, server log, pooler, target's own."""
-    roles = {**services.roles, "locust": locust_pids}
-    pinner = Pinner(services.pin) if services.pin is not None else None
-    collectors: list[Any] = [PgActivityCollector(services.monitor_dsn),
-                             HostCollector(roles, pinner=pinner)]
-    if services.pg_log is not None:
-        collectors.append(PgLogCollector(services.pg_log, since_t=time.time()))
-    if services.pooler_admin_dsn:
-        collectors.append(PgBouncerCollector(services.pooler_admin_dsn))
-    collectors.extend(services.pooler_collectors)
-    collectors.extend(services.target.collectors)
-    return collectors

@@ -7,25 +7,33 @@ host); on the host its CPU and memory are sampled like the process runtime's gat
 and final stats land in the run folder the same way, and only what a serverless platform
 runs per request — the instances — changes from processes to containers. The compose file
 runs the same gateway in a container for use by hand (docs/docker.md).
+
+:class:`DockerRuntime` is the docker runtime's services (``harness.runtime.docker``) with these
+targets.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import docker
 
+from harness.collect.platform import PlatformCollector
+from harness.errors import InputError
+from harness.platform.config import PlatformConfig
+from harness.platform.pidfile import instance_pids
+from harness.runtime.docker import DockerServices
 from harness.runtime.docker_container import ContainerSpec, ServiceContainer
 from harness.runtime.docker_engine import LABEL_ROLE, LABEL_RUN, remove_labelled
 from harness.runtime.managed import ManagedProcess, http_ok, remove_tempdir, service_tempdir
 from harness.runtime.ports import LOOPBACK, free_port
-from harness.runtime.targets import RunningTarget, TargetContext, platform_config, target_env
+from harness.services.persistent import builtin_env
+from harness.services.serverless import keep_platform_stats, platform_config, serverless_info
+from harness.services.target import RunningTarget, TargetContext, target_env
 
 
 class ContainerFactory(Protocol):
@@ -42,27 +50,20 @@ class ContainerFactory(Protocol):
     def run_of(self, ctx: TargetContext) -> str: ...
 
 
-def container_env(ctx: TargetContext, extra: Mapping[str, str]) -> dict[str, str]:
+def container_env(env: Mapping[str, str]) -> dict[str, str]:
     """The target's PGSTAMPEDE_* environment (never the harness's whole environment)."""
-    env = {k: v for k, v in target_env(ctx, extra).items() if k.startswith("PGSTAMPEDE_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    out = {k: v for k, v in env.items() if k.startswith("PGSTAMPEDE_")}
+    out["PYTHONUNBUFFERED"] = "1"
+    return out
 
 
 @contextlib.contextmanager
 def persistent_container(ctx: TargetContext, factory: ContainerFactory
                          ) -> Iterator[RunningTarget]:
     """One uvicorn process with an asyncpg pool, in a container on 127.0.0.1:PORT."""
-    spec = ctx.variant.persistent
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
-    env = container_env(ctx, {
-        "PGSTAMPEDE_POOL_MIN": str(spec.pool_min),
-        "PGSTAMPEDE_POOL_MAX": str(spec.pool_max),
-        "PGSTAMPEDE_ACQUIRE_TIMEOUT": str(spec.acquire_timeout_s),
-        "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(int(spec.background_delay_s * 1000)),
-        "PGSTAMPEDE_STATE": spec.state,
-    })
+    env = container_env(builtin_env(ctx))
     argv = ["python", "-m", "uvicorn", "targets.persistent.app:app", "--host", LOOPBACK,
             "--port", str(port), "--no-access-log", "--log-level", "warning",
             "--timeout-graceful-shutdown", "2"]
@@ -81,9 +82,6 @@ def persistent_container(ctx: TargetContext, factory: ContainerFactory
 def serverless_containers(ctx: TargetContext, factory: ContainerFactory
                           ) -> Iterator[RunningTarget]:
     """The platform gateway on the host; each instance is a container it starts on demand."""
-    from harness.collect.platform import PlatformCollector
-    from harness.platform.pidfile import instance_pids
-
     run = factory.run_of(ctx)
     config = dataclasses.replace(platform_config(ctx), spawner="docker", run_label=run,
                                  instance_image=factory.image_id("instance"))
@@ -108,13 +106,27 @@ def serverless_containers(ctx: TargetContext, factory: ContainerFactory
                 info=_serverless_info(ctx, config))
     finally:
         remove_labelled(factory.client, {LABEL_RUN: run, LABEL_ROLE: "instance"})
-        stats = workdir / "stats.json"
-        if stats.exists():
-            shutil.copy(stats, ctx.logs / "platform-stats.json")
+        keep_platform_stats(workdir, ctx.logs)
         remove_tempdir(workdir, ctx.pid_dir)
 
 
-def _serverless_info(ctx: TargetContext, config: Any) -> dict[str, Any]:
-    return {"statement_cache_size": ctx.statement_cache_size or "default",
-            "platform": json.loads(config.to_json()),
-            "instances": "containers (docker pause = freeze)"}
+def _serverless_info(ctx: TargetContext, config: PlatformConfig) -> dict[str, Any]:
+    return {**serverless_info(ctx, config), "instances": "containers (docker pause = freeze)"}
+
+
+class DockerRuntime(DockerServices):
+    """The docker runtime: PostgreSQL, the pooler and the persistent target as containers;
+    the serverless gateway on the host, each instance a container."""
+
+    def run_of(self, ctx: TargetContext) -> str:
+        return self.run_of_pid_dir(ctx.pid_dir)
+
+    def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
+        if ctx.variant.app is not None:
+            raise InputError("--runtime docker: a scenario with [app] runs on the process "
+                             "runtime only (use --runtime process)")
+        if ctx.variant.target == "persistent":
+            return persistent_container(ctx, self)
+        if ctx.variant.target == "serverless":
+            return serverless_containers(ctx, self)
+        raise InputError(f"--runtime docker: target {ctx.variant.target!r} is not supported")

@@ -1,23 +1,22 @@
-"""The runtimes a user can choose with ``--runtime``."""
+"""The runtimes a user can choose with ``--runtime``, and what each cannot do (refused
+before anything starts)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 from harness.errors import InputError, ServiceError
-from harness.run.plan import select_variants
-from harness.runtime.base import Runtime
-from harness.runtime.local import ProcessRuntime
 from harness.runtime.pgbouncer import (
     find_pgbouncer,
     pgbouncer_version,
     tracks_prepared_statements,
 )
 from harness.scenario import Scenario, Variant
+from harness.services.runtimes import ProcessRuntime, Runtime
 
 
 def _docker() -> Runtime:
-    from harness.runtime.docker import DockerRuntime  # needs the docker SDK and an engine
+    from harness.services.docker_targets import DockerRuntime  # connects to an engine
 
     runtime: Runtime = DockerRuntime()
     return runtime
@@ -85,7 +84,7 @@ def check_pooler_images(name: str, variants: Sequence[Variant]) -> None:
 def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = None) -> None:
     """InputError (one line) when runtime ``name`` cannot run one of the variants to run
     (``only``, else all): an ``[app]`` it does not run, or a fault kind it cannot carry out."""
-    variants = select_variants(scenario, only)
+    variants = scenario.selected(only)
     if name in RUNTIMES and name not in RUNS_APPS:
         for variant in variants:
             if variant.app is not None:

@@ -1,0 +1,123 @@
+"""The serverless target under the process runtime: the platform emulator's gateway, whose
+instances are forked (or exec'd) on demand; with ``background = "queue"`` the job-queue
+consumer beside it."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import shutil
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.app.database import prepare_database
+from harness.app.env import app_environment
+from harness.collect.platform import PlatformCollector
+from harness.platform.config import PlatformConfig
+from harness.platform.pidfile import instance_pids, read_pids
+from harness.runtime.managed import ManagedProcess, remove_tempdir, service_tempdir, stop_group
+from harness.runtime.ports import LOOPBACK, free_port
+from harness.services.target import (
+    SSL_OF_OUR_SERVERS,
+    RunningTarget,
+    TargetContext,
+    target_env,
+)
+
+
+def platform_config(ctx: TargetContext) -> PlatformConfig:
+    """The emulator's configuration: the scenario's [target.serverless] knobs + the DSN."""
+    spec = ctx.variant.serverless
+    knobs = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
+             if f.name not in ("prepared_statement_fix", "background_delay_s", "preset",
+                               "overrides")}
+    return PlatformConfig(**knobs, dsn=ctx.dsn, ssl=SSL_OF_OUR_SERVERS,
+                          statement_cache_size=ctx.statement_cache_size,
+                          background_delay_ms=int(spec.background_delay_s * 1000),
+                          **app_platform_fields(ctx))
+
+
+def app_platform_fields(ctx: TargetContext) -> dict[str, Any]:
+    """PlatformConfig's ``app_*`` fields for a variant with an ``[app]`` (none without)."""
+    app = ctx.variant.app
+    if app is None:
+        return {}
+    return {"app_kind": app.kind, "app_entry": app.entry, "app_factory": app.factory,
+            "app_root": app.root, "app_python": app.python,
+            "app_env": app_environment(app, ctx.dsn), "app_preload": app.preload}
+
+
+def serverless_info(ctx: TargetContext, config: PlatformConfig) -> dict[str, Any]:
+    return {"statement_cache_size": ctx.statement_cache_size or "default",
+            "platform": json.loads(config.to_json())}
+
+
+@contextlib.contextmanager
+def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
+    """The platform emulator's gateway; instances are forked (or exec'd) on demand."""
+    if ctx.variant.app is not None:
+        prepare_database(ctx.variant.app, ctx.direct_dsn or ctx.dsn, ctx.logs)
+    config = platform_config(ctx)
+    workdir = service_tempdir("pgstampede-gw-", pid_dir=ctx.pid_dir)
+    config_path = workdir / "platform.json"
+    config_path.write_text(config.to_json())
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    argv = [sys.executable, "-m", "harness.platform.gateway", "--config", str(config_path),
+            "--port", str(port), "--workdir", str(workdir)]
+    pids_file = workdir / "instances.pids"
+    try:
+        with ManagedProcess(name="gateway", argv=argv, env=target_env(ctx),
+                            log_path=ctx.logs / "gateway.log", ready_url=f"{url}/__platform/health",
+                            pid_dir=ctx.pid_dir) as proc, queue_worker(ctx, config.background):
+            link_pid_file(ctx.pid_dir, pids_file)
+
+            def gateway_pids() -> list[int]:
+                return [proc.pid, *read_pids(pids_file)[:1]]
+
+            def instances() -> list[int]:
+                return instance_pids(pids_file)
+
+            yield RunningTarget(
+                url=url, roles={"gateway": gateway_pids, "instances": instances},
+                collectors=[PlatformCollector(f"{url}/__platform/stats")],
+                info=serverless_info(ctx, config))
+    finally:
+        for pid in read_pids(pids_file) if pids_file.exists() else []:
+            stop_group(pid, signal.SIGKILL, grace_s=1.0)
+        if ctx.pid_dir is not None:
+            (ctx.pid_dir / "instances.pid").unlink(missing_ok=True)
+        keep_platform_stats(workdir, ctx.logs)
+        remove_tempdir(workdir, ctx.pid_dir)
+
+
+def keep_platform_stats(workdir: Path, logs: Path) -> None:
+    """The gateway's final stats (written at its exit) into the variant's logs."""
+    stats = workdir / "stats.json"
+    if stats.exists():
+        shutil.copy(stats, logs / "platform-stats.json")
+
+
+@contextlib.contextmanager
+def queue_worker(ctx: TargetContext, background: str) -> Iterator[None]:
+    """With ``background = "queue"``: the worker completing the job rows (targets.worker)."""
+    if background != "queue":
+        yield
+        return
+    argv = [sys.executable, "-m", "targets.worker"]
+    with ManagedProcess(name="worker", argv=argv, env=target_env(ctx),
+                        log_path=ctx.logs / "worker.log", pid_dir=ctx.pid_dir):
+        yield
+
+
+def link_pid_file(pid_dir: Path | None, pids_file: Path) -> None:
+    """Let `pgstampede clean` find the instances: a symlink to the gateway's pid list."""
+    if pid_dir is None:
+        return
+    link = pid_dir / "instances.pid"
+    link.unlink(missing_ok=True)
+    link.symlink_to(pids_file)

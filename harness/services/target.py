@@ -1,0 +1,77 @@
+"""What every target starter shares: the context it starts in, what it hands back, and the
+``PGSTAMPEDE_*`` environment of the built-in targets.
+
+A target starter is a context manager factory ``(TargetContext) -> RunningTarget``; the
+runtimes (:mod:`harness.services.runtimes`) pick one by the variant's target spec.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.collect.base import Collector
+from harness.scenario import Variant
+
+# PostgreSQL, PgBouncer and pgpool-II as the harness starts them have no TLS: the built-in
+# targets connect without asking for it (asyncpg's default "prefer" builds an SSL context and
+# makes a TLS request that the server refuses, before every connection: CPU and memory that a
+# burst of cold starts pays a thousand times). Users' apps get their DSN unchanged.
+SSL_OF_OUR_SERVERS = "disable"
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    """What a target needs to start: where the database is and where to put its files."""
+
+    variant: Variant
+    dsn: str
+    logs: Path
+    workdir: Path
+    pid_dir: Path | None = None
+    direct_dsn: str = ""   # the app role straight to PostgreSQL (bypassing any pooler)
+    monitor_dsn: str = ""  # the superuser monitor role (schema set-up, checks)
+    say: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
+
+    @property
+    def statement_cache_size(self) -> str:
+        """'0' behind PgBouncer transaction mode (unless the fix is off), else the default."""
+        v = self.variant
+        fix = v.serverless.prepared_statement_fix if v.target == "serverless" \
+            else v.persistent.prepared_statement_fix
+        behind_tx_pooler = v.pooler == "pgbouncer" and v.pgbouncer.pool_mode != "session"
+        return "0" if behind_tx_pooler and fix else ""
+
+
+@dataclass
+class RunningTarget:
+    """A started target: its URL, its processes by role, and its extra collectors."""
+
+    url: str
+    roles: dict[str, Callable[[], list[int]]] = field(default_factory=dict)
+    collectors: list[Collector] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class TargetStarter(Protocol):
+    def __call__(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
+        ...
+
+
+def target_env(ctx: TargetContext, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The harness's environment plus the built-in targets' ``PGSTAMPEDE_*`` settings."""
+    env = dict(os.environ)
+    env.update({
+        "PGSTAMPEDE_DSN": ctx.dsn,
+        "PGSTAMPEDE_STATEMENT_CACHE_SIZE": ctx.statement_cache_size,
+        "PGSTAMPEDE_APP_NAME": f"pgstampede-{ctx.variant.target}",
+        "PGSTAMPEDE_SSL": SSL_OF_OUR_SERVERS,
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra or {})
+    return env
