@@ -39,7 +39,8 @@ def init_app(folder: str, *, force: bool, out: TextIO,
     problem = check_text(text, target)
     out.write(f"wrote {target}\n")
     if problem:
-        out.write(f"before running it, answer the \"# ?\" lines: {problem}\n")
+        asks = "; answer its \"# ?\" lines" if "# ? " in text else ""
+        out.write(f"it does not load as written{asks}: {problem}\n")
     else:
         out.write(f"next: {command}\n")
     return target
@@ -58,7 +59,8 @@ def summary(d: Detection) -> str:
     """What was found, one line each."""
     rows = [("app", f"{d.entry.kind} {d.entry.target} ({d.entry.where})" if d.entry
              else "not found"),
-            ("python", d.python or "no .venv or venv: the app's interpreter is not known"),
+            ("python", d.python or "no .venv or venv: the app's interpreter is not known")
+            if d.entry is None or d.entry.kind != "command" else ("port", d.port_env or "?"),
             ("database", ", ".join([r.name for r in d.dsn.urls]
                                    + [r.name for r, _ in d.dsn.parts]) or "no variable found"),
             ("schema", ", ".join([d.schema, *d.setup]) if d.schema or d.setup else "none found")]

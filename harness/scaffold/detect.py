@@ -7,6 +7,7 @@ the database ``database`` gives (a private PostgreSQL in ``pgstampede init``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -19,11 +20,13 @@ from harness.scaffold import source
 from harness.scaffold.database import ProbeDatabase
 from harness.scaffold.dsn import classify
 from harness.scaffold.findings import Detection, DsnPlan, Entry, Route
+from harness.scaffold.node import NodeApp, node_app, node_routes
 from harness.scaffold.probing import ProbeResult, run_probe
 from harness.scenario.records import AppSpec
 
 DatabaseFactory = Callable[[Path | None], AbstractContextManager[ProbeDatabase]]
 _NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
+_JS_PARAM = re.compile(r":(\w+)|{(\w+)}")
 
 
 def scenario_name(folder: Path) -> str:
@@ -33,7 +36,7 @@ def scenario_name(folder: Path) -> str:
 def detect(folder: Path, database: DatabaseFactory) -> Detection:
     folder = folder.absolute()
     files = source.python_files(folder)
-    node = source.node_app(folder)
+    node = node_app(folder)
     node_files = [(p, source.read_text(p)) for p in source.walk(folder, source.NODE_EXTS)] \
         if node else []
     reads = source.env_reads([(f.path, f.text) for f in files] + node_files, folder)
@@ -52,21 +55,31 @@ def detect(folder: Path, database: DatabaseFactory) -> Detection:
         found += [f"reading the app: {e}" for e in result.errors]
         if db.note:
             notes.append(db.note)
-    entry, routes, routes_from, port_env = result.entry, result.routes, result.routes_from, ""
-    if entry is None and node is not None:
-        entry = Entry("command", node.command, "node",
-                      where=f"package.json's \"{node.script}\" script")
-        routes = tuple(Route(m, p, tuple(re.findall(r":(\w+)", p)), source="source")
-                       for m, p, _ in source.node_routes(folder))
-        routes_from = "found in the source (Express-style routes), not run"
-        port_env = "PORT" if any(r.name == "PORT" for r in reads) else ""
-        questions += node_questions(node)
-    return Detection(
-        folder=folder, name=scenario_name(folder), entry=entry, python=python, dsn=dsn,
-        schema=str(schema.relative_to(folder)) if schema else "",
-        setup=setup_commands(folder, schema, entry), preload=result.preload,
-        routes=routes, routes_from=routes_from, drivers=result.drivers, port_env=port_env,
-        questions=tuple(questions), notes=tuple(notes))
+    base = Detection(folder=folder, name=scenario_name(folder), entry=result.entry,
+                     python=python, dsn=dsn,
+                     schema=str(schema.relative_to(folder)) if schema else "",
+                     setup=setup_commands(folder, schema, result.entry),
+                     preload=result.preload, routes=result.routes,
+                     routes_from=result.routes_from, drivers=result.drivers,
+                     questions=tuple(questions), notes=tuple(notes))
+    if result.entry is None and node is not None:
+        return with_node_app(base, node, any(r.name == "PORT" for r in reads)
+                             or "next start" in node.command)  # Next.js listens on $PORT
+    return base
+
+
+def with_node_app(base: Detection, node: NodeApp, reads_port: bool) -> Detection:
+    """A Node app as an ``[app] command``: its routes as written in the source."""
+    routes = tuple(Route(m, p, tuple(n for pair in _JS_PARAM.findall(p) for n in pair if n),
+                         source="source") for m, p, _ in node_routes(base.folder))
+    ready = next((f"GET {r.path}" for r in routes
+                  if r.loadable and r.path.rstrip("/").endswith("/health")), "")
+    return dataclasses.replace(
+        base, entry=Entry("command", node.command, "node",
+                          where=f"package.json's \"{node.script}\" script"),
+        routes=routes, routes_from="found in the source, not run",
+        port_env="PORT" if reads_port else "", ready=ready, setup=node.setup,
+        questions=base.questions + node.questions)
 
 
 def probe_app(folder: Path, candidates: list[source.PythonFile],
@@ -96,13 +109,4 @@ def setup_commands(folder: Path, schema: Path | None, entry: Entry | None
             and source.django_manage(folder):
         return ("python manage.py migrate --noinput",)
     return ()
-
-
-def node_questions(node: source.NodeApp) -> list[str]:
-    out = []
-    if not node.has_modules:
-        out.append("no node_modules: run `npm ci` (or `npm install`) in the app's folder first")
-    if node.build:
-        out.append("package.json has a build script: run `npm run build` before `run`")
-    return out
 

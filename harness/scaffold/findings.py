@@ -71,5 +71,6 @@ class Detection:
     routes_from: str = ""  # how the routes were read, for people
     drivers: tuple[str, ...] = ()
     port_env: str = ""  # command apps: the variable that gives the port
+    ready: str = ""  # command apps: "GET /health" when the app has one
     questions: tuple[str, ...] = ()  # what could not be found, said in the scenario
     notes: tuple[str, ...] = field(default=())  # what was tried and failed, for people

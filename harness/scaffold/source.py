@@ -1,12 +1,11 @@
 """Reading an app's folder without running it: its Python files (as modules), the
 environment variables its code reads, the modules it imports, the candidates for its entry
-point, its virtualenv, schema and migrations, and a Node app's ``package.json``.
+point, its virtualenv, schema and migrations (a Node app's: ``node.py``).
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -27,7 +26,8 @@ _PY_ENV = re.compile(
     r"""(?:\benviron\s*(?:\[|\.get\s*\()|\bgetenv\s*\()\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"""
     r"""(?:\s*,\s*(?:['"]([^'"\n]*)['"]|(-?\d+(?:\.\d+)?)))?""")
 _JS_ENV = re.compile(r"""\bprocess\.env(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*['"]"""
-                     r"""([A-Za-z_][A-Za-z0-9_]*)['"]\s*\])""")
+                     r"""([A-Za-z_][A-Za-z0-9_]*)['"]\s*\])"""
+                     r"""(?:\s*(?:\|\||\?\?)\s*(?:['"]([^'"\n]*)['"]|(-?\d+(?:\.\d+)?)))?""")
 _FRAMEWORK_CALL = re.compile(r"\b(FastAPI|Starlette|Flask|Quart)\s*\(|"
                              r"\bget_(?:w|a)sgi_application\s*\(|\bdef\s+(?:create|make|build)"
                              r"_app\s*\(")
@@ -99,14 +99,18 @@ def env_reads(files: list[tuple[Path, str]], base: Path) -> list[EnvRead]:
     for path, text in files:
         pattern = _JS_ENV if path.suffix in NODE_EXTS else _PY_ENV
         for match in pattern.finditer(text):
-            name = match.group(1) or match.group(2)
-            default = None
-            if pattern is _PY_ENV and (match.group(2) is not None or match.group(3)):
-                default = match.group(2) if match.group(2) is not None else match.group(3)
+            name = match.group(1) or (match.group(2) if pattern is _JS_ENV else None)
+            default = _default(match, 2 if pattern is _PY_ENV else 3)
             if name and name not in seen:
                 line = text.count("\n", 0, match.start()) + 1
                 seen[name] = EnvRead(name, f"{path.relative_to(base)}:{line}", default)
     return list(seen.values())
+
+
+def _default(match: re.Match[str], first: int) -> str | None:
+    """The default written beside the variable: a string, else a number."""
+    text, number = match.group(first), match.group(first + 1)
+    return text if text is not None else number
 
 
 def entry_candidates(files: list[PythonFile]) -> list[PythonFile]:
@@ -162,48 +166,3 @@ def has_alembic(base: Path) -> bool:
 
 def django_manage(base: Path) -> bool:
     return "DJANGO_SETTINGS_MODULE" in read_text(base / "manage.py")
-
-
-@dataclass(frozen=True)
-class NodeApp:
-    script: str  # the package.json script run, e.g. "start"
-    command: str  # what it runs, e.g. "node server.js"
-    has_lock: bool
-    has_modules: bool
-    build: str  # the build script's name ("" when none)
-
-
-def node_app(base: Path) -> NodeApp | None:
-    """The ``start`` (else ``serve``) script of ``package.json``; never ``dev`` (watchers)."""
-    try:
-        doc = json.loads((base / "package.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    scripts = doc.get("scripts") if isinstance(doc, dict) else None
-    if not isinstance(scripts, dict):
-        return None
-    for name in ("start", "serve"):
-        command = scripts.get(name)
-        if isinstance(command, str) and command.strip():
-            return NodeApp(name, command.strip(),
-                           any((base / f).exists() for f in
-                               ("package-lock.json", "npm-shrinkwrap.json")),
-                           (base / "node_modules").is_dir(),
-                           "build" if isinstance(scripts.get("build"), str) else "")
-    return None
-
-
-_JS_ROUTE = re.compile(r"""\b(?:app|router|server|api)\.(get|post|put|patch|delete)\(\s*"""
-                       r"""['"`](/[^'"`]*)['"`]""")
-
-
-def node_routes(base: Path) -> list[tuple[str, str, str]]:
-    """(method, path, where) of Express-style routes written literally in the source."""
-    out = []
-    for path in walk(base, NODE_EXTS):
-        text = read_text(path)
-        for match in _JS_ROUTE.finditer(text):
-            line = text.count("\n", 0, match.start()) + 1
-            out.append((match.group(1).upper(), match.group(2),
-                        f"{path.relative_to(base)}:{line}"))
-    return out

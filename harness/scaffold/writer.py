@@ -94,6 +94,8 @@ def app_section(d: Detection) -> list[str]:
         out.append(setting("port_env", d.port_env or "PORT",
                            "the variable that tells it where to listen" if d.port_env
                            else "? the app reads no PORT: how does it choose its port?"))
+        if d.ready:
+            out.append(setting("ready", d.ready, "ready when this answers below 500"))
     elif d.python:
         out.append(setting("python", d.python, "the app's own interpreter and packages"))
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scaffold import source
+from harness.scaffold import node, source
 from harness.scaffold.dsn import classify
 from harness.scaffold.findings import EnvRead
 
@@ -54,12 +54,12 @@ def test_every_way_of_reading_a_variable_is_found_with_its_line_and_default() ->
           "c = getenv('PGHOST')\n"
           'd = environ.get("DB_TIMEOUT", 30)\n'
           'e = os.environ["DATABASE_URL"]\n')
-    js = 'const a = process.env.PG_DSN;\nconst b = process.env["PORT"];\n'
+    js = 'const a = process.env.PG_DSN;\nconst b = process.env["PORT"] || 3000;\n'
     found = source.env_reads([(Path("/app/x.py"), py), (Path("/app/s.js"), js)], Path("/app"))
     assert [(r.name, r.where, r.default) for r in found] == [
         ("DATABASE_URL", "x.py:3", None), ("DB_POOL_SIZE", "x.py:4", "5"),
         ("PGHOST", "x.py:5", None), ("DB_TIMEOUT", "x.py:6", "30"),
-        ("PG_DSN", "s.js:1", None), ("PORT", "s.js:2", None)]
+        ("PG_DSN", "s.js:1", None), ("PORT", "s.js:2", "3000")]
 
 
 def test_a_module_is_named_from_the_first_folder_that_is_not_a_package() -> None:
@@ -99,15 +99,36 @@ def test_venv_schema_and_migrations(tmp_path: Path) -> None:
 
 
 def test_a_node_app_runs_its_start_script_never_dev() -> None:
-    node = source.node_app(APPS / "node")
-    assert node is not None
-    assert (node.script, node.command, node.has_modules) == ("start", "node server.js", False)
-    assert source.node_routes(APPS / "node") == [("GET", "/orders", "server.js:8"),
-                                                 ("POST", "/orders", "server.js:13"),
-                                                 ("GET", "/orders/:id", "server.js:17")]
+    found = node.node_app(APPS / "node")
+    assert found is not None
+    assert (found.script, found.command, found.setup) == ("start", "node server.js", ())
+    assert [q.split(":")[0] for q in found.questions] == ["no node_modules and no lock file"]
+    assert node.node_routes(APPS / "node") == [("GET", "/orders", "server.js:8"),
+                                               ("POST", "/orders", "server.js:13"),
+                                               ("GET", "/orders/:id", "server.js:17")]
+
+
+def test_a_next_app_is_installed_built_and_started_from_its_own_binary(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text(
+        '{"scripts": {"build": "next build", "start": "next start"}}')
+    (tmp_path / "package-lock.json").write_text("{}")
+    for folder, text in (("app/api/orders", "export async function GET(r) {}\n"
+                                            "export const POST = async (r) => {}\n"),
+                         ("app/(shop)/api/orders/[id]", "export function GET() {}\n"),
+                         ("src/lib", "export function GET() {}\n")):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "route.js").write_text(text)
+    found = node.node_app(tmp_path)
+    assert found is not None and found.questions == ()
+    assert (found.command, found.setup) == ("node_modules/.bin/next start",
+                                            (node.NPM_CI, node.NEXT_BUILD))
+    assert sorted(node.node_routes(tmp_path)) == [
+        ("GET", "/api/orders", "app/api/orders/route.js"),
+        ("GET", "/api/orders/{id}", "app/(shop)/api/orders/[id]/route.js"),
+        ("POST", "/api/orders", "app/api/orders/route.js")]
 
 
 @pytest.mark.parametrize("text", ["{", '{"scripts": []}', '{"scripts": {"dev": "x"}}'])
 def test_no_node_app_without_a_start_script(tmp_path: Path, text: str) -> None:
     (tmp_path / "package.json").write_text(text)
-    assert source.node_app(tmp_path) is None
+    assert node.node_app(tmp_path) is None

@@ -95,7 +95,7 @@ def test_what_was_not_found_is_a_question_and_the_command_says_so(tmp_path: Path
     assert "# ? which variable holds the database URL?" in text
     assert "# ? how are the app's tables created?" in text
     assert "# ? which requests should the load send?" in text
-    assert "before running it, answer the \"# ?\" lines" in out.getvalue()
+    assert "it does not load as written; answer its \"# ?\" lines" in out.getvalue()
     assert "next:" not in out.getvalue()
 
 
@@ -106,7 +106,7 @@ def test_a_node_app_is_a_command_app(tmp_path: Path) -> None:
     assert found.port_env == "PORT" and [r.name for r in found.dsn.urls] == ["DATABASE_URL"]
     assert [(r.method, r.path, r.loadable) for r in found.routes] == [
         ("GET", "/orders", True), ("POST", "/orders", False), ("GET", "/orders/:id", False)]
-    assert any("npm ci" in q for q in found.questions)
+    assert any("npm install" in q for q in found.questions)
 
 
 def test_an_existing_scenario_is_kept_unless_forced(tmp_path: Path) -> None:
