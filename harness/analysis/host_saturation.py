@@ -37,8 +37,6 @@ HARNESS_ROLES: tuple[str, ...] = ("locust", "gateway", "harness")
 SUT_ROLES: tuple[str, ...] = ("postgres", "pgbouncer", "pgpool", "target", "instances")
 TAKERS = 4  # how many of the busiest processes a finding names
 
-NAMES: tuple[str, ...] = (M.HOST_SATURATED, M.HOST_SATURATED_SHARE, M.HARNESS_CPU_SHARE)
-
 
 def saturated_samples(machine: pd.DataFrame) -> pd.Series:
     """Per ``machine`` row: whether the machine was full in that sample."""

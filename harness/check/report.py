@@ -7,7 +7,6 @@ hold everything.
 
 from __future__ import annotations
 
-import io
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -62,14 +61,6 @@ def print_report(outcome: CheckOutcome, console: Console, *, verbose: bool = Fal
         console.print(Text(_counts_line(outcome, len(rows))))
     style = "bold green" if outcome.passed else "bold red"
     console.print(Text(f"{headline(outcome)} (exit {outcome.exit_code})", style=style))
-
-
-def text_report(outcome: CheckOutcome, *, verbose: bool = False, width: int = 120) -> str:
-    """The text report as a plain string (no colour)."""
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
-    print_report(outcome, console, verbose=verbose)
-    return buffer.getvalue()
 
 
 def _threshold_table(results: Sequence[ThresholdResult]) -> Table:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
 
 from harness.check.baseline import compare, make_baseline
 from harness.check.outcome import CheckOutcome
@@ -15,12 +18,21 @@ from harness.check.report import (
     junit_xml,
     markdown_report,
     notable,
-    text_report,
+    print_report,
 )
 from harness.check.thresholds import evaluate_thresholds
 from harness.results.check_spec import parse_threshold
 from harness.results.codec import decode
 from harness.results.summary import Summary
+
+
+def text_report(outcome: CheckOutcome, *, verbose: bool = False, width: int = 120) -> str:
+    """The text report as a plain string (no colour)."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
+    print_report(outcome, console, verbose=verbose)
+    return buffer.getvalue()
+
 
 NO_POOLER = {"kind": "not applicable", "why": "the variant has no pooler"}
 
