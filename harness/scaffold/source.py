@@ -23,7 +23,9 @@ VENVS = (".venv", "venv")
 SCHEMAS = ("schema.sql", "db/schema.sql", "sql/schema.sql", "database/schema.sql")
 NODE_EXTS = (".js", ".mjs", ".cjs", ".ts", ".mts")
 _PY_ENV = re.compile(
-    r"""(?:\benviron\s*(?:\[|\.get\s*\()|\bgetenv\s*\()\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"""
+    r"""(?:\benviron\s*(?:\[|\.get\s*\()|\bgetenv\s*\(|"""
+    r"""\b(?:env|config)(?:\.(?:str|int|bool|float|db|db_url|url|json|list))?\s*\()"""
+    r"""\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"""
     r"""(?:\s*,\s*(?:['"]([^'"\n]*)['"]|(-?\d+(?:\.\d+)?)))?""")
 _JS_ENV = re.compile(r"""\bprocess\.env(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*['"]"""
                      r"""([A-Za-z_][A-Za-z0-9_]*)['"]\s*\])"""
@@ -93,11 +95,15 @@ def python_files(base: Path) -> list[PythonFile]:
 
 def env_reads(files: list[tuple[Path, str]], base: Path) -> list[EnvRead]:
     """Every ``os.environ[...]``, ``os.environ.get(...)``, ``os.getenv(...)``,
-    ``environ.get(...)`` and ``process.env.X`` in the files, with the default written
+    ``environ.get(...)``, ``env(...)`` / ``config(...)`` (django-environ, python-decouple),
+    pydantic settings fields and ``process.env.X`` in the files, with the default written
     beside it when there is one (first occurrence of each name)."""
     seen: dict[str, EnvRead] = {}
     for path, text in files:
         pattern = _JS_ENV if path.suffix in NODE_EXTS else _PY_ENV
+        if pattern is _PY_ENV:
+            for field, row, value in settings_fields(text):
+                seen.setdefault(field, EnvRead(field, f"{path.relative_to(base)}:{row}", value))
         for match in pattern.finditer(text):
             name = match.group(1) or (match.group(2) if pattern is _JS_ENV else None)
             default = _default(match, 2 if pattern is _PY_ENV else 3)
@@ -105,6 +111,41 @@ def env_reads(files: list[tuple[Path, str]], base: Path) -> list[EnvRead]:
                 line = text.count("\n", 0, match.start()) + 1
                 seen[name] = EnvRead(name, f"{path.relative_to(base)}:{line}", default)
     return list(seen.values())
+
+
+def settings_fields(text: str) -> list[tuple[str, int, str | None]]:
+    """(variable, line, default) of the fields of pydantic ``BaseSettings`` classes: the
+    field's name in capitals after the class's ``env_prefix``."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef) or not any(
+                ast.unparse(b).endswith("BaseSettings") for b in node.bases):
+            continue
+        prefix = _env_prefix(node)
+        for item in node.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                value = item.value
+                default = str(value.value) if isinstance(value, ast.Constant) \
+                    and value.value is not None else None
+                out.append(((prefix + item.target.id).upper(), item.lineno, default))
+    return out
+
+
+def _env_prefix(cls: ast.ClassDef) -> str:
+    """``model_config = SettingsConfigDict(env_prefix="X")`` or ``class Config``'s."""
+    for node in ast.walk(cls):
+        if isinstance(node, ast.keyword) and node.arg == "env_prefix" \
+                and isinstance(node.value, ast.Constant):
+            return str(node.value.value)
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "env_prefix"
+                                                for t in node.targets) \
+                and isinstance(node.value, ast.Constant):
+            return str(node.value.value)
+    return ""
 
 
 def _default(match: re.Match[str], first: int) -> str | None:

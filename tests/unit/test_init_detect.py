@@ -62,6 +62,22 @@ def test_every_way_of_reading_a_variable_is_found_with_its_line_and_default() ->
         ("PG_DSN", "s.js:1", None), ("PORT", "s.js:2", "3000")]
 
 
+def test_settings_libraries_are_read_too() -> None:
+    py = ('import environ\nfrom decouple import config\nfrom pydantic_settings import '
+          'BaseSettings, SettingsConfigDict\n'
+          'env = environ.Env()\nDATABASES = {"default": env.db("DATABASE_URL")}\n'
+          'POOL = config("DB_POOL", default=3)\n'
+          'DEBUG = app.config.get("SQLALCHEMY_DATABASE_URI")\n'
+          'class Settings(BaseSettings):\n'
+          '    model_config = SettingsConfigDict(env_prefix="shop_")\n'
+          '    pg_dsn: str\n'
+          '    db_pool_size: int = 5\n')
+    found = source.env_reads([(Path("/app/settings.py"), py)], Path("/app"))
+    assert [(r.name, r.where, r.default) for r in found] == [
+        ("SHOP_PG_DSN", "settings.py:10", None), ("SHOP_DB_POOL_SIZE", "settings.py:11", "5"),
+        ("DATABASE_URL", "settings.py:5", None), ("DB_POOL", "settings.py:6", None)]
+
+
 def test_a_module_is_named_from_the_first_folder_that_is_not_a_package() -> None:
     files = source.python_files(APPS / "factory")
     assert [(f.module, f.root.name) for f in files] == [("catalog", "src"),
