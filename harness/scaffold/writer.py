@@ -8,12 +8,19 @@ minutes. What was found says where it was found; what was not is a commented que
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Sequence
 
 from harness.scaffold.findings import Detection, Route
-from harness.scenario.records import Stage
+from harness.scenario.records import (
+    DatabaseSpec,
+    PersistentSpec,
+    PgBouncerSpec,
+    ServerlessSpec,
+    Stage,
+)
 
 PRESET = "aws-lambda"
 MAX_CONNECTIONS = 100  # PostgreSQL's default
@@ -25,6 +32,15 @@ VARIANTS = (("persistent", "persistent", "none"), ("serverless", "serverless", "
             ("serverless+pgbouncer", "serverless", "pgbouncer"))
 COMMENT_COLUMN = 38
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def key(record: type, name: str) -> str:
+    """``name``, a key the scenario loader reads into ``record`` (KeyError otherwise): the
+    keys written are the loader's own."""
+    keys = {f.metadata["key"] for f in dataclasses.fields(record) if "key" in f.metadata}
+    if name not in keys:
+        raise KeyError(f"{record.__name__} has no key {name!r}")
+    return name
 
 
 def toml_value(value: object) -> str:
@@ -144,8 +160,10 @@ def env_lines(d: Detection) -> list[str]:
 
 def load_section(d: Detection) -> list[str]:
     out = ["[load]", setting("think_time", list(THINK_TIME)), "stages = ["]
-    out += [f"  {{ duration = {toml_value(duration(s.duration_s))}, users = {s.users}, "
-            f"spawn_rate = {s.spawn_rate:g} }}," for s in STAGES]
+    out += ["  { " + ", ".join([f"{key(Stage, 'duration')} = {toml_value(duration(s.duration_s))}",
+                               f"{key(Stage, 'users')} = {s.users}",
+                               f"{key(Stage, 'spawn_rate')} = {s.spawn_rate:g}"]) + " },"
+            for s in STAGES]
     out += ["]", "", line("[load.paths]", d.routes_from or "the requests to send")]
     out += path_lines(d.routes)
     return out + [""]
@@ -185,13 +203,16 @@ def targets_section(d: Detection) -> list[str]:
     per = "each with its own pool" if d.entry is None or d.entry.kind != "command" \
         else "passed as WEB_CONCURRENCY"
     return ["[database]",
-            setting("max_connections", MAX_CONNECTIONS, "PostgreSQL's default; lower it to "
-                    "see where the app breaks"), "",
-            "[target.persistent]", setting("workers", WORKERS, f"server processes, {per}"), "",
+            setting(key(DatabaseSpec, "max_connections"), MAX_CONNECTIONS,
+                    "PostgreSQL's default; lower it to see where the app breaks"), "",
+            "[target.persistent]",
+            setting(key(PersistentSpec, "workers"), WORKERS, f"server processes, {per}"), "",
             "[target.serverless]",
-            setting("preset", PRESET, "one request per instance, frozen between requests"),
-            "", "[pooler.pgbouncer]", setting("pool_mode", "transaction"),
-            setting("pool_size", PGBOUNCER_POOL, "server connections PgBouncer opens"), ""]
+            setting(key(ServerlessSpec, "preset"), PRESET,
+                    "one request per instance, frozen between requests"), "",
+            "[pooler.pgbouncer]", setting(key(PgBouncerSpec, "pool_mode"), "transaction"),
+            setting(key(PgBouncerSpec, "pool_size"), PGBOUNCER_POOL,
+                    "server connections PgBouncer opens"), ""]
 
 
 def variant_lines(d: Detection) -> list[str]:

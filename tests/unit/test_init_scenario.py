@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,3 +125,18 @@ def test_a_folder_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such folder") as err:
         init(tmp_path / "missing")
     assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize("what", ["missing", "file", "exists"])
+def test_the_command_refuses_bad_input_with_one_line_and_exit_2(tmp_path: Path,
+                                                                what: str) -> None:
+    folder = tmp_path / "app"
+    if what == "file":
+        folder.write_text("")
+    elif what == "exists":
+        folder.mkdir()
+        (folder / "scenario.toml").write_text("mine")
+    done = subprocess.run([sys.executable, "-m", "harness", "init", str(folder)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "init:" in done.stderr
