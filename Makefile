@@ -52,6 +52,7 @@ bench: setup
 
 lint:
 	$(BIN)/ruff check harness targets tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 typecheck:
 	$(BIN)/mypy
