@@ -50,7 +50,7 @@ bench: setup
 	  $(APT) update -q && $(APT) install -y -q --no-install-recommends wrk; }
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
-lint:
+lint: $(VENV)/.installed
 	$(BIN)/ruff check harness targets tests benchmarks
 	$(BIN)/lint-imports --no-cache
 
