@@ -214,7 +214,12 @@ def routes_of(chosen: dict[str, Any], root: str, errors: list[str]) -> list[dict
     obj, framework = chosen["obj"], chosen["framework"]
     try:
         if framework == "fastapi":
-            return openapi_routes(obj.openapi())
+            try:
+                return openapi_routes(obj.openapi())
+            except Exception as exc:  # a model the schema generator cannot describe
+                errors.append(f"OpenAPI schema of {chosen['module']}:{chosen['attr']}: "
+                              f"{describe(exc)}; its route table is used instead")
+                return starlette_routes(obj.routes)
         if framework == "django":
             return django_routes()
         if framework in ("flask", "quart"):

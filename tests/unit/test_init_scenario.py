@@ -5,6 +5,7 @@ with the scenario loader, and what was not found is a question, not a guess."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,23 @@ def test_the_written_scenario_loads_with_the_scenario_loader(tmp_path: Path) -> 
     assert [r.name for r in scenario.load.paths] == ["GET /items", "GET /stats", "GET /api/ping"]
     assert scenario.load.duration_s == 30  # x 3 variants, with their starts: about 2 minutes
     assert scenario.variants[1].serverless.preset == "aws-lambda"
+
+
+def test_an_openapi_document_beside_a_starlette_app_gives_its_routes(tmp_path: Path) -> None:
+    folder = copy("inventory", tmp_path)
+    (folder / "openapi.json").write_text(json.dumps({"openapi": "3.0.0", "paths": {
+        "/items": {"get": {"parameters": [{"name": "q", "in": "query", "required": True}]},
+                   "post": {"requestBody": {"content": {"application/json": {"schema": {
+                       "$ref": "#/components/schemas/Item"}}}}}},
+        "/stats": {"get": {}}},
+        "components": {"schemas": {"Item": {"type": "object", "properties": {
+            "name": {"type": "string", "example": "bolt"}, "stock": {"type": "integer"}}}}}}))
+    printed, doc = init(folder)
+    assert doc["load"]["paths"] == {"GET /stats": 1}  # type: ignore[index]
+    text = (folder / "scenario.toml").read_text()
+    assert '# "GET /items?q=?" = 1' in text
+    assert '# "POST /items" = { weight = 1, json = { name = "bolt", stock = 1 } }' in text
+    assert "from the app's OpenAPI schema" in printed
 
 
 def test_a_factory_in_a_src_layout_with_the_database_in_parts(tmp_path: Path) -> None:
