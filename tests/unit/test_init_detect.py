@@ -148,3 +148,18 @@ def test_a_next_app_is_installed_built_and_started_from_its_own_binary(tmp_path:
 def test_no_node_app_without_a_start_script(tmp_path: Path, text: str) -> None:
     (tmp_path / "package.json").write_text(text)
     assert node.node_app(tmp_path) is None
+
+
+def test_the_probe_is_standard_library_python_38() -> None:
+    """It runs in the app's interpreter: no import of the harness or a third party, and
+    syntax an older Python reads."""
+    import ast
+    import sys
+
+    from harness.scaffold import probe
+
+    tree = ast.parse(Path(probe.__file__).read_text(), feature_version=(3, 8))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    outside = {n for n in names if n.split(".")[0] not in sys.stdlib_module_names}
+    assert outside == {"django.urls"}  # imported only when the app is a Django project
