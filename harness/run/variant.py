@@ -21,7 +21,6 @@ from harness.collect.base import Sampler
 from harness.errors import MeasurementError
 from harness.load.progress import PROGRESS_FILE, ProgressReader, ShapeEvent
 from harness.load.realtime_frame import read_realtime_logs
-from harness.results.codec import decode
 from harness.results.folder import RunFolder
 from harness.results.records import (
     FaultEvent,
@@ -184,8 +183,7 @@ class VariantRunner:
         if not faults or services.faults is None:
             return
 
-        def record(entry: dict[str, Any]) -> None:
-            event = decode(FaultEvent, {"detail": "", **entry}, "fault")
+        def record(event: FaultEvent) -> None:
             self.draft.faults.append(event)
             self.progress.message(f"  fault {event.kind} at {event.at_s:g}s: {event.detail}")
 

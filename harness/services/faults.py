@@ -16,10 +16,10 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import psycopg
 
+from harness.results.records import FaultEvent
 from harness.runtime.managed import signal_group
 from harness.scenario import FaultSpec
 
@@ -92,26 +92,23 @@ def perform(fault: FaultSpec, targets: FaultTargets) -> str:
 
 
 async def inject(faults: Sequence[FaultSpec], targets: FaultTargets, load_start: float,
-                 record: Callable[[dict[str, Any]], None]) -> None:
+                 record: Callable[[FaultEvent], None]) -> None:
     """Perform every fault at ``load_start + at``; each outcome goes to ``record``."""
     for fault in sorted(faults, key=lambda f: f.at_s):
         await asyncio.sleep(max(0.0, load_start + fault.at_s - time.time()))
         start = time.time()
-        entry: dict[str, Any] = {"kind": fault.kind, "at_s": fault.at_s,
-                                 "duration_s": fault.duration_s, "count": fault.count,
-                                 "start": start}
+        detail, ok = "fault did not complete (the run was stopped during it)", False
         step = asyncio.ensure_future(asyncio.to_thread(perform, fault, targets))
         try:
-            entry["detail"] = await asyncio.shield(step)
-            entry["ok"] = True
+            detail, ok = await asyncio.shield(step), True
         except asyncio.CancelledError:
             # A blocking step cannot be interrupted: let it finish, so that a restart never
             # brings a service back after teardown.
             await asyncio.wait([step])
             raise
         except (OSError, RuntimeError, psycopg.Error) as exc:
-            entry["detail"] = f"fault failed: {exc}"
-            entry["ok"] = False
+            detail = f"fault failed: {exc}"
         finally:
-            entry["end"] = time.time()
-            record(entry)
+            record(FaultEvent(kind=fault.kind, at_s=fault.at_s, duration_s=fault.duration_s,
+                              count=fault.count, start=start, end=time.time(), detail=detail,
+                              ok=ok))
