@@ -84,6 +84,16 @@ class RunningHost:
         self._seen.extend(json.loads(line) for line in lines if line)
         return list(self._seen)
 
+    def pending(self) -> list[int]:
+        """The pending counts told so far, in order."""
+        return [m["pending"] for m in self.control() if "pending" in m]
+
+    def pending_until(self, done: Any, timeout: float = 20.0) -> list[int]:
+        """The pending counts once ``done(counts)`` holds."""
+        messages = self.control_until(
+            lambda ms: done([m["pending"] for m in ms if "pending" in m]), timeout)
+        return [m["pending"] for m in messages if "pending" in m]
+
     def control_until(self, done: Any, timeout: float = 20.0) -> list[dict[str, Any]]:
         """The control messages once ``done(messages)`` holds (fails after ``timeout``)."""
         deadline = time.monotonic() + timeout

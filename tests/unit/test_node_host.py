@@ -29,6 +29,7 @@ ROUTES = {
     "/api/returns-nothing": "api/returns-nothing.mjs",
     "/api/wait": "api/wait.mjs",
     "/api/wait-fails": "api/wait-fails.mjs",
+    "/api/wait-after": "api/wait-after.js",
     "/api/env": "api/env.js",
     "/api/own-server": "api/own-server.js",
     "/api/connect-like": "api/connect-like.js",
@@ -45,6 +46,11 @@ def line_of(file: str, text: str) -> int:
     """The 1-based line of ``file`` (under APP) holding ``text``."""
     lines = (APP / file).read_text().splitlines()
     return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+def quiet(host: RunningHost) -> int:
+    """Wait until nothing is pending (earlier tests' responses settled); the counts so far."""
+    return len(host.pending_until(lambda counts: counts[-1:] in ([], [0])))
 
 
 def exceptions(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -139,14 +145,32 @@ def test_a_handler_returning_no_response_is_a_500_naming_the_file(host: RunningH
     assert "returns-nothing.mjs: GET returned undefined" in report["message"]
 
 
+def test_every_response_is_pending_from_its_end_until_one_turn_after(host: RunningHost) -> None:
+    before = quiet(host)
+    assert host.request("GET", "/api/node-esm").status == 200
+    assert host.pending()[before:before + 1] == [1]  # told before the response's bytes left
+    assert host.pending_until(lambda ps: ps[before:] == [1, 0])[before:] == [1, 0]
+
+
 def test_wait_until_is_pending_before_the_response_and_settles_after(host: RunningHost) -> None:
-    before = len(host.control())
+    before = quiet(host)
     reply = host.request("GET", "/api/wait?ms=300", headers={"X-Probe": "p1"})
     assert reply.json() == {"headers": "p1"}  # the context's headers are the request's
     # Written synchronously by waitUntil(): already in the pipe when the response arrives.
-    assert host.control()[before:before + 1] == [{"pending": 1}]
-    messages = host.control_until(lambda ms: ms[before:] == [{"pending": 1}, {"pending": 0}])
-    assert messages[before:] == [{"pending": 1}, {"pending": 0}]
+    assert host.pending()[before:before + 2] == [1, 2]
+    # waitUntil's promise, then the response's end: it falls to 0 when the promise settled.
+    assert host.pending_until(lambda ps: ps[-1:] == [0])[before:] == [1, 2, 1, 0]
+
+
+def test_wait_until_after_the_response_is_told_before_the_response(host: RunningHost) -> None:
+    for _ in range(20):
+        before = quiet(host)
+        assert host.request("GET", "/api/wait-after").status == 202
+        assert host.pending()[before:before + 1] == [1]
+        # The response's end (1), waitUntil after it (2), the end's turn over (1), settled (0):
+        # the count never fell to 0 between the response and the waitUntil call.
+        counts = host.pending_until(lambda ps, n=before: ps[n:][-1:] == [0] and len(ps) > n + 1)
+        assert counts[before:] == [1, 2, 1, 0]
 
 
 def test_failing_wait_until_work_is_reported_and_the_host_serves_on(host: RunningHost) -> None:
@@ -155,7 +179,7 @@ def test_failing_wait_until_work_is_reported_and_the_host_serves_on(host: Runnin
                                                  for e in exceptions(ms)))
     where = f"api/wait-fails.mjs:{line_of('api/wait-fails.mjs', 'smtp down')}"
     assert {"type": "Error", "message": "smtp down", "where": where} in exceptions(messages)
-    assert messages[-1] == {"pending": 0}
+    assert host.pending_until(lambda ps: ps[-1:] == [0])[-1] == 0
     assert host.request("GET", "/api/node-esm").status == 200
 
 
@@ -218,7 +242,7 @@ def test_sigterm_waits_for_pending_wait_until_work() -> None:
         host.request("GET", "/api/wait?ms=500")
         code, _ = host.stop(signal.SIGTERM)
         assert code == 0
-        assert host.control()[-1] == {"pending": 0}
+        assert host.pending()[-1] == 0
 
 
 @pytest.mark.parametrize(("argv", "message"), [

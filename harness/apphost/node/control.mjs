@@ -2,13 +2,17 @@
 // pipe whose descriptor the platform passes in PGSTAMPEDE_CONTROL_FD.
 //
 //   {"pending": N}                                   the count of work pending after responses
-//                                                    changed (waitUntil promises not settled)
+//                                                    changed: waitUntil promises not settled,
+//                                                    plus each response from its res.end()
+//                                                    until one event-loop turn after it
+//                                                    finished (host.mjs, holdTheEnd)
 //   {"exception": {"type", "message", "where"}}      an unhandled exception ("where" is
 //                                                    "file:line" of the app's own frame, or "")
 //
-// Every line is written synchronously: a {"pending": 1} caused by a waitUntil() call is in the
-// pipe before the response of the request that called it is written, so the platform, which
-// reads the pipe before it freezes an instance, never freezes work it was told about.
+// Every line is written synchronously, and a response's own unit is counted before its bytes
+// are written: when the platform sees a response complete, the count it has read is above 0
+// until the handler's code after res.end() (a waitUntil call there included) has run. It
+// freezes an instance once nothing is in flight and the last count read is 0.
 // Without the variable (a host run by hand) nothing is written.
 
 import { writeSync } from "node:fs";

@@ -141,6 +141,7 @@ class Host {
 
   serve(match, req, res, context, exchange) {
     this.inFlight += 1;
+    this.holdTheEnd(res);
     res.on("close", () => {
       this.inFlight -= 1;
     });
@@ -151,6 +152,28 @@ class Host {
         this.failed(error, res, exchange);
       }
     });
+  }
+
+  /**
+   * A response's end counts as pending work from res.end() until one event-loop turn after
+   * the response finished: the handler's code after res.end() (and its microtasks) runs in
+   * that window, so `res.json(x); waitUntil(p)` has raised the count before it can fall to 0,
+   * and the platform, told {"pending": 1} before the response's bytes left, never freezes the
+   * instance between the response and the waitUntil call (Vercel counts such calls too).
+   */
+  holdTheEnd(res) {
+    const control = this.control;
+    const end = res.end;
+    let held = false;
+    const release = () => setImmediate(() => control.add(-1));
+    res.end = function endHeld(...args) {
+      if (!held) {
+        held = true;
+        control.add(1);
+        res.once("close", release);
+      }
+      return end.apply(this, args);
+    };
   }
 
   failed(error, res, exchange) {
