@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.apphost.node import HOST, host_command
+from harness.apphost.node import HOST, host_command, node_problem, node_version
 from tests.nodehost import RunningHost, first_stdout_line, node_binary, node_host, start_host
 
 APP = Path(__file__).parents[1] / "apps" / "node_host"
@@ -277,3 +277,26 @@ def test_host_command_lists_routes_and_modes() -> None:
     assert command == ["node", str(HOST), "--root", "/app", "--route", "/a=a.js",
                        "--route", "/b/[id]=b.mjs", "--function", "--no-websockets",
                        "--port", "20001"]
+
+
+def test_node_version_and_problem_with_the_machines_node() -> None:
+    version = node_version(node_binary())
+    assert version is not None and version[0] >= 18
+    assert node_problem(node_binary()) is None
+
+
+@pytest.mark.parametrize(("prints", "problem"), [
+    ("v16.20.2", "is Node.js 16.20.2: the Node host needs 18 or newer"),
+    ("hello", "--version does not print a Node.js version"),
+])
+def test_node_problem_names_an_old_or_odd_node(tmp_path: Path, prints: str, problem: str) -> None:
+    fake = tmp_path / "node"
+    fake.write_text(f"#!/bin/sh\necho {prints}\n")
+    fake.chmod(0o755)
+    assert node_problem(str(fake)) == f"{fake} {problem}"
+
+
+def test_node_problem_when_node_is_missing(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-node")
+    assert node_problem(missing) == (
+        f"{missing} not found (install Node.js 18 or newer: make setup does)")

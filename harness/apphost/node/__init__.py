@@ -15,6 +15,9 @@ only names its files and builds its command line; nothing here runs in the harne
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,3 +42,33 @@ def host_command(node: str, root: Path, routes: Mapping[str, str], *, function: 
     if port is not None:
         command += ["--port", str(port)]
     return command
+
+
+def node_version(node: str) -> tuple[int, int, int] | None:
+    """The version ``node --version`` prints; None when it is not found or does not run."""
+    path = shutil.which(node)
+    if path is None:
+        return None
+    try:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
+                              check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)\S*", done.stdout.strip())
+    if done.returncode != 0 or match is None:
+        return None
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def node_problem(node: str) -> str | None:
+    """Why ``node`` cannot run the host (not found, does not run, older than 18); None if it can."""
+    if shutil.which(node) is None:
+        return f"{node} not found (install Node.js {MIN_NODE_MAJOR} or newer: make setup does)"
+    version = node_version(node)
+    if version is None:
+        return f"{node} --version does not print a Node.js version"
+    if version[0] < MIN_NODE_MAJOR:
+        shown = ".".join(map(str, version))
+        return f"{node} is Node.js {shown}: the Node host needs {MIN_NODE_MAJOR} or newer"
+    return None
