@@ -36,7 +36,7 @@ from harness.runtime.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.nodehost import node_binary, npm_app  # noqa: E402
+from tests.nodehost import built_next_app, node_binary, npm_app  # noqa: E402
 
 PLAIN = """\
 const http = require("node:http");
@@ -66,21 +66,12 @@ def programs(skip_next: bool) -> Iterator[Program]:
     yield Program("express-pg", (node, "server.js"), express, "/health",
                   (("DATABASE_URL", "postgresql://app@127.0.0.1:1/app"),))
     if not skip_next:
-        nextjs = built_next_app()
+        nextjs = built_next_app(REPO / "examples" / "nextjs-postgres")
         yield Program("nextjs-postgres (next start)",
                       (node, "node_modules/next/dist/bin/next", "start", "-H", "127.0.0.1"),
                       nextjs, "/api/health",
                       (("DATABASE_URL", "postgresql://app@127.0.0.1:1/app"),
                        ("NEXT_TELEMETRY_DISABLED", "1")))
-
-
-def built_next_app() -> Path:
-    """The Next.js example, installed and built once (kept with the cached copy)."""
-    app = npm_app(REPO / "examples" / "nextjs-postgres")
-    if not (app / ".next" / "BUILD_ID").exists():
-        subprocess.run(["npm", "run", "build"], cwd=app, check=True, capture_output=True,
-                       env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"})
-    return app
 
 
 def accepts(port: int) -> bool:

@@ -201,3 +201,21 @@ def npm_ci(folder: Path) -> None:
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, stdout=out,
                               stderr=subprocess.STDOUT, timeout=NPM_TIMEOUT_S, check=False)
     assert done.returncode == 0, f"npm ci failed in {folder}: {log.read_text()[-2000:]}"
+
+
+def built_next_app(src: Path, timeout: float = NPM_TIMEOUT_S) -> Path:
+    """``npm_app(src)`` with ``npm run build`` (next build) run in it once: the build is kept
+    with the cached copy, so a test session (and the next one) builds at most once."""
+    folder = npm_app(src)
+    with open(folder.parent / f"{src.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".next" / "BUILD_ID").exists():
+            npm = shutil.which("npm")
+            assert npm, "npm is needed (make setup installs Debian's npm)"
+            log = folder / "next-build.log"
+            with open(log, "w") as out:
+                done = subprocess.run([npm, "run", "build"], cwd=folder, stdout=out,
+                                      stderr=subprocess.STDOUT, timeout=timeout, check=False,
+                                      env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"})
+            assert done.returncode == 0, f"next build failed in {folder}: {log.read_text()[-3000:]}"
+    return folder

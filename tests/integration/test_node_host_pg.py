@@ -145,3 +145,30 @@ def test_attach_database_pool_closes_idle_connections_before_the_freeze(
             time.sleep(1.0)  # past the idle timeout: its timer does not run while frozen
             assert idle_connections(cluster) == 1
         os.kill(host.process.pid, signal.SIGCONT)
+
+
+NEXTJS = Path(__file__).parents[2] / "examples" / "nextjs-postgres"
+NEXT_ROUTES = {"/api/orders": "app/api/orders/route.js",
+               "/api/orders/[id]": "app/api/orders/[id]/route.js"}
+
+
+def test_the_nextjs_examples_route_files_run_as_functions(cluster: PostgresCluster) -> None:
+    """The Next.js example's route handlers, loaded as they are (no build) by the host:
+    postgres.js at module scope, waitUntil from @vercel/functions keeping the email alive."""
+    app = npm_app(NEXTJS)
+    with psycopg.connect(cluster.app_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS emails, orders")
+        conn.execute((NEXTJS / "schema.sql").read_text().encode())
+    with node_host(app, NEXT_ROUTES, function=True, env=env(cluster)) as host:
+        order = b'{"customer": "ann", "sku": "SKU-7", "quantity": 2}'
+        reply = host.request("POST", "/api/orders", order, {"Content-Type": "application/json"})
+        assert reply.status == 201, reply.body
+        created = reply.json()["id"]
+        freeze_when_idle(host)
+        assert emails(cluster) == 1  # waitUntil held the freeze until it was written
+        os.kill(host.process.pid, signal.SIGCONT)
+        found = host.request("GET", f"/api/orders/{created}")
+        assert found.json() == {"id": created, "customer": "ann", "sku": "SKU-7", "quantity": 2}
+        assert host.request("GET", "/api/orders/999999").status == 404
+        bad = host.request("POST", "/api/orders", b"{}", {"Content-Type": "application/json"})
+        assert bad.status == 400
