@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import LoadError
+from harness.results.codec import DecodeError, dumps, loads
 
 CONFIG_ENV = "PGSTAMPEDE_LOAD_CONFIG"
 """Environment variable holding the plan itself as JSON."""
@@ -98,13 +98,6 @@ class WeightedRequest:
             return {"headers": headers, "data": self.body.encode()}
         return {"headers": headers}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WeightedRequest:
-        return cls(name=str(data["name"]), method=str(data["method"]), path=str(data["path"]),
-                   weight=float(data["weight"]),
-                   headers=tuple((str(k), str(v)) for k, v in data.get("headers", ())),
-                   body=str(data.get("body", "")))
-
 
 @dataclass(frozen=True)
 class LoadConfig:
@@ -165,44 +158,23 @@ class LoadConfig:
         )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "out_dir": self.out_dir,
-                "stages": [vars(s) for s in self.stages],
-                "think_time_s": list(self.think_time_s),
-                "requests": [vars(r) for r in self.requests],
-                "request_timeout_s": self.request_timeout_s,
-                "request_log": self.request_log,
-                "progress_interval_s": self.progress_interval_s,
-                "locustfile": self.locustfile,
-                "subscribe_duration_s": self.subscribe_duration_s,
-            }
-        )
+        return dumps(self)
 
     @classmethod
-    def from_json(cls, text: str) -> LoadConfig:
-        data: dict[str, Any] = json.loads(text)
-        lo, hi = data["think_time_s"]
-        return cls(
-            out_dir=str(data["out_dir"]),
-            stages=tuple(ShapeStage(**s) for s in data["stages"]),
-            think_time_s=(float(lo), float(hi)),
-            requests=tuple(WeightedRequest.from_dict(r) for r in data["requests"]),
-            request_timeout_s=float(data["request_timeout_s"]),
-            request_log=bool(data["request_log"]),
-            progress_interval_s=float(data["progress_interval_s"]),
-            locustfile=str(data["locustfile"]),
-            subscribe_duration_s=float(data.get("subscribe_duration_s", 10.0)),
-        )
+    def from_json(cls, text: str, source: str = "load plan") -> LoadConfig:
+        """The plan from its JSON (a key left out takes its default); DecodeError naming
+        ``source`` and the field."""
+        return loads(cls, text, source, defaults=True)
 
 
 def load_config_from_env(environ: Mapping[str, str] = os.environ) -> LoadConfig:
     """The plan from ``PGSTAMPEDE_LOAD_CONFIG`` (JSON) or ``PGSTAMPEDE_LOAD_CONFIG_FILE``."""
     try:
         if CONFIG_ENV in environ:
-            return LoadConfig.from_json(environ[CONFIG_ENV])
+            return LoadConfig.from_json(environ[CONFIG_ENV], CONFIG_ENV)
         if CONFIG_FILE_ENV in environ:
-            return LoadConfig.from_json(Path(environ[CONFIG_FILE_ENV]).read_text())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+            path = environ[CONFIG_FILE_ENV]
+            return LoadConfig.from_json(Path(path).read_text(), path)
+    except (OSError, DecodeError) as exc:
         raise LoadError(f"load plan: cannot read it from the environment ({exc})") from exc
     raise LoadError(f"load plan: set {CONFIG_ENV} (JSON) or {CONFIG_FILE_ENV} (path)")
