@@ -13,8 +13,10 @@ variant starts:
   CPU figures survive a worker that dies later;
 - ``PUT /v1/upload/ID/NAME/requests-PID.csv`` — its request log, streamed in chunks to
   ``<out_dir>/requests-NAME-PID.csv`` (where the usual merge reads it);
-- ``POST /v1/done/ID/NAME`` — ``{"host", "cores", "locust_rc", "files"}``: the worker is done
-  with the variant.
+- ``POST /v1/done/ID/NAME`` — ``{"locust_rc", "files"}``: the worker is done with the variant.
+
+Every body is a record of :mod:`harness.load.messages`, through the one codec
+(:mod:`harness.results.codec`): a body that does not hold one is answered 400 naming the field.
 
 Everything is kept in memory under one lock; the server runs in a daemon thread.
 """
@@ -33,6 +35,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.errors import InputError
+from harness.load.messages import (
+    Ack,
+    Beat,
+    CpuSample,
+    DoneReport,
+    PollReply,
+    Refusal,
+    RunOver,
+    VariantOffer,
+    Wait,
+)
+from harness.results.codec import DecodeError, decode, encode
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LOG_RE = re.compile(r"^requests-([0-9]{1,10})\.csv$")
@@ -40,9 +54,6 @@ ALIVE_S = 5.0  # a worker not heard of for this long is gone
 CHUNK_BYTES = 1 << 20
 WORKER_ENV = "PGSTAMPEDE_WORKER_NAME"  # a Locust worker's pgstampede worker name
 WORKERS_FILE = "locust_workers.json"  # the Locust master's per-worker totals (locust_workers)
-
-CpuSample = tuple[float, float, float]  # t, host CPU % (all cores), Locust CPU % (of a core)
-
 
 @dataclass
 class WorkerSeen:
@@ -166,22 +177,21 @@ class Coordinator:
 
     # ---- what workers say (called from the server's threads) -----------------------------
 
-    def poll(self, name: str, host: str, cores: int, address: str = "") -> dict[str, Any]:
+    def poll(self, name: str, host: str, cores: int, address: str = "") -> PollReply:
         with self.lock:
             seen = self.workers.setdefault(name, WorkerSeen(name=name))
             seen.host, seen.cores, seen.last_heard = host, cores, self.clock()
             seen.address = address
             seen.variant = None
             if self.finished:
-                return {"state": "done"}
+                return RunOver()
             offer = self.offer
             if offer is None or name in offer.taken or len(offer.taken) >= offer.wanted:
-                return {"state": "wait"}
+                return Wait()
             offer.taken[name] = WorkerOutcome(name=name, host=host, address=address,
                                               cores=cores, last_heard=time.time())
             seen.variant = offer.id
-            return {"state": "variant", "id": offer.id, "locust_port": offer.locust_port,
-                    "plan": offer.plan}
+            return VariantOffer(id=offer.id, locust_port=offer.locust_port, plan=offer.plan)
 
     def _outcome(self, offer_id: int, name: str) -> WorkerOutcome | None:
         """The worker's outcome in a known variant; also marks it heard of (under lock)."""
@@ -217,15 +227,14 @@ class Coordinator:
             outcome.logs.append(path.name)
             return path
 
-    def done(self, offer_id: int, name: str, info: dict[str, Any]) -> bool:
+    def done(self, offer_id: int, name: str, report: DoneReport) -> bool:
         with self.lock:
             outcome = self._outcome(offer_id, name)
             if outcome is None:
                 return False
             outcome.done = True
             outcome.last_heard = time.time()
-            rc = info.get("locust_rc")
-            outcome.locust_rc = int(rc) if isinstance(rc, int) else None
+            outcome.locust_rc = report.locust_rc
             seen = self.workers.get(name)
             if seen is not None:
                 seen.variant = None
@@ -245,8 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return None
 
-    def _reply(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
+    def _reply(self, status: int, body: PollReply | Ack | Refusal) -> None:
+        data = json.dumps(encode(body)).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -268,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(urlsplit(self.path).query)
         name = (query.get("worker") or [""])[0]
         if self._parts() != ["v1", "poll"] or not NAME_RE.match(name):
-            self._reply(404, {"error": "GET /v1/poll?worker=NAME"})
+            self._reply(404, Refusal("GET /v1/poll?worker=NAME"))
             return
         cores = (query.get("cores") or ["0"])[0]
         host = (query.get("host") or [""])[0][:255]
@@ -278,24 +287,21 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         parts = self._parts()
         ids = self._ids(parts)
+        if ids is None or parts[1] not in ("beat", "done"):
+            self._reply(400, Refusal("POST /v1/beat|done/ID/NAME with a JSON object"))
+            return
+        coordinator, source = self.server.coordinator, f"{parts[1]} of worker {ids[1]}"
         try:
             body = json.loads(self._body() or b"{}")
-        except ValueError:
-            body = None
-        if ids is None or not isinstance(body, dict) or parts[1] not in ("beat", "done"):
-            self._reply(400, {"error": "POST /v1/beat|done/ID/NAME with a JSON object"})
+            if parts[1] == "done":
+                ok = coordinator.done(*ids, decode(DoneReport, body, source, defaults=True))
+            else:
+                cpu = decode(Beat, body, source, defaults=True).cpu
+                ok = coordinator.beat(*ids, list(cpu))
+        except (ValueError, DecodeError) as exc:
+            self._reply(400, Refusal(str(exc)))
             return
-        coordinator = self.server.coordinator
-        if parts[1] == "done":
-            ok = coordinator.done(*ids, body)
-        else:
-            try:
-                cpu = [(float(t), float(h), float(lc)) for t, h, lc in body.get("cpu", [])]
-            except (TypeError, ValueError):
-                self._reply(400, {"error": "cpu: expected [[t, host %, locust %], ...]"})
-                return
-            ok = coordinator.beat(*ids, cpu)
-        self._reply(200 if ok else 410, {"ok": ok})
+        self._reply(200 if ok else 410, Ack(ok))
 
     def do_PUT(self) -> None:  # noqa: N802 - the stdlib's name
         parts = self._parts()
@@ -306,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
             path = self.server.coordinator.log_path(*ids, parts[4])
         if path is None:
             self.rfile.read(length)
-            self._reply(410, {"error": "unknown variant, worker or file name"})
+            self._reply(410, Refusal("unknown variant, worker or file name"))
             return
         with path.open("wb") as f:
             while length > 0:
@@ -315,4 +321,4 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 f.write(chunk)
                 length -= len(chunk)
-        self._reply(200 if length == 0 else 400, {"ok": length == 0})
+        self._reply(200 if length == 0 else 400, Ack(length == 0))

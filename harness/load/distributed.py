@@ -21,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -40,6 +40,7 @@ from harness.load.runner import (
     run_locust,
 )
 from harness.load.worker_stats import WorkerRecord, lost_problem, worker_record, workers_frame
+from harness.results.codec import dumps, encode
 from harness.runtime.loopback import is_loopback
 from harness.scenario import Variant
 
@@ -83,7 +84,7 @@ class DistributedRunner:
         self._check_reachable(host)
         await self._wait_for_workers()
         out_dir.mkdir(parents=True, exist_ok=True)
-        plan = json.loads(LoadConfig.from_spec(load, out_dir=out_dir).to_json())
+        plan = encode(LoadConfig.from_spec(load, out_dir=out_dir))
         offer = self.coordinator.open_offer(plan, self.bind_port + 1, out_dir, self.workers)
         master = MasterSettings(workers=self.workers, bind_host=self.bind_host,
                                 port=self.bind_port + 1, max_wait_s=self.wait_s)
@@ -153,14 +154,8 @@ class DistributedRunner:
             outcomes: list[WorkerOutcome] = list(offer.taken.values())
         records = tuple(worker_record(o, [t for t in locust if t.get("worker") == o.name],
                                       out_dir, window) for o in outcomes)
-        rows = [_jsonable(asdict(r)) for r in records]
-        (out_dir / RECORDS_FILE).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        (out_dir / RECORDS_FILE).write_text(dumps(records, indent=1), encoding="utf-8")
         return records
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in row.items()}
 
 
 def _json_rows(path: Path) -> list[dict[str, Any]]:

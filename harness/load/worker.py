@@ -32,9 +32,11 @@ import psutil
 
 from harness.errors import LoadError
 from harness.load.config import LoadConfig
-from harness.load.coordinator import WORKER_ENV, CpuSample
+from harness.load.coordinator import WORKER_ENV
+from harness.load.messages import Beat, CpuSample, DoneReport, PollReply, RunOver, VariantOffer
 from harness.load.request_log import FILE_GLOB
 from harness.load.runner import CONFIG_FILE, locust_env, locustfiles
+from harness.results.codec import decode, encode
 from harness.runtime.tether import tethered
 
 POLL_S = 0.5
@@ -148,7 +150,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _beat(client: MasterClient, name: str, offer_id: int, sample: CpuSample | None) -> None:
     """One beat; a master that does not answer now is asked again at the next one."""
     try:
-        client.post("beat", offer_id, name, {"cpu": [list(sample)] if sample else []})
+        client.post("beat", offer_id, name, encode(Beat(cpu=(sample,) if sample else ())))
     except (OSError, ValueError, http.client.HTTPException):
         return
 
@@ -161,14 +163,18 @@ def _tail(path: Path, lines: int = 20) -> str:
         return f"(no {path.name})"
 
 
-def run_variant(client: MasterClient, options: WorkerOptions, offer: dict[str, Any],
+def run_variant(client: MasterClient, options: WorkerOptions, reply: dict[str, Any],
                 say: Callable[[str], None]) -> None:
-    """One variant: Locust worker, beats with CPU samples, then logs and done."""
-    offer_id = int(offer["id"])
+    """One variant (``reply``: the master's :class:`VariantOffer`): Locust worker, beats
+    with CPU samples, then logs and done."""
+    source = f"the master at {options.master_host}:{options.master_port}"
+    offer = decode(VariantOffer, reply, source, defaults=True)
+    offer_id = offer.id
     workdir = Path(tempfile.mkdtemp(prefix="pgstampede-worker-"))
     try:
-        plan = LoadConfig.from_json(json.dumps({**offer["plan"], "out_dir": str(workdir)}))
-        proc = _start_locust(plan, workdir, options, int(offer["locust_port"]))
+        plan = decode(LoadConfig, {**offer.plan, "out_dir": str(workdir)},
+                      f"{source}: plan", defaults=True)
+        proc = _start_locust(plan, workdir, options, offer.locust_port)
         say(f"variant {offer_id}: Locust worker {proc.pid} for {plan.duration_s:g}s")
         sampler = CpuSampler(proc.pid)
         deadline = time.monotonic() + plan.duration_s + GRACE_S
@@ -183,7 +189,7 @@ def run_variant(client: MasterClient, options: WorkerOptions, offer: dict[str, A
         for path in logs:
             client.upload(offer_id, options.name, path)
         client.post("done", offer_id, options.name,
-                    {"locust_rc": proc.returncode, "files": len(logs)})
+                    encode(DoneReport(locust_rc=proc.returncode, files=len(logs))))
         say(f"variant {offer_id}: done (Locust exit {proc.returncode}, {len(logs)} log(s))")
         if proc.returncode:
             say(_tail(workdir / "locust.log"))
@@ -221,10 +227,11 @@ def _serve(options: WorkerOptions, say: Callable[[str], None]) -> int:
             time.sleep(POLL_S)
             continue
         heard = time.monotonic()
-        state = reply.get("state")
-        if state == "variant":
+        message: PollReply = decode(PollReply, reply, f"the master at {options.master_host}:"
+                                    f"{options.master_port}", defaults=True)
+        if isinstance(message, VariantOffer):
             run_variant(client, options, reply, say)
-        elif state == "done" and not options.keep_going:
+        elif isinstance(message, RunOver) and not options.keep_going:
             say(f"worker {options.name}: the run is over")
             return 0
         else:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.load.coordinator import CpuSample, WorkerOutcome
+from harness.load.coordinator import WorkerOutcome
+from harness.load.messages import CpuSample
 from harness.results.frames import coerce_frame, empty_frame
 from harness.results.saturation import busy_percent, saturated
 

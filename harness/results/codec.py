@@ -62,11 +62,18 @@ def dumps(value: Any, **options: Any) -> str:
     return json.dumps(encode(value), allow_nan=False, **options)
 
 
+@typing.overload
 def decode(cls: type[T], data: object, source: str, where: str = "", *,
-           defaults: bool = False) -> T:
-    """``data`` as a ``cls`` record; DecodeError (exit 3) naming ``source`` and the field.
-    ``defaults``: a missing key takes its field's default instead of being an error."""
-    return typing.cast(T, _Reader(source, defaults).value(cls, data, where))
+           defaults: bool = False) -> T: ...
+@typing.overload
+def decode(cls: object, data: object, source: str, where: str = "", *,
+           defaults: bool = False) -> Any: ...
+def decode(cls: object, data: object, source: str, where: str = "", *,
+           defaults: bool = False) -> Any:
+    """``data`` as a ``cls`` record (or a union of records, tried in order); DecodeError
+    (exit 3) naming ``source`` and the field. ``defaults``: a missing key takes its field's
+    default instead of being an error."""
+    return _Reader(source, defaults).value(cls, data, where)
 
 
 def loads(cls: type[T], text: str | bytes, source: str, *, defaults: bool = False) -> T:
