@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 from rich.console import Console
 
 from harness.errors import HarnessError, InputError
+from harness.results import metric_names as M
 
 if TYPE_CHECKING:
     from harness.load.distributed import DistributedRunner
@@ -129,14 +130,14 @@ def cmd_worker(args: argparse.Namespace, console: Console) -> int:
 def warn_saturation(summary: Summary, console: Console) -> None:
     """Say so when the load generator itself was the bottleneck."""
     for name, variant in summary.variants.items():
-        if variant.metrics.get("load.saturated"):
+        if variant.metrics.get(M.LOAD_SATURATED):
             console.print(f"[yellow]warning:[/] {name}: Locust ran above 90% of a core for more "
                           "than 10% of the run (running, or waiting for a CPU); its latencies are "
                           "inflated and its RPS capped. Use \\[load] processes = -1, fewer "
                           "users, or a bigger machine.")
-        if variant.metrics.get("load.workers.saturated"):
+        if variant.metrics.get(M.LOAD_WORKERS_SATURATED):
             console.print(f"[yellow]warning:[/] {name}: the Locust of "
-                          f"{variant.metrics['load.workers.saturated']} worker host(s) ran above "
+                          f"{variant.metrics[M.LOAD_WORKERS_SATURATED]} worker host(s) ran above "
                           "90% of a core for more than 10% of the run (see locust/workers.json); "
                           "the latencies are inflated: start more workers")
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.collect.pg_log import parse_timestamp
+from harness.results import metric_names as M
 
 COLUMNS = ("t", "event", "message")
 
@@ -113,4 +114,4 @@ class PoolerLogCollector:
         return {"pooler_log": frame.astype({"t": "float64", "event": "str", "message": "str"})}
 
     def latest(self) -> dict[str, float]:
-        return {"pooler.refused": float(sum(e.event == "refused" for e in self._events))}
+        return {M.POOLER_REFUSED: float(sum(e.event == "refused" for e in self._events))}
