@@ -42,7 +42,7 @@ from harness.load.runner import (
 from harness.load.worker_stats import WorkerRecord, lost_problem, worker_record, workers_frame
 from harness.results.codec import dumps, encode
 from harness.runtime.loopback import is_loopback
-from harness.scenario import Variant
+from harness.scenario import ExternalSpec, Variant
 
 RECORDS_FILE = "workers.json"
 POLL_S = 0.2
@@ -113,10 +113,10 @@ class DistributedRunner:
         if is_loopback(self.bind_host):
             return
         for v in variants:
-            if v.target != "external":
+            if not isinstance(v.target, ExternalSpec):
                 raise InputError(
                     f"--workers with --bind {self.bind_host}: variant '{v.name}' has a "
-                    f"{v.target} target, which the harness starts on 127.0.0.1 where workers "
+                    f"{v.target.kind} target, which the harness starts on 127.0.0.1 where workers "
                     "on other machines cannot reach it; use an external target "
                     "(docs/distributed.md)")
 

@@ -23,7 +23,7 @@ from harness.errors import InputError
 from harness.load.distributed import DistributedRunner
 from harness.results.redact import redact_text
 from harness.runtime.loopback import check_local_address, dsn_host, is_loopback
-from harness.scenario import Scenario
+from harness.scenario import ExternalSpec, Scenario
 from harness.services.registry import check_supported
 
 
@@ -54,9 +54,9 @@ def check_reachable(scenario: Scenario, only: tuple[str, ...] | None) -> None:
     import psycopg
 
     for v in scenario.variants:
-        if v.target != "external" or (only and v.name not in only):
+        ext = v.target
+        if not isinstance(ext, ExternalSpec) or (only and v.name not in only):
             continue
-        ext = v.external
         parts = urlsplit(ext.url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
@@ -91,9 +91,9 @@ def check_loopback(scenario: Scenario, allow_remote: bool,
         check_local_address(address, "--allow-address")
     allowed = {str(ipaddress.ip_address(a.strip("[]"))) for a in local_addresses}
     for v in scenario.variants:
-        if v.target != "external":
+        ext = v.target
+        if not isinstance(ext, ExternalSpec):
             continue
-        ext = v.external
         checks = [("url", urlsplit(ext.url).hostname or ""), ("watch_dsn", dsn_host(ext.watch_dsn))]
         if ext.pgbouncer_admin_dsn:
             checks.append(("pgbouncer_admin_dsn", dsn_host(ext.pgbouncer_admin_dsn)))

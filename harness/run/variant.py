@@ -35,7 +35,7 @@ from harness.run.plan import RunItem
 from harness.run.progress import Progress
 from harness.run.realtime import read_published
 from harness.run.seams import Seams
-from harness.scenario import LoadSpec, Scenario, Variant
+from harness.scenario import ExternalSpec, LoadSpec, Scenario, Variant
 from harness.services.bring_up import Services, Where, bring_up, durability, watch_external
 from harness.services.faults import inject
 
@@ -50,13 +50,6 @@ def stage_windows(load_start: float, scenario: Scenario) -> tuple[Stage, ...]:
                          spawn_rate=stage.spawn_rate))
         t += stage.duration_s
     return tuple(out)
-
-
-def background_delay_s(variant: Variant) -> float:
-    """How long a variant's target waits before its background work."""
-    if variant.target == "serverless":
-        return variant.serverless.background_delay_s
-    return variant.persistent.background_delay_s
 
 
 async def shape_start(locust_dir: Path, fallback: float, timeout_s: float = 60.0) -> float:
@@ -106,7 +99,7 @@ class VariantRunner:
         self.dir = folder.path / item.dirname
         self.where = Where(workdir=self.dir, pid_dir=folder.pid_dir, keep=keep)
         self.draft = _Draft(max_connections=self.variant.database.max_connections,
-                            observes_server_log=self.variant.target != "external")
+                            observes_server_log=not isinstance(self.variant.target, ExternalSpec))
         self.live = Live(scenario, progress)
 
     def record(self) -> VariantRecord:
@@ -115,9 +108,9 @@ class VariantRunner:
         health = d.sampler.health_records() if d.sampler is not None else ()
         return VariantRecord(
             name=self.variant.name, repeat=self.item.repeat, dir=self.item.dirname,
-            status=d.status, error=d.error, target=self.variant.target,
-            pooler=self.variant.pooler, max_connections=d.max_connections,
-            background_delay_s=background_delay_s(self.variant),
+            status=d.status, error=d.error, target=self.variant.target.kind,
+            pooler=self.variant.pooler.kind, max_connections=d.max_connections,
+            background_delay_s=self.variant.background_delay_s,
             observes_server_log=d.observes_server_log,
             collect_interval_s=self.scenario.collect_interval_s, load_start=d.load_start,
             load_end=d.load_end, stages=d.stages, config=self.variant.target_config(),
@@ -134,8 +127,8 @@ class VariantRunner:
     async def execute(self) -> None:
         try:
             with contextlib.ExitStack() as stack:
-                if self.variant.target == "external":
-                    services = watch_external(self.variant)
+                if isinstance(self.variant.target, ExternalSpec):
+                    services = watch_external(self.variant.target)
                     self.draft.observes_server_log = False
                 else:
                     services = bring_up(self.seams.runtime, self.variant, self.where, stack)
@@ -210,7 +203,7 @@ class VariantRunner:
     async def _drain_background(self) -> None:
         """Give scheduled background work its delay (+1 s) to finish before reading it."""
         if any(r.name == "background" for r in self.variant.requests):
-            await asyncio.sleep(background_delay_s(self.variant) + BACKGROUND_MARGIN_S)
+            await asyncio.sleep(self.variant.background_delay_s + BACKGROUND_MARGIN_S)
 
     def _persist(self, sampler: Sampler, locust_dir: Path) -> None:
         frames = dict(sampler.frames())

@@ -1,4 +1,10 @@
-"""The scenario as frozen records: load, database, targets, pooler, variants, faults."""
+"""The scenario as frozen records: load, database, targets, pooler, variants, faults.
+
+A variant's target is one of :data:`TargetSpec` (``PersistentSpec``, ``ServerlessSpec``,
+``ExternalSpec``) and its pooler one of :data:`PoolerSpec` (``NoPooler``, ``PgBouncerSpec``,
+``PgpoolSpec``): code dispatches on their type; ``kind`` is the name a scenario file and the
+run folder use (``target = "serverless"``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.errors import InputError
 from harness.results.check_spec import CheckSpec
@@ -34,8 +40,6 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "publish": ("POST", "/publish"),
     "events": ("GET", "/events"),
 }
-TARGETS = ("persistent", "serverless", "external")
-POOLERS = ("none", "pgbouncer", "pgpool")
 PGBOUNCER_IMAGES = ("bookworm", "trixie")  # [pooler.pgbouncer] image
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
@@ -98,6 +102,9 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class PersistentSpec:
+    """``[target.persistent]``: one long-running server with a pool."""
+
+    kind: ClassVar[str] = "persistent"
     pool_min: int = opt("pool_min", int_field(0), 2)
     pool_max: int = opt("pool_max", int_field(1), 20)
     prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
@@ -109,6 +116,9 @@ class PersistentSpec:
 
 @dataclass(frozen=True)
 class ServerlessSpec:
+    """``[target.serverless]``: instances on the platform emulator."""
+
+    kind: ClassVar[str] = "serverless"
     max_instances: int = opt("max_instances", int_field(1), 1000)
     instance_concurrency: int = opt("instance_concurrency", int_field(1), 1)
     idle_timeout_s: float = opt("idle_timeout", duration_field, 30.0)
@@ -135,7 +145,17 @@ class ServerlessSpec:
 
 
 @dataclass(frozen=True)
+class NoPooler:
+    """``pooler = "none"``: the target connects to PostgreSQL directly."""
+
+    kind: ClassVar[str] = "none"
+
+
+@dataclass(frozen=True)
 class PgBouncerSpec:
+    """``[pooler.pgbouncer]``."""
+
+    kind: ClassVar[str] = "pgbouncer"
     pool_mode: str = opt("pool_mode", choice_field("transaction", "session", "statement"),
                          "transaction")
     pool_size: int = opt("pool_size", int_field(1), 20)
@@ -154,6 +174,7 @@ class PgBouncerSpec:
 class PgpoolSpec:
     """pgpool-II in connection-pooling mode (``[pooler.pgpool]``); 0 s = never."""
 
+    kind: ClassVar[str] = "pgpool"
     num_init_children: int = opt("num_init_children", int_field(1, 10_000), 32)
     max_pool: int = opt("max_pool", int_field(1, 1_000), 4)
     child_life_time_s: float = opt("child_life_time", duration_field, 300.0)
@@ -163,10 +184,22 @@ class PgpoolSpec:
 
 @dataclass(frozen=True)
 class ExternalSpec:
+    """``target = "external"``: an application already running, whose database is watched."""
+
+    kind: ClassVar[str] = "external"
     url: str = opt("url", text_field, "")
     watch_dsn: str = opt("watch_dsn", text_field, "")
     pgbouncer_admin_dsn: str = opt("pgbouncer_admin_dsn", text_field, "")
 
+
+TargetSpec = PersistentSpec | ServerlessSpec | ExternalSpec
+PoolerSpec = NoPooler | PgBouncerSpec | PgpoolSpec
+TARGET_SPECS: dict[str, type[TargetSpec]] = {
+    cls.kind: cls for cls in (PersistentSpec, ServerlessSpec, ExternalSpec)}
+POOLER_SPECS: dict[str, type[PoolerSpec]] = {
+    cls.kind: cls for cls in (NoPooler, PgBouncerSpec, PgpoolSpec)}
+TARGETS = tuple(TARGET_SPECS)
+POOLERS = tuple(POOLER_SPECS)
 
 APP_KINDS = ("asgi", "wsgi")
 
@@ -195,31 +228,30 @@ class AppSpec:
 @dataclass(frozen=True)
 class Variant:
     name: str
-    target: str
-    pooler: str
+    target: TargetSpec
+    pooler: PoolerSpec
     database: DatabaseSpec
-    persistent: PersistentSpec
-    serverless: ServerlessSpec
-    pgbouncer: PgBouncerSpec
-    external: ExternalSpec
     requests: tuple[RequestSpec, ...] = ()
     app: AppSpec | None = None  # None: the built-in target (or external)
-    pgpool: PgpoolSpec = PgpoolSpec()
     host: HostSpec = HostSpec()
+
+    @property
+    def background_delay_s(self) -> float:
+        """How long the target waits before its background work (0 for an external one)."""
+        return 0.0 if isinstance(self.target, ExternalSpec) else self.target.background_delay_s
+
+    @property
+    def prepared_statement_fix(self) -> bool:
+        """``prepared_statement_fix`` of the harness's target (False for an external one)."""
+        return not isinstance(self.target, ExternalSpec) and self.target.prepared_statement_fix
 
     def target_config(self) -> dict[str, Any]:
         """The settings of this variant's target and pooler, as run (for the manifest)."""
-        out: dict[str, Any] = {"target": self.target, "pooler": self.pooler,
-                               "max_connections": self.database.max_connections}
-        sections: dict[str, PersistentSpec | ServerlessSpec | ExternalSpec] = {
-            "persistent": self.persistent, "serverless": self.serverless,
-            "external": self.external}
-        section = sections[self.target]
-        out[self.target] = dataclasses.asdict(section)
-        if self.pooler == "pgbouncer":
-            out["pgbouncer"] = dataclasses.asdict(self.pgbouncer)
-        if self.pooler == "pgpool":
-            out["pgpool"] = dataclasses.asdict(self.pgpool)
+        out: dict[str, Any] = {"target": self.target.kind, "pooler": self.pooler.kind,
+                               "max_connections": self.database.max_connections,
+                               self.target.kind: dataclasses.asdict(self.target)}
+        if not isinstance(self.pooler, NoPooler):
+            out[self.pooler.kind] = dataclasses.asdict(self.pooler)
         if self.app is not None:
             out["app"] = {**dataclasses.asdict(self.app), "env": dict(self.app.env)}
         if self.host.pin:
@@ -253,13 +285,13 @@ class FaultSpec:
 
 def fault_fits(kind: str, variant: Variant) -> str | None:
     """None when fault ``kind`` can hit ``variant``; else why not."""
-    if variant.target == "external" and kind != "terminate_backends":
+    if isinstance(variant.target, ExternalSpec) and kind != "terminate_backends":
         return "an external target only supports terminate_backends"
-    if kind == "restart_pgbouncer" and variant.pooler != "pgbouncer":
+    if kind == "restart_pgbouncer" and not isinstance(variant.pooler, PgBouncerSpec):
         return "needs pooler = \"pgbouncer\""
-    if kind == "kill_instances" and variant.target != "serverless":
+    if kind == "kill_instances" and not isinstance(variant.target, ServerlessSpec):
         return "needs target = \"serverless\""
-    if kind == "freeze_target" and variant.target != "persistent":
+    if kind == "freeze_target" and not isinstance(variant.target, PersistentSpec):
         return "needs target = \"persistent\""
     return None
 

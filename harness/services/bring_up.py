@@ -22,7 +22,7 @@ from harness.results.redact import redact_text
 from harness.runtime.pgpool import PgpoolSettings
 from harness.runtime.pinning import CoreSplit, available_cores, split_cores
 from harness.runtime.postgres import DURABILITY_OFF
-from harness.scenario import Variant
+from harness.scenario import ExternalSpec, NoPooler, PgBouncerSpec, PgpoolSpec, Variant
 from harness.services.faults import FaultTargets
 from harness.services.runtimes import Runtime
 from harness.services.target import RunningTarget, TargetContext
@@ -70,23 +70,13 @@ def bring_up(runtime: Runtime, variant: Variant, where: Where,
                         versions={"postgresql": pg.version},
                         max_connections=variant.database.max_connections)
     faults = FaultTargets(monitor_dsn=pg.monitor_dsn, postgres=pg)
-    dsn = pg.app_dsn
-    if variant.pooler == "pgbouncer":
-        spec = variant.pgbouncer
-        pooler = stack.enter_context(runtime.pgbouncer(
-            upstream_port=pg.port, log_path=logs / "pgbouncer.log", pool_mode=spec.pool_mode,
-            pool_size=spec.pool_size, max_client_conn=spec.max_client_conn,
-            query_wait_timeout_s=spec.query_wait_timeout_s, pid_dir=where.pid_dir,
-            idle_timeouts_s=(spec.client_idle_timeout_s, spec.server_idle_timeout_s),
-            image=spec.image))
-        services.versions["pgbouncer"] = pooler.version
-        services.roles["pgbouncer"] = pooler.pids
-        services.pooler_admin_dsn = pooler.admin_dsn
-        services.pooler_collectors.append(PoolerLogCollector(logs / "pgbouncer.log"))
-        faults.pgbouncer = pooler
-        dsn = pooler.app_dsn
-    if variant.pooler == "pgpool":
-        dsn = _bring_up_pgpool(runtime, variant, where, stack, pg.port, services)
+    match variant.pooler:
+        case PgBouncerSpec() as spec:
+            dsn = _bring_up_pgbouncer(runtime, spec, where, stack, pg.port, services, faults)
+        case PgpoolSpec() as spec:
+            dsn = _bring_up_pgpool(runtime, spec, where, stack, pg.port, services)
+        case NoPooler():
+            dsn = pg.app_dsn
     target = stack.enter_context(runtime.target(TargetContext(
         variant=variant, dsn=dsn, logs=logs, workdir=where.workdir, pid_dir=where.pid_dir,
         direct_dsn=pg.app_dsn, monitor_dsn=pg.monitor_dsn)))
@@ -101,10 +91,29 @@ def bring_up(runtime: Runtime, variant: Variant, where: Where,
     return services
 
 
-def _bring_up_pgpool(runtime: Runtime, variant: Variant, where: Where,
+def _bring_up_pgbouncer(runtime: Runtime, spec: PgBouncerSpec, where: Where,
+                        stack: contextlib.ExitStack, upstream_port: int, services: Services,
+                        faults: FaultTargets) -> str:
+    """PgBouncer on ``stack``; its collectors, version and admin DSN on ``services``; its
+    app DSN."""
+    log_path = where.logs / "pgbouncer.log"
+    pooler = stack.enter_context(runtime.pgbouncer(
+        upstream_port=upstream_port, log_path=log_path, pool_mode=spec.pool_mode,
+        pool_size=spec.pool_size, max_client_conn=spec.max_client_conn,
+        query_wait_timeout_s=spec.query_wait_timeout_s, pid_dir=where.pid_dir,
+        idle_timeouts_s=(spec.client_idle_timeout_s, spec.server_idle_timeout_s),
+        image=spec.image))
+    services.versions["pgbouncer"] = pooler.version
+    services.roles["pgbouncer"] = pooler.pids
+    services.pooler_admin_dsn = pooler.admin_dsn
+    services.pooler_collectors.append(PoolerLogCollector(log_path))
+    faults.pgbouncer = pooler
+    return pooler.app_dsn
+
+
+def _bring_up_pgpool(runtime: Runtime, spec: PgpoolSpec, where: Where,
                      stack: contextlib.ExitStack, upstream_port: int, services: Services) -> str:
     """pgpool-II on ``stack``; its collector and version on ``services``; its app DSN."""
-    spec = variant.pgpool
     settings = PgpoolSettings(
         num_init_children=spec.num_init_children, max_pool=spec.max_pool,
         child_life_time_s=round(spec.child_life_time_s),
@@ -120,9 +129,8 @@ def _bring_up_pgpool(runtime: Runtime, variant: Variant, where: Where,
     return pooler.app_dsn
 
 
-def watch_external(variant: Variant) -> Services:
+def watch_external(ext: ExternalSpec) -> Services:
     """An application the harness did not start: only watch its database."""
-    ext = variant.external
     return Services(monitor_dsn=ext.watch_dsn, roles={}, pg_log=None, owns_database=False,
                     pooler_admin_dsn=ext.pgbouncer_admin_dsn or None,
                     target=RunningTarget(url=ext.url.rstrip("/")),

@@ -31,6 +31,7 @@ from harness.runtime.docker_container import ContainerSpec, ServiceContainer
 from harness.runtime.docker_engine import LABEL_ROLE, LABEL_RUN, remove_labelled
 from harness.runtime.managed import ManagedProcess, http_ok, remove_tempdir, service_tempdir
 from harness.runtime.ports import LOOPBACK, free_port
+from harness.scenario import PersistentSpec, ServerlessSpec
 from harness.services.persistent import builtin_env
 from harness.services.serverless import keep_platform_stats, platform_config, serverless_info
 from harness.services.target import RunningTarget, TargetContext, target_env
@@ -125,8 +126,10 @@ class DockerRuntime(DockerServices):
         if ctx.variant.app is not None:
             raise InputError("--runtime docker: a scenario with [app] runs on the process "
                              "runtime only (use --runtime process)")
-        if ctx.variant.target == "persistent":
-            return persistent_container(ctx, self)
-        if ctx.variant.target == "serverless":
-            return serverless_containers(ctx, self)
-        raise InputError(f"--runtime docker: target {ctx.variant.target!r} is not supported")
+        match ctx.variant.target:
+            case PersistentSpec():
+                return persistent_container(ctx, self)
+            case ServerlessSpec():
+                return serverless_containers(ctx, self)
+        raise InputError(f"--runtime docker: target {ctx.variant.target.kind!r} is not "
+                         "supported")

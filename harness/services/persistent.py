@@ -17,7 +17,7 @@ from harness.app.server import AppServer, app_server
 from harness.errors import AppError, ServiceError
 from harness.runtime.managed import ManagedProcess
 from harness.runtime.ports import LOOPBACK, free_port
-from harness.scenario.records import AppSpec
+from harness.scenario import AppSpec, PersistentSpec, PgBouncerSpec
 from harness.services.target import RunningTarget, TargetContext, target_env
 
 
@@ -28,9 +28,17 @@ def persistent_target(ctx: TargetContext) -> contextlib.AbstractContextManager[R
     return builtin_persistent_target(ctx)
 
 
+def persistent_spec(ctx: TargetContext) -> PersistentSpec:
+    """The variant's persistent target (ValueError for another kind)."""
+    spec = ctx.variant.target
+    if not isinstance(spec, PersistentSpec):
+        raise ValueError(f"variant {ctx.variant.name}: a {spec.kind} target, not persistent")
+    return spec
+
+
 def builtin_env(ctx: TargetContext) -> dict[str, str]:
     """The built-in persistent server's settings (``targets/shared/settings.py``)."""
-    spec = ctx.variant.persistent
+    spec = persistent_spec(ctx)
     return target_env(ctx, {
         "PGSTAMPEDE_POOL_MIN": str(spec.pool_min),
         "PGSTAMPEDE_POOL_MAX": str(spec.pool_max),
@@ -45,7 +53,7 @@ def builtin_persistent_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     """uvicorn (``workers`` processes) serving the Starlette app with an asyncpg pool."""
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "targets.persistent.app:app", "--host", LOOPBACK,
-            "--port", str(port), "--workers", str(ctx.variant.persistent.workers),
+            "--port", str(port), "--workers", str(persistent_spec(ctx).workers),
             "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2"]
     url = f"http://{LOOPBACK}:{port}"
     with ManagedProcess(name="target", argv=argv, env=builtin_env(ctx),
@@ -60,7 +68,7 @@ def persistent_app_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     """Database prepared, then the app under uvicorn; stopped (lifespan shutdown) on exit."""
     app = ctx.variant.app
     assert app is not None
-    workers = ctx.variant.persistent.workers
+    workers = persistent_spec(ctx).workers
     prepare_database(app, ctx.direct_dsn or ctx.dsn, ctx.logs)
     env = process_env(app, os.environ, app_environment(app, ctx.dsn))
     server = app_server(app, env, say=ctx.say)
@@ -93,5 +101,5 @@ def _info(app: AppSpec, server: AppServer, workers: int, ctx: TargetContext
           ) -> dict[str, object]:
     return {"app": app.entry, "kind": app.kind, "workers": workers,
             "dsn_env": list(app.dsn_env),
-            "dsn_via": "pgbouncer" if ctx.variant.pooler == "pgbouncer" else "direct",
+            "dsn_via": "pgbouncer" if isinstance(ctx.variant.pooler, PgBouncerSpec) else "direct",
             **server.describe()}

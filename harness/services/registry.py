@@ -11,7 +11,7 @@ from harness.runtime.pgbouncer import (
     pgbouncer_version,
     tracks_prepared_statements,
 )
-from harness.scenario import Scenario, Variant
+from harness.scenario import PgBouncerSpec, PgpoolSpec, Scenario, ServerlessSpec, Variant
 from harness.services.runtimes import ProcessRuntime, Runtime
 
 
@@ -61,9 +61,10 @@ def check_pooler_images(name: str, variants: Sequence[Variant]) -> None:
     must be built from this checkout. The process runtime runs this machine's pgbouncer,
     which must then be 1.21 or later (prepared statements in transaction mode). InputError
     (one line) otherwise."""
-    trixie = [v.name for v in variants if v.pooler == "pgbouncer" and v.pgbouncer.image == "trixie"]
+    trixie = [v.name for v in variants
+              if isinstance(v.pooler, PgBouncerSpec) and v.pooler.image == "trixie"]
     if name == "docker":
-        roles = {"pgpool" for v in variants if v.pooler == "pgpool"}
+        roles = {"pgpool" for v in variants if isinstance(v.pooler, PgpoolSpec)}
         if trixie or roles:
             from harness.runtime.docker import check_images
 
@@ -91,14 +92,16 @@ def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = 
                 raise InputError(f"--runtime {name}: variant {variant.name} runs your [app], "
                                  "which only the process runtime does (use --runtime process)")
     for variant in variants:
-        if (name in RUNTIMES and name not in RUNS_QUEUE_WORKER and variant.target == "serverless"
-                and variant.serverless.background == "queue"):
+        target = variant.target
+        if (name in RUNTIMES and name not in RUNS_QUEUE_WORKER
+                and isinstance(target, ServerlessSpec) and target.background == "queue"):
             raise InputError(f"--runtime {name}: variant {variant.name} uses background = "
                              "\"queue\", whose worker only the process runtime starts (use "
                              "--runtime process)")
-        if variant.pooler not in POOLERS_OF.get(name, frozenset({variant.pooler})):
+        pooler = variant.pooler.kind
+        if pooler not in POOLERS_OF.get(name, frozenset({pooler})):
             raise InputError(f"--runtime {name}: variant {variant.name} uses pooler "
-                             f"{variant.pooler}, which only the process runtime runs (use "
+                             f"{pooler}, which only the process runtime runs (use "
                              "--runtime process)")
     check_pooler_images(name, variants)
     unsupported = UNSUPPORTED_FAULTS.get(name, {})

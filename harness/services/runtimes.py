@@ -15,6 +15,7 @@ from typing import Protocol
 
 from harness.runtime.base import ServiceRuntime
 from harness.runtime.local import ProcessServices
+from harness.scenario import PersistentSpec, ServerlessSpec, TargetSpec
 from harness.services.persistent import persistent_target
 from harness.services.serverless import serverless_target
 from harness.services.target import RunningTarget, TargetContext, TargetStarter
@@ -26,15 +27,19 @@ class Runtime(ServiceRuntime, Protocol):
     def target(self, ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]: ...
 
 
-PROCESS_TARGETS: dict[str, TargetStarter] = {
-    "persistent": persistent_target,
-    "serverless": serverless_target,
+PROCESS_TARGETS: dict[type[TargetSpec], TargetStarter] = {
+    PersistentSpec: persistent_target,
+    ServerlessSpec: serverless_target,
 }
 
 
 def start_target(ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
-    """The variant's target as local processes."""
-    return PROCESS_TARGETS[ctx.variant.target](ctx)
+    """The variant's target as local processes (an external one is not started)."""
+    starter = PROCESS_TARGETS.get(type(ctx.variant.target))
+    if starter is None:
+        raise ValueError(f"variant {ctx.variant.name}: a {ctx.variant.target.kind} target "
+                         "is not started by the harness")
+    return starter(ctx)
 
 
 class ProcessRuntime(ProcessServices):

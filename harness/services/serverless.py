@@ -21,6 +21,7 @@ from harness.platform.config import PlatformConfig
 from harness.platform.pidfile import instance_pids, read_pids
 from harness.runtime.managed import ManagedProcess, remove_tempdir, service_tempdir, stop_group
 from harness.runtime.ports import LOOPBACK, free_port
+from harness.scenario import ServerlessSpec
 from harness.services.target import (
     SSL_OF_OUR_SERVERS,
     RunningTarget,
@@ -29,9 +30,17 @@ from harness.services.target import (
 )
 
 
+def serverless_spec(ctx: TargetContext) -> ServerlessSpec:
+    """The variant's serverless target (ValueError for another kind)."""
+    spec = ctx.variant.target
+    if not isinstance(spec, ServerlessSpec):
+        raise ValueError(f"variant {ctx.variant.name}: a {spec.kind} target, not serverless")
+    return spec
+
+
 def platform_config(ctx: TargetContext) -> PlatformConfig:
     """The emulator's configuration: the scenario's [target.serverless] knobs + the DSN."""
-    spec = ctx.variant.serverless
+    spec = serverless_spec(ctx)
     knobs = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
              if f.name not in ("prepared_statement_fix", "background_delay_s", "preset",
                                "overrides")}

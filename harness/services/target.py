@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.collect.base import Collector
-from harness.scenario import Variant
+from harness.scenario import PgBouncerSpec, Variant
 
 # PostgreSQL, PgBouncer and pgpool-II as the harness starts them have no TLS: the built-in
 # targets connect without asking for it (asyncpg's default "prefer" builds an SSL context and
@@ -41,11 +41,9 @@ class TargetContext:
     @property
     def statement_cache_size(self) -> str:
         """'0' behind PgBouncer transaction mode (unless the fix is off), else the default."""
-        v = self.variant
-        fix = v.serverless.prepared_statement_fix if v.target == "serverless" \
-            else v.persistent.prepared_statement_fix
-        behind_tx_pooler = v.pooler == "pgbouncer" and v.pgbouncer.pool_mode != "session"
-        return "0" if behind_tx_pooler and fix else ""
+        pooler = self.variant.pooler
+        behind_tx_pooler = isinstance(pooler, PgBouncerSpec) and pooler.pool_mode != "session"
+        return "0" if behind_tx_pooler and self.variant.prepared_statement_fix else ""
 
 
 @dataclass
@@ -69,7 +67,7 @@ def target_env(ctx: TargetContext, extra: Mapping[str, str] | None = None) -> di
     env.update({
         "PGSTAMPEDE_DSN": ctx.dsn,
         "PGSTAMPEDE_STATEMENT_CACHE_SIZE": ctx.statement_cache_size,
-        "PGSTAMPEDE_APP_NAME": f"pgstampede-{ctx.variant.target}",
+        "PGSTAMPEDE_APP_NAME": f"pgstampede-{ctx.variant.target.kind}",
         "PGSTAMPEDE_SSL": SSL_OF_OUR_SERVERS,
         "PYTHONUNBUFFERED": "1",
     })

@@ -73,7 +73,7 @@ def test_the_written_scenario_loads_with_the_scenario_loader(tmp_path: Path) -> 
     assert scenario.variants[0].app.dsn_env == ("INVENTORY_PG_DSN",)
     assert [r.name for r in scenario.load.paths] == ["GET /items", "GET /stats", "GET /api/ping"]
     assert scenario.load.duration_s == 30  # x 3 variants, with their starts: about 2 minutes
-    assert scenario.variants[1].serverless.preset == "aws-lambda"
+    assert scenario.variants[1].target.preset == "aws-lambda"
 
 
 def test_an_openapi_document_beside_a_starlette_app_gives_its_routes(tmp_path: Path) -> None:

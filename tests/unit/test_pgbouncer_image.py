@@ -38,7 +38,7 @@ def write(tmp_path: Path, image: str) -> Path:
 
 def test_image_defaults_to_bookworm_and_is_overridable(tmp_path: Path) -> None:
     old, new = load_scenario(write(tmp_path, "trixie")).variants
-    assert (old.pgbouncer.image, new.pgbouncer.image) == ("bookworm", "trixie")
+    assert (old.pooler.image, new.pooler.image) == ("bookworm", "trixie")
 
 
 def test_unknown_image_is_refused_at_load(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import InputError, ScenarioError
 from harness.run.plan import make_plan
-from harness.scenario import load_scenario
+from harness.scenario import NoPooler, PgBouncerSpec, load_scenario
 from harness.units import format_duration, parse_duration
 
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.toml"))
@@ -57,9 +57,9 @@ def test_format_duration_round_trips() -> None:
 def test_minimal_defaults(tmp_path: Path) -> None:
     s = load_scenario(write(tmp_path, MINIMAL))
     v = s.variants[0]
-    assert (v.target, v.pooler) == ("persistent", "none")
+    assert (v.target.kind, v.pooler.kind) == ("persistent", "none")
     assert v.database.max_connections == 100
-    assert v.persistent.pool_max == 20
+    assert v.target.pool_max == 20
     assert s.load.think_time_s == (0.0, 0.0)
     assert [(r.name, r.method, r.path) for r in s.load.requests] == [("read", "GET", "/read")]
     assert s.collect_interval_s == pytest.approx(0.1)
@@ -89,12 +89,19 @@ target_overrides = { instance_concurrency = 10, idle_timeout = "2s" }
     text = text.replace("[load]\n", "[load]\nslow_ms = 75\n")
     s = load_scenario(write(tmp_path, text))
     plain, pooled, fluid = s.variants
-    assert plain.persistent.pool_max == 10 and plain.pgbouncer.pool_size == 7
-    assert pooled.persistent.pool_max == 50 and pooled.pgbouncer.pool_size == 3
+    assert plain.target.pool_max == 10 and plain.pooler == NoPooler()
+    assert pooled.target.pool_max == 50 and pooled.pooler.pool_size == 3
     assert pooled.database.max_connections == 30 and plain.database.max_connections == 100
-    assert fluid.serverless.instance_concurrency == 10
-    assert fluid.serverless.idle_timeout_s == 2.0
+    assert fluid.target.instance_concurrency == 10
+    assert fluid.target.idle_timeout_s == 2.0
     assert ("slow", "GET", "/slow?ms=75") in [(r.name, r.method, r.path) for r in s.load.requests]
+
+
+def test_a_pooler_section_applies_to_every_variant_with_that_pooler(tmp_path: Path) -> None:
+    text = MINIMAL.replace('name = "a"', 'name = "a"\npooler = "pgbouncer"') \
+        + "[pooler.pgbouncer]\npool_size = 7\n"
+    pooler = load_scenario(write(tmp_path, text)).variants[0].pooler
+    assert isinstance(pooler, PgBouncerSpec) and pooler.pool_size == 7
 
 
 def test_plan_interleaves_repeats_and_filters(tmp_path: Path) -> None:

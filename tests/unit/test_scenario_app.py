@@ -223,7 +223,7 @@ def test_locustfile_resolved_and_exclusive(tmp_path: Path) -> None:
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_each_preset_yields_its_documented_values(tmp_path: Path, preset: str) -> None:
     text = BASE + f'[target.serverless]\npreset = "{preset}"\n' + VARIANTS
-    spec = load_scenario(write(tmp_path, text)).variant("s").serverless
+    spec = load_scenario(write(tmp_path, text)).variant("s").target
     expected = {
         "aws-lambda": (1, 1000, 100.0, 600.0, 3.0, True),
         "vercel-fluid": (30, 30000, 100.0, 300.0, 300.0, True),
@@ -254,7 +254,7 @@ target = "serverless"
 target_overrides = { preset = "aws-lambda" }
 """
     s = load_scenario(write(tmp_path, text))
-    first, second, lam = (s.variant(n).serverless for n in ("s", "s2", "lambda"))
+    first, second, lam = (s.variant(n).target for n in ("s", "s2", "lambda"))
     assert (first.instance_concurrency, first.max_instances, first.idle_timeout_s) == \
         (5, 100, 900.0)
     assert first.overrides == ("instance_concurrency",)
@@ -269,7 +269,7 @@ target_overrides = { preset = "aws-lambda" }
 
 
 def test_no_preset_keeps_the_defaults(tmp_path: Path) -> None:
-    spec = load_scenario(write(tmp_path, BASE + VARIANTS)).variant("s").serverless
+    spec = load_scenario(write(tmp_path, BASE + VARIANTS)).variant("s").target
     assert spec == ServerlessSpec()
 
 

@@ -39,10 +39,10 @@ def load(tmp_path: Path, text: str = TEXT) -> Scenario:
 
 def test_pgpool_section_and_overrides(tmp_path: Path) -> None:
     a, b = load(tmp_path).variants
-    assert (a.pooler, a.pgpool.num_init_children, a.pgpool.max_pool) == ("pgpool", 6, 2)
-    assert (a.pgpool.child_life_time_s, a.pgpool.client_idle_limit_s) == (120.0, 10.0)
-    assert (b.pgpool.num_init_children, b.pgpool.max_pool) == (3, 2)
-    assert b.pgpool.connection_life_time_s == 30.0
+    assert (a.pooler.kind, a.pooler.num_init_children, a.pooler.max_pool) == ("pgpool", 6, 2)
+    assert (a.pooler.child_life_time_s, a.pooler.client_idle_limit_s) == (120.0, 10.0)
+    assert (b.pooler.num_init_children, b.pooler.max_pool) == (3, 2)
+    assert b.pooler.connection_life_time_s == 30.0
     assert a.target_config()["pgpool"]["num_init_children"] == 6
     assert "pgbouncer" not in a.target_config()
     assert {r.path for r in a.requests} == {"/read", "/set_state", "/read_state"}

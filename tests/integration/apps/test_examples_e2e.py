@@ -132,7 +132,7 @@ def test_shipped_example_scenario_loads(example: str, request: pytest.FixtureReq
             (tmp_path / item.name).symlink_to(item)
     (tmp_path / ".venv").symlink_to(python.parents[1])
     scenario = load_scenario(str(tmp_path / "scenario.toml"))
-    assert [(v.name, v.target, v.pooler) for v in scenario.variants] == [
+    assert [(v.name, v.target.kind, v.pooler.kind) for v in scenario.variants] == [
         ("persistent", "persistent", "none"), ("serverless", "serverless", "none"),
         ("serverless+pgbouncer", "serverless", "pgbouncer")]
     app = scenario.variants[0].app
