@@ -300,3 +300,13 @@ def test_node_problem_when_node_is_missing(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-node")
     assert node_problem(missing) == (
         f"{missing} not found (install Node.js 18 or newer: make setup does)")
+
+
+def test_an_exception_outside_handlers_is_reported_then_ends_the_process() -> None:
+    with node_host(APP, {"/api/crash-later": "api/crash-later.js"}) as host:
+        assert host.request("GET", "/api/crash-later").body == b"bye"
+        code = host.process.wait(timeout=30)
+        where = f"api/crash-later.js:{line_of('api/crash-later.js', 'late crash')}"
+        assert code == 1
+        assert {"type": "TypeError", "message": "late crash", "where": where} in exceptions(
+            host.control())
