@@ -2,7 +2,8 @@
 (without their scenario.toml) and on a fresh Starlette app whose DSN has another name, each
 with its virtualenv as ``.venv`` (the cached venvs the other app tests build). The scenario
 is run exactly as written: the run completes (exit 0 or 1) and its requests mostly answer
-2xx on every variant. Django's URL patterns are read too (init only).
+2xx on every variant. Django's URL patterns are read too (init only). The Express example
+runs as an ``[app] command`` once the scenario loader knows that kind (issue 20).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ VARIANTS = ("persistent", "serverless", "serverless+pgbouncer")
 MAX_ERROR_RATE = 0.1  # "mostly 2xx": at most one request in ten failed, on every variant
 
 
-def app_folder(src: Path, tmp_path: Path, python: Path) -> Path:
-    """A copy of the app without its scenario, its venv linked as ``.venv``."""
+def app_folder(src: Path, tmp_path: Path, python: Path | None) -> Path:
+    """A copy of the app without its scenarios, its venv linked as ``.venv``."""
     folder = Path(shutil.copytree(src, tmp_path / src.name, ignore=shutil.ignore_patterns(
-        "scenario.toml", ".venv", "__pycache__")))
-    (folder / ".venv").symlink_to(python.parent.parent)
+        "scenario*.toml", ".venv", "__pycache__", "node_modules", ".next")))
+    if python is not None:
+        (folder / ".venv").symlink_to(python.parent.parent)
     return folder
 
 
@@ -89,3 +91,15 @@ def test_init_reads_a_django_projects_url_patterns(django_python: Path,
     _, doc = init(folder)
     assert doc["app"]["wsgi"] == "notes_site.wsgi:application"
     assert doc["load"]["paths"] == {"GET /notes": 1, "GET /notes/add": 1}
+
+
+def test_init_then_run_the_express_example(tmp_path: Path) -> None:
+    folder = app_folder(EXAMPLES / "express-pg", tmp_path, None)
+    printed, doc = init(folder)
+    assert (doc["app"]["command"], doc["app"]["port_env"], doc["app"]["ready"]) == (
+        "node server.js", "PORT", "GET /health")
+    assert doc["load"]["paths"] == {"GET /health": 1, "GET /orders": 1}
+    assert "npm ci" in doc["app"]["setup"][0]
+    if "app.command: unknown key" in printed:
+        pytest.skip("this pgstampede does not run [app] command apps yet (issue 20)")
+    run_as_written(folder, tmp_path)
