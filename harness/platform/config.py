@@ -8,10 +8,12 @@ only when asked (``when_full = "reject"``; the default queues).
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any
+import re
+from dataclasses import dataclass, field
+from typing import Any, get_origin, get_type_hints
 
 from harness.errors import InputError
+from harness.results.codec import DecodeError, decode, dumps
 
 REAP_MODES = ("kill", "abandon")
 WHEN_FULL = ("queue", "reject")
@@ -128,33 +130,22 @@ class PlatformConfig:
         }
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        return dumps(self, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> PlatformConfig:
+        """The config from its JSON (a key left out takes its default); InputError naming the
+        key for anything else than this record."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"platform config: not valid JSON ({exc})") from None
         if not isinstance(data, dict):
             raise InputError("platform config: expected a JSON object")
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PlatformConfig:
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise InputError(f"platform config: unknown keys {unknown}")
-        values: dict[str, Any] = {}
-        for name, value in data.items():
-            values[name] = _coerce(name, value, type(_default(known[name].default,
-                                                              known[name].default_factory)))
-        return cls(**values)
-
-
-def _default(value: Any, factory: Any) -> Any:
-    return factory() if value is MISSING else value
+        try:
+            return decode(cls, data, "platform config", defaults=True)
+        except DecodeError as exc:
+            raise InputError(_problem(exc, data)) from None
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -162,17 +153,11 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise InputError(f"platform config: {name} = {value!r}, expected one of {list(allowed)}")
 
 
-def _coerce(name: str, value: Any, kind: type) -> Any:
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind in (bool, str) and isinstance(value, kind):
-        return value
-    if kind is tuple and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    if kind is dict and isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        return dict(value)
-    raise InputError(f"platform config: {name} = {value!r}, expected {kind.__name__}")
+def _problem(exc: DecodeError, data: dict[str, Any]) -> str:
+    """The codec's finding in this config's words: the key, its value and the type wanted."""
+    hints = get_type_hints(PlatformConfig)
+    if exc.expected == "no such key":
+        return f"platform config: unknown keys {sorted(set(data) - set(hints))}"
+    key = re.split(r"[.\[]", exc.where, maxsplit=1)[0]
+    kind = get_origin(hints[key]) or hints[key]
+    return f"platform config: {key} = {data[key]!r}, expected {kind.__name__}"
