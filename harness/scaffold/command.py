@@ -27,7 +27,7 @@ def init_app(folder: str, *, force: bool, out: TextIO,
     target = base / SCENARIO_FILE
     if target.exists() and not force:
         raise InputError(f"init: {target} exists; pass --force to overwrite it")
-    out.write(f"reading the app in {base} (its own interpreter, a private PostgreSQL)...\n")
+    out.write(f"reading the app in {base}...\n")
     found = detect(base, database)
     command = f"pgstampede run {target}"
     text = scenario_text(found, command)

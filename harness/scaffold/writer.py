@@ -88,8 +88,8 @@ def header(d: Detection, command: str) -> list[str]:
     out += [f"# ? {q}" for q in d.questions]
     out += [f"# note: {n}" for n in d.notes]
     out += ["", setting("name", d.name),
-            setting("description", f"{d.name} as one server, as {PRESET} instances, and as "
-                    "instances behind PgBouncer (written by pgstampede init)"), ""]
+            setting("description", f"{d.name}: one server, {PRESET} instances, instances "
+                    "behind PgBouncer"), ""]
     return out
 
 
