@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
+import re
 import sys
 import webbrowser
 from collections.abc import Sequence
@@ -29,6 +31,7 @@ EXIT_OK, EXIT_THRESHOLD, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 # The shipped scenarios are package data (harness/scenarios; `scenarios/` at the top of the
 # checkout is a symlink to it), found the same way in a checkout and in an installed wheel.
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+MACHINE_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DEFAULT_BIND = "127.0.0.1:5557"  # --bind: where `pgstampede worker`s reach the master
 
 
@@ -58,6 +61,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.run.progress import Progress
     from harness.scenario import load_scenario, with_cli_faults
 
+    machine = machine_id(args)
     scenario = with_cli_faults(load_scenario(resolve_scenario(args.scenario)), args.fault)
     only = tuple(v.strip() for v in args.variants.split(",") if v.strip()) \
         if args.variants else None
@@ -81,7 +85,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         if distributed is not None:
             seams = dataclasses.replace(seams, load=distributed)
         outcome = run(scenario, RunOptions(out=out, only=only, keep=args.keep,
-                                           repeats=args.repeats), seams, progress)
+                                           repeats=args.repeats, machine_id=machine),
+                      seams, progress)
     render_summary(outcome.summary, console)
     warn_saturation(outcome.summary, console)
     console.print(f"run folder: {outcome.run_dir}")
@@ -193,7 +198,8 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     outcome = check_run(
         Path(args.run_dir), baseline=Path(args.baseline) if args.baseline else None,
         junit=Path(args.junit) if args.junit else None,
-        markdown=Path(args.markdown) if args.markdown else None)
+        markdown=Path(args.markdown) if args.markdown else None,
+        machine_id=machine_id(args), compare_all=args.compare_all)
     if args.json:
         console.print_json(json_report(outcome))
     else:
@@ -204,9 +210,30 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
     from harness.check.command import save_baseline
 
-    path = save_baseline(Path(args.run_dir), Path(args.save))
+    path = save_baseline(Path(args.run_dir), args.save, machine_id=machine_id(args))
     console.print(f"baseline saved: {path}")
     return EXIT_OK
+
+
+def machine_id(args: argparse.Namespace) -> str | None:
+    """``--machine-id NAME``, else ``$PGSTAMPEDE_MACHINE_ID``, else None (this boot)."""
+    from harness.results.environment import MACHINE_ID_ENV
+
+    name = args.machine_id if args.machine_id is not None else os.environ.get(MACHINE_ID_ENV)
+    if name is None:
+        return None
+    if not MACHINE_ID_RE.match(name):
+        source = "--machine-id" if args.machine_id is not None else MACHINE_ID_ENV
+        raise InputError(f"{source} {name!r}: expected 1 to 64 letters, digits, '_', '.', ':' "
+                         "or '-'")
+    return name
+
+
+def add_machine_id(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--machine-id", metavar="NAME",
+                   help=f"name {what} (default: ${{PGSTAMPEDE_MACHINE_ID}}, else this boot of "
+                   "this machine); a dedicated CI runner names itself to keep comparing "
+                   "timings across reboots")
 
 
 def cmd_clean(args: argparse.Namespace, console: Console) -> int:
@@ -260,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "PORT + 1 is Locust's)")
     p.add_argument("--workers-timeout", type=float, default=120.0, metavar="SECONDS",
                    help="how long to wait for the workers before each variant (default 120)")
+    add_machine_id(p, "this machine in the run's manifest")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("worker", help="a load machine of a distributed run")
     p.add_argument("--master", required=True, metavar="HOST:PORT",
@@ -286,11 +314,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.add_argument("--junit", help="write JUnit XML to this file")
     p.add_argument("--markdown", help="write a Markdown summary to this file")
-    p.add_argument("--verbose", action="store_true", help="show unchanged metrics too")
+    p.add_argument("--verbose", action="store_true",
+                   help="show every comparison (unchanged and not compared too)")
+    p.add_argument("--compare-all", action="store_true",
+                   help="compare every metric, even timings recorded on another machine or "
+                   "with another version of the scenario")
+    add_machine_id(p, "the machine the run was measured on")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("baseline", help="record a baseline from a run folder")
     p.add_argument("run_dir")
-    p.add_argument("--save", required=True, help="baseline file to write")
+    p.add_argument("--save", required=True,
+                   help="baseline file to write, or a folder (ending in /) for <scenario>.json")
+    add_machine_id(p, "the machine the baseline was measured on")
     p.set_defaults(func=cmd_baseline)
     p = sub.add_parser("images", help="build the Docker images of --runtime docker")
     images = p.add_subparsers(dest="images_command", required=True, parser_class=_Parser)

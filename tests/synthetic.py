@@ -285,7 +285,8 @@ def write_run(run_dir: Path, shape: RunShape = RunShape(),
                                  for v in variants]}),
         runtime="process", runtime_info={"name": "process"},
         versions={"python": "3.11.2", "locust": "2.24.0", "pgstampede": "0.1.0"},
-        machine={"cores": 2, "memory_gb": 24, "os": "Debian 12"},
+        machine={"cores": 2, "memory_gb": 24, "os": "Debian 12", "cpu_model": "Synthetic CPU",
+                 "machine_id": "synthetic-machine", "machine_id_source": "named"},
         durability={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
         started=shape.started, ended=clock, planned=names, variants=tuple(records))
     run.write_manifest(manifest)

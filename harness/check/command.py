@@ -11,17 +11,20 @@ comparison (``alpha``, ``min_change``, ``min_abs``) come from the manifest's che
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.analysis.run import LoadedRun, load_run
-from harness.check.baseline import (
-    DEFAULT_MIN_CHANGE,
-    compare,
+from harness.check.baseline import DEFAULT_MIN_CHANGE, compare
+from harness.check.baseline_file import (
     load_baseline,
     make_baseline,
+    recorded_on,
     write_baseline,
 )
+from harness.check.comparable import comparability
 from harness.check.outcome import CheckOutcome
 from harness.check.report import junit_xml, markdown_report
 from harness.check.thresholds import judge
@@ -61,14 +64,19 @@ def check_run(
     min_change: Mapping[str, float] | None = None,
     junit: Path | None = None,
     markdown: Path | None = None,
+    machine_id: str | None = None,
+    compare_all: bool = False,
 ) -> CheckOutcome:
     """Judge a run folder. ``min_change`` (metric -> fraction, "*" = default) replaces the
-    scenario's ``[check.min_change]`` when given."""
+    scenario's ``[check.min_change]`` when given. ``machine_id`` replaces the machine identity
+    the run recorded; ``compare_all`` compares every metric whatever the baseline's machine
+    and scenario."""
     run, summary = complete_run(run_dir)
     outcome = CheckOutcome(run_dir=run.run_dir, scenario=summary.scenario,
                            thresholds=judge(run.manifest, summary))
     if baseline is not None:
-        outcome = _with_baseline(outcome, Path(baseline), run, summary, min_change)
+        outcome = _with_baseline(outcome, Path(baseline), run, summary,
+                                 _Options(min_change, machine_id, compare_all))
     if junit is not None:
         _write(Path(junit), junit_xml(outcome))
     if markdown is not None:
@@ -76,16 +84,17 @@ def check_run(
     return outcome
 
 
-def save_baseline(run_dir: Path, path: Path) -> Path:
-    """Record a complete run as a baseline file; a directory gets ``<scenario>.json``.
-
-    Returns the file written.
+def save_baseline(run_dir: Path, path: Path | str, *, machine_id: str | None = None) -> Path:
+    """Record a complete run as a baseline file, with the machine it ran on (``machine_id``
+    replaces the identity the run recorded). A directory (an existing one, or a path ending
+    in ``/``) gets ``<scenario>.json``. Returns the file written.
     """
-    _, summary = complete_run(Path(run_dir))
-    data = make_baseline(summary)
+    run, summary = complete_run(Path(run_dir))
+    data = make_baseline(summary, recorded=recorded_on(run.manifest, machine_id),
+                         source=run.manifest.scenario.source)
     target = Path(path)
-    if target.is_dir():
-        target = target / f"{data['scenario']}.json"
+    if target.is_dir() or str(path).endswith(("/", os.sep)):
+        target = target / f"{data.scenario}.json"
     try:
         write_baseline(data, target)
     except OSError as exc:
@@ -93,21 +102,33 @@ def save_baseline(run_dir: Path, path: Path) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class _Options:
+    """How to compare with a baseline, from the command line."""
+
+    min_change: Mapping[str, float] | None
+    machine_id: str | None
+    compare_all: bool
+
+
 def _with_baseline(outcome: CheckOutcome, path: Path, run: LoadedRun, summary: Summary,
-                   min_change: Mapping[str, float] | None) -> CheckOutcome:
+                   options: _Options) -> CheckOutcome:
     data = load_baseline(path, scenario=outcome.scenario)
-    if data.get("scenario") != outcome.scenario:
-        raise InputError(f"{path}: baseline was recorded for scenario {data.get('scenario')!r}, "
+    if data.scenario != outcome.scenario:
+        raise InputError(f"{path}: baseline was recorded for scenario {data.scenario!r}, "
                          f"this run is {outcome.scenario!r}; record a baseline for it")
+    judged = comparability(data, recorded_on(run.manifest, options.machine_id),
+                           run.manifest.scenario.source, path=str(path),
+                           compare_all=options.compare_all)
     spec = run.manifest.scenario.check
-    changes = dict(min_change if min_change is not None else spec.min_change)
+    changes = dict(options.min_change if options.min_change is not None else spec.min_change)
     default = changes.pop(WILDCARD, DEFAULT_MIN_CHANGE)
     comparisons = compare(data, summary, changes, default, min_abs=spec.min_abs,
-                          alpha=spec.alpha)
+                          alpha=spec.alpha, other_machine=judged.machine_note)
     return CheckOutcome(run_dir=outcome.run_dir, scenario=outcome.scenario,
                         thresholds=outcome.thresholds, comparisons=tuple(comparisons),
-                        baseline_path=path, baseline_created=data.get("created"),
-                        alpha=spec.alpha)
+                        baseline_path=path, baseline_created=data.created or None,
+                        alpha=spec.alpha, baseline_notes=judged.notes)
 
 
 def _write(path: Path, text: str) -> None:

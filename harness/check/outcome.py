@@ -28,6 +28,9 @@ class CheckOutcome:
     baseline_path: Path | None = None
     baseline_created: str | None = None
     alpha: float | None = None
+    # what the check says about the baseline before its table: another machine, a changed
+    # scenario compared anyway (harness.check.comparable)
+    baseline_notes: tuple[str, ...] = ()
 
     @property
     def failed_thresholds(self) -> tuple[ThresholdResult, ...]:
@@ -53,7 +56,8 @@ class CheckOutcome:
     def verdict_counts(self) -> dict[str, int]:
         """How many comparisons got each verdict."""
         counts: Counter[str] = Counter(c.verdict for c in self.comparisons)
-        order = ("regressed", "improved", "not significant", "changed", "unchanged", "skipped")
+        order = ("regressed", "improved", "not significant", "changed", "unchanged",
+                 "not compared", "skipped")
         return {verdict: counts.get(verdict, 0) for verdict in order}
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,7 +65,8 @@ class CheckOutcome:
         baseline: dict[str, Any] | None = None
         if self.baseline_path is not None:
             baseline = {"path": str(self.baseline_path), "created": self.baseline_created,
-                        "alpha": self.alpha, "counts": self.verdict_counts(),
+                        "alpha": self.alpha, "notes": list(self.baseline_notes),
+                        "counts": self.verdict_counts(),
                         "comparisons": [c.as_dict() for c in self.comparisons]}
         return {
             "run": str(self.run_dir), "scenario": self.scenario, "passed": self.passed,

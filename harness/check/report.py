@@ -22,14 +22,16 @@ from harness.units import format_change, format_value
 
 _STYLES = {"pass": "green", "fail": "bold red", "n/a": "yellow", "regressed": "bold red",
            "improved": "green", "not significant": "yellow", "changed": "cyan",
-           "unchanged": "dim", "skipped": "dim"}
+           "unchanged": "dim", "skipped": "dim", "not compared": "dim"}
 _ICONS = {"pass": "✅", "fail": "❌", "n/a": "➖", "regressed": "❌", "improved": "🟢",
-          "not significant": "〰️", "changed": "ℹ️", "unchanged": "▫️", "skipped": "➖"}
+          "not significant": "〰️", "changed": "ℹ️", "unchanged": "▫️", "skipped": "➖",
+          "not compared": "➖"}
 
 
 def notable(comparisons: Iterable[Comparison]) -> list[Comparison]:
-    """The comparisons worth showing by default: anything but unchanged or null on both sides."""
-    return [c for c in comparisons if c.verdict not in ("unchanged", "skipped")
+    """The comparisons worth showing by default: anything but unchanged, not compared (another
+    machine's timings) or null on both sides."""
+    return [c for c in comparisons if c.verdict not in ("unchanged", "skipped", "not compared")
             or (c.verdict == "skipped" and (c.baseline is not None or c.current is not None))]
 
 
@@ -56,6 +58,8 @@ def print_report(outcome: CheckOutcome, console: Console, *, verbose: bool = Fal
     else:
         console.print("No thresholds in the scenario.")
     if outcome.baseline_path is not None:
+        for note in outcome.baseline_notes:
+            console.print(Text(f"note: {note}", style="yellow"))
         rows = list(outcome.comparisons) if verbose else notable(outcome.comparisons)
         console.print(_comparison_table(outcome, rows))
         console.print(Text(_counts_line(outcome, len(rows))))
@@ -91,7 +95,10 @@ def _comparison_table(outcome: CheckOutcome, rows: Sequence[Comparison]) -> Tabl
 def _counts_line(outcome: CheckOutcome, shown: int) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in outcome.verdict_counts().items() if n)
     hidden = len(outcome.comparisons) - shown
-    suffix = f" ({hidden} unchanged or not applicable not shown)" if hidden else ""
+    kinds = "unchanged, not compared" if outcome.verdict_counts()["not compared"] \
+        else "unchanged"
+    suffix = f" ({hidden} {kinds} or not applicable not shown; --verbose shows them)" \
+        if hidden else ""
     return f"{len(outcome.comparisons)} comparisons: {counts or 'none'}{suffix}"
 
 
@@ -132,7 +139,8 @@ def _threshold_status(result: ThresholdResult) -> str:
 
 
 def _comparison_status(comparison: Comparison) -> str:
-    return {"regressed": "failure", "skipped": "skipped"}.get(comparison.verdict, "pass")
+    return {"regressed": "failure", "skipped": "skipped",
+            "not compared": "skipped"}.get(comparison.verdict, "pass")
 
 
 def _comparison_text(c: Comparison) -> str:
@@ -200,6 +208,8 @@ def _markdown_comparisons(outcome: CheckOutcome) -> list[str]:
     created = f", recorded {outcome.baseline_created}" if outcome.baseline_created else ""
     lines = ["### Baseline comparison", "", f"Baseline: `{outcome.baseline_path}`{created}.",
              ""]
+    lines += [f"> {_cell(note)}" for note in outcome.baseline_notes]
+    lines += [""] if outcome.baseline_notes else []
     rows = notable(outcome.comparisons)
     if rows:
         lines += _comparison_rows(rows)

@@ -31,12 +31,12 @@ class ManifestWriter:
     """Holds the manifest of a run and writes it to its folder on every change."""
 
     def __init__(self, folder: RunFolder, scenario: Scenario, runtime: str,
-                 planned: tuple[str, ...]) -> None:
+                 planned: tuple[str, ...], machine_id: str | None = None) -> None:
         self.folder = folder
         self.manifest = Manifest(
             schema_version=SCHEMA_VERSION, scenario=scenario_copy(scenario), status="running",
             error=None, runtime=runtime, runtime_info={}, versions=package_versions(),
-            machine=machine(), durability=dict(DURABILITY_OFF), started=time.time(),
+            machine=machine(machine_id), durability=dict(DURABILITY_OFF), started=time.time(),
             ended=None, planned=planned, variants=())
 
     def write(self) -> None:

@@ -48,6 +48,7 @@ class RunOptions:
     only: tuple[str, ...] | None = None
     keep: bool = False
     repeats: int | None = None
+    machine_id: str | None = None  # --machine-id: the manifest's name for this machine
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ async def run_scenario(scenario: Scenario, options: RunOptions, seams: Seams,
     folder = RunFolder(options.out)
     plan = make_plan(scenario, options.only, options.repeats)
     writer = ManifestWriter(folder, scenario, seams.runtime.name,
-                            planned=tuple(dict.fromkeys(i.variant.name for i in plan)))
+                            planned=tuple(dict.fromkeys(i.variant.name for i in plan)),
+                            machine_id=options.machine_id)
     options.out.mkdir(parents=True, exist_ok=True)
     writer.write()
     task = asyncio.current_task()

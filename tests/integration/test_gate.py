@@ -61,11 +61,19 @@ def test_same_configuration_passes(runs: dict[str, Path], tmp_path: Path) -> Non
     assert not suites.findall(".//failure")
 
 
+def test_another_version_of_the_scenario_is_refused(runs: dict[str, Path]) -> None:
+    result = run_cli("check", str(runs["tiny"]), "--baseline", str(runs["baseline"]))
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "target.persistent.pool_max: 10 -> 1" in line and "--compare-all" in line
+
+
 def test_a_pool_far_too_small_is_a_latency_regression(runs: dict[str, Path],
                                                       tmp_path: Path) -> None:
+    """The same machine, the scenario's pool changed (compared anyway): latency regresses."""
     junit, markdown = tmp_path / "junit.xml", tmp_path / "summary.md"
     result = run_cli("check", str(runs["tiny"]), "--baseline", str(runs["baseline"].parent),
-                     "--junit", str(junit), "--markdown", str(markdown))
+                     "--compare-all", "--junit", str(junit), "--markdown", str(markdown))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "latency" in result.stdout and "regress" in result.stdout
     failed = [case.get("name", "") for case in ET.parse(junit).getroot().iter("testcase")
@@ -75,7 +83,8 @@ def test_a_pool_far_too_small_is_a_latency_regression(runs: dict[str, Path],
 
 
 def test_json_output(runs: dict[str, Path]) -> None:
-    result = run_cli("check", str(runs["tiny"]), "--baseline", str(runs["baseline"]), "--json")
+    result = run_cli("check", str(runs["tiny"]), "--baseline", str(runs["baseline"]), "--json",
+                     "--compare-all")
     assert result.returncode == 1
     assert "regressed" in result.stdout
 

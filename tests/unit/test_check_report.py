@@ -10,7 +10,8 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.check.baseline import compare, make_baseline
+from harness.check.baseline import compare
+from harness.check.baseline_file import make_baseline
 from harness.check.outcome import CheckOutcome
 from harness.check.report import (
     headline,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,14 @@ def test_list_shows_shipped_scenarios() -> None:
     assert result.returncode == 0, result.stderr
     for name in ("quickstart", "spike", "steady"):
         assert name in result.stdout
+
+
+def test_bad_machine_id_flag_and_environment(tmp_path: Path) -> None:
+    result = pgstampede("run", "quickstart", "--machine-id", "has space",
+                        "--out", str(tmp_path / "out"))
+    assert_one_line_exit_2(result, "--machine-id 'has space': expected 1 to 64 letters")
+    assert not (tmp_path / "out").exists()
+    env = {**os.environ, "PGSTAMPEDE_MACHINE_ID": "x" * 65}
+    result = subprocess.run([sys.executable, "-m", "harness", "check", str(tmp_path)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    assert_one_line_exit_2(result, "PGSTAMPEDE_MACHINE_ID")
