@@ -33,6 +33,7 @@ from harness.check.statistics import (
     smallest_p_value,
 )
 from harness.check.thresholds import metric_value as _number
+from harness.results.metric_names import DB_CONNECTIONS_IDLE_MEAN, DB_CONNECTIONS_MEAN
 from harness.results.metrics import METRICS, Direction, machine_dependent, metric_info
 from harness.results.summary import Summary, VariantSummary
 from harness.units import format_change, format_value
@@ -55,8 +56,8 @@ ABS_FLOORS: dict[str, float] = {
 # depends on timing); machine metrics get the spread measured by benchmarks/check_noise.py
 # (harness.check.noise). A scenario's [check.min_change] entry for the metric wins.
 NOISY_MIN_CHANGES: dict[str, float] = {
-    "db.connections.mean": 0.25,
-    "db.connections.idle.mean": 0.25,
+    DB_CONNECTIONS_MEAN: 0.25,
+    DB_CONNECTIONS_IDLE_MEAN: 0.25,
     **{m: measured_min_change(m, DEFAULT_MIN_CHANGE) for m in METRICS if machine_dependent(m)},
 }
 

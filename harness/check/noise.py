@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from harness.results import metric_names as m
 from harness.results.metrics import METRICS
 
 MEASURED_ON = ("2026-12-06 by benchmarks/check_noise.py --runs 5 (479 s): a 2-vCPU, 24 GiB VM "
@@ -31,22 +32,22 @@ STEP = 0.05
 
 # (max - min) / median of 5 run medians, the largest over the ci scenario's two variants
 MEASURED_SPREAD_CI: dict[str, float] = {
-    "http.requests": 0.637,
-    "http.rps": 0.6438,
-    "http.in_flight.peak": 0.0,
-    "latency.p50_ms": 0.6355,
-    "latency.p95_ms": 0.4671,
-    "latency.p99_ms": 0.5299,
-    "latency.max_ms": 0.4361,
-    "harness.cpu_share": 0.0602,
-    "host.cpu.locust.mean": 0.5374,
-    "host.cpu.pgbouncer.mean": 0.543,
-    "host.cpu.postgres.mean": 0.477,
-    "host.cpu.target.mean": 0.5592,
-    "host.rss.locust.peak_mb": 0.0114,
-    "host.rss.pgbouncer.peak_mb": 0.0119,
-    "host.rss.postgres.peak_mb": 0.0196,
-    "host.rss.target.peak_mb": 0.0027,
+    m.HTTP_REQUESTS: 0.637,
+    m.HTTP_RPS: 0.6438,
+    m.HTTP_IN_FLIGHT_PEAK: 0.0,
+    m.LATENCY_P50_MS: 0.6355,
+    m.LATENCY_P95_MS: 0.4671,
+    m.LATENCY_P99_MS: 0.5299,
+    m.LATENCY_MAX_MS: 0.4361,
+    m.HARNESS_CPU_SHARE: 0.0602,
+    m.host_cpu_mean("locust"): 0.5374,
+    m.host_cpu_mean("pgbouncer"): 0.543,
+    m.host_cpu_mean("postgres"): 0.477,
+    m.host_cpu_mean("target"): 0.5592,
+    m.host_rss_peak_mb("locust"): 0.0114,
+    m.host_rss_peak_mb("pgbouncer"): 0.0119,
+    m.host_rss_peak_mb("postgres"): 0.0196,
+    m.host_rss_peak_mb("target"): 0.0027,
 }
 
 
