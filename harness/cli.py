@@ -1,8 +1,6 @@
 """The ``pgstampede`` command: one function per subcommand; the only place with sys.exit.
 
-Exit codes: 0 run complete and every threshold held (or check passed); 1 a threshold
-failed or a regression was found; 2 bad input (scenario, flags, paths); 3 the run could not
-complete (a service failed to start, Locust crashed, interrupted, incomplete run folder).
+Exit codes: ``harness.errors.ExitCode`` (their meanings, ``EXIT_CODES``, close ``--help``).
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ import dataclasses
 import os
 import re
 import sys
+import textwrap
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,14 +19,16 @@ from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 
-from harness.errors import HarnessError, InputError
+from harness.errors import EXIT_CODES, ExitCode, HarnessError, InputError
 from harness.results import metric_names as M
+from harness.results.saturation import BUSY_PERCENT, SAMPLE_SHARE
 
 if TYPE_CHECKING:
     from harness.load.distributed import DistributedRunner
     from harness.results.summary import Summary
+    from harness.run import RunOutcome
+    from harness.scenario import Scenario
 
-EXIT_OK, EXIT_THRESHOLD, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 # The shipped scenarios are package data (harness/scenarios; `scenarios/` at the top of the
 # checkout is a symlink to it), found the same way in a checkout and in an installed wheel.
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -56,9 +57,7 @@ def resolve_scenario(arg: str) -> Path:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.report.terminal import render_summary
     from harness.results.store import check_writable, utc_stamp
-    from harness.run import RunOptions, default_seams, run
     from harness.run.preflight import preflight
-    from harness.run.progress import Progress
     from harness.scenario import load_scenario, with_cli_faults
 
     machine = machine_id(args)
@@ -70,23 +69,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
               allow_addresses=tuple(args.allow_address), distributed=distributed)
     out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{utc_stamp()}"
     check_writable(out)
-    from harness.services.registry import get_runtime
-
-    runtime = get_runtime(args.runtime)  # built once (exit 2 when it cannot be used), closed below
-    progress = Progress(console, quiet=args.quiet)
-    progress.message(f"pgstampede: {scenario.name} — {scenario.description}".rstrip(" —"))
-    progress.message(f"run folder: {out}")
-    from harness.runtime.reaper import reaper
-
-    # the reaper: even kill -9 of this process leaves nothing running
-    with contextlib.closing(runtime), reaper(out, docker=args.runtime == "docker"), \
-            distributed or contextlib.nullcontext():
-        seams = default_seams(runtime)
-        if distributed is not None:
-            seams = dataclasses.replace(seams, load=distributed)
-        outcome = run(scenario, RunOptions(out=out, only=only, keep=args.keep,
-                                           repeats=args.repeats, machine_id=machine),
-                      seams, progress)
+    outcome = _run(args, scenario, only, out, distributed, console, machine)
     render_summary(outcome.summary, console)
     warn_saturation(outcome.summary, console)
     console.print(f"run folder: {outcome.run_dir}")
@@ -95,6 +78,30 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red]run {outcome.status}:[/] {why}", markup=True, highlight=False)
         return outcome.exit_code
     return verdict_exit(outcome.summary, console)
+
+
+def _run(args: argparse.Namespace, scenario: Scenario, only: tuple[str, ...] | None, out: Path,
+         distributed: DistributedRunner | None, console: Console,
+         machine: str | None) -> RunOutcome:
+    """The run itself, with the runtime built once (exit 2 when it cannot be used) and the
+    reaper watching: even kill -9 of this process leaves nothing running."""
+    from harness.run import RunOptions, default_seams, run
+    from harness.run.progress import Progress
+    from harness.runtime.reaper import reaper
+    from harness.services.registry import get_runtime
+
+    runtime = get_runtime(args.runtime)
+    progress = Progress(console, quiet=args.quiet)
+    progress.message(f"pgstampede: {scenario.name} — {scenario.description}".rstrip(" —"))
+    progress.message(f"run folder: {out}")
+    with contextlib.closing(runtime), reaper(out, docker=args.runtime == "docker"), \
+            distributed or contextlib.nullcontext():
+        seams = default_seams(runtime)
+        if distributed is not None:
+            seams = dataclasses.replace(seams, load=distributed)
+        return run(scenario, RunOptions(out=out, only=only, keep=args.keep,
+                                        repeats=args.repeats, machine_id=machine),
+                   seams, progress)
 
 
 def distributed_load(args: argparse.Namespace) -> DistributedRunner | None:
@@ -132,19 +139,22 @@ def cmd_worker(args: argparse.Namespace, console: Console) -> int:
     return run_worker(options, lambda line: console.print(line, markup=False, highlight=False))
 
 
+BUSY, SHARE = f"{BUSY_PERCENT:.0f}%", f"{SAMPLE_SHARE:.0%}"  # the saturation rule, as said
+
+
 def warn_saturation(summary: Summary, console: Console) -> None:
     """Say so when the load generator itself was the bottleneck."""
     for name, variant in summary.variants.items():
         if variant.metrics.get(M.LOAD_SATURATED):
-            console.print(f"[yellow]warning:[/] {name}: Locust ran above 90% of a core for more "
-                          "than 10% of the run (running, or waiting for a CPU); its latencies are "
-                          "inflated and its RPS capped. Use \\[load] processes = -1, fewer "
-                          "users, or a bigger machine.")
+            console.print(f"[yellow]warning:[/] {name}: Locust ran above {BUSY} of a core for "
+                          f"more than {SHARE} of the run (running, or waiting for a CPU); its "
+                          "latencies are inflated and its RPS capped. Use \\[load] processes = "
+                          "-1, fewer users, or a bigger machine.")
         if variant.metrics.get(M.LOAD_WORKERS_SATURATED):
             console.print(f"[yellow]warning:[/] {name}: the Locust of "
                           f"{variant.metrics[M.LOAD_WORKERS_SATURATED]} worker host(s) ran above "
-                          "90% of a core for more than 10% of the run (see locust/workers.json); "
-                          "the latencies are inflated: start more workers")
+                          f"{BUSY} of a core for more than {SHARE} of the run (see "
+                          "locust/workers.json); the latencies are inflated: start more workers")
 
 
 def verdict_exit(summary: Summary, console: Console) -> int:
@@ -152,7 +162,7 @@ def verdict_exit(summary: Summary, console: Console) -> int:
     failed = [t for t in summary.thresholds if t.status == "fail"]
     for t in failed:
         console.print(f"[red]threshold failed:[/] {t.expr} ({t.reason})", highlight=False)
-    return EXIT_THRESHOLD if failed else EXIT_OK
+    return ExitCode.FAILED if failed else ExitCode.OK
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
@@ -162,14 +172,14 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         scenario = load_scenario(path)
         console.print(f"[bold]{path.stem:<14}[/] {scenario.description}", highlight=False,
                       soft_wrap=True)  # one line per scenario, however long its description
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
     from harness.scaffold import init_app
 
     init_app(args.dir, force=args.force, out=sys.stdout)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
@@ -187,8 +197,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     if summary.status != "complete":
         console.print(f"[red]incomplete:[/] the run is {summary.status}; the report says so",
                       highlight=False)
-        return EXIT_INCOMPLETE
-    return EXIT_OK
+        return ExitCode.INCOMPLETE
+    return ExitCode.OK
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
@@ -212,7 +222,7 @@ def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
 
     path = save_baseline(Path(args.run_dir), args.save, machine_id=machine_id(args))
     console.print(f"baseline saved: {path}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def machine_id(args: argparse.Namespace) -> str | None:
@@ -246,7 +256,7 @@ def cmd_clean(args: argparse.Namespace, console: Console) -> int:
 
     for line in clean_containers(folders or None):
         console.print(line, markup=False, highlight=False)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_images(args: argparse.Namespace, console: Console) -> int:
@@ -257,13 +267,10 @@ def cmd_images(args: argparse.Namespace, console: Console) -> int:
 
     for tag, image_id in build_images(offline=args.offline, progress=say).items():
         say(f"{tag}  {image_id}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pgstampede", description="Will your app exhaust PostgreSQL? "
-                     "Load-test persistent and serverless targets, with and without PgBouncer.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _add_run(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser("run", help="run a scenario")
     p.add_argument("scenario", help="scenario file, or a shipped scenario's name")
     p.add_argument("--out", help="run folder (default reports/<scenario>-<UTC time>)")
@@ -289,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to wait for the workers before each variant (default 120)")
     add_machine_id(p, "this machine in the run's manifest")
     p.set_defaults(func=cmd_run)
+
+
+def _add_worker(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser("worker", help="a load machine of a distributed run")
     p.add_argument("--master", required=True, metavar="HOST:PORT",
                    help="the --bind address of `pgstampede run --workers N`")
@@ -298,12 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-going", action="store_true",
                    help="after a run, wait for the next one (e.g. in a Kubernetes Deployment)")
     p.set_defaults(func=cmd_worker)
-    p = sub.add_parser("list", help="list the shipped scenarios")
-    p.set_defaults(func=cmd_list)
-    p = sub.add_parser("init", help="write DIR/scenario.toml for the app in DIR")
-    p.add_argument("dir", nargs="?", default=".", help="the app's folder (default: here)")
-    p.add_argument("--force", action="store_true", help="overwrite its scenario.toml")
-    p.set_defaults(func=cmd_init)
+
+
+def _add_run_folder_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``report``, ``check`` and ``baseline``: what reads a run folder."""
     p = sub.add_parser("report", help="rebuild summary.json and index.html of a run folder")
     p.add_argument("run_dir")
     p.add_argument("--open", action="store_true", help="open the report in a browser")
@@ -327,6 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="baseline file to write, or a folder (ending in /) for <scenario>.json")
     add_machine_id(p, "the machine the baseline was measured on")
     p.set_defaults(func=cmd_baseline)
+
+
+def _add_scenario_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``list`` and ``init``: scenarios shipped, and a scenario for your app."""
+    p = sub.add_parser("list", help="list the shipped scenarios")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("init", help="write DIR/scenario.toml for the app in DIR")
+    p.add_argument("dir", nargs="?", default=".", help="the app's folder (default: here)")
+    p.add_argument("--force", action="store_true", help="overwrite its scenario.toml")
+    p.set_defaults(func=cmd_init)
+
+
+def _add_machine_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``images build`` and ``clean``: this machine's images and leftovers."""
     p = sub.add_parser("images", help="build the Docker images of --runtime docker")
     images = p.add_subparsers(dest="images_command", required=True, parser_class=_Parser)
     b = images.add_parser("build", help="build every image from compose/")
@@ -336,6 +358,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean", help="stop what a crashed run left running")
     p.add_argument("run_dirs", nargs="*", help="run folders (default: every folder in reports/)")
     p.set_defaults(func=cmd_clean)
+
+
+def exit_codes_epilog() -> str:
+    """The exit codes of ``harness.errors.EXIT_CODES``, for ``--help``."""
+    lines = ["exit codes:"]
+    for code, meaning in EXIT_CODES.items():
+        lines += textwrap.wrap(meaning.replace("`", ""), width=88,
+                               initial_indent=f"  {int(code)}  ", subsequent_indent="     ")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pgstampede", description="Will your app exhaust PostgreSQL? "
+                     "Load-test persistent and serverless targets,\nwith and without a "
+                     "connection pooler.",
+                     epilog=exit_codes_epilog(),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_run, _add_worker, _add_scenario_commands, _add_run_folder_commands,
+                _add_machine_commands):
+        add(sub)
     return parser
 
 
@@ -352,5 +395,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         code = exc.exit_code
     except KeyboardInterrupt:
         err.print("pgstampede: interrupted")
-        code = EXIT_INCOMPLETE
+        code = ExitCode.INCOMPLETE
     sys.exit(code)

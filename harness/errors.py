@@ -15,24 +15,63 @@
     │                            the record expected (harness.results.codec)
 
 A run that has started ends with status ``failed`` on any error, InputError included
-(exit 3); exit 2 is only for bad input found before anything starts.
+(exit 3), except an AppError (the user's app did not start, exit 2); otherwise exit 2 is
+only for bad input found before anything starts.
 
-Every message is one line a user can act on: what, where, and what to check.
+Every message is one line a user can act on: what, where, and what to check. The exit
+codes are :class:`ExitCode`, with their meaning in :data:`EXIT_CODES`: ``pgstampede --help``
+and the README's table are made from it.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit codes of every ``pgstampede`` command."""
+
+    OK = 0
+    FAILED = 1
+    INPUT = 2
+    INCOMPLETE = 3
+
+
+EXIT_CODES: dict[ExitCode, str] = {
+    ExitCode.OK: "run complete and every threshold held (`check`: no threshold failed, no "
+                 "regression)",
+    ExitCode.FAILED: "a threshold failed, or `check` found a regression against the baseline",
+    ExitCode.INPUT: "bad input: scenario file, flags, paths (one line on stderr says file, key "
+                    "and what was expected); also your `[app]` failing to start before the load",
+    ExitCode.INCOMPLETE: "the run could not complete or a measurement is missing: a service "
+                         "failed to start, Locust crashed, an error in the middle of the run "
+                         "(even a port taken after planning), interrupted (SIGINT/SIGTERM); a "
+                         "collector that covered too little of the load (the database collector "
+                         "below `[check] min_coverage`), a `--workers` worker lost during the "
+                         "load, a server log not read to its end, an unreadable background "
+                         "table, or a run folder whose files are missing, emptied or changed "
+                         "(`run`, `report` and `check` say which collector or file, when and "
+                         "why)",
+}
+"""What each exit code means, for people (the README's table, ``pgstampede --help``)."""
+
+
+def exit_code_table() -> str:
+    """:data:`EXIT_CODES` as the README's Markdown table."""
+    rows = [f"| {int(code)} | {meaning} |" for code, meaning in EXIT_CODES.items()]
+    return "\n".join(["| code | meaning |", "|---|---|", *rows])
 
 
 class HarnessError(Exception):
     """Base of every error the harness raises on purpose."""
 
-    exit_code = 3
+    exit_code = ExitCode.INCOMPLETE
 
 
 class InputError(HarnessError):
     """Bad input: a scenario, a flag, a path. Exit code 2."""
 
-    exit_code = 2
+    exit_code = ExitCode.INPUT
 
 
 class ScenarioError(InputError):
@@ -64,7 +103,7 @@ class AppError(InputError):
 class RunError(HarnessError):
     """The run could not complete. Exit code 3."""
 
-    exit_code = 3
+    exit_code = ExitCode.INCOMPLETE
 
 
 class ServiceError(RunError):

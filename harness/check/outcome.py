@@ -1,7 +1,8 @@
 """The verdict of a check: threshold results and baseline comparisons, and the exit code.
 
-Exit codes: 0 pass; 1 a threshold failed or a metric regressed. (2 bad input and 3 an
-incomplete run are raised as errors before an outcome exists.)
+Exit codes (``harness.errors.ExitCode``): 0 pass; 1 a threshold failed or a metric
+regressed. (2 bad input and 3 an incomplete run are raised as errors before an outcome
+exists.)
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from typing import Any
 
 from harness.check.baseline import Comparison
 from harness.check.thresholds import ThresholdResult
+from harness.errors import ExitCode
 from harness.results.codec import encode
-
-EXIT_PASS = 0
-EXIT_FAIL = 1
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class CheckOutcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_PASS if self.passed else EXIT_FAIL
+        return ExitCode.OK if self.passed else ExitCode.FAILED
 
     def threshold_counts(self) -> dict[str, int]:
         """How many thresholds passed, failed and were not applicable."""

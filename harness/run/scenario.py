@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import AppError, HarnessError
+from harness.errors import AppError, ExitCode, HarnessError
 from harness.results.folder import RunFolder
 from harness.results.records import RunStatus
 from harness.results.summary import Summary
@@ -36,7 +36,6 @@ from harness.run.seams import Seams
 from harness.run.variant import VariantRunner
 from harness.scenario import Scenario
 
-EXIT_INCOMPLETE = 3
 ERROR_LOG = "error.log"
 
 
@@ -128,8 +127,8 @@ def _ending(exc: Exception, folder: RunFolder) -> Ending:
     if not isinstance(exc, HarnessError):
         log = folder.path / ERROR_LOG
         log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-        return Ending("failed", f"{_describe(exc)} (traceback in {log})", EXIT_INCOMPLETE)
-    code = exc.exit_code if isinstance(exc, AppError) else EXIT_INCOMPLETE
+        return Ending("failed", f"{_describe(exc)} (traceback in {log})", ExitCode.INCOMPLETE)
+    code = exc.exit_code if isinstance(exc, AppError) else ExitCode.INCOMPLETE
     return Ending("failed", str(exc), code)
 
 
@@ -149,13 +148,14 @@ async def run_scenario(scenario: Scenario, options: RunOptions, seams: Seams,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopper, sig)
-    ending = Ending("failed", "the run ended without a status", EXIT_INCOMPLETE)
+    ending = Ending("failed", "the run ended without a status", ExitCode.INCOMPLETE)
     try:
         status = await run_items(scenario, plan, folder, seams, writer, progress, options.keep)
-        ending = Ending(status, None, 0 if status == "complete" else EXIT_INCOMPLETE)
+        ending = Ending(status, None,
+                        ExitCode.OK if status == "complete" else ExitCode.INCOMPLETE)
     except asyncio.CancelledError:
         ending = Ending("interrupted", f"interrupted by {stopper.signal or 'cancellation'}",
-                        EXIT_INCOMPLETE)
+                        ExitCode.INCOMPLETE)
     except Exception as exc:  # noqa: BLE001 - any error after the start ends the run as failed
         ending = _ending(exc, folder)
     finally:
@@ -173,6 +173,6 @@ def run(scenario: Scenario, options: RunOptions, seams: Seams,
     summary = finalise(options.out, progress)
     code = ending.exit_code
     if code == 0 and summary.status != "complete":
-        code = EXIT_INCOMPLETE
+        code = ExitCode.INCOMPLETE
     return RunOutcome(run_dir=options.out, status=summary.status, summary=summary,
                       error=ending.error, exit_code=code)

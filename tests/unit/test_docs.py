@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from harness.cli import build_parser
+from harness.errors import exit_code_table
 from harness.results.metrics import glossary_markdown
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -15,6 +16,12 @@ def test_metric_glossary_matches_registry() -> None:
     block = re.search(r"<!-- metrics:start -->\n(.*)\n<!-- metrics:end -->", README, re.S)
     assert block is not None
     assert block.group(1) == glossary_markdown()
+
+
+def test_exit_code_table_matches_the_code() -> None:
+    block = re.search(r"<!-- exit-codes:start -->\n(.*)\n<!-- exit-codes:end -->", README, re.S)
+    assert block is not None
+    assert block.group(1) == exit_code_table()
 
 
 def test_every_subcommand_is_documented() -> None:
