@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from harness.results.endpoints import EndpointRequest
 from targets.serverless.handler import handler
-from targets.shared.endpoints import EndpointRequest
 
 Message = MutableMapping[str, Any]
 

@@ -35,9 +35,9 @@ from platform_common import cluster, gateway, get, stats, summary
 from scale_breakdown import breakdown, instance_steps, members, role_times, step_lines
 from scale_profile import FREQUENCY_HZ, read, recording
 
+from harness.apphost.wire import read_frame
 from harness.platform.config import PlatformConfig
 from harness.platform.launch import BUILTIN_PRELOAD, BUILTIN_RUNTIME, builtin_launch
-from harness.platform.protocol import read_frame
 from harness.platform.spawner import TemplateSpawner
 from harness.services.target import SSL_OF_OUR_SERVERS
 

@@ -165,7 +165,7 @@ def instance_steps(dsn: str, handler: str, preload: tuple[str, ...], runtime: st
     import asyncpg
     import uvloop
 
-    from targets.shared.endpoints import EndpointRequest
+    from harness.results.endpoints import EndpointRequest
 
     module_name, _, attr = handler.partition(":")
     for name in (*preload, module_name):

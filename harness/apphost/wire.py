@@ -49,7 +49,6 @@ HEAD_LENGTH = struct.Struct("!I")
 MAX_PAYLOAD = 16 * 1024 * 1024
 
 CONTROL_ID = 0
-READY_ID = CONTROL_ID
 # control frames' codes (instance -> gateway)
 READY = 0
 INIT_FAILED = 1

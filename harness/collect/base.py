@@ -8,7 +8,9 @@ as the frames of docs/internals.md, ``latest()`` gives a few gauges for the live
 each one at its interval (the sampler's, or the collector's own ``interval_s`` when set)
 in its own task; on exit it stops them. A failing ``start``/``sample``/``stop`` never
 reaches the caller: it is recorded (``failures``), retried with exponential backoff, and
-the ticks that got no sample are counted as gaps (``health()``). ``health_records()`` is
+the ticks that got no sample are counted as gaps (``health()``). Time is the injected
+``Clock`` (harness.clock): sample times are its wall clock, ticks, backoff and call timeouts
+its monotonic clock and timers, so that the unit tests run on a fake one. ``health_records()`` is
 what the run folder keeps of it: samples expected and taken, failures with the first one's
 text and time, the longest gap between samples, and for a collector with a ``read_to_end``
 attribute (the server log) whether it read its source to the end.
@@ -19,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -27,6 +28,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from harness.clock import SYSTEM_CLOCK, Clock, timeout
 from harness.results.records import CollectorHealth
 
 
@@ -97,7 +99,7 @@ class Sampler:
         self,
         collectors: Sequence[Collector],
         interval_s: float,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         *,
         call_timeout_s: float = 5.0,
         max_backoff_s: float = 5.0,
@@ -121,7 +123,7 @@ class Sampler:
         self._stopping = False
 
     async def __aenter__(self) -> Sampler:
-        self._began = time.monotonic()
+        self._began = self.clock.monotonic()
         try:
             for c in self.collectors:
                 self._tracks[c.name].started = await self._call(c, "start", c.start)
@@ -145,7 +147,7 @@ class Sampler:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._ended = time.monotonic()
+        self._ended = self.clock.monotonic()
         for c in self.collectors:
             await self._call(c, "stop", c.stop)
 
@@ -162,16 +164,17 @@ class Sampler:
         """Run one step with a timeout; record a failure instead of raising it."""
         track = self._tracks[c.name]
         try:
-            # asyncio.timeout, not wait_for: in 3.11 wait_for may swallow a cancellation
-            async with asyncio.timeout(self.call_timeout_s):
+            # a timeout block, not wait_for: in 3.11 wait_for may swallow a cancellation
+            async with timeout(self.clock, self.call_timeout_s):
                 await fn()
         except Exception as exc:  # noqa: BLE001 - a collector must never stop the run
             track.failures += 1
             track.last_error = f"{step}: {_describe(exc)}"
             if track.first_error_t is None:
-                track.first_error, track.first_error_t = track.last_error, self.clock()
+                track.first_error, track.first_error_t = track.last_error, self.clock.time()
             if len(self.failures) < self.max_failures_kept:
-                self.failures.append(SampleFailure(self.clock(), c.name, step, _describe(exc)))
+                self.failures.append(SampleFailure(self.clock.time(), c.name, step,
+                                                   _describe(exc)))
             return False
         return True
 
@@ -181,10 +184,10 @@ class Sampler:
             track.started = await self._call(c, "start", c.start)
             if not track.started:
                 return False
-        t = self.clock()
+        t = self.clock.time()
         ok = await self._call(c, "sample", lambda: c.sample(t))
         if ok:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             track.longest_gap_s = max(track.longest_gap_s, track.gap_until(now, self._began))
             track.samples += 1
             track.last_ok = now
@@ -194,16 +197,16 @@ class Sampler:
         """Sample on ticks ``origin + k * interval``; back off after failures."""
         track = self._tracks[c.name]
         interval = track.interval_s
-        origin = time.monotonic()
+        origin = self.clock.monotonic()
         tick = 0
         backoff = 0.0
         while not self._stopping:
-            delay = origin + tick * interval - time.monotonic()
+            delay = origin + tick * interval - self.clock.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self.clock.sleep(delay)
             ok = await self._attempt(c)
             backoff = 0.0 if ok else min(self.max_backoff_s, max(interval, backoff * 2))
-            resume = time.monotonic() + backoff
+            resume = self.clock.monotonic() + backoff
             next_tick = max(tick + 1, math.ceil((resume - origin) / interval))
             track.gaps += (next_tick - tick - 1) + (0 if ok else 1)
             tick = next_tick
@@ -230,7 +233,7 @@ class Sampler:
 
     def health_records(self) -> tuple[CollectorHealth, ...]:
         """Each collector's health as the run folder records it (see results.records)."""
-        ended = self._ended if self._ended is not None else time.monotonic()
+        ended = self._ended if self._ended is not None else self.clock.monotonic()
         elapsed = max(ended - self._began, 0.0)
         out = []
         for c in self.collectors:
@@ -246,7 +249,7 @@ class Sampler:
         return tuple(out)
 
     def health(self) -> dict[str, LiveHealth]:
-        ended = self._ended if self._ended is not None else time.monotonic()
+        ended = self._ended if self._ended is not None else self.clock.monotonic()
         elapsed = max(ended - self._began, 1e-9)
         return {
             name: LiveHealth(

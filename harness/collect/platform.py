@@ -1,7 +1,9 @@
 """The platform collector: instance counts and cold starts from the gateway's stats endpoint.
 
-Polls ``GET <stats_url>?since=<cursor>`` (harness.platform.stats documents the JSON) over one
-keep-alive HTTP/1.1 connection and keeps two frames (docs/internals.md):
+Polls ``GET <stats_url>?since=<cursor>`` over one keep-alive HTTP/1.1 connection, reads the
+answer strictly as a ``PlatformStats`` (harness.platform.stats documents the JSON; a missing
+or renamed field fails the sample instead of reading 0) and keeps two frames
+(docs/internals.md):
 
     platform      t, starting, busy, warm, frozen, zombie, queue, cold_starts, reaped, throttled
                   (the last three cumulative), init_failures (cumulative), background_pending
@@ -25,6 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
+
+from harness.platform.stats import PHASES, PlatformStats
 
 PLATFORM_COLUMNS = (
     "starting",
@@ -72,28 +76,24 @@ class PlatformCollector:
         self._cursor = 0
 
     async def sample(self, t: float) -> None:
-        doc = await self._fetch()
-        if int(doc.get("cursor", 0)) < self._cursor:  # a new gateway: start over
+        stats = PlatformStats.from_dict(await self._fetch())
+        if stats.cursor < self._cursor:  # a new gateway: start over
             self._cursor = 0
-        errors = doc.get("init_errors") or []
-        if not self._init_error and errors:
-            self._init_error = str(errors[0].get("error", ""))
-        self._rows.append((t, *(float(doc.get(c, 0)) for c in PLATFORM_COLUMNS),
-                           self._init_error))
-        for event in doc.get("cold_start_events", []):
-            self._cold.append(
-                (float(event["t"]), str(event["instance"]), float(event["duration_ms"]))
-            )
-        self._cursor = int(doc.get("cursor", self._cursor))
+        if not self._init_error and stats.init_errors:
+            self._init_error = stats.init_errors[0].error
+        self._rows.append((t, *_columns(stats), self._init_error))
+        self._cold.extend((e.t, e.instance, e.duration_ms) for e in stats.events)
+        self._cursor = stats.cursor
+        c = stats.counters
         self._latest = {
-            "platform.instances": float(doc.get("instances", 0)),
-            "platform.busy": float(doc.get("busy", 0)),
-            "platform.frozen": float(doc.get("frozen", 0)),
-            "platform.zombies": float(doc.get("zombie", 0)),
-            "platform.queue": float(doc.get("queue", 0)),
-            "platform.cold_starts": float(doc.get("cold_starts", 0)),
-            "platform.init_failures": float(doc.get("init_failures", 0)),
-            "platform.background_pending": float(doc.get("background_pending", 0)),
+            "platform.instances": float(stats.instances),
+            "platform.busy": float(stats.phases["busy"]),
+            "platform.frozen": float(stats.phases["frozen"]),
+            "platform.zombies": float(stats.phases["zombie"]),
+            "platform.queue": float(stats.queue),
+            "platform.cold_starts": float(c.cold_starts),
+            "platform.init_failures": float(c.init_failures),
+            "platform.background_pending": float(stats.background_pending),
         }
 
     async def stop(self) -> None:
@@ -144,6 +144,15 @@ class PlatformCollector:
         if self._conn is not None:
             self._conn[1].close()
             self._conn = None
+
+
+def _columns(stats: PlatformStats) -> tuple[float, ...]:
+    """The ``PLATFORM_COLUMNS`` of one snapshot, in that order."""
+    c = stats.counters
+    return (*(float(stats.phases[p]) for p in PHASES), float(stats.queue),
+            float(c.cold_starts), float(c.reaped), float(c.throttled), float(c.init_failures),
+            float(stats.background_pending), float(c.background_completed),
+            float(c.background_delayed), float(c.background_lost))
 
 
 def _parse_head(head: bytes) -> tuple[int, int]:

@@ -7,8 +7,9 @@
 - freeze = ``docker pause`` (the cgroup freezer), thaw = ``docker unpause``, kill and reap =
   force-remove (SIGKILL, then the container is gone).
 
-The pool signals instances by pid (SIGSTOP, SIGCONT, SIGKILL; the pid is the host pid of the
-container's init); :meth:`DockerSpawner.send_signal` turns them into those calls. Docker calls
+It is the spawner of the ``container`` kind of instance (harness.platform.kinds: a
+``FramedKind``), which signals instances by pid (SIGSTOP, SIGCONT, SIGKILL; the pid is the host
+pid of the container's init); :meth:`DockerSpawner.send_signal` turns them into those calls. Docker calls
 run on a thread pool, never on the event loop; per container they run in order, and a freeze
 still waiting when its thaw arrives is dropped with it (under load an instance released and
 reused at once is not paused at all). At most CONCURRENT_STARTS containers start at once; a
@@ -66,7 +67,7 @@ class _Container:
 
 
 class DockerSpawner:
-    """Starts, pauses, unpauses and removes instance containers for an InstancePool."""
+    """Starts, pauses, unpauses and removes instance containers (the ``container`` kind)."""
 
     def __init__(self, config: PlatformConfig, workdir: Path,
                  client_factory: Callable[[], Any] | None = None, workers: int = 16,

@@ -12,17 +12,19 @@ Started by the harness as its own process::
     /events                     a server-sent event stream, relayed while it holds its
                                 instance's slot, cut at max_duration (harness.platform.stream)
     any other path, with an app (``app_kind``)        routed to an instance running the app
-    GET /__platform/health      200 {"ok": true} once the template is ready (readiness probe:
-                                it never touches an instance)
+    GET /__platform/health      200 {"ok": true} once the kind of instance is ready (the
+                                template has imported what instances share; readiness
+                                probe: it never touches an instance)
     GET /__platform/stats?since=CURSOR   counts by state, cold starts, init failures and
                                 background work (harness.platform.stats)
     GET /__platform/instances   [{"id", "pid", "state", "in_flight", "requests", "age_s"}]
 
-``DIR/instances.pids`` lists the template's pid and every live instance's pid (each instance is
-its own process group: ``killpg(pid, SIGKILL)``); ``DIR/stats.json`` holds the final stats when
-the gateway exits. On SIGTERM/SIGINT, and on any exit, the gateway SIGKILLs every instance and
-the template; if the gateway itself is SIGKILLed, the template and the instances die with it
-(``PR_SET_PDEATHSIG``).
+Instances are of the kind the config names (harness.platform.kinds). ``DIR/instances.pids``
+lists the template's pid (the gateway's own where there is no template) and every live
+instance's pid (each instance is its own process group: ``killpg(pid, SIGKILL)``);
+``DIR/stats.json`` holds the final stats when the gateway exits. On SIGTERM/SIGINT, and on
+any exit, the gateway SIGKILLs every instance and the template; if the gateway itself is
+SIGKILLed, the template and the instances die with it (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import uvicorn
@@ -45,14 +47,10 @@ from harness.apphost.template import INSTANCE_NICE_ENV, raise_priority
 from harness.apphost.wire import HttpRequest
 from harness.errors import HarnessError
 from harness.platform.config import PlatformConfig
-from harness.platform.launch import template_launch
+from harness.platform.kinds import make_kind
 from harness.platform.pidfile import PIDFILE_NAME
 from harness.platform.pool import InstancePool
-from harness.platform.spawner import TemplateSpawner
 from harness.platform.stream import relay
-
-if TYPE_CHECKING:
-    from harness.platform.docker_spawner import DockerSpawner
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -72,16 +70,7 @@ class Gateway:
     def __init__(self, config: PlatformConfig, workdir: Path) -> None:
         self.config = config
         self.workdir = workdir
-        self.spawner: TemplateSpawner | DockerSpawner
-        if config.spawner == "docker":  # one container per instance (needs the docker SDK)
-            from harness.platform.docker_spawner import DockerSpawner
-
-            self.spawner = DockerSpawner(config, workdir)
-            self.pool = InstancePool(config, self.spawner, workdir / PIDFILE_NAME,
-                                     send_signal=self.spawner.send_signal)
-            return
-        self.spawner = TemplateSpawner(template_launch(config, workdir), config.cold_start)
-        self.pool = InstancePool(config, self.spawner, workdir / PIDFILE_NAME)
+        self.pool = InstancePool(config, make_kind(config, workdir), workdir / PIDFILE_NAME)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -117,8 +106,7 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.spawner.start(self.config.startup_timeout_s)
-                    self.pool.start()
+                    await self.pool.start()
                 except HarnessError as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return

@@ -31,7 +31,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 import uvloop
@@ -39,16 +39,18 @@ import uvloop
 from harness.apphost.wire import (
     CANCEL,
     HOLD,
+    READY,
     RELEASE,
     STREAM_CHUNK,
     STREAM_END,
     STREAM_START,
     control,
+    encode,
+    read_frame,
 )
-from harness.platform.protocol import READY_ID, decode_request, encode, error_body, read_frame
-from targets.shared.endpoints import EndpointRequest, EndpointResponse
+from harness.platform.protocol import decode_request
+from harness.results.endpoints import EndpointResponse, Handler, error_body
 
-Handler = Callable[[EndpointRequest], Awaitable[EndpointResponse]]
 BACKGROUND_ENV = "PGSTAMPEDE_BACKGROUND"  # "wait_until": hold the slot until ``after`` ends
 
 
@@ -65,7 +67,7 @@ async def serve(fd: int, spec: str, started: float) -> None:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     ready = {"pid": os.getpid(), "init_ms": (time.perf_counter() - started) * 1000.0}
-    writer.write(encode(READY_ID, 0, json.dumps(ready).encode()))
+    writer.write(control(READY, ready))
     tasks: set[asyncio.Task[None]] = set()
     running: dict[int, asyncio.Task[None]] = {}
     while True:
@@ -153,7 +155,7 @@ def prime() -> None:
         ours, theirs = socket.socketpair()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         peer_reader, peer_writer = await asyncio.open_unix_connection(sock=theirs)
-        peer_writer.write(encode(READY_ID, 0, json.dumps({"pid": 0}).encode()))
+        peer_writer.write(control(READY, {"pid": 0}))
         writer.write(encode(1, 200, b"{}"))
         await read_frame(reader)
         await read_frame(peer_reader)

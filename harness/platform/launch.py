@@ -2,9 +2,9 @@
 
 Built-in handler (``app_kind = ""``): the harness's interpreter runs
 ``harness.apphost.template`` with the runtime ``harness.platform.instance``, preloading the
-handler's dependencies (uvloop, asyncpg, targets.*) and the handler's module (its globals are
-created lazily, on an instance's first request; importing it in each forked instance cost a
-third of the instance's CPU in a burst, see benchmarks/platform_scale.py).
+handler's dependencies (uvloop, asyncpg, the endpoint protocol) and the handler's module (its
+globals are created lazily, on an instance's first request; importing it in each forked
+instance cost a third of the instance's CPU in a burst, see benchmarks/platform_scale.py).
 
 User's app (``app_kind = "asgi" | "wsgi"``): ``app_python`` (default: the harness's) runs
 ``pgstampede_apphost.template`` with the runtime ``pgstampede_apphost.instance``. Its
@@ -30,15 +30,14 @@ from harness.platform.config import PlatformConfig
 APPHOST_PACKAGE = "pgstampede_apphost"
 APP_RUNTIME = f"{APPHOST_PACKAGE}.instance"
 BUILTIN_RUNTIME = "harness.platform.instance"
-# What the template imports once so that a forked instance does not have to.
+# What the template imports once so that a forked instance does not have to (then the
+# handler's own module, which imports the rest of its target).
 BUILTIN_PRELOAD = (
     "asyncio",
     "json",
     "uvloop",
     "asyncpg",
-    "targets.shared.endpoints",
-    "targets.shared.errors",
-    "targets.shared.settings",
+    "harness.results.endpoints",
     "harness.platform.protocol",
     BUILTIN_RUNTIME,
 )

@@ -1,7 +1,8 @@
 """The gateway's pid file: every process it owns outside its own process group.
 
-``<workdir>/instances.pids`` lists, one per line, the template's pid (first line) and the pid
-of every live instance (including zombies); it is empty once the gateway has stopped. Each
+``<workdir>/instances.pids`` lists, one per line, the pid of the process that makes instances
+(first line: the template; the gateway itself for a kind without one) and the pids of every
+live instance (including zombies); it is empty once the gateway has stopped. Each
 instance is its own process group (pgid == pid), so a cleanup that finds the gateway gone can
 ``killpg(pid, SIGKILL)`` each line. The file is rewritten atomically (write + rename) at most
 once per event-loop iteration, in a worker thread: a write and rename can take milliseconds,

@@ -1,5 +1,5 @@
-"""The built-in handler's frames (JSON request and body); the framing itself and the app
-frames are harness.apphost.wire, the one definition of the wire format.
+"""The built-in handler's request frames (JSON); the framing itself, the app frames and the
+control frames are harness.apphost.wire, the one definition of the wire format.
 
     gateway -> instance   request    id >= 1, code 0, payload = JSON {"m", "p", "q", "b"}
                                      (method, path, raw query string, body as latin-1)
@@ -15,25 +15,13 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from harness.apphost.wire import HEADER, MAX_PAYLOAD, READY_ID, Frame, encode, read_frame
-from targets.shared.endpoints import EndpointRequest
-
-__all__ = [
-    "HEADER",
-    "MAX_PAYLOAD",
-    "READY_ID",
-    "Frame",
-    "decode_request",
-    "encode",
-    "encode_request",
-    "error_body",
-    "read_frame",
-]
+from harness.apphost.wire import HANDLER_REQUEST, encode
+from harness.results.endpoints import EndpointRequest
 
 
 def encode_request(msg_id: int, method: str, path: str, query: str, body: bytes) -> bytes:
     doc = {"m": method, "p": path, "q": query, "b": body.decode("latin-1")}
-    return encode(msg_id, 0, json.dumps(doc, separators=(",", ":")).encode())
+    return encode(msg_id, HANDLER_REQUEST, json.dumps(doc, separators=(",", ":")).encode())
 
 
 def decode_request(payload: bytes) -> EndpointRequest:
@@ -44,9 +32,3 @@ def decode_request(payload: bytes) -> EndpointRequest:
         query=dict(parse_qsl(str(doc["q"]), keep_blank_values=True)),
         body=str(doc["b"]).encode("latin-1"),
     )
-
-
-def error_body(kind: str, message: str) -> bytes:
-    """A JSON error body in the targets' shape (docs/internals.md)."""
-    doc = {"error": {"kind": kind, "sqlstate": "", "message": message}}
-    return json.dumps(doc, separators=(",", ":")).encode()

@@ -6,8 +6,9 @@ frame per chunk, then ``STREAM_END`` (harness.apphost.wire). The pool turns the 
 (``relay``) while the request keeps its slot on the instance, so a subscription counts
 against ``instance_concurrency`` and keeps the instance busy (never frozen). A stream ends
 when the instance ends it, when the client goes, or when the platform cuts it at
-``max_duration``: in the last two cases the pool sends ``CANCEL`` for the request and waits
-for the instance's ``STREAM_END`` before the slot is freed (and the instance maybe frozen).
+``max_duration``: in the last two cases the pool cancels it (``StreamBody.cancel``: the
+framed kinds send ``CANCEL`` for the request) and waits for the instance's ``STREAM_END``
+before the slot is freed (and the instance maybe frozen).
 """
 
 from __future__ import annotations
@@ -29,12 +30,18 @@ CLIENT_GONE = "client_gone"
 
 
 class StreamBody:
-    """The chunks of one streamed response, as the instance sends them (None = its end)."""
+    """The chunks of one streamed response, as the instance sends them (None = its end);
+    ``cancel`` asks the instance to end it (its kind's way: a ``CANCEL`` frame)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, cancel: Callable[[], None] | None = None) -> None:
         self.status = status
         self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.ended = asyncio.Event()
+        self._cancel = cancel
+
+    def cancel(self) -> None:
+        if self._cancel is not None and not self.ended.is_set():
+            self._cancel()
 
     def put(self, chunk: bytes) -> None:
         if not self.ended.is_set():

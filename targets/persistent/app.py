@@ -30,7 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from targets.shared.endpoints import Counter, EndpointContext, EndpointRequest, handle
+from harness.results.endpoints import EndpointRequest
+from targets.shared.endpoints import Counter, EndpointContext, handle
 from targets.shared.errors import classify
 from targets.shared.realtime import Hub
 from targets.shared.settings import TargetSettings

@@ -32,13 +32,8 @@ from typing import Any
 
 import asyncpg
 
-from targets.shared.endpoints import (
-    Counter,
-    EndpointContext,
-    EndpointRequest,
-    EndpointResponse,
-    handle,
-)
+from harness.results.endpoints import EndpointRequest, EndpointResponse
+from targets.shared.endpoints import Counter, EndpointContext, handle
 from targets.shared.errors import classify
 from targets.shared.realtime import Hub
 from targets.shared.settings import TargetSettings

@@ -2,9 +2,11 @@
 
 The persistent target (Starlette) and the serverless handler (behind the platform gateway)
 turn their requests into an ``EndpointRequest`` and answer with the ``EndpointResponse``
-that ``handle`` returns; a response may carry ``after``, work to run once the answer is
-sent (``/background``). Database access goes through the small ``Database`` seam, so each
-target decides how connections are obtained (a pool, one global connection, ...).
+that ``handle`` returns (both defined by the harness, harness.results.endpoints: the
+platform's instance runtime speaks them too); a response may carry ``after``, work to run
+once the answer is sent (``/background``). Database access goes through the small
+``Database`` seam, so each target decides how connections are obtained (a pool, one global
+connection, ...).
 
 Endpoints, bodies and error kinds: docs/internals.md, "Targets: endpoints and environment".
 """
@@ -14,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from harness.results.endpoints import EndpointRequest, EndpointResponse, error_doc
 from targets.shared.errors import classify
 from targets.shared.realtime import Hub, event_stream, publish
 from targets.shared.session_state import read_state, set_state
@@ -27,30 +30,10 @@ ITEM_COUNT = 10_000
 MAX_SLOW_MS = 600_000
 MAX_PAYLOAD = 1_000
 
-After = Callable[[], Awaitable[None]]
-Stream = Callable[[], AsyncGenerator[bytes, None]]
-
-
 class Database(Protocol):
     """How a target obtains a database connection for one unit of work."""
 
     def connection(self) -> AbstractAsyncContextManager[Any]: ...
-
-
-@dataclass(frozen=True)
-class EndpointRequest:
-    method: str
-    path: str
-    query: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class EndpointResponse:
-    status: int
-    body: dict[str, object]
-    after: After | None = None
-    stream: Stream | None = None  # a streamed body (text/event-stream) instead of ``body``
 
 
 COUNTER_SQL = (
@@ -222,9 +205,7 @@ def _ok(body: dict[str, object], ctx: EndpointContext) -> EndpointResponse:
 
 
 def _client_error(status: int, message: str) -> EndpointResponse:
-    return EndpointResponse(
-        status, {"error": {"kind": "http_4xx", "sqlstate": "", "message": message}}
-    )
+    return EndpointResponse(status, error_doc("http_4xx", message))
 
 
 def _int_param(request: EndpointRequest, name: str, default: int, maximum: int) -> int | None:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from harness.results.endpoints import error_doc
+
 KIND_STATUS: dict[str, int] = {
     "db_too_many_connections": 503,
     "pooler_full": 503,
@@ -70,7 +72,7 @@ class DbError:
         return KIND_STATUS[self.kind]
 
     def body(self) -> dict[str, object]:
-        return {"error": {"kind": self.kind, "sqlstate": self.sqlstate, "message": self.message}}
+        return error_doc(self.kind, self.message, self.sqlstate)
 
 
 def classify(exc: BaseException) -> DbError | None:

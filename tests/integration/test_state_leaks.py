@@ -15,9 +15,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from harness.results.endpoints import EndpointRequest
 from harness.runtime.pgbouncer import PgBouncer
 from harness.runtime.postgres import PostgresCluster
-from targets.shared.endpoints import Counter, EndpointContext, EndpointRequest, handle
+from targets.shared.endpoints import Counter, EndpointContext, handle
 
 pytestmark = pytest.mark.integration
 

@@ -6,17 +6,12 @@ import asyncio
 
 import pytest
 
+from harness.apphost.wire import HEADER, encode, read_frame
 from harness.errors import InputError
 from harness.platform.bucket import TokenBucket
 from harness.platform.config import PlatformConfig
-from harness.platform.protocol import (
-    HEADER,
-    decode_request,
-    encode,
-    encode_request,
-    error_body,
-    read_frame,
-)
+from harness.platform.protocol import decode_request, encode_request
+from harness.results.endpoints import error_body
 
 
 def test_defaults_follow_lambda() -> None:

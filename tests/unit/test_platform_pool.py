@@ -1,4 +1,5 @@
-"""InstancePool logic with in-process fake instances, recorded signals and a fake clock."""
+"""InstancePool logic with in-process fake instances, recorded signals and a fake clock: no
+real time passes (tests.fake_clock), so every count is exact."""
 
 from __future__ import annotations
 
@@ -10,20 +11,26 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from harness.apphost.wire import HttpRequest
+from harness.apphost.wire import CONTROL_ID, READY, HttpRequest, encode, read_frame
 from harness.platform.config import PlatformConfig
+from harness.platform.framed import FramedKind
 from harness.platform.pool import InstancePool
-from harness.platform.protocol import READY_ID, encode, read_frame
+from tests.fake_clock import FakeClock
 
 
 class FakeSpawner:
-    """Instances are tasks answering {"instance", "path"} (``/slow?ms=N`` sleeps N ms)."""
+    """Instances are tasks answering {"instance", "path"} (``/slow?ms=N`` takes N ms of the
+    fake clock)."""
 
     pid = 1
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
         self.count = 0
         self.tasks: dict[int, asyncio.Task[None]] = {}
+
+    async def start(self, timeout_s: float) -> None:
+        pass
 
     async def spawn(self, instance_id: str) -> tuple[int, socket.socket]:
         self.count += 1
@@ -36,7 +43,7 @@ class FakeSpawner:
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         answers: set[asyncio.Task[None]] = set()
         try:
-            writer.write(encode(READY_ID, 0, b"{}"))
+            writer.write(encode(CONTROL_ID, READY, b"{}"))
             while (frame := await read_frame(reader)) is not None:
                 task = asyncio.create_task(
                     self._answer(instance_id, frame.id, frame.payload, writer)
@@ -51,7 +58,7 @@ class FakeSpawner:
     async def _answer(self, iid: str, msg_id: int, payload: bytes, w: asyncio.StreamWriter) -> None:
         req = json.loads(payload)
         ms = int(parse_qs(req["q"]).get("ms", ["0"])[0])
-        await asyncio.sleep(ms / 1000.0)
+        await self.clock.sleep(ms / 1000.0)
         w.write(encode(msg_id, 200, json.dumps({"instance": iid, "path": req["p"]}).encode()))
 
     def kill(self, pid: int) -> None:
@@ -66,12 +73,20 @@ class FakeSpawner:
 
 class Harness:
     def __init__(self, **knobs: Any) -> None:
-        self.now = 0.0
+        self.clock = FakeClock()
         self.signals: list[tuple[int, int]] = []
-        self.spawner = FakeSpawner()
-        self.pool = InstancePool(
-            PlatformConfig(**knobs), self.spawner, send_signal=self._signal, clock=lambda: self.now
-        )
+        self.spawner = FakeSpawner(self.clock)
+        config = PlatformConfig(**knobs)
+        kind = FramedKind(self.spawner, config, self.clock, send_signal=self._signal)
+        self.pool = InstancePool(config, kind, clock=self.clock)
+
+    @property
+    def now(self) -> float:
+        return self.clock.now
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self.clock.advance_to(value)  # timers due on the way fire, in order
 
     def _signal(self, pid: int, sig: int) -> None:
         self.signals.append((pid, sig))
@@ -93,7 +108,7 @@ def run(knobs: dict[str, Any], body: Callable[[Harness], Awaitable[None]]) -> No
     async def main() -> None:
         h = Harness(**knobs)
         try:
-            await asyncio.wait_for(body(h), 10.0)
+            await h.clock.run(body(h))
         finally:
             await h.pool.close()
 
@@ -191,13 +206,10 @@ def test_idle_timeout_abandon_then_max_lifetime() -> None:
 def test_scale_rate_limits_starts() -> None:
     async def body(h: Harness) -> None:
         tasks = [asyncio.create_task(h.get("/slow", "ms=300")) for _ in range(8)]
-        await asyncio.sleep(0.1)
+        await h.clock.settle()
         assert len(h.pool.instances) == 5  # the bucket's burst
-        h.now += 1.0  # five more tokens, taken when the pool's retry timer fires
-        for _ in range(100):
-            if len(h.pool.instances) == 8:
-                break
-            await asyncio.sleep(0.05)
+        h.now += 1.0  # a token every 0.2 s, taken when the pool's retry timer fires
+        await h.clock.settle()
         assert len(h.pool.instances) == 8
         assert [s for s, _ in await asyncio.gather(*tasks)] == [200] * 8
 

@@ -1,5 +1,6 @@
 """InstancePool with streamed answers and held slots (in-process fake instances, recorded
-signals): a stream holds its slot until max_duration cuts it, a HOLD until its RELEASE."""
+signals, a fake clock): a stream holds its slot until max_duration cuts it, a HOLD until its
+RELEASE."""
 
 from __future__ import annotations
 
@@ -11,18 +12,23 @@ from typing import Any
 
 from harness.apphost.wire import (
     CANCEL,
+    CONTROL_ID,
     HOLD,
+    READY,
     RELEASE,
     STREAM_CHUNK,
     STREAM_END,
     STREAM_START,
     HttpRequest,
     control,
+    encode,
+    read_frame,
 )
 from harness.platform.config import PlatformConfig
+from harness.platform.framed import FramedKind
 from harness.platform.pool import InstancePool
-from harness.platform.protocol import READY_ID, encode, read_frame
 from harness.platform.stream import StreamBody
+from tests.fake_clock import FakeClock
 
 
 class Instances:
@@ -33,8 +39,12 @@ class Instances:
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
+        self.clock = FakeClock()
         self.cancelled: list[int] = []
         self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, timeout_s: float) -> None:
+        pass
 
     async def spawn(self, instance_id: str) -> tuple[int, socket.socket]:
         ours, theirs = socket.socketpair()
@@ -44,7 +54,7 @@ class Instances:
     async def _serve(self, sock: socket.socket) -> None:
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         try:
-            writer.write(encode(READY_ID, 0, b"{}"))
+            writer.write(encode(CONTROL_ID, READY, b"{}"))
             while (frame := await read_frame(reader)) is not None:
                 self._frame(frame.id, frame.code, frame.payload, writer)
         finally:
@@ -73,8 +83,10 @@ class Instances:
 
 def pool(**knobs: Any) -> tuple[InstancePool, Instances, list[int]]:
     instances, signals = Instances(), []
-    return (InstancePool(PlatformConfig(**knobs), instances,
-                         send_signal=lambda pid, sig: signals.append(sig)), instances, signals)
+    config = PlatformConfig(**knobs)
+    kind = FramedKind(instances, config, instances.clock,
+                      send_signal=lambda pid, sig: signals.append(sig))
+    return InstancePool(config, kind, clock=instances.clock), instances, signals
 
 
 def test_a_stream_holds_its_slot_until_max_duration_cuts_it() -> None:
@@ -89,7 +101,7 @@ def test_a_stream_holds_its_slot_until_max_duration_cuts_it() -> None:
             return "ended"
 
         try:
-            reply = await p.invoke(HttpRequest("GET", "/events"), sink)
+            reply = await instances.clock.run(p.invoke(HttpRequest("GET", "/events"), sink))
             assert reply.status == 200 and reply.stream is not None
             assert got == [b"data: 1\n\n"] and instances.cancelled == [1]
             assert reply.stream.ended.is_set()
@@ -105,14 +117,13 @@ def test_a_held_slot_is_freed_and_frozen_only_at_release() -> None:
     async def main() -> None:
         p, instances, signals = pool()
         try:
-            reply = await p.invoke(HttpRequest("POST", "/hold"))
+            reply = await instances.clock.run(p.invoke(HttpRequest("POST", "/hold")))
             assert reply.status == 200 and reply.held is not None
             (inst,) = p.instances.values()
             assert inst.in_flight == 1 and signals == []  # answered, still busy
             instances.release.set()
             await reply.held.wait()
-            while inst.in_flight:
-                await asyncio.sleep(0)
+            await instances.clock.settle()
             assert signals == [signal.SIGSTOP]
         finally:
             await p.close()
