@@ -1,7 +1,7 @@
 """The platform collector: instance counts and cold starts from the gateway's stats endpoint.
 
 Polls ``GET <stats_url>?since=<cursor>`` over one keep-alive HTTP/1.1 connection, reads the
-answer strictly as a ``PlatformStats`` (harness.platform.stats documents the JSON; a missing
+answer strictly as a ``PlatformStats`` (harness.results.platform_stats documents the JSON; a missing
 or renamed field fails the sample instead of reading 0) and keeps two frames
 (docs/internals.md):
 
@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from harness.platform.stats import PHASES, PlatformStats
+from harness.results.platform_stats import PHASES, PlatformStats
 
 PLATFORM_COLUMNS = (
     "starting",

@@ -7,7 +7,7 @@
     scaling.py    Scaler: cold starts for the queue (max_instances, scale_rate, throttle)
     lifecycle.py  Lifecycle: cold start, freeze/thaw, reap, recycle, kill
     members.py    Member: the pool's record of one instance
-    stats.py      StatsBook and PlatformStats: the /__platform/stats records and JSON
+    stats.py      StatsBook: what the pool counts (records: harness.results.platform_stats)
     kind.py       the seam: the Instance and InstanceKind protocols, Reply, InstanceGone
     kinds.py      the registry of kinds of instance (template, container)
     framed.py     FramedKind/FramedInstance: instances spoken to in frames over a Unix socket

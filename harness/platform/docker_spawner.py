@@ -9,11 +9,11 @@
 
 It is the spawner of the ``container`` kind of instance (harness.platform.kinds: a
 ``FramedKind``), which signals instances by pid (SIGSTOP, SIGCONT, SIGKILL; the pid is the host
-pid of the container's init); :meth:`DockerSpawner.send_signal` turns them into those calls. Docker calls
-run on a thread pool, never on the event loop; per container they run in order, and a freeze
-still waiting when its thaw arrives is dropped with it (under load an instance released and
-reused at once is not paused at all). At most CONCURRENT_STARTS containers start at once; a
-start waiting for its turn counts in its cold start. Every container is labelled
+pid of the container's init); :meth:`DockerSpawner.send_signal` turns them into those calls.
+Docker calls run on a thread pool, never on the event loop; per container they run in order,
+and a freeze still waiting when its thaw arrives is dropped with it (under load an instance
+released and reused at once is not paused at all). At most CONCURRENT_STARTS containers start
+at once; a start waiting for its turn counts in its cold start. Every container is labelled
 ``pgstampede.run`` (the config's ``run_label``), ``pgstampede.role = instance`` and
 ``pgstampede.owner`` (this gateway); :meth:`close` force-removes every container of this
 gateway before returning, so nothing outlives a gateway that exits; a SIGKILLed gateway leaves

@@ -16,7 +16,7 @@ Started by the harness as its own process::
                                 template has imported what instances share; readiness
                                 probe: it never touches an instance)
     GET /__platform/stats?since=CURSOR   counts by state, cold starts, init failures and
-                                background work (harness.platform.stats)
+                                background work (harness.results.platform_stats)
     GET /__platform/instances   [{"id", "pid", "state", "in_flight", "requests", "age_s"}]
 
 Instances are of the kind the config names (harness.platform.kinds). ``DIR/instances.pids``

@@ -5,7 +5,7 @@ The pool joins four parts, one job each:
     routing.py     Router     which instance serves a request; the queue when none can
     scaling.py     Scaler     cold starts for the queue: max_instances, scale_rate, throttle
     lifecycle.py   Lifecycle  cold start, freeze/thaw, reap, recycle, kill
-    stats.py       StatsBook  counters, cold starts, init failures; the /__platform/stats record
+    stats.py       StatsBook  counters, cold starts, init failures (harness.results.platform_stats)
 
 and drives instances of one kind (harness.platform.kind: the seam to whatever runs the
 request; the registry is harness.platform.kinds). Time is the injected ``Clock``.
@@ -34,9 +34,10 @@ from harness.platform.members import DEAD, Member
 from harness.platform.pidfile import PidFile
 from harness.platform.routing import Router, Waiter
 from harness.platform.scaling import Scaler
-from harness.platform.stats import Counters, PlatformStats, StatsBook
+from harness.platform.stats import StatsBook
 from harness.platform.stream import StreamBody, StreamSink
 from harness.results.endpoints import error_body
+from harness.results.platform_stats import Counters, PlatformStats
 
 STREAM_END_TIMEOUT_S = 5.0  # a cancelled stream's instance must end it within this, or is killed
 

@@ -42,7 +42,8 @@ SOURCES_DIRS = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 PYTHON_SOURCES = ("compose/certs", "compose/python-requirements.txt", "harness/__init__.py",
                   "harness/errors.py", "harness/clock.py", "harness/results/__init__.py",
-                  "harness/results/endpoints.py", "harness/platform", "harness/apphost", "targets")
+                  "harness/results/endpoints.py", "harness/results/platform_stats.py",
+                  "harness/platform", "harness/apphost", "targets")
 Progress = Callable[[str], None]
 
 

@@ -16,7 +16,7 @@ from harness.clock import timeout
 from harness.platform.config import PlatformConfig
 from harness.platform.kind import AppException, InstanceEvents, InstanceGone, Reply
 from harness.platform.pool import InstancePool
-from harness.platform.stats import PlatformStats
+from harness.results.platform_stats import PlatformStats
 from tests.fake_clock import FakeClock
 
 
