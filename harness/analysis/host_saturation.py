@@ -4,11 +4,11 @@ Input: the rows of the ``host`` frame inside the load window (see
 :mod:`harness.collect.host`: one row per role and sample, plus ``machine``, ``harness`` and
 ``other:<command>`` rows).
 
-- A ``machine`` sample is *saturated* when its cores were on average more than
-  ``SATURATION_BUSY_PERCENT`` busy (``cpu_percent / processes``, ``processes`` being the
-  number of CPUs), or when tasks waited for a CPU more than ``SATURATION_WAIT_PERCENT`` of
-  the time (``wait_percent``). ``host.saturated`` is true when more than
-  ``SATURATION_SAMPLE_SHARE`` of the load window's samples are; ``host.saturated_share`` is
+- A ``machine`` sample is *saturated* (the saturation rule, ``harness.results.saturation``)
+  when its cores were on average more than ``BUSY_PERCENT`` busy (``cpu_percent /
+  processes``, ``processes`` being the number of CPUs), or when tasks waited for a CPU more
+  than ``MACHINE_WAIT_PERCENT`` of the time (``wait_percent``). ``host.saturated`` is true
+  when more than ``SAMPLE_SHARE`` of the load window's samples are; ``host.saturated_share`` is
   that share. A saturated variant's latencies and cold starts include queueing for a CPU
   on this machine: the system under test did not get the CPU it asked for.
 - ``harness.cpu_share``: the mean CPU of the harness's own roles (``HARNESS_ROLES``: Locust,
@@ -26,11 +26,9 @@ from collections.abc import Mapping
 import pandas as pd
 
 from harness.results import metric_names as M
+from harness.results.saturation import BUSY_PERCENT, MACHINE_WAIT_PERCENT, SAMPLE_SHARE
 from harness.results.summary import Metrics
 
-SATURATION_BUSY_PERCENT = 90.0
-SATURATION_WAIT_PERCENT = 50.0
-SATURATION_SAMPLE_SHARE = 0.10
 MACHINE_ROLE = "machine"
 OTHER_PREFIX = "other:"
 HARNESS_ROLES: tuple[str, ...] = ("locust", "gateway", "harness")
@@ -41,8 +39,8 @@ TAKERS = 4  # how many of the busiest processes a finding names
 def saturated_samples(machine: pd.DataFrame) -> pd.Series:
     """Per ``machine`` row: whether the machine was full in that sample."""
     cores = machine["processes"].clip(lower=1)
-    busy = machine["cpu_percent"] / cores > SATURATION_BUSY_PERCENT
-    waited = machine["wait_percent"].fillna(0.0) > SATURATION_WAIT_PERCENT
+    busy = machine["cpu_percent"] / cores > BUSY_PERCENT
+    waited = machine["wait_percent"].fillna(0.0) > MACHINE_WAIT_PERCENT
     return busy | waited
 
 
@@ -52,7 +50,7 @@ def saturation(rows: pd.DataFrame) -> tuple[bool | None, float | None]:
     if machine.empty:
         return None, None
     share = float(saturated_samples(machine).mean())
-    return share > SATURATION_SAMPLE_SHARE, round(share, 3)
+    return share > SAMPLE_SHARE, round(share, 3)
 
 
 def role_means(rows: pd.DataFrame) -> dict[str, float]:
@@ -101,7 +99,7 @@ def saturation_finding(name: str, metrics: Mapping[str, object], rows: pd.DataFr
     takers = ", ".join(f"{who} {cpu:.0f}%" for who, cpu in cpu_takers(rows))
     during = f" during {float(share):.0%} of the load" if isinstance(share, float) else ""
     return (f"{name}: this machine's CPU was saturated{during} (cores over "
-            f"{SATURATION_BUSY_PERCENT:.0f}% busy or tasks waiting for a CPU); the CPU went "
+            f"{BUSY_PERCENT:.0f}% busy or tasks waiting for a CPU); the CPU went "
             f"to {takers or 'unrecorded processes'} (100% = one core): its latencies and "
             "cold starts include queueing on this machine")
 

@@ -44,11 +44,10 @@ from harness.analysis.realtime import realtime_metrics
 from harness.analysis.workers import worker_metrics
 from harness.results import metric_names as M
 from harness.results.metrics import METRICS
+from harness.results.saturation import busy_percent, saturated
 from harness.results.summary import Metrics, StageSummary
 
 BACKGROUND_TOLERANCE_MS = 250.0
-SATURATION_CPU_PERCENT = 90.0
-SATURATION_SAMPLE_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -308,12 +307,10 @@ def _saturated(host_rows: pd.DataFrame) -> bool | None:
     locust = host_rows[(host_rows["role"] == "locust") & (host_rows["processes"] > 0)]
     if locust.empty:
         return None
-    busy = locust["cpu_percent"]
-    if "wait_percent" in locust.columns:
-        busy = busy + locust["wait_percent"].fillna(0.0)
-    per_worker = busy / locust_workers(locust["processes"])
-    share = float((per_worker > SATURATION_CPU_PERCENT).mean())
-    return share > SATURATION_SAMPLE_SHARE
+    wait = locust["wait_percent"].fillna(0.0) if "wait_percent" in locust.columns \
+        else pd.Series(0.0, index=locust.index)
+    return saturated(busy_percent(float(cpu), float(w), int(n)) for cpu, w, n in zip(
+        locust["cpu_percent"], wait, locust_workers(locust["processes"]), strict=True))
 
 
 def _metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window) -> Metrics:

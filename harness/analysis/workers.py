@@ -2,9 +2,9 @@
 
 The ``workers`` frame holds each worker's CPU samples (``t``, ``worker``, ``host``,
 ``address``, ``host_cpu_percent`` of all its cores, ``locust_cpu_percent`` of one core); a
-local run has none and these metrics are null there. A worker host is saturated by the same
-rule as a local Locust (``load.saturated``): its Locust above 90% of a core in more than
-10% of its samples of the load window.
+local run has none and these metrics are null there. A worker host is saturated by the
+saturation rule of a local Locust (``harness.results.saturation``) over its Locust's samples
+of the load window.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.results import metric_names as M
+from harness.results.saturation import busy_percent, saturated
 from harness.results.summary import Metrics
-
-SATURATION_CPU_PERCENT = 90.0
-SATURATION_SAMPLE_SHARE = 0.10
 
 WORKER_METRICS = (M.LOAD_WORKERS, M.LOAD_WORKERS_SATURATED, M.LOAD_WORKERS_CPU_LOCUST_MAX,
                   M.LOAD_WORKERS_CPU_HOST_MAX)
@@ -25,8 +23,9 @@ def saturated_workers(rows: pd.DataFrame) -> list[str]:
     """The workers whose Locust was saturated in ``rows`` (already cut to the window)."""
     if rows.empty:
         return []
-    busy = (rows["locust_cpu_percent"] > SATURATION_CPU_PERCENT).groupby(rows["worker"]).mean()
-    return sorted(str(w) for w in busy.index[busy > SATURATION_SAMPLE_SHARE])
+    cpu = rows.groupby("worker")["locust_cpu_percent"]
+    return sorted(str(worker) for worker, samples in cpu
+                  if saturated(busy_percent(float(c)) for c in samples))
 
 
 def worker_metrics(rows: pd.DataFrame) -> Metrics:

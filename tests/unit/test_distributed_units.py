@@ -18,13 +18,7 @@ from harness.analysis import metrics as analysis_metrics
 from harness.analysis.findings import findings
 from harness.analysis.metrics import VariantContext, compute_metrics
 from harness.analysis.run import VariantRun
-from harness.analysis.workers import (
-    SATURATION_CPU_PERCENT,
-    SATURATION_SAMPLE_SHARE,
-    WORKER_METRICS,
-    saturated_workers,
-    worker_metrics,
-)
+from harness.analysis.workers import WORKER_METRICS, saturated_workers, worker_metrics
 from harness.cli import SCENARIOS_DIR, build_parser, cmd_worker, distributed_load
 from harness.errors import InputError, LoadError
 from harness.load.coordinator import Coordinator, WorkerOutcome
@@ -200,8 +194,16 @@ def test_worker_metrics_per_worker_host() -> None:
 
 
 def test_the_saturation_rule_is_the_local_one() -> None:
-    assert (analysis_metrics.SATURATION_CPU_PERCENT, analysis_metrics.SATURATION_SAMPLE_SHARE) \
-        == (SATURATION_CPU_PERCENT, SATURATION_SAMPLE_SHARE)
+    """One rule (harness.results.saturation) decides for a local Locust and for workers."""
+    for busy_samples in (1, 2):  # 10% of the samples busy: not saturated; 20%: saturated
+        cpu = [97.0] * busy_samples + [20.0] * (10 - busy_samples)
+        host = pd.DataFrame({"t": [float(i) for i in range(10)], "role": "locust",
+                             "cpu_percent": cpu, "rss_mb": 50.0, "processes": 1,
+                             "wait_percent": 0.0})
+        local = analysis_metrics._saturated(host)
+        assert local is (busy_samples == 2)
+        assert locust_saturated([(float(i), 50.0, c) for i, c in enumerate(cpu)]) is local
+        assert (saturated_workers(_cpu_rows("a", cpu)) == ["a"]) is local
 
 
 def test_the_workers_frame_has_one_row_per_cpu_sample(tmp_path: Path) -> None:
