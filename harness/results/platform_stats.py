@@ -24,14 +24,18 @@ holds every distinct init error text once (its first occurrence; at most
 still pending in an instance when it was killed or abandoned. A busy instance is one with a
 request in flight or, through the control channel, work pending after its responses.
 
-``PlatformStats.from_dict`` reads that JSON back strictly (the platform collector): a missing
-key, an unknown key or a value of the wrong type is a ``ValueError`` naming the key.
+That JSON is a :class:`StatsDocument`, written and read through the one codec
+(:mod:`harness.results.codec`); ``PlatformStats.from_dict`` reads it back strictly (the
+platform collector): a missing key, an unknown key or a value of the wrong type is a
+``ValueError`` naming the key.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from harness.results.codec import DecodeError, decode, encode
 
 PHASES = ("starting", "busy", "warm", "frozen", "zombie")
 MAX_INIT_ERRORS = 20
@@ -89,69 +93,64 @@ class PlatformStats:
         """Live instances: every phase but zombie."""
         return sum(self.phases[p] for p in PHASES if p != "zombie")
 
-    def to_dict(self) -> dict[str, object]:
-        doc: dict[str, object] = {"t": self.t}
-        doc.update({phase: self.phases[phase] for phase in PHASES})
-        doc["instances"] = self.instances
-        doc["queue"] = self.queue
-        doc.update(asdict(self.counters))
-        doc["background_pending"] = self.background_pending
-        doc["cursor"] = self.cursor
-        doc["cold_start_events"] = [asdict(event) for event in self.events]
-        doc["init_errors"] = [asdict(error) for error in self.init_errors]
-        return doc
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of the stats endpoint (see the module doc)."""
+        document = StatsDocument(
+            t=self.t, starting=self.phases["starting"], busy=self.phases["busy"],
+            warm=self.phases["warm"], frozen=self.phases["frozen"],
+            zombie=self.phases["zombie"], instances=self.instances, queue=self.queue,
+            **asdict(self.counters), background_pending=self.background_pending,
+            cursor=self.cursor, cold_start_events=self.events, init_errors=self.init_errors)
+        return dict(encode(document))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> PlatformStats:
-        counter_names = [f.name for f in fields(Counters)]
-        expected = {"t", *PHASES, "instances", "queue", *counter_names, "background_pending",
-                    "cursor", "cold_start_events", "init_errors"}
-        unknown = sorted(set(doc) - expected)
-        if unknown:
-            raise ValueError(f"platform stats: unknown keys {unknown}")
-        return cls(
-            t=_number(doc, "t"),
-            phases={phase: _int(doc, phase) for phase in PHASES},
-            queue=_int(doc, "queue"),
-            counters=Counters(**{name: _int(doc, name) for name in counter_names}),
-            cursor=_int(doc, "cursor"),
-            events=[ColdStart(_number(e, "t"), _text(e, "instance"), _number(e, "duration_ms"))
-                    for e in _objects(doc, "cold_start_events")],
-            background_pending=_int(doc, "background_pending"),
-            init_errors=[InitFailure(_number(e, "t"), _text(e, "instance"), _text(e, "error"))
-                         for e in _objects(doc, "init_errors")],
-        )
+        """The stats of the endpoint's JSON; ValueError naming the key it does not expect."""
+        try:
+            d = decode(StatsDocument, doc, "platform stats")
+        except DecodeError as exc:
+            raise ValueError(_problem(exc, doc)) from None
+        return cls(t=d.t, phases={p: getattr(d, p) for p in PHASES}, queue=d.queue,
+                   counters=Counters(**{f.name: getattr(d, f.name) for f in fields(Counters)}),
+                   cursor=d.cursor, events=d.cold_start_events,
+                   background_pending=d.background_pending, init_errors=d.init_errors)
 
 
-def _get(doc: dict[str, Any], key: str) -> Any:
-    if key not in doc:
-        raise ValueError(f"platform stats: {key}: missing")
-    return doc[key]
+@dataclass(frozen=True)
+class StatsDocument:
+    """The stats endpoint's JSON, key for key (flat: phases and counters side by side)."""
+
+    t: float
+    starting: int
+    busy: int
+    warm: int
+    frozen: int
+    zombie: int
+    instances: int
+    queue: int
+    cold_starts: int
+    reaped: int
+    throttled: int
+    recycled: int
+    crashed: int
+    timeouts: int
+    failed_starts: int
+    init_failures: int
+    background_completed: int
+    background_delayed: int
+    background_lost: int
+    exceptions: int
+    background_pending: int
+    cursor: int
+    cold_start_events: list[ColdStart]
+    init_errors: list[InitFailure]
 
 
-def _int(doc: dict[str, Any], key: str) -> int:
-    value = _get(doc, key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"platform stats: {key}: expected an integer, got {value!r}")
-    return value
-
-
-def _number(doc: dict[str, Any], key: str) -> float:
-    value = _get(doc, key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"platform stats: {key}: expected a number, got {value!r}")
-    return float(value)
-
-
-def _text(doc: dict[str, Any], key: str) -> str:
-    value = _get(doc, key)
-    if not isinstance(value, str):
-        raise ValueError(f"platform stats: {key}: expected a string, got {value!r}")
-    return value
-
-
-def _objects(doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    value = _get(doc, key)
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ValueError(f"platform stats: {key}: expected a list of objects")
-    return value
+def _problem(exc: DecodeError, doc: dict[str, Any]) -> str:
+    """The codec's finding as the stats reader words it (a key missing, unknown keys)."""
+    if exc.expected == "no such key":
+        known = {f.name for f in fields(StatsDocument)}
+        return f"platform stats: unknown keys {sorted(set(doc) - known)}"
+    if exc.got is None and exc.expected.endswith("(key missing)"):
+        return f"platform stats: {exc.where}: missing"
+    return str(exc)
