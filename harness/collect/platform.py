@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from harness.results import metric_names as M
 from harness.results.platform_stats import PHASES, PlatformStats
 
 PLATFORM_COLUMNS = (
@@ -91,8 +92,8 @@ class PlatformCollector:
             "platform.frozen": float(stats.phases["frozen"]),
             "platform.zombies": float(stats.phases["zombie"]),
             "platform.queue": float(stats.queue),
-            "platform.cold_starts": float(c.cold_starts),
-            "platform.init_failures": float(c.init_failures),
+            M.PLATFORM_COLD_STARTS: float(c.cold_starts),
+            M.PLATFORM_INIT_FAILURES: float(c.init_failures),
             "platform.background_pending": float(stats.background_pending),
         }
 
