@@ -240,7 +240,16 @@ def pgbouncer_lines(d: Detection) -> list[str]:
     return []
 
 
+THRESHOLDS = (("*.http.error_rate", "< 1%"), ("*.db.refused", "== 0 if measured"))
+
+
+def thresholds_lines() -> list[str]:
+    """Commented out: the first run has no thresholds (exit 0); these make it a gate."""
+    return [line("# [thresholds]", "uncomment: `run` then exits 1 when one fails "
+                 "(docs/check.md)"), *(f"# {setting(k, v)}" for k, v in THRESHOLDS)]
+
+
 def scenario_text(d: Detection, command: str) -> str:
     parts: Iterable[list[str]] = (header(d, command), app_section(d), load_section(d),
-                                  targets_section(d), variant_lines(d))
+                                  targets_section(d), variant_lines(d), thresholds_lines())
     return "\n".join(text for part in parts for text in part).rstrip() + "\n"

@@ -93,6 +93,18 @@ def test_an_openapi_document_beside_a_starlette_app_gives_its_routes(tmp_path: P
     assert "from the app's OpenAPI schema" in printed
 
 
+def test_the_commented_thresholds_load_once_uncommented(tmp_path: Path) -> None:
+    folder = copy("inventory", tmp_path)
+    init(folder)
+    path = folder / "scenario.toml"
+    text = path.read_text()
+    assert load_scenario(path).check.thresholds == ()
+    gate = text.split("# [thresholds]", 1)[1].replace("\n# ", "\n")
+    path.write_text(text.split("# [thresholds]", 1)[0] + "[thresholds]" + gate)
+    assert [t.key for t in load_scenario(path).check.thresholds] == [
+        "*.http.error_rate", "*.db.refused"]
+
+
 def test_a_factory_in_a_src_layout_with_the_database_in_parts(tmp_path: Path) -> None:
     _, doc = init(copy("factory", tmp_path))
     app = doc["app"]
