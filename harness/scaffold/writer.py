@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
+from harness.results import metric_names as M
 from harness.scaffold.findings import Detection, Route
 from harness.scenario.records import (
     DatabaseSpec,
@@ -240,7 +241,7 @@ def pgbouncer_lines(d: Detection) -> list[str]:
     return []
 
 
-THRESHOLDS = (("*.http.error_rate", "< 1%"), ("*.db.refused", "== 0 if measured"))
+THRESHOLDS = ((f"*.{M.HTTP_ERROR_RATE}", "< 1%"), (f"*.{M.DB_REFUSED}", "== 0 if measured"))
 
 
 def thresholds_lines() -> list[str]:
