@@ -5,7 +5,10 @@ the log parses a JSON body like it does against the real targets) and one Locust
 (FastHttpUser, no think time) driving it. Runs alternate, log on / log off, ``--repeats``
 times each, in one invocation; Locust is CPU-bound, so the RPS difference is the log's
 cost. On a shared machine RPS is noisy, so Locust's CPU time per request is measured too
-(RPS of a CPU-bound Locust is its inverse). Prints JSON (goal: the log costs <= 10%).
+(RPS of a CPU-bound Locust is its inverse). Other processes' load drifts during the runs and
+moves Locust's CPU per request with it (by a third and more here), so the figure judged is
+paired: each log-on run against the log-off run next to it (ABBA order), the median of those
+ratios (``log_cost_percent_by_cpu_paired``). Prints JSON (goal: the log costs <= 10%).
 
     .venv/bin/python benchmarks/locust_log_overhead.py [--seconds 8] [--users 20] [--repeats 5]
 """
@@ -142,11 +145,14 @@ def main() -> None:
 
     with_log, without = median("rps", True), median("rps", False)
     cpu_with, cpu_without = (median("locust_cpu_us_per_request", b) for b in (True, False))
-    paired = [  # each log-on run against the log-off run next to it (same ambient load)
-        1 - on["rps"] / off["rps"]
+    pairs = [  # each log-on run against the log-off run next to it (same ambient load)
+        (on, off)
         for a, b in zip(runs[::2], runs[1::2], strict=True)
         for on, off in [(a, b) if a["request_log"] else (b, a)]
     ]
+    paired = [1 - on["rps"] / off["rps"] for on, off in pairs]
+    paired_cpu = [1 - off["locust_cpu_us_per_request"] / on["locust_cpu_us_per_request"]
+                  for on, off in pairs]
     listener_us = listener_cost_us()
     print(
         json.dumps(
@@ -161,9 +167,10 @@ def main() -> None:
                 "median_cpu_us_per_request_without_log": cpu_without,
                 "log_cost_percent_by_cpu": round((1 - cpu_without / cpu_with) * 100, 1),
                 "log_cost_percent_paired_median": round(statistics.median(paired) * 100, 1),
+                "log_cost_percent_by_cpu_paired": round(statistics.median(paired_cpu) * 100, 1),
                 "listener_us_per_request": round(listener_us, 2),
                 "log_cost_percent_by_listener": round(listener_us / cpu_without * 100, 1),
-                "goal": "log_cost_percent <= 10 (by_cpu: the same, robust to other load)",
+                "goal": "log_cost_percent_by_cpu_paired <= 10",
             },
             indent=2,
         )

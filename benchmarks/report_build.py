@@ -3,7 +3,12 @@
 Synthesises a run folder (4 variants × 250,000 requests over 5 minutes, with every
 frame at 10 Hz), then times ``build_summary`` + writing summary.json, and
 ``build_report`` (charts + index.html). Prints JSON. Goals on a 2-core machine: the
-whole build ≤ 15 s, index.html ≤ 5 MB.
+whole build of 1,000,000 rows ≤ 15 s, index.html ≤ 5 MB. With other ``--rows`` the time
+goal is scaled to them (``goal_build_s``) the way the build's time is made: 10 s for what
+does not depend on the rows (the charts' drawing and the summary's fixed work: about 70%
+of a 1,000,000-row build here) and 5 s per million rows, so 11 s for ``make bench
+--quick``'s 200,000 (where a cost per row grown ninefold took 14.9 s). Both parts keep the
+full goal's margin of about 2x over what was measured.
 
     .venv/bin/python -m benchmarks.report_build [--rows 1000000] [--keep DIR]
 
@@ -25,7 +30,14 @@ from harness.report.html import build_report
 from tests.synthetic import DEFAULT_VARIANTS, RunShape, write_run
 
 GOAL_SECONDS = 15.0
+GOAL_ROWS = 1_000_000
+GOAL_FIXED_SECONDS = 10.0  # the part of the goal that does not grow with the rows
 GOAL_HTML_BYTES = 5 * 1024 * 1024
+
+
+def goal_seconds(rows: int) -> float:
+    """The build time goal for ``rows`` request rows (``GOAL_SECONDS`` for ``GOAL_ROWS``)."""
+    return GOAL_FIXED_SECONDS + (GOAL_SECONDS - GOAL_FIXED_SECONDS) * rows / GOAL_ROWS
 
 
 def measure(run_dir: Path, rows: int, duration_s: float) -> dict[str, object]:
@@ -47,6 +59,7 @@ def measure(run_dir: Path, rows: int, duration_s: float) -> dict[str, object]:
     html_bytes = index.stat().st_size
     total_s = summary_s + report_s
     charts = sorted(p.name for p in (run_dir / "charts").iterdir())
+    goal_s = round(goal_seconds(per_variant * len(DEFAULT_VARIANTS)), 2)
     return {
         "request_rows": per_variant * len(DEFAULT_VARIANTS),
         "variants": len(DEFAULT_VARIANTS),
@@ -58,9 +71,9 @@ def measure(run_dir: Path, rows: int, duration_s: float) -> dict[str, object]:
         "html_bytes": html_bytes,
         "html_mb": round(html_bytes / 1024 / 1024, 2),
         "chart_files": len(charts),
-        "goal_build_s": GOAL_SECONDS,
+        "goal_build_s": goal_s,
         "goal_html_mb": GOAL_HTML_BYTES / 1024 / 1024,
-        "goals_met": total_s <= GOAL_SECONDS and html_bytes <= GOAL_HTML_BYTES,
+        "goals_met": total_s <= goal_s and html_bytes <= GOAL_HTML_BYTES,
     }
 
 

@@ -9,7 +9,10 @@ repeat; :func:`null_reasons` says, per null metric of a variant, which kind of n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 from harness.analysis.frames import endpoint_name
 from harness.analysis.run import VariantRun
@@ -64,13 +67,31 @@ def mask_unmeasured(metrics: Metrics, run: VariantRun) -> Metrics:
             for name, value in metrics.items()}
 
 
-def _not_applicable(metric: str, run: VariantRun, metrics: Metrics) -> str | None:
+@dataclass(frozen=True)
+class _Facts:
+    """What the rules of :func:`_not_applicable` read from a variant run, read once per run
+    (not once per null metric: the request frame can hold millions of rows)."""
+
+    endpoints: frozenset[str]
+    frames: frozenset[str]
+    host_recorded: bool
+
+    @staticmethod
+    def of(run: VariantRun) -> _Facts:
+        endpoint = run.frames["requests"]["endpoint"]
+        distinct = pd.Series(endpoint.unique(), dtype=endpoint.dtype)  # a handful of names
+        return _Facts(endpoints=frozenset(endpoint_name(distinct)),
+                      frames=frozenset(f.name for f in run.record.frames),
+                      host_recorded=not run.frames["host"].empty)
+
+
+def _not_applicable(metric: str, run: VariantRun, facts: _Facts,
+                    metrics: Metrics) -> str | None:
     """Why ``metric`` does not apply to this variant run, or None when it should have a value."""
-    record, frames = run.record, run.frames
-    endpoints = set(endpoint_name(frames["requests"]["endpoint"]))
+    record, endpoints = run.record, facts.endpoints
     rules: tuple[tuple[bool, str], ...] = (
         (metric.startswith("pooler.") and record.pooler == "none"
-         and "pooler" not in {f.name for f in record.frames}, "the variant has no pooler"),
+         and "pooler" not in facts.frames, "the variant has no pooler"),
         (metric.startswith("platform.") and record.target != "serverless",
          "only a serverless target has a platform"),
         (metric.startswith("background.") and "background" not in endpoints,
@@ -78,15 +99,15 @@ def _not_applicable(metric: str, run: VariantRun, metrics: Metrics) -> str | Non
         (metric.startswith("state.") and "counter" not in endpoints,
          "no /counter requests were sent"),
         (metric.startswith("faults.") and not record.faults, "no fault was injected"),
-        (metric.startswith("load.workers") and "workers" not in {f.name for f in record.frames},
+        (metric.startswith("load.workers") and "workers" not in facts.frames,
          "the load came from this machine (no --workers)"),
         (metric == "time_to_first_refusal_s" and metrics.get("db.refused") == 0,
          "no connection was refused"),
         (metric == "harness.cpu_share" and record.target == "external",
          "the system under test runs elsewhere"),
-        (metric.startswith("host.saturated") and not frames["host"].empty,
+        (metric.startswith("host.saturated") and facts.host_recorded,
          "the machine was not recorded (a run folder from before it was)"),
-        (metric.startswith("host.") and not frames["host"].empty,
+        (metric.startswith("host.") and facts.host_recorded,
          "no such process role in this variant"),
     )
     return next((why for applies, why in rules if applies), None)
@@ -108,13 +129,15 @@ def null_reasons(metrics: Metrics, runs: Sequence[VariantRun],
                  repeats: Sequence[Metrics]) -> dict[str, NullReason]:
     """Per metric null in ``metrics`` (a variant's medians), why it is null; judged on the
     first measured repeat (``repeats`` are the measured repeats' metrics, in order)."""
+    nulls = [n for n, value in metrics.items() if value is None]
     measured = [r for r in runs if r.ctx is not None]
+    if not measured or not repeats:
+        return dict.fromkeys(nulls, NullReason("not measured",
+                                               "the variant's load never started"))
+    first, facts = measured[0], _Facts.of(measured[0])
     out: dict[str, NullReason] = {}
-    for name in (n for n, value in metrics.items() if value is None):
-        if not measured or not repeats:
-            out[name] = NullReason("not measured", "the variant's load never started")
-            continue
-        why = _not_applicable(name, measured[0], repeats[0])
+    for name in nulls:
+        why = _not_applicable(name, first, facts, repeats[0])
         out[name] = (NullReason("not applicable", why) if why is not None
-                     else NullReason("not measured", _not_measured(name, measured[0])))
+                     else NullReason("not measured", _not_measured(name, first)))
     return out

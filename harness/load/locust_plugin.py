@@ -73,7 +73,14 @@ class StagesShape(LoadTestShape):
 
 
 def _request_listener(log: RequestLogWriter) -> Any:
-    """The ``request`` event listener writing one row per request (kept lean: hot path)."""
+    """The ``request`` event listener writing one row per request (kept lean: hot path).
+
+    A response with a body of known length (Locust's ``response_length``: the body it read,
+    or the declared length of a streamed one) is classified from its content at once; only
+    one without (empty, or a stream such as server-sent ``events``) is asked whether it is
+    an event stream, whose content must not be read (that would wait for the stream's end).
+    """
+    write = log.write
 
     def on_request(
         name: str,
@@ -81,14 +88,17 @@ def _request_listener(log: RequestLogWriter) -> Any:
         response: Any,
         exception: BaseException | None,
         start_time: float,
+        response_length: int = 0,
         **_: Any,
     ) -> None:
         status: int = getattr(response, "status_code", 0) or 0
-        if status:
-            outcome = classify(status, None if _streamed(response) else response.content, None)
-        else:
+        if not status:
             outcome = classify(0, None, exception or getattr(response, "error", None))
-        log.write(start_time, name, response_time, status, outcome)
+        elif response_length or not _streamed(response):
+            outcome = classify(status, response.content, None)
+        else:
+            outcome = classify(status, None, None)
+        write(start_time, name, response_time, status, outcome)
 
     return on_request
 

@@ -9,6 +9,7 @@ status is counted with ``http_4xx``); ``timeout`` / ``connection_error`` without
 from __future__ import annotations
 
 import json
+import json.scanner
 from typing import Any, NamedTuple
 
 TIMEOUT = "timeout"
@@ -23,13 +24,22 @@ class Outcome(NamedTuple):
     counter: int
 
 
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # (a duck type)
+"""The scanner ``json.loads`` ends in (C), called directly: a third of its cost per body."""
+_JSON_BLANKS = " \t\n\r"
+
+
 def _json_object(body: bytes | None) -> dict[str, Any] | None:
+    """The body as a JSON object, None when it is not exactly one (like ``json.loads``)."""
     if not body or body[0] != 0x7B:  # "{"
         return None
     try:
-        data = json.loads(body.decode("utf-8"))  # 4x faster than json.loads(bytes)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError
+        text = body.decode("utf-8")  # decoding first: 4x faster than json.loads(bytes)
+        data, end = _SCAN(text, 0)
+    except (ValueError, StopIteration):  # UnicodeDecodeError and JSONDecodeError
         return None
+    if end != len(text) and text[end:].strip(_JSON_BLANKS):
+        return None  # more than one value ("Extra data" to json.loads)
     return data if isinstance(data, dict) else None
 
 
@@ -74,8 +84,8 @@ def classify(status: int, body: bytes | None, error: BaseException | None) -> Ou
     instance = data.get("instance") if data else None
     counter = data.get("counter") if data else None
     kind = "" if 200 <= status < 300 else body_error_kind(data) or status_kind(status)
-    return Outcome(
-        kind=kind,
-        instance="" if instance is None else str(instance),
-        counter=counter if isinstance(counter, int) and not isinstance(counter, bool) else -1,
+    return Outcome(  # positional: half the cost of keywords, once per request
+        kind,
+        "" if instance is None else str(instance),
+        counter if isinstance(counter, int) and not isinstance(counter, bool) else -1,
     )
