@@ -16,19 +16,20 @@ import pandas as pd
 
 from harness.analysis.frames import endpoint_name
 from harness.analysis.run import VariantRun
+from harness.results import metric_names as M
 from harness.results.records import Problem
 from harness.results.summary import Metrics, NullReason
 
 SOURCES: dict[str, tuple[str, ...]] = {
     "db": ("db.connections.",),
-    "pglog": ("db.connects", "db.refused", "time_to_first_refusal_s"),
+    "pglog": (M.DB_CONNECTS, M.DB_REFUSED, M.TIME_TO_FIRST_REFUSAL_S),
     "background": ("background.",),
     "pooler": ("pooler.",),
     "platform": ("platform.",),
     "cold_starts": ("platform.cold_start",),
     "requests": ("http.", "latency.", "errors.", "state.", "faults."),
-    "host": ("host.", "load.saturated", "harness."),
-    "workers": ("load.workers",),
+    "host": ("host.", M.LOAD_SATURATED, "harness."),
+    "workers": (M.LOAD_WORKERS,),  # and load.workers.*
 }
 """Which metrics each frame feeds (by name prefix). A new frame or metric family: add it."""
 
@@ -99,13 +100,13 @@ def _not_applicable(metric: str, run: VariantRun, facts: _Facts,
         (metric.startswith("state.") and "counter" not in endpoints,
          "no /counter requests were sent"),
         (metric.startswith("faults.") and not record.faults, "no fault was injected"),
-        (metric.startswith("load.workers") and "workers" not in facts.frames,
+        (metric.startswith(M.LOAD_WORKERS) and "workers" not in facts.frames,
          "the load came from this machine (no --workers)"),
-        (metric == "time_to_first_refusal_s" and metrics.get("db.refused") == 0,
+        (metric == M.TIME_TO_FIRST_REFUSAL_S and metrics.get(M.DB_REFUSED) == 0,
          "no connection was refused"),
-        (metric == "harness.cpu_share" and record.target == "external",
+        (metric == M.HARNESS_CPU_SHARE and record.target == "external",
          "the system under test runs elsewhere"),
-        (metric.startswith("host.saturated") and facts.host_recorded,
+        (metric.startswith(M.HOST_SATURATED) and facts.host_recorded,
          "the machine was not recorded (a run folder from before it was)"),
         (metric.startswith("host.") and facts.host_recorded,
          "no such process role in this variant"),
