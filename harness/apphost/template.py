@@ -9,8 +9,10 @@ Started by the gateway (harness.platform.spawner) under the instances' interpret
 ``pgstampede_apphost.instance`` (a user's app). ``N`` is its end of a SOCK_SEQPACKET
 control socket. Messages:
 
-    gateway -> template   JSON {"instance": ID, "mode": "fork"|"exec"} + the instance's socket
-                          end as SCM_RIGHTS file descriptor
+    gateway -> template   JSON {"instance": ID, "mode": "fork"|"exec", "args": [...]} + the
+                          instance's socket end as SCM_RIGHTS file descriptor, then up to
+                          ``MAX_FDS - 1`` more descriptors for the instance (a command app's
+                          control pipe); ``args`` (optional): the instance's own arguments
     template -> gateway   JSON {"ready": true, "pid": P} once, after the preloads;
                           JSON {"instance": ID, "pid": P} per fork;
                           JSON {"error": TEXT} instead of ready if a preload or the
@@ -27,7 +29,9 @@ The template (and the gateway) ask for a higher CPU priority (nice ``CONTROL_NIC
 they may (root, CAP_SYS_NICE): the platform's control plane is not an instance competing for
 a core; instances run at the priority the gateway was started with. ``fork``: the child calls
 ``MODULE.main(["--fd", FD, "--instance", ID, *RUNTIME_ARGS], started)``; ``exec``: it runs
-``python -m MODULE`` with the same arguments in a fresh interpreter. Standard library only.
+``python -m MODULE`` with the same arguments in a fresh interpreter. The instance's own
+``args`` follow, then ``--extra-fds A,B`` when more descriptors came with the request.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import time
 from .loader import error_text, prepare
 
 PR_SET_PDEATHSIG = 1
+MAX_FDS = 4
 INSTANCE_NICE_ENV = "PGSTAMPEDE_INSTANCE_NICE"  # set by the gateway: its priority before raising
 CONTROL_NICE = -10
 
@@ -67,7 +72,7 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _child(ctrl: socket.socket, fd: int, instance: str, mode: str, runtime: str,
+def _child(ctrl: socket.socket, fds: list[int], instance: str, mode: str, runtime: str,
            extra: list[str], nice: int) -> None:
     """Runs in the forked child; never returns."""
     started = time.perf_counter()
@@ -80,9 +85,13 @@ def _child(ctrl: socket.socket, fd: int, instance: str, mode: str, runtime: str,
         ctrl.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.environ["PGSTAMPEDE_INSTANCE"] = instance
+        fd = fds[0]
         argv = ["--fd", str(fd), "--instance", instance, *extra]
+        if len(fds) > 1:
+            argv += ["--extra-fds", ",".join(str(f) for f in fds[1:])]
         if mode == "exec":
-            os.set_inheritable(fd, True)
+            for each in fds:
+                os.set_inheritable(each, True)
             os.execv(sys.executable, [sys.executable, "-m", runtime, *argv])
         code = importlib.import_module(runtime).main(argv, started)
     except BaseException as exc:  # the child must never return into the template's loop
@@ -97,7 +106,7 @@ def serve(ctrl: socket.socket, runtime: str, extra: list[str], nice: int = 0) ->
     """Fork one instance per control message until the gateway closes the socket."""
     while True:
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(ctrl, 4096, 1)
+            msg, fds, _flags, _addr = socket.recv_fds(ctrl, 4096, MAX_FDS)
         except InterruptedError:
             continue
         if not msg:
@@ -105,11 +114,13 @@ def serve(ctrl: socket.socket, runtime: str, extra: list[str], nice: int = 0) ->
         request = json.loads(msg)
         if not fds:
             continue
+        own = [str(a) for a in request.get("args", ())]
         pid = os.fork()
         if pid == 0:
-            _child(ctrl, fds[0], str(request["instance"]), str(request["mode"]), runtime, extra,
-                   nice)
-        os.close(fds[0])
+            _child(ctrl, fds, str(request["instance"]), str(request["mode"]), runtime,
+                   [*extra, *own], nice)
+        for fd in fds:
+            os.close(fd)
         ctrl.send(json.dumps({"instance": request["instance"], "pid": pid}).encode())
 
 

@@ -20,7 +20,8 @@ WHEN_FULL = ("queue", "reject")
 COLD_STARTS = ("fork", "exec")
 DB_CLIENTS = ("connection", "pool")
 SPAWNERS = ("process", "docker")
-APP_KINDS = ("", "asgi", "wsgi")
+APP_KINDS = ("", "asgi", "wsgi", "command")
+READY_REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\S*$")
 DEFAULT_HANDLER = "targets.serverless.handler:handler"
 
 
@@ -56,9 +57,10 @@ class PlatformConfig:
     instance_image: str = "pgstampede/instance:latest"
     run_label: str = ""
     # a user's application instead of the built-in handler (harness.apphost runs it): kind
-    # "asgi" | "wsgi" ("" = the built-in handler), "module:attr", whether attr is a factory,
-    # the directory put first on sys.path, the interpreter ("" = the harness's), the resolved
-    # environment (DSN variables included) and the modules the template imports before forking
+    # "asgi" | "wsgi" | "command" ("" = the built-in handler), "module:attr", whether attr is
+    # a factory, the directory put first on sys.path (a command's working directory), the
+    # interpreter ("" = the harness's), the resolved environment (DSN variables included) and
+    # the modules the template imports before forking
     app_kind: str = ""
     app_entry: str = ""
     app_factory: bool = False
@@ -66,6 +68,11 @@ class PlatformConfig:
     app_python: str = ""
     app_env: dict[str, str] = field(default_factory=dict)
     app_preload: tuple[str, ...] = ()
+    # a command app (``app_kind = "command"``, harness.platform.command): its argv, the
+    # variable that gives it its port, and its readiness request ("" = the port answers HTTP)
+    app_command: tuple[str, ...] = ()
+    app_port_env: str = "PORT"
+    app_ready: str = ""
     # longest a request may run on an instance (0 = unlimited): 504, the instance discarded
     max_duration_s: float = 0.0
     # the built-in handler's fixes as switches: where /counter counts (targets.shared.settings)
@@ -89,8 +96,13 @@ class PlatformConfig:
             if getattr(self, name) < 1:
                 raise InputError(f"platform config: {name} must be >= 1")
         _choice("app_kind", self.app_kind, APP_KINDS)
-        if self.app_kind and ":" not in self.app_entry:
+        if self.app_kind in ("asgi", "wsgi") and ":" not in self.app_entry:
             raise InputError("platform config: app_entry must be 'module:attribute'")
+        if self.app_kind == "command" and not self.app_command:
+            raise InputError("platform config: app_command must name a program")
+        if self.app_ready and not READY_REQUEST.match(self.app_ready):
+            raise InputError(f"platform config: app_ready = {self.app_ready!r}, expected "
+                             "\"METHOD /path\", e.g. \"GET /health\"")
         if self.app_kind and self.spawner != "process":
             raise InputError("platform config: apps run with spawner = 'process' only")
         for name in ("idle_timeout_s", "init_delay_s", "max_lifetime_s", "background_delay_ms",
@@ -109,7 +121,7 @@ class PlatformConfig:
 
     @property
     def is_app(self) -> bool:
-        """True when instances run a user's ASGI/WSGI application (harness.apphost)."""
+        """True when instances run a user's app (ASGI/WSGI: harness.apphost; a command)."""
         return self.app_kind != ""
 
     def handler_env(self) -> dict[str, str]:

@@ -4,6 +4,8 @@
                 or a Python app (harness.platform.spawner, harness.apphost): the default
     container   a Docker container per instance (``spawner = "docker"``,
                 harness.platform.docker_spawner; needs the docker SDK, imported only then)
+    command     a program of any language serving HTTP on its own port (``app_kind =
+                "command"``, harness.platform.command)
 
 Each entry builds an ``InstanceKind`` (harness.platform.kind) from the config, the gateway's
 work directory and the clock. A new kind is one entry here, one value of ``kind_name``,
@@ -31,6 +33,12 @@ def _template(config: PlatformConfig, workdir: Path, clock: Clock) -> InstanceKi
     return FramedKind(spawner, config, clock)
 
 
+def _command(config: PlatformConfig, workdir: Path, clock: Clock) -> InstanceKind:
+    from harness.platform.command import CommandKind
+
+    return CommandKind(config, workdir, clock)
+
+
 def _container(config: PlatformConfig, workdir: Path, clock: Clock) -> InstanceKind:
     from harness.platform.docker_spawner import DockerSpawner
 
@@ -41,11 +49,14 @@ def _container(config: PlatformConfig, workdir: Path, clock: Clock) -> InstanceK
 KINDS: dict[str, KindFactory] = {
     "template": _template,
     "container": _container,
+    "command": _command,
 }
 
 
 def kind_name(config: PlatformConfig) -> str:
     """The kind of instance ``config`` runs."""
+    if config.app_kind == "command":
+        return "command"
     return "container" if config.spawner == "docker" else "template"
 
 

@@ -15,10 +15,17 @@ The template starts in that directory (``python -m`` puts the working directory 
 sys.path), then moves to ``app_root``. The environment is the gateway's, without its Python
 variables, plus ``app_env`` (a ``PYTHONPATH`` there comes after the apphost directory);
 ``app_python``'s directory comes first on ``PATH``.
+
+Command app (``app_kind = "command"``): the harness's interpreter runs the template with the
+runtime ``harness.apphost.command``; each forked child execs the command in ``app_root``
+(harness.platform.command). The environment is the gateway's without its Python variables,
+``PYTHONUNBUFFERED=1`` and ``WEB_CONCURRENCY=1`` (one process per instance, for servers that
+read it), then ``app_env``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -42,6 +49,7 @@ BUILTIN_PRELOAD = (
     BUILTIN_RUNTIME,
 )
 APP_PRELOAD = ("asyncio", "json", APP_RUNTIME)
+COMMAND_RUNTIME = "harness.apphost.command"
 PYTHON_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTHONSAFEPATH")
 
 
@@ -62,6 +70,8 @@ class Launch:
 
 
 def template_launch(config: PlatformConfig, workdir: Path) -> Launch:
+    if config.app_kind == "command":
+        return command_launch(config)
     return app_launch(config, workdir) if config.is_app else builtin_launch(config)
 
 
@@ -88,6 +98,19 @@ def app_launch(config: PlatformConfig, workdir: Path) -> Launch:
         runtime_args.append("--factory")
     return Launch(python, f"{APPHOST_PACKAGE}.template", options, tuple(runtime_args),
                   app_env(config, path_dir), str(path_dir))
+
+
+def command_launch(config: PlatformConfig) -> Launch:
+    """A command app: the harness's interpreter runs the template with the runtime
+    ``harness.apphost.command``, which turns each forked child into the command."""
+    root = os.path.abspath(config.app_root) if config.app_root else ""
+    options = ("--runtime", COMMAND_RUNTIME, "--preload", COMMAND_RUNTIME)
+    runtime_args = ("--command", json.dumps(list(config.app_command)), "--root", root,
+                    "--port-env", config.app_port_env)
+    env = {k: v for k, v in os.environ.items() if k not in PYTHON_VARIABLES}
+    env.update({"PYTHONUNBUFFERED": "1", "WEB_CONCURRENCY": "1"})  # one process per instance
+    env.update(config.app_env)
+    return Launch(sys.executable, "harness.apphost.template", options, runtime_args, env)
 
 
 def app_env(config: PlatformConfig, path_dir: Path) -> dict[str, str]:

@@ -180,8 +180,8 @@ class InstancePool:
             self.counters.timeouts += 1
             self.life.kill(member, f"killed: {name} s exceeded")
             return Reply(504, error_body("timeout", f"platform: {name} s exceeded"))
-        except InstanceGone:
-            return _gone(member, member.end_reason or "is gone")
+        except InstanceGone as exc:
+            return _gone(member, member.end_reason or str(exc) or "is gone")
         if reply.stream is not None:
             await self._relay(member, reply.stream, sink, begun)
         return reply

@@ -95,16 +95,21 @@ class TemplateSpawner:
                 future.set_exception(error)
         self.waiting.clear()
 
-    async def spawn(self, instance_id: str) -> tuple[int, socket.socket]:
-        """Start an instance; its pid and the gateway's end of its socket."""
+    async def spawn(self, instance_id: str, extra_fds: tuple[int, ...] = (),
+                    args: tuple[str, ...] = ()) -> tuple[int, socket.socket]:
+        """Start an instance; its pid and the gateway's end of its socket. ``extra_fds`` go
+        to the instance too (the caller closes its own copies), ``args`` after its runtime's
+        arguments (harness.apphost.template)."""
         if self.ctrl is None or (self.proc is not None and self.proc.poll() is not None):
             raise ConnectionError("the template process is not running (see gateway.log)")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.waiting[instance_id] = future
-        message = json.dumps({"instance": instance_id, "mode": self.mode}).encode()
+        doc: dict[str, object] = {"instance": instance_id, "mode": self.mode}
+        if args:
+            doc["args"] = list(args)
         try:
-            await self._send(message, theirs.fileno())
+            await self._send(json.dumps(doc).encode(), [theirs.fileno(), *extra_fds])
         finally:
             theirs.close()
         try:
@@ -114,14 +119,14 @@ class TemplateSpawner:
             raise
         return pid, ours
 
-    async def _send(self, message: bytes, fd: int) -> None:
+    async def _send(self, message: bytes, fds: list[int]) -> None:
         """Send one request; while the template's queue is full (a burst of hundreds of cold
         starts), wait until the socket has room again, without polling it."""
         while True:
             if self.ctrl is None:
                 raise ConnectionError("the template process is not running (see gateway.log)")
             try:
-                socket.send_fds(self.ctrl, [message], [fd])
+                socket.send_fds(self.ctrl, [message], fds)
                 return
             except BlockingIOError:
                 await asyncio.shield(self._room())

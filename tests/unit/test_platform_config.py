@@ -63,7 +63,7 @@ def test_ints_are_accepted_for_floats() -> None:
         ('{"bogus": 1}', "unknown keys ['bogus']"),
         ('{"freeze": "yes"}', "freeze = 'yes', expected bool"),
         ('{"statement_cache_size": "big"}', "statement_cache_size"),
-        ('{"app_kind": "rsgi"}', "app_kind = 'rsgi', expected one of ['', 'asgi', 'wsgi']"),
+        ('{"app_kind": "rsgi"}', "app_kind = 'rsgi', expected one of ['', 'asgi', 'wsgi', 'command']"),
         ('{"app_kind": "asgi", "app_entry": "shop"}', "app_entry must be 'module:attribute'"),
         ('{"app_env": {"A": 1}}', "app_env = {'A': 1}, expected dict"),
         ('{"app_preload": "json"}', "app_preload = 'json', expected tuple"),
