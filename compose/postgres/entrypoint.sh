@@ -7,7 +7,7 @@
 set -eu
 exec postgres -D "$PGDATA" -p "${PGPORT:-15432}" \
   -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
-  -c log_connections=on -c log_disconnections=on -c 'log_line_prefix=%m [%p] ' \
+  -c log_connections=on -c log_disconnections=on -c 'log_line_prefix=%m [%p] %e ' \
   -c log_timezone=UTC -c logging_collector=off -c shared_buffers=64MB \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
   "$@"

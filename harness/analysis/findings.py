@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
+from harness.analysis.causes import cause_sentence, exception_groups
+from harness.analysis.db_errors import error_groups, merge_groups
 from harness.analysis.frames import platform_live
 from harness.analysis.host_saturation import (
     load_window_rows,
@@ -98,6 +102,24 @@ def _errors(name: str, m: Mapping[str, Any]) -> str | None:
     kind = max(counts, key=lambda k: counts[k])
     main = f", mostly {kind} ({format_count(counts[kind])})" if counts[kind] else ""
     return f"{name}: {rate:.1%} of requests failed ({format_count(failures)}){main}"
+
+
+def _cause(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str | None:
+    """What the database rejected and what the app raised, tied to the failed requests."""
+    failures = m.get(M.HTTP_FAILURES) or 0
+    if not failures:
+        return None
+    db = merge_groups([error_groups(r.frames["db_errors"], r.ctx.load_start)
+                       for r in runs if r.ctx is not None])
+    raised = [f[f["t"] >= r.ctx.load_start] for r in runs
+              if r.ctx is not None and (f := r.frames.get("app_exceptions")) is not None]
+    app = exception_groups(pd.concat(raised)) if raised else []
+    if db and not app and db[0].sqlstate == "53300":
+        return None  # the refusal finding tells it
+    counts = {k: m.get(M.error_count(k)) or 0 for k in M.ERROR_KINDS}
+    kind = max(counts, key=lambda k: counts[k])
+    sentence = cause_sentence(failures, kind, db, app)
+    return f"{name}: {sentence}" if sentence else None
 
 
 def _platform(name: str, m: Mapping[str, Any]) -> str | None:
@@ -210,6 +232,7 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
         for sentence in (
             _connections(name, m, own),
             _errors(name, m),
+            _cause(name, m, own),
             _platform(name, m),
             _init_failures(name, m, own),
             _background(name, m),

@@ -23,6 +23,7 @@ from harness.results.summary import Metrics, NullReason
 SOURCES: dict[str, tuple[str, ...]] = {
     "db": ("db.connections.",),
     "pglog": (M.DB_CONNECTS, M.DB_REFUSED, M.TIME_TO_FIRST_REFUSAL_S),
+    "db_errors": (M.DB_ERRORS,),
     "background": ("background.",),
     "pooler": ("pooler.",),
     "platform": ("platform.",),
@@ -61,9 +62,26 @@ def unmeasured(run: VariantRun) -> dict[str, Problem]:
     return out
 
 
+ADDED_LATER: dict[str, str] = {
+    "db_errors": "the pgstampede that made this run folder did not read errors from the "
+                 "server log",
+}
+"""Frames a newer pgstampede writes: absent from an older run folder, their metrics are not
+measured there (not zero)."""
+
+
+def absent(run: VariantRun) -> dict[str, str]:
+    """Frame name -> why it was not recorded, for frames a run of this kind should have."""
+    recorded = {f.name for f in run.record.frames}
+    out = {name: why for name, why in ADDED_LATER.items() if name not in recorded}
+    if not run.record.observes_server_log:
+        out["db_errors"] = "the server log of a database the harness did not start is not read"
+    return out
+
+
 def mask_unmeasured(metrics: Metrics, run: VariantRun) -> Metrics:
-    """``metrics`` with every metric fed by an unmeasured frame set to null."""
-    bad = unmeasured(run)
+    """``metrics`` with every metric fed by an unmeasured or unrecorded frame set to null."""
+    bad = set(unmeasured(run)) | set(absent(run))
     return {name: None if any(_fed_by(name, f) for f in bad) else value
             for name, value in metrics.items()}
 
@@ -121,6 +139,9 @@ def _not_measured(metric: str, run: VariantRun) -> str:
             return problem.text(run.record.load_start)
     if metric in SOURCES["pglog"] and not run.record.observes_server_log:
         return "the server log of a database the harness did not start is not read"
+    for frame, why in absent(run).items():
+        if _fed_by(metric, frame):
+            return why
     if run.ctx is None:
         return "the variant's load never started"
     return "no data to compute it from"

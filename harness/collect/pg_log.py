@@ -1,13 +1,21 @@
-"""Connection events from the PostgreSQL server log: the ground truth for refusals.
+"""Connection events and errors from the PostgreSQL server log: the ground truth for refusals,
+for how many backends were open at once, and for what the database rejected.
 
 The server runs with ``log_connections``, ``log_disconnections``,
-``log_line_prefix = '%m [%p] '`` and ``log_timezone = UTC``, so the lines of interest are::
+``log_line_prefix = '%m [%p] %e '`` (time, backend pid, SQLSTATE) and ``log_timezone = UTC``,
+so the lines of interest are::
 
-    2026-11-26 23:01:02.345 UTC [1234] LOG:  connection received: host=127.0.0.1 port=5555
-    2026-11-26 23:01:02.346 UTC [1234] LOG:  connection authorized: user=app database=app
-    2026-11-26 23:01:02.347 UTC [1235] FATAL:  sorry, too many clients already
-    2026-11-26 23:01:02.347 UTC [1236] FATAL:  remaining connection slots are reserved for ...
-    2026-11-26 23:01:09.000 UTC [1234] LOG:  disconnection: session time: 0:00:06.654 user=app ...
+    2026-11-26 23:01:02.345 UTC [1234] 00000 LOG:  connection received: host=127.0.0.1 ...
+    2026-11-26 23:01:02.346 UTC [1234] 00000 LOG:  connection authorized: user=app database=app
+    2026-11-26 23:01:02.347 UTC [1235] 53300 FATAL:  sorry, too many clients already
+    2026-11-26 23:01:02.347 UTC [1236] 53300 FATAL:  remaining connection slots are reserved ...
+    2026-11-26 23:01:05.001 UTC [1234] 26000 ERROR:  prepared statement "__asyncpg_stmt_2__" ...
+    2026-11-26 23:01:09.000 UTC [1234] 00000 LOG:  disconnection: session time: 0:00:06.654 ...
+
+Logs written with the older prefix ``'%m [%p] '`` (no SQLSTATE) read too. Every ERROR, FATAL
+and PANIC line goes to the ``db_errors`` frame with its SQLSTATE (empty when the prefix has
+none); the connection events go to ``pglog``, and so does ``server_ready`` ("database system
+is ready to accept connections": a restarted server has no backend left).
 
 Both FATAL messages are SQLSTATE 53300 (``refused``). PostgreSQL checks the reserved slots
 only after authorization, so such a refused backend first logs "connection authorized":
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -33,10 +42,13 @@ import pandas as pd
 from harness.results.frames import coerce_frame, empty_frame
 
 COLUMNS = ("t", "event", "pid", "user", "message")
+ERROR_COLUMNS = ("t", "pid", "level", "sqlstate", "message")
+ERROR_LEVELS = ("ERROR", "FATAL", "PANIC")
 
 _LINE = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) (?P<tz>[A-Za-z]+|[+-]\d\d(?::?\d\d)?) "
-    r"\[(?P<pid>\d+)\] (?P<level>[A-Z]+):  (?:(?P<code>[0-9A-Z]{5}): )?(?P<msg>.*)$"
+    r"\[(?P<pid>\d+)\] (?:(?P<state>[0-9A-Z]{5}) )?(?P<level>[A-Z]+):  "
+    r"(?:(?P<code>[0-9A-Z]{5}): )?(?P<msg>.*)$"
 )
 _USER = re.compile(r"\buser=(\S+)")
 _REFUSED = (
@@ -49,13 +61,35 @@ _STARTING = (  # SQLSTATE 57P03 while the server recovers after a restart
 )
 
 
+_READY = "database system is ready to accept connections"
+
+
 @dataclass(frozen=True)
 class LogEvent:
     t: float
-    event: str  # received | authorized | refused | starting_up | disconnected
+    event: str  # received | authorized | refused | starting_up | disconnected | server_ready
     pid: int
     user: str
     message: str
+
+
+@dataclass(frozen=True)
+class LogError:
+    """An ERROR, FATAL or PANIC line: what the database rejected."""
+
+    t: float
+    pid: int
+    level: str
+    sqlstate: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """What one server log line holds for the harness: an event, an error, or both."""
+
+    event: LogEvent | None
+    error: LogError | None
 
 
 def _tz(name: str) -> timezone:
@@ -82,6 +116,8 @@ def _event(level: str, code: str | None, msg: str) -> str | None:
             return "authorized"
         if msg.startswith("disconnection:"):
             return "disconnected"
+        if msg.startswith(_READY):
+            return "server_ready"
         return None
     if level == "FATAL" and (code == "53300" or msg.startswith(_REFUSED)):
         return "refused"
@@ -92,19 +128,31 @@ def _event(level: str, code: str | None, msg: str) -> str | None:
 
 def parse_line(line: str) -> LogEvent | None:
     """The connection event of one log line; None for any other line."""
+    parsed = parse_log_line(line)
+    return parsed.event if parsed is not None else None
+
+
+def parse_log_line(line: str) -> LogLine | None:
+    """The connection event and the error of one log line; None when it holds neither."""
     m = _LINE.match(line.rstrip("\r\n"))
     if m is None:
         return None
-    msg = m["msg"]
-    event = _event(m["level"], m["code"], msg)
-    if event is None:
+    msg, level = m["msg"], m["level"]
+    sqlstate = m["code"] or m["state"] or ""
+    event = _event(level, sqlstate or None, msg)
+    if event is None and level not in ERROR_LEVELS:
         return None
     try:
         t = parse_timestamp(m["ts"], m["tz"])
     except ValueError:
         return None
-    user = _USER.search(msg) if event in ("authorized", "disconnected") else None
-    return LogEvent(t, event, int(m["pid"]), user.group(1) if user else "", msg)
+    pid = int(m["pid"])
+    found = None
+    if event is not None:
+        user = _USER.search(msg) if event in ("authorized", "disconnected") else None
+        found = LogEvent(t, event, pid, user.group(1) if user else "", msg)
+    error = LogError(t, pid, level, sqlstate, msg) if level in ERROR_LEVELS else None
+    return LogLine(found, error)
 
 
 class PgLogCollector:
@@ -128,6 +176,7 @@ class PgLogCollector:
         self._offset = 0
         self._partial = b""
         self._events: list[LogEvent | None] = []
+        self._errors: list[LogError] = []
         self._counts: dict[str, int] = {}
         self._authorized: dict[int, int] = {}  # pid -> index of its "authorized" event
         self.read_to_end = False  # set when stop() has read the whole log
@@ -147,9 +196,13 @@ class PgLogCollector:
         lines = (self._partial + chunk).split(b"\n")
         self._partial = b"" if final else lines.pop()
         for raw in lines:
-            ev = parse_line(raw.decode("utf-8", "replace"))
-            if ev is not None and ev.t >= self.since_t:
-                self._accept(ev)
+            parsed = parse_log_line(raw.decode("utf-8", "replace"))
+            if parsed is None:
+                continue
+            if parsed.event is not None and parsed.event.t >= self.since_t:
+                self._accept(parsed.event)
+            if parsed.error is not None and parsed.error.t >= self.since_t:
+                self._errors.append(parsed.error)
 
     def _count(self, event: str, delta: int) -> None:
         self._counts[event] = self._counts.get(event, 0) + delta
@@ -182,9 +235,15 @@ class PgLogCollector:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         rows = [(e.t, e.event, e.pid, e.user, e.message) for e in self._events if e is not None]
-        if not rows:
-            return {"pglog": empty_frame("pglog")}
-        return {"pglog": coerce_frame("pglog", pd.DataFrame(rows, columns=list(COLUMNS)))}
+        errors = [(e.t, e.pid, e.level, e.sqlstate, e.message) for e in self._errors]
+        return {"pglog": _frame("pglog", rows, COLUMNS),
+                "db_errors": _frame("db_errors", errors, ERROR_COLUMNS)}
 
     def latest(self) -> dict[str, float]:
         return {f"pglog.{k}": float(v) for k, v in self._counts.items()}
+
+
+def _frame(name: str, rows: Sequence[tuple[object, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
+    if not rows:
+        return empty_frame(name)
+    return coerce_frame(name, pd.DataFrame(rows, columns=list(columns)))

@@ -5,8 +5,9 @@ grades each cell (``ok``, ``warn``, ``bad``; ``none`` when there is nothing to j
 ``format_metric`` formats any metric of the glossary by its unit.
 
 Grades:
-- peak connections: bad at ``max_connections - 3`` or more (the app role's ceiling with
-  the default ``superuser_reserved_connections``), warn from 80% of ``max_connections``;
+- peak connections, shown against the usable slots (``37 / 37 usable (40)``): bad at the
+  usable slots, ``max_connections - 3`` (the app role's ceiling with the default
+  ``superuser_reserved_connections``), warn from 80% of them;
 - refused: bad when any; error rate: bad above 1%, warn above 0;
 - latency: bad above 1 s, warn above 200 ms; pooler wait: bad above 1 s, warn above 100 ms;
 - peak instances: bad when more instances than usable connections and no pooler.
@@ -52,8 +53,9 @@ class ComparisonRow:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("connections", "Peak DB conns", "most client backends at once / max_connections",
-           M.DB_CONNECTIONS_PEAK),
+    Column("connections", "Peak DB conns",
+           "most client backends open at once (server log) / the slots an application role "
+           "can take (max_connections less 3 reserved for superusers)", M.DB_CONNECTIONS_PEAK),
     Column("refused", "Refused", "connections refused by the server (53300), server log",
            M.DB_REFUSED),
     Column("error_rate", "Error rate", "failed requests / requests", M.HTTP_ERROR_RATE),
@@ -93,17 +95,21 @@ def _num(m: Mapping[str, Any], name: str) -> float | None:
 
 
 def _connections(m: Mapping[str, Any]) -> Cell:
+    """``37 / 37 usable (40)``: the peak against the slots an application role can take."""
     peak, limit = _num(m, M.DB_CONNECTIONS_PEAK), _num(m, M.DB_MAX_CONNECTIONS)
     if peak is None:
         return Cell(DASH, "none")
     if not limit:
         return Cell(format_count(peak), "none", peak)
+    usable = _num(m, M.DB_CONNECTIONS_USABLE)
+    usable = max(limit - RESERVED_SLOTS, 0) if usable is None else usable
     severity: Severity = "ok"
-    if peak >= limit - RESERVED_SLOTS:
+    if peak >= usable:
         severity = "bad"
-    elif peak >= 0.8 * limit:
+    elif peak >= 0.8 * usable:
         severity = "warn"
-    return Cell(f"{format_count(peak)} / {format_count(limit)}", severity, peak)
+    text = f"{format_count(peak)} / {format_count(usable)} usable ({format_count(limit)})"
+    return Cell(text, severity, peak)
 
 
 def _refused(m: Mapping[str, Any]) -> Cell:

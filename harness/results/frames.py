@@ -43,6 +43,8 @@ FRAME_SCHEMAS: dict[str, Schema] = {
         "count": "int64",
     },
     "pglog": {"t": "float64", "event": "str", "pid": "int64", "user": "str", "message": "str"},
+    "db_errors": {"t": "float64", "pid": "int64", "level": "str", "sqlstate": "str",
+                  "message": "str"},
     "pooler_log": {"t": "float64", "event": "str", "message": "str"},
     "pooler": {
         "t": "float64",

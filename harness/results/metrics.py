@@ -51,7 +51,13 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(M.LATENCY_P95_MS, "ms", "lower", "95th percentile latency", depends="machine"),
     MetricInfo(M.LATENCY_P99_MS, "ms", "lower", "99th percentile latency", depends="machine"),
     MetricInfo(M.LATENCY_MAX_MS, "ms", "lower", "slowest request", depends="machine"),
-    MetricInfo(M.DB_CONNECTIONS_PEAK, "count", "lower", "most client backends at once"),
+    MetricInfo(M.DB_CONNECTIONS_PEAK, "count", "lower",
+               "most client backends open at once, every connection counted from the server "
+               "log's connection and disconnection lines (the sampled peak when the log is not "
+               "read)"),
+    MetricInfo(M.DB_CONNECTIONS_PEAK_SAMPLED, "count", "lower",
+               "most client backends in one pg_stat_activity sample (every 100 ms: misses "
+               "short bursts)"),
     MetricInfo(M.DB_CONNECTIONS_MEAN, "count", "lower", "mean client backends"),
     MetricInfo(M.DB_CONNECTIONS_IDLE_PEAK, "count", "lower", "most idle client backends at once"),
     MetricInfo(M.DB_CONNECTIONS_IDLE_MEAN, "count", "lower",
@@ -59,6 +65,12 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(M.DB_MAX_CONNECTIONS, "count", "none", "the server's max_connections"),
     MetricInfo(M.DB_CONNECTS, "count", "lower", "connections authorised (server log)"),
     MetricInfo(M.DB_REFUSED, "count", "lower", "connections refused with 53300 (server log)"),
+    MetricInfo(M.DB_CONNECTIONS_USABLE, "count", "none",
+               "connections an application role can open: max_connections less the 3 "
+               "reserved for superusers"),
+    MetricInfo(M.DB_ERRORS, "count", "lower",
+               "ERROR and FATAL lines of the server log from the load start (refusals "
+               "included): what the database rejected, by SQLSTATE in the report"),
     MetricInfo(
         M.TIME_TO_FIRST_REFUSAL_S, "s", "higher", "seconds from load start to first refusal",
         depends="machine"),

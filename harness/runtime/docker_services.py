@@ -35,7 +35,14 @@ from harness.runtime.pgpool import (
     pcppass,
 )
 from harness.runtime.ports import LOOPBACK, free_port
-from harness.runtime.postgres import APP_DB, APP_ROLE, DURABILITY_OFF, MONITOR_ROLE, dsn
+from harness.runtime.postgres import (
+    APP_DB,
+    APP_ROLE,
+    DURABILITY_OFF,
+    LOG_LINE_PREFIX,
+    MONITOR_ROLE,
+    dsn,
+)
 
 
 def server_settings(max_connections: int, settings: Mapping[str, str]) -> dict[str, str]:
@@ -46,7 +53,7 @@ def server_settings(max_connections: int, settings: Mapping[str, str]) -> dict[s
         "max_connections": str(max_connections),
         "log_connections": "on",
         "log_disconnections": "on",
-        "log_line_prefix": "%m [%p] ",
+        "log_line_prefix": LOG_LINE_PREFIX,
         "log_timezone": "UTC",
         "logging_collector": "off",
         "shared_buffers": "64MB",

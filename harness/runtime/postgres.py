@@ -38,6 +38,8 @@ DEFAULT_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
                     "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/14/bin")
 
 DURABILITY_OFF = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# Every server log line: time (ms, UTC), backend pid, SQLSTATE (harness.collect.pg_log reads it)
+LOG_LINE_PREFIX = "%m [%p] %e "
 
 SCHEMA_SQL = f"""
 CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, value int NOT NULL);
@@ -132,7 +134,7 @@ class PostgresCluster(Resource):
             "max_connections": str(self.max_connections),
             "log_connections": "on",
             "log_disconnections": "on",
-            "log_line_prefix": "%m [%p] ",
+            "log_line_prefix": LOG_LINE_PREFIX,
             "log_timezone": "UTC",
             "logging_collector": "off",
             "shared_buffers": "64MB",

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.collect.pg_log import LogEvent, PgLogCollector, parse_line, parse_timestamp
+from harness.collect.pg_log import (
+    LogError,
+    LogEvent,
+    PgLogCollector,
+    parse_line,
+    parse_log_line,
+    parse_timestamp,
+)
 
 T = datetime(2026, 11, 26, 23, 1, 2, 345000, tzinfo=UTC).timestamp()
 
@@ -158,3 +165,45 @@ def test_truncated_file_is_read_again_from_the_start(tmp_path: Path) -> None:
     log.write_text(TOO_MANY + "\n")
     asyncio.run(c.stop())
     assert c.frames()["pglog"]["event"].tolist() == ["received", "authorized", "refused"]
+
+
+# ---------------------------------------------------------------- the %e prefix and errors
+
+PREFIXED = ("2026-11-26 23:01:02.345 UTC [1234] 00000 LOG:  connection authorized: user=app "
+            "database=app")
+PREPARED = ('2026-11-26 23:01:02.345 UTC [1250] 26000 ERROR:  prepared statement '
+            '"__asyncpg_stmt_2__" does not exist')
+TOO_MANY_E = "2026-11-26 23:01:02.345 UTC [1240] 53300 FATAL:  sorry, too many clients already"
+READY = ("2026-11-26 23:01:02.345 UTC [99] 00000 LOG:  database system is ready to accept "
+         "connections")
+
+
+def test_the_sqlstate_prefix_reads_and_errors_are_kept() -> None:
+    ev = parse_line(PREFIXED)
+    assert ev is not None and (ev.event, ev.user, ev.pid) == ("authorized", "app", 1234)
+    line = parse_log_line(PREPARED)
+    assert line is not None and line.event is None
+    assert line.error == LogError(T, 1250, "ERROR", "26000",
+                                  'prepared statement "__asyncpg_stmt_2__" does not exist')
+    refused = parse_log_line(TOO_MANY_E)
+    assert refused is not None and refused.event is not None and refused.error is not None
+    assert (refused.event.event, refused.error.sqlstate) == ("refused", "53300")
+    old = parse_log_line(TOO_MANY)  # a log without %e: the error has no SQLSTATE
+    assert old is not None and old.error is not None and old.error.sqlstate == ""
+    ready = parse_line(READY)
+    assert ready is not None and ready.event == "server_ready"
+    assert parse_log_line("2026-11-26 23:01:02.345 UTC [1] 00000 LOG:  checkpoint starting") \
+        is None
+
+
+def test_the_collector_writes_errors_beside_the_events(tmp_path: Path) -> None:
+    log = tmp_path / "postgres.log"
+    log.write_text("\n".join([PREFIXED, PREPARED, TOO_MANY_E, "  continuation of a query"])
+                   + "\n")
+    collector = PgLogCollector(log)
+    asyncio.run(collector.stop())
+    frames = collector.frames()
+    assert list(frames["pglog"]["event"]) == ["authorized", "refused"]
+    errors = frames["db_errors"]
+    assert list(errors["sqlstate"]) == ["26000", "53300"]
+    assert list(errors["level"]) == ["ERROR", "FATAL"]

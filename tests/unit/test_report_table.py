@@ -79,7 +79,7 @@ def test_rows_follow_variant_order_and_status() -> None:
 
 def test_cells_are_formatted_and_graded() -> None:
     serverless = _cells(0)
-    assert serverless["connections"] == ("97 / 100", "bad")
+    assert serverless["connections"] == ("97 / 97 usable (100)", "bad")
     assert serverless["refused"] == ("120", "bad")
     assert serverless["error_rate"] == ("25.0%", "bad")
     assert serverless["p50"] == ("0.42", "ok")
@@ -89,13 +89,13 @@ def test_cells_are_formatted_and_graded() -> None:
     assert serverless["instances"] == ("140", "bad")
     assert serverless["pooler_wait"] == ("—", "none")
     pooled = _cells(1)
-    assert pooled["connections"] == ("80 / 100", "warn")
+    assert pooled["connections"] == ("80 / 97 usable (100)", "warn")
     assert pooled["refused"] == ("0", "ok")
     assert pooled["error_rate"] == ("0%", "ok")
     assert pooled["instances"] == ("140", "none")
     assert pooled["pooler_wait"] == ("180 ms (12 queued)", "warn")
     persistent = _cells(2)
-    assert persistent["connections"] == ("20 / 100", "ok")
+    assert persistent["connections"] == ("20 / 97 usable (100)", "ok")
     assert persistent["error_rate"] == ("0.50%", "warn")
     assert persistent["cold_starts"] == ("—", "none")
 
