@@ -9,8 +9,6 @@ The app may have no health route: the server is ready when its port answers HTTP
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from harness.app.failure import error_tail
 from harness.errors import AppError
 from harness.runtime.managed import ManagedProcess
 from harness.runtime.ports import LOOPBACK
+from harness.runtime.wait import answers_http
 from harness.scenario.records import AppSpec
 
 READY_TIMEOUT_S = 120.0
@@ -41,17 +40,6 @@ def uvicorn_args(app: AppSpec, port: int, workers: int) -> list[str]:
     if app.factory:
         args.append("--factory")
     return args
-
-
-def answers_http(url: str) -> bool:
-    """True when ``url`` answers HTTP with any status."""
-    try:
-        with urllib.request.urlopen(url, timeout=2.0):  # noqa: S310 (loopback only)
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def ready_check(app: AppSpec, url: str, log_path: Path, offset: int,

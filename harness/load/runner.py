@@ -12,10 +12,8 @@ request logs stay in ``out_dir``; ``read_request_logs`` merges the latter.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +26,7 @@ from harness.load.progress import PROGRESS_FILE, LocustProgress, ProgressReader,
 from harness.load.request_frame import read_request_logs
 from harness.load.request_log import FILE_GLOB
 from harness.runtime.ports import free_port
+from harness.runtime.stopping import StopPolicy, stop_group_async
 from harness.runtime.tether import tethered
 
 __all__ = [
@@ -48,7 +47,7 @@ LOCUST_PLUGIN = Path(__file__).with_name("locust_plugin.py")
 CSV_PREFIX = "locust"
 STATS_CSV = CSV_PREFIX + "_stats.csv"
 CONFIG_FILE = "load_config.json"
-STOP_TIMEOUT_S = 10.0
+LOCUST_STOP = StopPolicy(grace_s=10.0, kill_wait_s=10.0)  # SIGTERM, 10 s, SIGKILL
 POLL_S = 0.25
 
 
@@ -159,23 +158,6 @@ def _remove_previous_outputs(out_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-async def _terminate(proc: asyncio.subprocess.Process, timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM to Locust's process group, then SIGKILL after ``timeout_s``."""
-    try:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                await proc.wait()
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        if proc.returncode is None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(timeout_s):
-                    await proc.wait()
-
-
 @dataclass
 class _Follow:
     load_start: float = float("nan")
@@ -283,13 +265,13 @@ async def run_locust(
             proc, ProgressReader(out_dir / PROGRESS_FILE), follow, on_progress, deadline
         )
     except TimeoutError:
-        await _terminate(proc)
+        await stop_group_async(proc.pid, proc.wait, LOCUST_STOP)
         raise LoadError(
             f"locust: still running {grace_s:.0f}s after the load shape should have ended; "
             f"see its log: {log_path}"
         ) from None
     except BaseException:
-        await _terminate(proc)
+        await stop_group_async(proc.pid, proc.wait, LOCUST_STOP)
         raise
     if rc != 0:
         raise LoadError(f"locust: exited with code {rc}; see its log: {log_path}")

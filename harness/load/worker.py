@@ -37,12 +37,14 @@ from harness.load.messages import Beat, CpuSample, DoneReport, PollReply, RunOve
 from harness.load.request_log import FILE_GLOB
 from harness.load.runner import CONFIG_FILE, locust_env, locustfiles
 from harness.results.codec import decode, encode
+from harness.runtime.stopping import StopPolicy, stop_group
 from harness.runtime.tether import tethered
 
 POLL_S = 0.5
 BEAT_S = 1.0
 GRACE_S = 120.0
 HTTP_TIMEOUT_S = 30.0
+LOCUST_STOP = StopPolicy(grace_s=10.0, kill_wait_s=10.0)
 
 
 @dataclass(frozen=True)
@@ -137,16 +139,6 @@ def _start_locust(plan: LoadConfig, workdir: Path, options: WorkerOptions,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=10)
-            return
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            continue
-
-
 def _beat(client: MasterClient, name: str, offer_id: int, sample: CpuSample | None) -> None:
     """One beat; a master that does not answer now is asked again at the next one."""
     try:
@@ -184,7 +176,7 @@ def run_variant(client: MasterClient, options: WorkerOptions, reply: dict[str, A
                 _beat(client, options.name, offer_id, sampler.sample())
         finally:
             if proc.poll() is None:
-                _stop(proc)
+                stop_group(proc.pid, LOCUST_STOP, reap=proc.poll)
         logs = sorted(workdir.glob(FILE_GLOB))
         for path in logs:
             client.upload(offer_id, options.name, path)

@@ -14,9 +14,10 @@ On exit the container is force-removed, whatever happened.
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -30,8 +31,12 @@ from urllib3.exceptions import HTTPError
 
 from harness.errors import InputError, ServiceError
 from harness.runtime.docker_engine import container_pid, host_pids
-from harness.runtime.managed import Resource, log_tail
+from harness.runtime.managed import Resource
+from harness.runtime.stopping import StopPolicy
+from harness.runtime.wait import WaitStrategy, wait_until_ready
 
+REMOVE = StopPolicy(signal.SIGKILL, grace_s=0.0)
+"""A service container is removed at once (``docker rm -f``): it keeps nothing."""
 
 @dataclass(frozen=True)
 class ContainerSpec:
@@ -87,11 +92,13 @@ class ServiceContainer(Resource):
     """Context manager: a running service container, ready, removed on exit."""
 
     def __init__(self, client: docker.DockerClient, spec: ContainerSpec,
-                 ready: Callable[[], bool], ready_timeout_s: float = 60.0) -> None:
+                 ready: WaitStrategy, ready_timeout_s: float = 60.0,
+                 stop: StopPolicy = REMOVE) -> None:
         self.client = client
         self.spec = spec
         self.ready = ready
         self.ready_timeout_s = ready_timeout_s
+        self.stop_policy = stop
         self.container: Any = None
         self.root_pid = 0
         self._logs: LogCopier | None = None
@@ -126,21 +133,17 @@ class ServiceContainer(Resource):
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
-            if self.ready():
-                return
-            self.container.reload()
-            state = self.container.attrs.get("State", {})
-            if state.get("Status") in ("exited", "dead"):
-                time.sleep(0.2)  # let the log copier catch the last lines
-                raise ServiceError(
-                    self.spec.service, f"container {self.spec.name} exited with code "
-                    f"{state.get('ExitCode')} while starting: {log_tail(self.spec.log_path)}",
-                    str(self.spec.log_path))
-            time.sleep(0.05)
-        raise ServiceError(self.spec.service, f"container {self.spec.name} not ready after "
-                           f"{self.ready_timeout_s:.0f} s", str(self.spec.log_path))
+        wait_until_ready(self.ready, service=self.spec.service, log_path=self.spec.log_path,
+                         timeout_s=self.ready_timeout_s, exited=self._exited)
+
+    def _exited(self) -> str | None:
+        """Why the container stopped while starting (None: it runs)."""
+        self.container.reload()
+        state = self.container.attrs.get("State", {})
+        if state.get("Status") not in ("exited", "dead"):
+            return None
+        time.sleep(0.2)  # let the log copier catch the last lines
+        return f"container {self.spec.name} exited with code {state.get('ExitCode')}"
 
     def stop(self) -> None:
         if self._logs is not None:
@@ -148,6 +151,7 @@ class ServiceContainer(Resource):
         if self.container is not None:
             with contextlib.suppress(NotFound):
                 try:
+                    self._signal_and_wait()
                     self.container.remove(force=True)
                 except DockerException as exc:
                     raise ServiceError(self.spec.service, f"docker could not remove "
@@ -155,6 +159,16 @@ class ServiceContainer(Resource):
         if self._logs is not None:
             self._logs.join(timeout=5.0)
         self.root_pid = 0
+
+    def _signal_and_wait(self) -> None:
+        """The stop policy's polite part: its signal, then up to its grace for the container
+        to exit (the removal that follows kills what is left)."""
+        policy = self.stop_policy
+        if policy.grace_s <= 0:
+            return
+        self.container.kill(signal=policy.signal)
+        with contextlib.suppress(*COPY_ERRORS):
+            self.container.wait(timeout=policy.grace_s)
 
     def log_failure(self) -> str | None:
         """Why the copy of the container's output into its log broke off (None: it did not)."""

@@ -19,7 +19,6 @@ from types import TracebackType
 from typing import Self
 
 import docker
-import psycopg
 from docker.errors import DockerException
 
 from harness.runtime.docker_container import ContainerSpec, ServiceContainer
@@ -43,6 +42,7 @@ from harness.runtime.postgres import (
     MONITOR_ROLE,
     dsn,
 )
+from harness.runtime.wait import sql_answers
 
 
 def server_settings(max_connections: int, settings: Mapping[str, str]) -> dict[str, str]:
@@ -108,11 +108,10 @@ class PostgresContainer(_ContainerService):
         return dsn(MONITOR_ROLE, self.port, APP_DB)
 
     def _ready(self) -> bool:
-        try:
-            with psycopg.connect(self.monitor_dsn, connect_timeout=2) as conn:
-                conn.execute("SELECT 1 FROM items LIMIT 1")
-                row = conn.execute("SHOW server_version").fetchone()
-        except psycopg.Error:
+        """Ready once seeded (its ``items`` answer); reads the server's version then."""
+        row = sql_answers(self.monitor_dsn,
+                          "SELECT current_setting('server_version') FROM items LIMIT 1")
+        if row is None:
             return False
         self.version = str(row[0]) if row else ""
         return True
@@ -146,10 +145,8 @@ class PgBouncerContainer(_ContainerService):
         return dsn(MONITOR_ROLE, self.port, "pgbouncer")
 
     def _ready(self) -> bool:
-        try:
-            with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=2) as conn:
-                row = conn.execute("SHOW VERSION").fetchone()
-        except psycopg.Error:
+        row = sql_answers(self.admin_dsn, "SHOW VERSION", autocommit=True)
+        if row is None:
             return False
         self.version = str(row[0]).removeprefix("PgBouncer ").strip() if row else ""
         return True
@@ -189,12 +186,7 @@ class PgpoolContainer(_ContainerService):
         return dsn(MONITOR_ROLE, self.port, APP_DB)
 
     def _ready(self) -> bool:
-        try:
-            with psycopg.connect(self.app_dsn, connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-        except psycopg.Error:
-            return False
-        return True
+        return sql_answers(self.app_dsn, "SELECT 1") is not None
 
     def _read_version(self) -> str:
         """``pgpool --version`` in the container (``SHOW pool_version`` answers no row to an

@@ -2,24 +2,25 @@
 
 Every service the process runtime starts (PostgreSQL, PgBouncer, a target, the platform
 gateway) is a :class:`ManagedProcess`. It runs in its own process group so that Ctrl-C in
-the terminal reaches only the harness, which then tears everything down in order; on exit
-the whole group is terminated, then killed. A pid file per process (when ``pid_dir`` is
-given) lets the reaper (:mod:`harness.runtime.reaper`) and ``pgstampede clean`` stop what a harness
-killed with ``kill -9`` left behind; started from the main thread, a service also gets its
-stop signal from the kernel when the harness dies (:mod:`harness.runtime.tether`).
+the terminal reaches only the harness, which then tears everything down in order. It is
+ready when its wait strategy says so (``harness.runtime.wait``); on exit the whole group is
+stopped by its stop policy (``harness.runtime.stopping``: its signal, a grace, SIGKILL). A
+pid file per process (when ``pid_dir`` is given) lets the reaper
+(:mod:`harness.runtime.reaper`) and ``pgstampede clean`` stop what a harness killed with
+``kill -9`` left behind; started from the main thread, a service also gets its stop signal
+from the kernel when the harness dies (:mod:`harness.runtime.tether`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pwd
-import signal
+import shutil
 import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -27,7 +28,9 @@ from typing import Self
 import psutil
 
 from harness.errors import ServiceError
+from harness.runtime.stopping import TERMINATE, StopPolicy, stop_group
 from harness.runtime.tether import tethered
+from harness.runtime.wait import WaitStrategy, http_ok, wait_until_ready
 
 
 class Resource:
@@ -91,8 +94,6 @@ def service_tempdir(prefix: str, parent: Path | None = None,
     reach it (else under the system temp folder). With ``pid_dir`` it is registered there
     (``<name>.tmpdir``) so that ``pgstampede clean`` can remove it after a crash; remove it
     with :func:`remove_tempdir`."""
-    import tempfile
-
     if parent is not None:
         parent.mkdir(parents=True, exist_ok=True)
         if service_user() is not None and not _traversable(parent):
@@ -108,29 +109,9 @@ def service_tempdir(prefix: str, parent: Path | None = None,
 
 def remove_tempdir(path: Path, pid_dir: Path | None = None) -> None:
     """Remove a folder made by :func:`service_tempdir` and its registration."""
-    import shutil
-
     shutil.rmtree(path, ignore_errors=True)
     if pid_dir is not None:
         (pid_dir / f"{path.name}.tmpdir").unlink(missing_ok=True)
-
-
-def log_tail(path: Path, lines: int = 5) -> str:
-    """The last ``lines`` lines of a log file, joined with ' | ' (for one-line errors)."""
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(line.strip() for line in text[-lines:])
-
-
-def http_ok(url: str, timeout: float = 1.0) -> bool:
-    """True when GET ``url`` answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def write_pid_file(path: Path, pid: int) -> None:
@@ -142,46 +123,6 @@ def write_pid_file(path: Path, pid: int) -> None:
         created = ""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{pid}{created}\n")
-
-
-def signal_group(pgid: int, sig: int) -> bool:
-    """Send ``sig`` to a process group; False when the group is gone."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False
-    return True
-
-
-def group_alive(pgid: int) -> bool:
-    return signal_group(pgid, 0)
-
-
-def stop_group(
-    pgid: int,
-    first: int = signal.SIGTERM,
-    grace_s: float = 5.0,
-    reap: Callable[[], object] | None = None,
-) -> None:
-    """Signal a process group with ``first``, wait up to ``grace_s``, then SIGKILL it.
-
-    ``reap`` is called while waiting so that a direct child does not linger as a zombie
-    (a zombie still counts as a member of its group).
-    """
-    if not signal_group(pgid, first):
-        return
-    for sig, wait_s in ((None, grace_s), (signal.SIGKILL, 5.0)):
-        if sig is not None:
-            signal_group(pgid, sig)
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if reap is not None:
-                reap()
-            if not group_alive(pgid):
-                return
-            time.sleep(0.02)
 
 
 class ManagedProcess(Resource):
@@ -196,10 +137,10 @@ class ManagedProcess(Resource):
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         ready_url: str | None = None,
-        ready_check: Callable[[], bool] | None = None,
+        ready_check: WaitStrategy | None = None,
         ready_timeout_s: float = 30.0,
         user: str | None = None,
-        stop_signal: int = signal.SIGTERM,
+        stop: StopPolicy = TERMINATE,
         pid_dir: Path | None = None,
     ) -> None:
         self.name = name
@@ -207,11 +148,12 @@ class ManagedProcess(Resource):
         self.log_path = log_path
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd
-        self.ready_url = ready_url
-        self.ready_check = ready_check
+        if ready_check is None and ready_url is not None:
+            ready_check = functools.partial(http_ok, ready_url)
+        self.ready = ready_check  # the wait strategy; None: ready once started
         self.ready_timeout_s = ready_timeout_s
         self.user = user
-        self.stop_signal = stop_signal
+        self.stop_policy = stop
         self.pid_dir = pid_dir
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -237,7 +179,7 @@ class ManagedProcess(Resource):
         with open(self.log_path, "ab") as log:
             try:
                 self._proc = subprocess.Popen(
-                    tethered(self.argv, self.stop_signal),
+                    tethered(self.argv, self.stop_policy.signal),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -253,96 +195,19 @@ class ManagedProcess(Resource):
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        check = self.ready_check
-        if check is None and self.ready_url is not None:
-            url = self.ready_url
+        if self.ready is not None:
+            wait_until_ready(self.ready, service=self.name, log_path=self.log_path,
+                             timeout_s=self.ready_timeout_s, exited=self._exited)
 
-            def check() -> bool:
-                return http_ok(url)
+    def _exited(self) -> str | None:
+        code = self.poll()
+        return None if code is None else f"exited with code {code}"
 
-        if check is None:
-            return
-        deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
-            code = self.poll()
-            if code is not None:
-                raise ServiceError(
-                    self.name,
-                    f"exited with code {code} while starting: {log_tail(self.log_path)}",
-                    str(self.log_path),
-                )
-            if check():
-                return
-            time.sleep(0.05)
-        raise ServiceError(
-            self.name, f"not ready after {self.ready_timeout_s:.0f} s", str(self.log_path)
-        )
-
-    def stop(self, grace_s: float = 5.0) -> None:
+    def stop(self) -> None:
         if self._proc is None:
             return
-        stop_group(self._proc.pid, self.stop_signal, grace_s, reap=self._proc.poll)
+        stop_group(self._proc.pid, self.stop_policy, reap=self._proc.poll)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5.0)
         if self.pid_dir is not None:
             (self.pid_dir / f"{self.name}.pid").unlink(missing_ok=True)
-
-
-
-class PoolerProcess(Resource):
-    """What PgBouncer and pgpool-II share as processes: one root process, a config folder,
-    a restart for the faults, a stop that removes the folder."""
-
-    name = "pooler"
-    port: int
-    pid_dir: Path | None
-    confdir: Path
-    _proc: ManagedProcess | None
-
-    @property
-    def app_dsn(self) -> str:
-        from harness.runtime.postgres import APP_DB, APP_ROLE, dsn
-
-        return dsn(APP_ROLE, self.port, APP_DB)
-
-    def pids(self) -> list[int]:
-        """The root process; collectors find its descendants themselves."""
-        return [] if self._proc is None or self._proc.poll() is not None else [self._proc.pid]
-
-    def restart(self, downtime_s: float = 0.0) -> None:
-        """Stop the pooler (its clients and server connections drop), wait, start it again.
-        Blocking: call it from a thread."""
-        if self._proc is None:
-            raise ServiceError(self.name, "not started")
-        self._proc.stop()
-        time.sleep(downtime_s)
-        self._proc.start()
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.stop()
-        if self.confdir != Path() and self.confdir.exists():
-            remove_tempdir(self.confdir, self.pid_dir)
-
-
-def version_output(binary: str) -> str:
-    """What ``BINARY --version`` printed (stdout, then stderr); "" when it cannot run."""
-    try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
-    except OSError:
-        return ""
-    return out.stdout + out.stderr
-
-
-def find_binary(name: str, candidates: tuple[str, ...], install_hint: str) -> str:
-    """The first of ``candidates`` that exists, else ``name`` on PATH; a ServiceError that
-    says what to install otherwise (PgBouncer, pgpool-II)."""
-    import shutil
-
-    for cand in candidates:
-        if Path(cand).exists():
-            return cand
-    found = shutil.which(name)
-    if found:
-        return found
-    raise ServiceError(name, f"{name} not found (run `make setup`, or {install_hint})")

@@ -15,19 +15,12 @@ import re
 import resource
 from pathlib import Path
 
-import psycopg
-
 from harness.errors import ServiceError
-from harness.runtime.managed import (
-    ManagedProcess,
-    PoolerProcess,
-    find_binary,
-    service_tempdir,
-    service_user,
-    version_output,
-)
+from harness.runtime.managed import ManagedProcess, service_tempdir, service_user
+from harness.runtime.pooler import PoolerProcess, find_binary, version_output
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.postgres import APP_DB, APP_ROLE, MONITOR_ROLE, dsn
+from harness.runtime.wait import sql_answers
 
 PGBOUNCER_CANDIDATES = ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
 
@@ -151,12 +144,7 @@ class PgBouncer(PoolerProcess):
         return "\n".join(lines) + "\n"
 
     def _ready(self) -> bool:
-        try:
-            with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=2) as conn:
-                conn.execute("SHOW VERSION")
-            return True
-        except psycopg.Error:
-            return False
+        return sql_answers(self.admin_dsn, "SHOW VERSION", autocommit=True) is not None
 
     def start(self) -> None:
         self.confdir = service_tempdir("pgstampede-pgbouncer-", self.workdir, self.pid_dir)

@@ -22,19 +22,12 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
-from harness.runtime.managed import (
-    ManagedProcess,
-    PoolerProcess,
-    chown_for_service,
-    find_binary,
-    service_tempdir,
-    service_user,
-    version_output,
-)
+from harness.runtime.managed import ManagedProcess, chown_for_service, service_tempdir, service_user
+from harness.runtime.pooler import PoolerProcess, find_binary, version_output
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.postgres import APP_DB, MONITOR_ROLE, dsn
+from harness.runtime.stopping import StopPolicy
+from harness.runtime.wait import sql_answers
 
 PGPOOL_CANDIDATES = ("/usr/sbin/pgpool", "/usr/bin/pgpool")
 PCP_USER = "pgstampede_pcp"
@@ -175,12 +168,7 @@ class Pgpool(PoolerProcess):
         return PcpAccess(self.confdir, self.pcp_port, PCP_USER, self.confdir / "pcppass")
 
     def _ready(self) -> bool:
-        try:
-            with psycopg.connect(self.app_dsn, connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            return False
+        return sql_answers(self.app_dsn, "SELECT 1") is not None
 
     def _write_config(self) -> Path:
         password = secrets.token_hex(16)
@@ -206,7 +194,7 @@ class Pgpool(PoolerProcess):
         self._proc = ManagedProcess(
             name="pgpool", argv=argv, log_path=self.log_path, cwd=Path("/"),
             ready_check=self._ready, ready_timeout_s=self.ready_timeout_s,
-            user=service_user(), stop_signal=signal.SIGINT, pid_dir=self.pid_dir,
+            user=service_user(), stop=StopPolicy(signal.SIGINT), pid_dir=self.pid_dir,
             env={**os.environ, "TZ": "UTC"},  # its log's timestamps carry no time zone
         )
         self._proc.start()

@@ -28,6 +28,8 @@ from harness.runtime.managed import (
     service_user,
 )
 from harness.runtime.ports import LOOPBACK, free_port
+from harness.runtime.stopping import StopPolicy
+from harness.runtime.wait import sql_answers
 
 MONITOR_ROLE = "pgstampede_monitor"
 APP_ROLE = "app"
@@ -156,11 +158,7 @@ class PostgresCluster(Resource):
             raise ServiceError("postgres", f"initdb failed: {tail}")
 
     def _ready(self) -> bool:
-        try:
-            with psycopg.connect(dsn(MONITOR_ROLE, self.port, "postgres"), connect_timeout=2):
-                return True
-        except psycopg.Error:
-            return False
+        return sql_answers(dsn(MONITOR_ROLE, self.port, "postgres"), "SELECT 1") is not None
 
     def _setup(self) -> None:
         with psycopg.connect(dsn(MONITOR_ROLE, self.port, "postgres"), autocommit=True) as conn:
@@ -179,7 +177,8 @@ class PostgresCluster(Resource):
         self._proc = ManagedProcess(
             name="postgres", argv=argv, log_path=self.log_path, cwd=Path("/"),
             ready_check=self._ready, ready_timeout_s=self.startup_timeout_s,
-            user=service_user(), stop_signal=signal.SIGINT, pid_dir=self.pid_dir,
+            user=service_user(), stop=StopPolicy(signal.SIGINT, grace_s=10.0),
+            pid_dir=self.pid_dir,
         )
         self._proc.start()
         try:
@@ -193,13 +192,13 @@ class PostgresCluster(Resource):
         on the same port and data folder. Blocking: call it from a thread."""
         if self._proc is None:
             raise ServiceError("postgres", "not started")
-        self._proc.stop(grace_s=10.0)
+        self._proc.stop()
         time.sleep(downtime_s)
         self._proc.start()
 
     def stop(self) -> None:
         if self._proc is not None:
-            self._proc.stop(grace_s=10.0)
+            self._proc.stop()
         if not self.keep and self.tempdir is not None:
             remove_tempdir(self.tempdir, self.pid_dir)
 

@@ -29,8 +29,9 @@ from harness.platform.pidfile import instance_pids
 from harness.runtime.docker import DockerServices
 from harness.runtime.docker_container import ContainerSpec, ServiceContainer
 from harness.runtime.docker_engine import LABEL_ROLE, LABEL_RUN, remove_labelled
-from harness.runtime.managed import ManagedProcess, http_ok, remove_tempdir, service_tempdir
+from harness.runtime.managed import ManagedProcess, remove_tempdir, service_tempdir
 from harness.runtime.ports import LOOPBACK, free_port
+from harness.runtime.wait import http_ok
 from harness.scenario import PersistentSpec, ServerlessSpec
 from harness.services.persistent import builtin_env
 from harness.services.serverless import keep_platform_stats, platform_config, serverless_info

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from harness.results.records import FaultEvent
-from harness.runtime.managed import signal_group
+from harness.runtime.stopping import signal_group
 from harness.scenario import FaultSpec
 
 TERMINATE_SQL = """

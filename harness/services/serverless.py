@@ -19,8 +19,9 @@ from harness.app.env import app_environment
 from harness.collect.platform import PlatformCollector
 from harness.platform.config import PlatformConfig
 from harness.platform.pidfile import instance_pids, read_pids
-from harness.runtime.managed import ManagedProcess, remove_tempdir, service_tempdir, stop_group
+from harness.runtime.managed import ManagedProcess, remove_tempdir, service_tempdir
 from harness.runtime.ports import LOOPBACK, free_port
+from harness.runtime.stopping import StopPolicy, stop_group
 from harness.scenario import ServerlessSpec
 from harness.services.target import (
     SSL_OF_OUR_SERVERS,
@@ -28,6 +29,9 @@ from harness.services.target import (
     TargetContext,
     target_env,
 )
+
+INSTANCES_LEFT = StopPolicy(signal.SIGKILL, grace_s=1.0)
+"""Instances the gateway left (it kills its own): killed at once."""
 
 
 def serverless_spec(ctx: TargetContext) -> ServerlessSpec:
@@ -97,7 +101,7 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
                 info=serverless_info(ctx, config))
     finally:
         for pid in read_pids(pids_file) if pids_file.exists() else []:
-            stop_group(pid, signal.SIGKILL, grace_s=1.0)
+            stop_group(pid, INSTANCES_LEFT)
         if ctx.pid_dir is not None:
             (ctx.pid_dir / "instances.pid").unlink(missing_ok=True)
         keep_platform_stats(workdir, ctx.logs)
