@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from harness.runtime.managed import version_output
+from harness.runtime.pooler import version_output
 from harness.runtime.pgbouncer import find_pgbouncer, pgbouncer_version
 from harness.runtime.pgpool import find_pgpool, pgpool_version
 
