@@ -1,20 +1,8 @@
 -- The database every pgstampede cluster starts with (docs/internals.md, "Database layout");
--- run once at image build time by the bootstrap superuser pgstampede_monitor.
--- Kept equal to harness.runtime.postgres (roles + SCHEMA_SQL) by tests/integration/docker.
+-- run once at image build time by the bootstrap superuser pgstampede_monitor. The roles are
+-- harness.runtime.postgres's; the tables are harness/runtime/schema.sql, the process
+-- runtime's own file, copied beside this one by the Dockerfile.
 CREATE ROLE app LOGIN;
 CREATE DATABASE app OWNER app;
 \connect app app
--- schema:start
-CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, value int NOT NULL);
-INSERT INTO items SELECT g, 'item-' || g, g % 1000 FROM generate_series(1, 10000) g;
-CREATE TABLE writes (id bigserial PRIMARY KEY, t timestamptz NOT NULL DEFAULT now(),
-                     source text, payload text);
-CREATE TABLE background_jobs (id bigserial PRIMARY KEY, instance text,
-                              scheduled_at timestamptz NOT NULL DEFAULT now(),
-                              due_at timestamptz NOT NULL, completed_at timestamptz);
-CREATE TABLE realtime_messages (id bigserial PRIMARY KEY,
-                                published_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                                source text, payload text);
-CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL DEFAULT 0);
-ANALYZE items;
--- schema:end
+\ir schema.sql

@@ -2,8 +2,8 @@
 
 Same interfaces and the same server as the process runtime: the cluster in the
 ``pgstampede/postgres`` image was initialised and seeded at build time (compose/postgres),
-the server runs with the settings of :func:`server_settings` (those of
-``PostgresCluster.server_settings``), its log is copied to ``log_path``; PgBouncer's
+the server runs with the settings of ``harness.runtime.postgres.server_settings`` (the
+process runtime's), its log is copied to ``log_path``; PgBouncer's
 ``pgbouncer.ini`` is written by the image's entrypoint from the same values as
 ``PgBouncer.config_text`` (``max_prepared_statements`` too, which only the
 ``pgstampede/pgbouncer-trixie`` image's PgBouncer 1.24 has). Both listen on 127.0.0.1 (host
@@ -34,33 +34,8 @@ from harness.runtime.pgpool import (
     pcppass,
 )
 from harness.runtime.ports import LOOPBACK, free_port
-from harness.runtime.postgres import (
-    APP_DB,
-    APP_ROLE,
-    DURABILITY_OFF,
-    LOG_LINE_PREFIX,
-    MONITOR_ROLE,
-    dsn,
-)
+from harness.runtime.postgres import APP_DB, APP_ROLE, MONITOR_ROLE, dsn, server_settings
 from harness.runtime.wait import sql_answers
-
-
-def server_settings(max_connections: int, settings: Mapping[str, str]) -> dict[str, str]:
-    """The PostgreSQL settings of a variant run (as ``PostgresCluster.server_settings``)."""
-    base = {
-        "listen_addresses": LOOPBACK,
-        "unix_socket_directories": "",
-        "max_connections": str(max_connections),
-        "log_connections": "on",
-        "log_disconnections": "on",
-        "log_line_prefix": LOG_LINE_PREFIX,
-        "log_timezone": "UTC",
-        "logging_collector": "off",
-        "shared_buffers": "64MB",
-        **DURABILITY_OFF,
-    }
-    base.update(settings)
-    return base
 
 
 class _ContainerService:

@@ -70,7 +70,8 @@ def base_release(tag: str) -> str:
 
 IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("postgres", "pgstampede/postgres:latest", "compose/postgres/Dockerfile",
-              ("compose/postgres/init.sql", "compose/postgres/entrypoint.sh")),
+              ("compose/postgres/init.sql", "compose/postgres/entrypoint.sh",
+               "harness/runtime/schema.sql")),
     ImageSpec("pgbouncer", "pgstampede/pgbouncer:latest", "compose/pgbouncer/Dockerfile",
               ("compose/pgbouncer/entrypoint.sh",)),
     ImageSpec("pgbouncer-trixie", "pgstampede/pgbouncer-trixie:latest",

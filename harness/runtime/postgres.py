@@ -34,7 +34,6 @@ from harness.runtime.wait import sql_answers
 MONITOR_ROLE = "pgstampede_monitor"
 APP_ROLE = "app"
 APP_DB = "app"
-SEED_ROWS = 10_000
 
 DEFAULT_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
                     "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/14/bin")
@@ -43,20 +42,27 @@ DURABILITY_OFF = {"fsync": "off", "synchronous_commit": "off", "full_page_writes
 # Every server log line: time (ms, UTC), backend pid, SQLSTATE (harness.collect.pg_log reads it)
 LOG_LINE_PREFIX = "%m [%p] %e "
 
-SCHEMA_SQL = f"""
-CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, value int NOT NULL);
-INSERT INTO items SELECT g, 'item-' || g, g % 1000 FROM generate_series(1, {SEED_ROWS}) g;
-CREATE TABLE writes (id bigserial PRIMARY KEY, t timestamptz NOT NULL DEFAULT now(),
-                     source text, payload text);
-CREATE TABLE background_jobs (id bigserial PRIMARY KEY, instance text,
-                              scheduled_at timestamptz NOT NULL DEFAULT now(),
-                              due_at timestamptz NOT NULL, completed_at timestamptz);
-CREATE TABLE realtime_messages (id bigserial PRIMARY KEY,
-                                published_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                                source text, payload text);
-CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL DEFAULT 0);
-ANALYZE items;
-"""
+SCHEMA_SQL = (Path(__file__).with_name("schema.sql")).read_text(encoding="utf-8")
+"""The demo tables, seeded (``schema.sql``: the process runtime and the postgres image)."""
+
+
+def server_settings(max_connections: int, settings: Mapping[str, str]) -> dict[str, str]:
+    """The PostgreSQL settings of a variant run, whatever runs the server (process or
+    container): loopback only, connection logging, UTC log times, durability off, then the
+    scenario's own ``settings``."""
+    return {
+        "listen_addresses": LOOPBACK,
+        "unix_socket_directories": "",
+        "max_connections": str(max_connections),
+        "log_connections": "on",
+        "log_disconnections": "on",
+        "log_line_prefix": LOG_LINE_PREFIX,
+        "log_timezone": "UTC",
+        "logging_collector": "off",
+        "shared_buffers": "64MB",
+        **DURABILITY_OFF,
+        **settings,
+    }
 
 
 def find_bin_dir(explicit: Path | None = None) -> Path:
@@ -130,20 +136,7 @@ class PostgresCluster(Resource):
         return [] if self._proc is None or self._proc.poll() is not None else [self._proc.pid]
 
     def server_settings(self) -> dict[str, str]:
-        base = {
-            "listen_addresses": LOOPBACK,
-            "unix_socket_directories": "",
-            "max_connections": str(self.max_connections),
-            "log_connections": "on",
-            "log_disconnections": "on",
-            "log_line_prefix": LOG_LINE_PREFIX,
-            "log_timezone": "UTC",
-            "logging_collector": "off",
-            "shared_buffers": "64MB",
-            **DURABILITY_OFF,
-        }
-        base.update(self.settings)
-        return base
+        return server_settings(self.max_connections, self.settings)
 
     def _initdb(self) -> None:
         self.tempdir = service_tempdir("pgstampede-pg-", self.workdir,

@@ -22,7 +22,6 @@ from harness.errors import InputError
 from harness.platform.config import PlatformConfig
 from harness.platform.docker_spawner import DockerSpawner, _Container
 from harness.runtime.docker_engine import clean_containers, run_names, safe_name
-from harness.runtime.docker_services import server_settings
 from harness.runtime.images import (
     REPO,
     build_context,
@@ -32,7 +31,7 @@ from harness.runtime.images import (
     source_hash,
 )
 from harness.runtime.pgbouncer import PgBouncer
-from harness.runtime.postgres import APP_DB, APP_ROLE, SCHEMA_SQL, PostgresCluster
+from harness.runtime.postgres import APP_DB, APP_ROLE, SCHEMA_SQL, PostgresCluster, server_settings
 from harness.services.docker_targets import DockerRuntime
 
 pytestmark = pytest.mark.docker
@@ -41,9 +40,12 @@ NO_ENGINE = "unix:///nonexistent/docker.sock"
 
 
 def test_postgres_image_has_the_runtime_schema() -> None:
+    """One copy of the schema: the image runs the process runtime's own schema.sql."""
     text = (REPO / "compose/postgres/init.sql").read_text()
-    block = text.split("-- schema:start\n", 1)[1].split("-- schema:end", 1)[0]
-    assert block.split() == SCHEMA_SQL.split()
+    assert text.rstrip().endswith("\\ir schema.sql")
+    dockerfile = (REPO / "compose/postgres/Dockerfile").read_text()
+    assert "harness/runtime/schema.sql" in dockerfile
+    assert (REPO / "harness/runtime/schema.sql").read_text() == SCHEMA_SQL
     assert f"CREATE ROLE {APP_ROLE} LOGIN;" in text
     assert f"CREATE DATABASE {APP_DB} OWNER {APP_ROLE};" in text
 
