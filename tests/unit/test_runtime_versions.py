@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from harness.runtime.pooler import version_output
 from harness.runtime.pgbouncer import find_pgbouncer, pgbouncer_version
 from harness.runtime.pgpool import find_pgpool, pgpool_version
+from harness.runtime.pooler import version_output
 
 
 def test_the_installed_poolers_report_their_versions() -> None:
