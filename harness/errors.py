@@ -42,9 +42,12 @@ EXIT_CODES: dict[ExitCode, str] = {
                  "regression)",
     ExitCode.FAILED: "a threshold failed, or `check` found a regression against the baseline",
     ExitCode.INPUT: "bad input: scenario file, flags, paths (one line on stderr says file, key "
-                    "and what was expected); also your `[app]` failing to start before the load",
+                    "and what was expected); also your `[app]` failing to start before the load "
+                    "(the persistent target)",
     ExitCode.INCOMPLETE: "the run could not complete or a measurement is missing: a service "
-                         "failed to start, Locust crashed, an error in the middle of the run "
+                         "failed to start, Locust crashed, your serverless `[app]` whose every "
+                         "instance failed its init (the first error quoted), an error in the "
+                         "middle of the run "
                          "(even a port taken after planning), interrupted (SIGINT/SIGTERM); a "
                          "collector that covered too little of the load (the database collector "
                          "below `[check] min_coverage`), a `--workers` worker lost during the "

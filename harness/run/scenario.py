@@ -7,7 +7,9 @@ the final status, a ``summary.json`` and the report, with every service stopped:
 - ``incomplete``: it ran to the end but a measurement is missing (see harness.analysis.health);
 - ``failed``: an error ended it — any error, an InputError raised mid-run included (a port
   taken after planning); an error that is not the harness's own has its traceback in
-  ``<run>/error.log``;
+  ``<run>/error.log``; or a variant run ended failed: a serverless variant of an ``[app]``
+  in which no instance completed its init (harness.run.broken_app; the other variants still
+  run);
 - ``interrupted``: SIGINT/SIGTERM.
 
 The exit code is 3 for anything but ``complete``, except an AppError found before the load
@@ -92,10 +94,12 @@ def _label(item: RunItem, scenario: Scenario) -> str:
 
 async def run_items(scenario: Scenario, plan: tuple[RunItem, ...], folder: RunFolder,
                     seams: Seams, writer: ManifestWriter, progress: Progress,
-                    keep: bool = False) -> RunStatus:
-    """Every planned variant run; ``complete`` or ``incomplete``; errors propagate."""
+                    keep: bool = False) -> Ending:
+    """Every planned variant run: ``complete``, ``incomplete``, or ``failed`` when a variant
+    run ended failed without an error (a broken app: harness.run.broken_app); errors
+    propagate."""
     writer.set_runtime_info(seams.runtime.describe())
-    statuses = []
+    statuses, failures = [], []
     for item in plan:
         progress.variant_started(_label(item, scenario))
         run = VariantRunner(scenario, item, folder, seams, progress, keep=keep)
@@ -113,8 +117,14 @@ async def run_items(scenario: Scenario, plan: tuple[RunItem, ...], folder: RunFo
             record = run.record()
             writer.put_variant(record)
             statuses.append(record.status)
+            if record.status == "failed" and record.error:
+                failures.append(f"{item.variant.name}: {record.error}")
             progress.variant_finished(f"{item.variant.name}: {record.status}")
-    return "complete" if all(s == "complete" for s in statuses) else "incomplete"
+    if failures:
+        return Ending("failed", "; ".join(failures), ExitCode.INCOMPLETE)
+    if all(s == "complete" for s in statuses):
+        return Ending("complete", None, ExitCode.OK)
+    return Ending("incomplete", None, ExitCode.INCOMPLETE)
 
 
 def _describe(exc: BaseException) -> str:
@@ -150,9 +160,7 @@ async def run_scenario(scenario: Scenario, options: RunOptions, seams: Seams,
         loop.add_signal_handler(sig, stopper, sig)
     ending = Ending("failed", "the run ended without a status", ExitCode.INCOMPLETE)
     try:
-        status = await run_items(scenario, plan, folder, seams, writer, progress, options.keep)
-        ending = Ending(status, None,
-                        ExitCode.OK if status == "complete" else ExitCode.INCOMPLETE)
+        ending = await run_items(scenario, plan, folder, seams, writer, progress, options.keep)
     except asyncio.CancelledError:
         ending = Ending("interrupted", f"interrupted by {stopper.signal or 'cancellation'}",
                         ExitCode.INCOMPLETE)

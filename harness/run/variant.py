@@ -30,6 +30,7 @@ from harness.results.records import (
     Stage,
     VariantRecord,
 )
+from harness.run.broken_app import failure_text, no_instance_ready
 from harness.run.live import Live
 from harness.run.plan import RunItem
 from harness.run.progress import Progress
@@ -83,6 +84,7 @@ class _Draft:
     frames: list[FrameFile] = dataclasses.field(default_factory=list)
     sampler: Sampler | None = None
     problems: list[Problem] = dataclasses.field(default_factory=list)
+    app_failure: str | None = None  # no instance completed its init (harness.run.broken_app)
 
 
 class VariantRunner:
@@ -120,6 +122,8 @@ class VariantRunner:
 
     def finish(self, status: RunStatus, error: str | None = None) -> None:
         """How the variant run ended; ``complete`` becomes ``incomplete`` with problems."""
+        if status == "complete" and self.draft.app_failure:
+            status, error = "failed", self.draft.app_failure
         if status == "complete" and self.draft.problems:
             status = "incomplete"
         self.draft.status, self.draft.error = status, error
@@ -213,6 +217,10 @@ class VariantRunner:
             frames["realtime"] = read_realtime_logs(locust_dir)
         for name, frame in frames.items():
             self.draft.frames.append(self.folder.write_frame(self.item.dirname, name, frame))
+        broken = no_instance_ready(frames.get("platform"))
+        if broken is not None and self.variant.app is not None:
+            log = self.dir / "logs" / "gateway.log"
+            self.draft.app_failure = failure_text(self.variant.app.entry, *broken, str(log))
 
     def _realtime(self) -> bool:
         return any(r.name in ("events", "publish") for r in self.variant.requests)
