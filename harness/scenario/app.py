@@ -1,8 +1,10 @@
-"""The ``[app]`` section: the user's own ASGI/WSGI application, as an :class:`AppSpec`.
+"""The ``[app]`` section: the user's own application, as an :class:`AppSpec`: an ASGI/WSGI
+app (``asgi``/``wsgi``) or any program serving HTTP (``command``, with ``port_env`` and
+``ready``); ``[app.expect]``: the work the database should show, per request.
 
 Only the shape is checked here (keys, types, paths that exist, templates that name known
 fields); whether the interpreter can import the module is checked by
-``harness.app.check.check_app`` when the scenario file is loaded.
+``harness.app.check.check_app`` before a run (a command app has no such check).
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.scenario.context import SectionContext, resolve_path
+from harness.scenario.fields import duration_field
 from harness.scenario.records import AppSpec
+from harness.scenario.requests import METHODS
 
-APP_KEYS = {"asgi", "wsgi", "factory", "root", "python", "dsn_env", "env", "schema", "setup",
-            "preload"}
+APP_KEYS = {"asgi", "wsgi", "command", "factory", "root", "python", "dsn_env", "env", "schema",
+            "setup", "preload", "port_env", "ready", "expect", "expect_grace"}
+PYTHON_ONLY = ("factory", "python", "preload")  # keys of an ASGI/WSGI app
+COMMAND_ONLY = ("port_env", "ready")  # keys of a command app
+_READY = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\S*$")
 TEMPLATE_FIELDS = ("dsn", "host", "port", "user", "password", "database")
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
@@ -31,6 +38,7 @@ def parse_app(value: object, ctx: SectionContext) -> AppSpec:
     table = ctx.table(value, "app")
     ctx.no_unknown(table, APP_KEYS, "app")
     kind, entry = _entry(table, ctx)
+    _kind_keys(table, kind, ctx)
     factory = table.get("factory", False)
     if not isinstance(factory, bool):
         raise ctx.error("app.factory", f"expected true or false, got {factory!r}")
@@ -45,20 +53,81 @@ def parse_app(value: object, ctx: SectionContext) -> AppSpec:
         if "schema" in table else "",
         setup=_commands(table.get("setup", []), ctx),
         preload=_names(table.get("preload", []), ctx, "app.preload", _MODULE),
+        **_command_fields(table, kind, ctx),
+        **_expect_fields(table, ctx),
     )
 
 
 def _entry(table: dict[str, Any], ctx: SectionContext) -> tuple[str, str]:
-    kinds = [k for k in ("asgi", "wsgi") if k in table]
+    kinds = [k for k in ("asgi", "wsgi", "command") if k in table]
     if len(kinds) != 1:
-        raise ctx.error("app", "expected exactly one of asgi = \"module:attribute\" or "
-                        "wsgi = \"module:attribute\"")
+        raise ctx.error("app", "expected exactly one of asgi = \"module:attribute\", "
+                        "wsgi = \"module:attribute\" or command = [\"program\", \"arg\"...]")
     kind = kinds[0]
     entry = table[kind]
+    if kind == "command":
+        return kind, " ".join(_argv(entry, ctx)) if isinstance(entry, list) else str(entry)
     if not isinstance(entry, str) or not _ENTRY.match(entry):
         raise ctx.error(f"app.{kind}", f"expected \"module:attribute\", e.g. "
                         f"\"shop.main:app\", got {entry!r}")
     return kind, entry
+
+
+def _kind_keys(table: dict[str, Any], kind: str, ctx: SectionContext) -> None:
+    """Keys that belong to the other kind of app are errors, not silently ignored."""
+    if kind == "command":
+        for key in PYTHON_ONLY:
+            if key in table:
+                raise ctx.error(f"app.{key}", "not for a command app (the command runs its own "
+                                "program)")
+        return
+    for key in COMMAND_ONLY:
+        if key in table:
+            raise ctx.error(f"app.{key}", "only for a command app (command = ...)")
+
+
+def _argv(value: object, ctx: SectionContext) -> tuple[str, ...]:
+    """A command as an argv: a list as written, a string run by ``/bin/sh -c``."""
+    if isinstance(value, str) and value.strip():
+        return ("/bin/sh", "-c", value)
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ctx.error("app.command", "expected a command line (run by /bin/sh -c) or a list "
+                    f"of arguments, e.g. [\"node\", \"server.js\"], got {value!r}")
+
+
+def _command_fields(table: dict[str, Any], kind: str, ctx: SectionContext) -> dict[str, Any]:
+    if kind != "command":
+        return {}
+    ready = table.get("ready", "")
+    if not isinstance(ready, str) or (ready and not _READY.match(ready)):
+        raise ctx.error("app.ready", f"expected \"METHOD /path\", e.g. \"GET /health\", "
+                        f"got {ready!r}")
+    port_env = table.get("port_env", "PORT")
+    if not isinstance(port_env, str) or not _VARIABLE.match(port_env):
+        raise ctx.error("app.port_env", f"expected a variable name, got {port_env!r}")
+    return {"command": _argv(table["command"], ctx), "port_env": port_env, "ready": ready}
+
+
+def _expect_fields(table: dict[str, Any], ctx: SectionContext) -> dict[str, Any]:
+    """``[app.expect]``: ``"METHOD /path" = "SELECT count(*) FROM ..."``; ``expect_grace``."""
+    out: dict[str, Any] = {}
+    if "expect_grace" in table:
+        try:
+            out["expect_grace_s"] = duration_field(table["expect_grace"])
+        except ValueError as exc:
+            raise ctx.error("app.expect_grace", str(exc)) from None
+    expect = ctx.table(table.get("expect"), "app.expect")
+    for name, query in expect.items():
+        key = f"app.expect.\"{name}\""
+        method, _, path = name.partition(" ")
+        if method not in METHODS or not path.startswith("/"):
+            raise ctx.error(key, "expected a request of [load.paths], \"METHOD /path\"")
+        if not isinstance(query, str) or not query.strip():
+            raise ctx.error(key, "expected a query that counts the work, e.g. \"SELECT "
+                            "count(*) FROM emails\"")
+    out["expect"] = tuple(expect.items())
+    return out
 
 
 def _python(value: object, ctx: SectionContext) -> str:

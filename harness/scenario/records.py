@@ -206,11 +206,12 @@ APP_KINDS = ("asgi", "wsgi")
 
 @dataclass(frozen=True)
 class AppSpec:
-    """The user's own ASGI/WSGI application (``[app]``), run by the persistent and the
-    serverless targets. Paths are absolute (resolved relative to the scenario file)."""
+    """The user's own application (``[app]``): ASGI/WSGI, or any program serving HTTP
+    (``command``), run by the persistent and the serverless targets. Paths are absolute
+    (resolved relative to the scenario file)."""
 
-    kind: str                                # "asgi" | "wsgi"
-    entry: str                               # "module:attr"
+    kind: str                                # "asgi" | "wsgi" | "command"
+    entry: str                               # "module:attr" (a command app: its command line)
     factory: bool = False                    # attr is a callable that builds the app
     root: str = ""                           # put first on sys.path; setup commands run here
     python: str = ""                         # the app's interpreter ("" = the harness's)
@@ -219,6 +220,11 @@ class AppSpec:
     schema: str = ""                         # SQL file run once on each fresh database
     setup: tuple[str, ...] = ()              # shell commands run in root before the load
     preload: tuple[str, ...] = ()            # serverless: modules imported before forking
+    command: tuple[str, ...] = ()            # "command": the program's argv (/bin/sh -c TEXT)
+    port_env: str = "PORT"                   # "command": the variable giving it its port
+    ready: str = ""                          # "command": "GET /health" (else: any HTTP answer)
+    expect: tuple[tuple[str, str], ...] = ()  # [app.expect]: "METHOD /path" -> SQL count query
+    expect_grace_s: float = 2.0              # persistent: wait this long before counting
 
     @property
     def module(self) -> str:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.app.command import command_env, command_ready
 from harness.app.database import prepare_database
 from harness.app.env import app_environment, process_env
 from harness.app.failure import error_tail
@@ -22,7 +23,10 @@ from harness.services.target import RunningTarget, TargetContext, target_env
 
 
 def persistent_target(ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
-    """The user's app (``[app]``) under uvicorn, or the built-in Starlette app."""
+    """The user's app (``[app]``) under uvicorn or as its own command, or the built-in
+    Starlette app."""
+    if ctx.variant.app is not None and ctx.variant.app.kind == "command":
+        return persistent_command_target(ctx)
     if ctx.variant.app is not None:
         return persistent_app_target(ctx)
     return builtin_persistent_target(ctx)
@@ -95,6 +99,41 @@ def persistent_app_target(ctx: TargetContext) -> Iterator[RunningTarget]:
             how = "exited during the run" + (f" (code {code})" if code is not None else "")
             raise ServiceError(f"app {app.entry}", f"{how}: {error_tail(log_path) or 'no output'}",
                                str(log_path))
+
+
+@contextlib.contextmanager
+def persistent_command_target(ctx: TargetContext) -> Iterator[RunningTarget]:
+    """Database prepared, then the app's command (one process); stopped on exit."""
+    app = ctx.variant.app
+    assert app is not None
+    workers = persistent_spec(ctx).workers
+    prepare_database(app, ctx.direct_dsn or ctx.dsn, ctx.logs)
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    log_path = ctx.logs / "target.log"
+    env = command_env(app, process_env(app, os.environ, app_environment(app, ctx.dsn)), port,
+                      workers)
+    proc = ManagedProcess(name="target", argv=app.command, env=env, cwd=Path(app.root),
+                          log_path=log_path, ready_check=command_ready(app, url),
+                          ready_timeout_s=READY_TIMEOUT_S, pid_dir=ctx.pid_dir)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(proc)
+        except ServiceError as exc:  # exited or never ready: the app's own error
+            how = "exited while starting" if "exited with code" in str(exc) \
+                else f"not ready after {READY_TIMEOUT_S:.0f} s"
+            raise AppError(app.entry, f"{how}: {error_tail(log_path) or 'no output'}",
+                           str(log_path)) from None
+        yield RunningTarget(url=url, roles={"target": lambda: [proc.pid]},
+                            info={"app": app.entry, "kind": app.kind, "workers": workers,
+                                  "dsn_env": list(app.dsn_env), "dsn_via": _dsn_via(ctx)})
+        if has_exited(proc):  # died during the load: what was measured is kept (exit 3)
+            raise ServiceError(f"app {app.entry}", f"exited during the run: "
+                               f"{error_tail(log_path) or 'no output'}", str(log_path))
+
+
+def _dsn_via(ctx: TargetContext) -> str:
+    return "pgbouncer" if isinstance(ctx.variant.pooler, PgBouncerSpec) else "direct"
 
 
 def _info(app: AppSpec, server: AppServer, workers: int, ctx: TargetContext

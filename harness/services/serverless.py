@@ -61,7 +61,8 @@ def app_platform_fields(ctx: TargetContext) -> dict[str, Any]:
         return {}
     return {"app_kind": app.kind, "app_entry": app.entry, "app_factory": app.factory,
             "app_root": app.root, "app_python": app.python,
-            "app_env": app_environment(app, ctx.dsn), "app_preload": app.preload}
+            "app_env": app_environment(app, ctx.dsn), "app_preload": app.preload,
+            "app_command": app.command, "app_port_env": app.port_env, "app_ready": app.ready}
 
 
 def serverless_info(ctx: TargetContext, config: PlatformConfig) -> dict[str, Any]:
