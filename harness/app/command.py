@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 
-from harness.app.persistent import answers_http
+from harness.runtime.wait import answers_http
 from harness.scenario.records import AppSpec
 
 
