@@ -13,11 +13,6 @@ from harness.results.metrics import METRICS
 HARNESS = Path(__file__).resolve().parents[2] / "harness"
 NAMES_MODULE = HARNESS / "results" / "metric_names.py"
 
-NOT_YET_CONVERTED: dict[str, str] = {
-    # module (relative to harness/) -> whose it is; converted after their owners' work lands
-}
-"""Modules that still spell metric names as literals (each one listed, to be emptied)."""
-
 NOT_METRICS = {"http.request", "platform.cold_start"}
 """Literals close to a metric name that are something else: the ASGI ``http.request``
 message; the ``platform.cold_start`` name prefix of the analysis's frame sources."""
@@ -75,8 +70,6 @@ def test_no_module_spells_a_metric_name() -> None:
     found = []
     for path in _modules():
         where = path.relative_to(HARNESS).as_posix()
-        if where in NOT_YET_CONVERTED:
-            continue
         found += [f"{where}:{line}: {text!r}" for line, text in _literals(path)
                   if text in METRICS]
     assert found == [], "use harness.results.metric_names instead of: " + ", ".join(found)
@@ -93,11 +86,3 @@ def test_no_literal_is_a_misspelt_metric_name() -> None:
             if close:
                 found.append(f"{where}:{line}: {text!r} (is it {close[0]!r}?)")
     assert found == []
-
-
-def test_a_pending_module_still_spells_one() -> None:
-    for where in NOT_YET_CONVERTED:
-        path = HARNESS / where
-        if path.is_file():
-            assert any(text in METRICS for _, text in _literals(path)), \
-                f"{where} spells no metric name: drop it from NOT_YET_CONVERTED"
