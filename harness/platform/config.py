@@ -14,11 +14,18 @@ from typing import Any, get_origin, get_type_hints
 
 from harness.errors import InputError
 from harness.results.codec import DecodeError, decode, dumps
+from harness.results.target_env import (
+    BACKGROUND_MODES,
+    DB_CLIENTS,
+    ON_FREEZE,
+    STATES,
+    VARIABLES,
+    TargetEnv,
+)
 
 REAP_MODES = ("kill", "abandon")
 WHEN_FULL = ("queue", "reject")
 COLD_STARTS = ("fork", "exec")
-DB_CLIENTS = ("connection", "pool")
 SPAWNERS = ("process", "docker")
 APP_KINDS = ("", "asgi", "wsgi", "command")
 READY_REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\S*$")
@@ -89,9 +96,9 @@ class PlatformConfig:
         _choice("cold_start", self.cold_start, COLD_STARTS)
         _choice("db_client", self.db_client, DB_CLIENTS)
         _choice("spawner", self.spawner, SPAWNERS)
-        _choice("state", self.state, ("memory", "postgres"))
-        _choice("on_freeze", self.on_freeze, ("keep", "drain"))
-        _choice("background", self.background, ("after_response", "wait_until", "queue"))
+        _choice("state", self.state, STATES)
+        _choice("on_freeze", self.on_freeze, ON_FREEZE)
+        _choice("background", self.background, BACKGROUND_MODES)
         for name in ("max_instances", "instance_concurrency", "pool_max"):
             if getattr(self, name) < 1:
                 raise InputError(f"platform config: {name} must be >= 1")
@@ -125,21 +132,15 @@ class PlatformConfig:
         return self.app_kind != ""
 
     def handler_env(self) -> dict[str, str]:
-        """The environment every instance's handler sees (targets.shared.settings)."""
-        return {
-            "PGSTAMPEDE_DSN": self.dsn,
-            "PGSTAMPEDE_STATEMENT_CACHE_SIZE": self.statement_cache_size,
-            "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(self.background_delay_ms),
-            "PGSTAMPEDE_ACQUIRE_TIMEOUT": repr(self.acquire_timeout_s),
-            "PGSTAMPEDE_APP_NAME": self.app_name,
-            "PGSTAMPEDE_DB_CLIENT": self.db_client,
-            "PGSTAMPEDE_POOL_MIN": str(self.pool_max),
-            "PGSTAMPEDE_POOL_MAX": str(self.pool_max),
-            "PGSTAMPEDE_STATE": self.state,
-            "PGSTAMPEDE_ON_FREEZE": self.on_freeze,
-            "PGSTAMPEDE_BACKGROUND": self.background,
-            "PGSTAMPEDE_SSL": self.ssl,
-        }
+        """The environment every instance's handler sees (harness.results.target_env)."""
+        settings = TargetEnv(
+            dsn=self.dsn, statement_cache_size=self.statement_cache_size,
+            background_delay_ms=self.background_delay_ms,
+            acquire_timeout_s=self.acquire_timeout_s, app_name=self.app_name,
+            db_client=self.db_client, pool_min=self.pool_max, pool_max=self.pool_max,
+            state=self.state, on_freeze=self.on_freeze, background=self.background,
+            ssl=self.ssl)
+        return {k: v for k, v in settings.to_env().items() if k != VARIABLES["instance"]}
 
     def to_json(self) -> str:
         return dumps(self, indent=2, sort_keys=True)

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 from harness.errors import InputError
 from harness.results.check_spec import CheckSpec
+from harness.results.target_env import BACKGROUND_MODES, DB_CLIENTS, ON_FREEZE, STATES
+from harness.results.target_env import DEFAULTS as TARGET
 from harness.scenario.fields import (
     bool_field,
     choice_field,
@@ -105,13 +107,14 @@ class PersistentSpec:
     """``[target.persistent]``: one long-running server with a pool."""
 
     kind: ClassVar[str] = "persistent"
-    pool_min: int = opt("pool_min", int_field(0), 2)
-    pool_max: int = opt("pool_max", int_field(1), 20)
+    pool_min: int = opt("pool_min", int_field(0), TARGET.pool_min)
+    pool_max: int = opt("pool_max", int_field(1), TARGET.pool_max)
     prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
-    acquire_timeout_s: float = opt("acquire_timeout", duration_field, 10.0)
-    background_delay_s: float = opt("background_delay", duration_field, 0.2)
+    acquire_timeout_s: float = opt("acquire_timeout", duration_field, TARGET.acquire_timeout_s)
+    background_delay_s: float = opt("background_delay", duration_field,
+                                    TARGET.background_delay_ms / 1000)
     workers: int = opt("workers", int_field(1, 256), 1)
-    state: str = opt("state", choice_field("memory", "postgres"), "memory")
+    state: str = opt("state", choice_field(*STATES), TARGET.state)
 
 
 @dataclass(frozen=True)
@@ -130,15 +133,15 @@ class ServerlessSpec:
     init_delay_s: float = opt("init_delay", duration_field, 0.0)
     max_lifetime_s: float = opt("max_lifetime", duration_field, 0.0)
     cold_start: str = opt("cold_start", choice_field("fork", "exec"), "fork")
-    db_client: str = opt("db_client", choice_field("connection", "pool"), "connection")
+    db_client: str = opt("db_client", choice_field(*DB_CLIENTS), TARGET.db_client)
     pool_max: int = opt("pool_max", int_field(1), 5)
     prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
-    background_delay_s: float = opt("background_delay", duration_field, 0.2)
+    background_delay_s: float = opt("background_delay", duration_field,
+                                    TARGET.background_delay_ms / 1000)
     max_duration_s: float = opt("max_duration", duration_field, 0.0)
-    state: str = opt("state", choice_field("memory", "postgres"), "memory")
-    on_freeze: str = opt("on_freeze", choice_field("keep", "drain"), "keep")
-    background: str = opt("background", choice_field("after_response", "wait_until", "queue"),
-                          "after_response")
+    state: str = opt("state", choice_field(*STATES), TARGET.state)
+    on_freeze: str = opt("on_freeze", choice_field(*ON_FREEZE), TARGET.on_freeze)
+    background: str = opt("background", choice_field(*BACKGROUND_MODES), TARGET.background)
     preset: str = opt("preset", choice_field("", *PRESETS), "")
     # the keys set explicitly on top of ``preset`` (recorded so the report can name them)
     overrides: tuple[str, ...] = ()

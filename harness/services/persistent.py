@@ -43,13 +43,9 @@ def persistent_spec(ctx: TargetContext) -> PersistentSpec:
 def builtin_env(ctx: TargetContext) -> dict[str, str]:
     """The built-in persistent server's settings (``targets/shared/settings.py``)."""
     spec = persistent_spec(ctx)
-    return target_env(ctx, {
-        "PGSTAMPEDE_POOL_MIN": str(spec.pool_min),
-        "PGSTAMPEDE_POOL_MAX": str(spec.pool_max),
-        "PGSTAMPEDE_ACQUIRE_TIMEOUT": str(spec.acquire_timeout_s),
-        "PGSTAMPEDE_BACKGROUND_DELAY_MS": str(int(spec.background_delay_s * 1000)),
-        "PGSTAMPEDE_STATE": spec.state,
-    })
+    return target_env(ctx, pool_min=spec.pool_min, pool_max=spec.pool_max,
+                      acquire_timeout_s=spec.acquire_timeout_s,
+                      background_delay_ms=int(spec.background_delay_s * 1000), state=spec.state)
 
 
 @contextlib.contextmanager

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.collect.base import Collector
+from harness.results.target_env import TargetEnv
 from harness.scenario import PgBouncerSpec, Variant
 
 # PostgreSQL, PgBouncer and pgpool-II as the harness starts them have no TLS: the built-in
@@ -61,15 +62,18 @@ class TargetStarter(Protocol):
         ...
 
 
-def target_env(ctx: TargetContext, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The harness's environment plus the built-in targets' ``PGSTAMPEDE_*`` settings."""
+CONNECTION = ("dsn", "statement_cache_size", "app_name", "ssl")
+"""What every process of a target gets: how to reach the database."""
+
+
+def target_env(ctx: TargetContext, **settings: Any) -> dict[str, str]:
+    """The harness's environment plus the built-in targets' ``PGSTAMPEDE_*`` variables
+    (``harness.results.target_env``): how to connect, then ``settings`` (other fields of
+    ``TargetEnv``)."""
+    values = TargetEnv(dsn=ctx.dsn, statement_cache_size=ctx.statement_cache_size,
+                       app_name=f"pgstampede-{ctx.variant.target.kind}",
+                       ssl=SSL_OF_OUR_SERVERS, **settings)
     env = dict(os.environ)
-    env.update({
-        "PGSTAMPEDE_DSN": ctx.dsn,
-        "PGSTAMPEDE_STATEMENT_CACHE_SIZE": ctx.statement_cache_size,
-        "PGSTAMPEDE_APP_NAME": f"pgstampede-{ctx.variant.target.kind}",
-        "PGSTAMPEDE_SSL": SSL_OF_OUR_SERVERS,
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.update(extra or {})
+    env.update(values.to_env(*CONNECTION, *settings))
+    env["PYTHONUNBUFFERED"] = "1"
     return env
