@@ -218,6 +218,27 @@ async def _spawn(
         )
 
 
+def _prepare(load: LoadSpecLike, *, host: str, out_dir: Path, log_path: Path,
+             request_log: bool, master: MasterSettings | None) -> tuple[LoadConfig, list[str]]:
+    """The plan written to ``out_dir`` (what an earlier run left there removed) and Locust's
+    command line."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_previous_outputs(out_dir)
+    config = LoadConfig.from_spec(load, out_dir=out_dir, request_log=request_log)
+    (out_dir / CONFIG_FILE).write_text(config.to_json())
+    argv = build_locust_argv(
+        python=sys.executable,
+        locustfile=locustfiles(config),
+        host=host,
+        out_dir=out_dir,
+        processes=load.processes,
+        master_port=free_port() if load.processes != 1 and master is None else None,
+        master=master,
+    )
+    return config, argv
+
+
 async def run_locust(
     load: LoadSpecLike,
     *,
@@ -239,22 +260,9 @@ async def run_locust(
     ``master``: run a Locust master for remote workers (``harness.load.distributed``)
     instead of a local Locust; it sends no requests itself.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_previous_outputs(out_dir)
-    config = LoadConfig.from_spec(load, out_dir=out_dir, request_log=request_log)
-    config_path = out_dir / CONFIG_FILE
-    config_path.write_text(config.to_json())
-    argv = build_locust_argv(
-        python=sys.executable,
-        locustfile=locustfiles(config),
-        host=host,
-        out_dir=out_dir,
-        processes=load.processes,
-        master_port=free_port() if load.processes != 1 and master is None else None,
-        master=master,
-    )
-    proc = await _spawn(argv, cwd=out_dir, log_path=log_path, config_path=config_path)
+    config, argv = _prepare(load, host=host, out_dir=out_dir, log_path=log_path,
+                            request_log=request_log, master=master)
+    proc = await _spawn(argv, cwd=out_dir, log_path=log_path, config_path=out_dir / CONFIG_FILE)
     follow = _Follow()
     wait_s = master.max_wait_s if master is not None else 0.0
     deadline = time.monotonic() + config.duration_s + grace_s + wait_s
@@ -275,12 +283,6 @@ async def run_locust(
         raise
     if rc != 0:
         raise LoadError(f"locust: exited with code {rc}; see its log: {log_path}")
-    return LocustResult(
-        out_dir=out_dir,
-        log_path=log_path,
-        returncode=rc,
-        load_start=follow.load_start,
-        load_end=follow.load_end,
-        totals=read_locust_totals(out_dir),
-        last_progress=follow.last,
-    )
+    return LocustResult(out_dir=out_dir, log_path=log_path, returncode=rc,
+                        load_start=follow.load_start, load_end=follow.load_end,
+                        totals=read_locust_totals(out_dir), last_progress=follow.last)
