@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gevent
 from locust import LoadTestShape, events
@@ -67,7 +67,7 @@ class StagesShape(LoadTestShape):
             self._record("end", time.time())
         return current
 
-    def _record(self, event: str, t: float) -> None:
+    def _record(self, event: Literal["start", "end"], t: float) -> None:
         if self.progress is not None:
             self.progress.write(ShapeEvent(event=event, t=t))
 

@@ -4,17 +4,22 @@ One JSON object per line (``progress.jsonl`` in the out dir), written by the pro
 drives the shape (the local runner, or the master of ``--processes``):
 
 - ``{"event": "start", "t": ...}`` when the shape starts (the load start);
-- ``{"event": "progress", "t", "users", "requests", "failures", "stage"}`` about every second;
+- ``{"t", "users", "requests", "failures", "stage", "event": "progress"}`` about every second;
 - ``{"event": "end", "t": ...}`` when the shape is over.
+
+Each line is a :class:`LocustProgress` or a :class:`ShapeEvent`, written and read through the
+one codec (:mod:`harness.results.codec`); a line that is neither (torn, or not JSON) is skipped.
 
 No locust or pandas imports: used on both sides of the process boundary.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from harness.results.codec import DecodeError, dumps, loads
 
 PROGRESS_FILE = "progress.jsonl"
 
@@ -26,37 +31,33 @@ class LocustProgress:
     requests: int
     failures: int
     stage: int = -1
+    event: Literal["progress"] = "progress"  # the line's tag
 
 
 @dataclass(frozen=True)
 class ShapeEvent:
-    event: str  # "start" | "end"
+    event: Literal["start", "end"]
     t: float
 
 
+ProgressLine = LocustProgress | ShapeEvent
+
+
 def progress_line(p: LocustProgress) -> str:
-    return json.dumps({"event": "progress", **vars(p)}) + "\n"
+    return dumps(p) + "\n"
 
 
 def event_line(e: ShapeEvent) -> str:
-    return json.dumps({"event": e.event, "t": e.t}) + "\n"
+    return dumps(e) + "\n"
 
 
 def parse_line(line: str) -> LocustProgress | ShapeEvent | None:
     """The record of one line; None for a blank or malformed line."""
     try:
-        data = json.loads(line)
-        if data["event"] == "progress":
-            return LocustProgress(
-                t=float(data["t"]),
-                users=int(data["users"]),
-                requests=int(data["requests"]),
-                failures=int(data["failures"]),
-                stage=int(data.get("stage", -1)),
-            )
-        return ShapeEvent(event=str(data["event"]), t=float(data["t"]))
-    except (ValueError, KeyError, TypeError):
+        record: ProgressLine = loads(ProgressLine, line, PROGRESS_FILE, defaults=True)
+    except DecodeError:
         return None
+    return record
 
 
 class ProgressWriter:

@@ -76,8 +76,13 @@ def decode(cls: object, data: object, source: str, where: str = "", *,
     return _Reader(source, defaults).value(cls, data, where)
 
 
-def loads(cls: type[T], text: str | bytes, source: str, *, defaults: bool = False) -> T:
-    """JSON text as a ``cls`` record; text that is not JSON is a DecodeError too."""
+@typing.overload
+def loads(cls: type[T], text: str | bytes, source: str, *, defaults: bool = False) -> T: ...
+@typing.overload
+def loads(cls: object, text: str | bytes, source: str, *, defaults: bool = False) -> Any: ...
+def loads(cls: object, text: str | bytes, source: str, *, defaults: bool = False) -> Any:
+    """JSON text as a ``cls`` record (or union of records); text that is not JSON is a
+    DecodeError too."""
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
