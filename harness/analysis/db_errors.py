@@ -98,6 +98,18 @@ def error_groups(db_errors: pd.DataFrame, start: float | None = None,
     return sorted(groups, key=lambda g: (-g.count, g.sqlstate, g.pattern))
 
 
+def before_final_stop(db_errors: pd.DataFrame, pglog: pd.DataFrame) -> pd.DataFrame:
+    """The errors logged before the server's final stop: its last ``shutdown`` event with no
+    ``server_ready`` after it (the harness stopping the server at the end of the variant run).
+    What it logs from then on (``57P01`` for every backend still open, say) is the stop, not a
+    rejection; a restart during the load (a fault) is followed by ``server_ready`` and its
+    errors stay. A log read before this event existed has none: nothing is cut."""
+    marks = pglog[pglog["event"].isin(("shutdown", "server_ready"))]
+    if marks.empty or marks["event"].iloc[-1] != "shutdown":
+        return db_errors
+    return db_errors[db_errors["t"] < float(marks["t"].iloc[-1])]
+
+
 def merge_groups(per_run: list[list[ErrorGroup]]) -> list[ErrorGroup]:
     """Groups of several repeats summed (the first example kept), most first."""
     merged: dict[tuple[str, str, str], ErrorGroup] = {}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from harness.analysis.causes import cause_sentence, exception_groups
-from harness.analysis.db_errors import error_groups, merge_groups
+from harness.analysis.db_errors import before_final_stop, error_groups, merge_groups
 from harness.analysis.frames import platform_live
 from harness.analysis.host_saturation import (
     load_window_rows,
@@ -21,6 +21,7 @@ from harness.analysis.host_saturation import (
     with_queueing_note,
 )
 from harness.analysis.story import vercel_finding
+from harness.analysis.timeouts import cut_sentence
 from harness.results import metric_names as M
 from harness.results.summary import FaultEffect, VariantSummary
 from harness.units import format_count, format_value
@@ -109,7 +110,8 @@ def _cause(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str |
     failures = m.get(M.HTTP_FAILURES) or 0
     if not failures:
         return None
-    db = merge_groups([error_groups(r.frames["db_errors"], r.ctx.load_start)
+    db = merge_groups([error_groups(before_final_stop(r.frames["db_errors"], r.frames["pglog"]),
+                                    r.ctx.load_start)
                        for r in runs if r.ctx is not None])
     raised = [f[f["t"] >= r.ctx.load_start] for r in runs
               if r.ctx is not None and (f := r.frames.get("app_exceptions")) is not None]
@@ -120,6 +122,14 @@ def _cause(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str |
     kind = max(counts, key=lambda k: counts[k])
     sentence = cause_sentence(failures, kind, db, app)
     return f"{name}: {sentence}" if sentence else None
+
+
+def _cut(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str | None:
+    """Requests cut at the platform's max_duration, with the limit and its origin."""
+    cut = m.get(M.error_count("max_duration")) or 0
+    if not cut or not runs:
+        return None
+    return cut_sentence(name, int(cut), runs[0].record.config, bool(m.get(M.HOST_SATURATED)))
 
 
 def _platform(name: str, m: Mapping[str, Any]) -> str | None:
@@ -233,6 +243,7 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
             _connections(name, m, own),
             _errors(name, m),
             _cause(name, m, own),
+            _cut(name, m, own),
             _platform(name, m),
             _init_failures(name, m, own),
             _background(name, m),

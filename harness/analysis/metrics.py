@@ -32,6 +32,7 @@ import pandas as pd
 
 from harness.analysis.backends import exact_peak, usable_slots
 from harness.analysis.busy import busy_ms
+from harness.analysis.db_errors import before_final_stop
 from harness.analysis.frames import (
     MONITOR_USER,
     endpoint_name,
@@ -147,7 +148,7 @@ def _db(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window
         M.DB_CONNECTIONS_USABLE: usable_slots(ctx.max_connections),
         M.DB_CONNECTS: None,
         M.DB_REFUSED: None,
-        M.DB_ERRORS: len(window.rows(frames["db_errors"])),
+        M.DB_ERRORS: len(window.rows(before_final_stop(frames["db_errors"], pglog))),
         M.TIME_TO_FIRST_REFUSAL_S: None,
     }
     if pglog.empty:

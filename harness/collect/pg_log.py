@@ -15,7 +15,9 @@ so the lines of interest are::
 Logs written with the older prefix ``'%m [%p] '`` (no SQLSTATE) read too. Every ERROR, FATAL
 and PANIC line goes to the ``db_errors`` frame with its SQLSTATE (empty when the prefix has
 none); the connection events go to ``pglog``, and so does ``server_ready`` ("database system
-is ready to accept connections": a restarted server has no backend left).
+is ready to accept connections": a restarted server has no backend left) and ``shutdown``
+("received fast shutdown request": what the server logs after it, until it is ready again,
+is its own stop, e.g. ``57P01`` for every backend still open when the harness stops it).
 
 Both FATAL messages are SQLSTATE 53300 (``refused``). PostgreSQL checks the reserved slots
 only after authorization, so such a refused backend first logs "connection authorized":
@@ -62,12 +64,15 @@ _STARTING = (  # SQLSTATE 57P03 while the server recovers after a restart
 
 
 _READY = "database system is ready to accept connections"
+_SHUTDOWN = ("received fast shutdown request", "received smart shutdown request",
+             "received immediate shutdown request")
 
 
 @dataclass(frozen=True)
 class LogEvent:
     t: float
     event: str  # received | authorized | refused | starting_up | disconnected | server_ready
+    #             | shutdown
     pid: int
     user: str
     message: str
@@ -118,6 +123,8 @@ def _event(level: str, code: str | None, msg: str) -> str | None:
             return "disconnected"
         if msg.startswith(_READY):
             return "server_ready"
+        if msg.startswith(_SHUTDOWN):
+            return "shutdown"
         return None
     if level == "FATAL" and (code == "53300" or msg.startswith(_REFUSED)):
         return "refused"

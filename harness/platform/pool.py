@@ -12,8 +12,10 @@ request; the registry is harness.platform.kinds). Time is the injected ``Clock``
 
 A request waits for a slot (routing, scaling), then runs on its instance. The whole request
 (queue and execution) is bounded by ``request_timeout_s``, its execution by
-``max_duration_s`` (when > 0): 504, and an instance that overran either is killed, as Lambda
-does. With ``when_full = "reject"`` and ``max_instances`` reached it is answered 429 at once.
+``max_duration_s`` (when > 0): 504 of kind ``max_duration`` (the platform's limit: a
+function's timeout) or ``timeout`` (``request_timeout``), and an instance that overran either
+is killed, as Lambda does; the gateway's log says which limit killed it. With
+``when_full = "reject"`` and ``max_instances`` reached it is answered 429 at once.
 A streamed answer (``/events``, harness.platform.stream) holds its slot until it ends; only
 ``max_duration_s`` bounds it, and a cut stream is cancelled on the instance, which stays
 alive. A held answer (``wait_until``) keeps its slot until the instance releases it.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 
 from harness.apphost.wire import HttpRequest
@@ -170,21 +173,31 @@ class InstancePool:
             return _gone(member, "is gone")
         member.requests += 1
         begun = self.clock.monotonic()
-        limit, name = remaining, f"request_timeout={self.config.request_timeout_s}"
-        if 0 < self.config.max_duration_s < remaining:
-            limit, name = self.config.max_duration_s, f"max_duration={self.config.max_duration_s}"
+        limit, name, kind = self._limit(remaining)
         try:
             async with timeout(self.clock, max(0.0, limit)):
                 reply = await member.instance.send(req)
         except TimeoutError:
             self.counters.timeouts += 1
-            self.life.kill(member, f"killed: {name} s exceeded")
-            return Reply(504, error_body("timeout", f"platform: {name} s exceeded"))
+            why = f"{name} s exceeded by {req.method} {req.path}"
+            print(f"platform: instance {member.id} killed: {why} "
+                  f"({_LIMITS[kind]})", file=sys.stderr)
+            self.life.kill(member, f"killed: {why}")
+            return Reply(504, error_body(kind, f"platform: {why}"))
         except InstanceGone as exc:
             return _gone(member, member.end_reason or str(exc) or "is gone")
         if reply.stream is not None:
             await self._relay(member, reply.stream, sink, begun)
         return reply
+
+    def _limit(self, remaining: float) -> tuple[float, str, str]:
+        """How long the request may run on its instance, the limit's name and the error
+        kind of a request it cuts: ``max_duration`` when it is the tighter bound, else what
+        is left of ``request_timeout`` (``timeout``)."""
+        if 0 < self.config.max_duration_s < remaining:
+            return (self.config.max_duration_s, f"max_duration={self.config.max_duration_s}",
+                    "max_duration")
+        return remaining, f"request_timeout={self.config.request_timeout_s}", "timeout"
 
     async def _relay(self, member: Member, body: StreamBody, sink: StreamSink | None,
                      begun: float) -> None:
@@ -232,6 +245,14 @@ class InstancePool:
     def describe(self) -> list[dict[str, object]]:
         now = self.clock.monotonic()
         return [m.describe(now) for m in self.life.members.values()]
+
+
+_LIMITS = {
+    "max_duration": "the platform's limit on a request's run time, as a function's timeout: "
+                    "its instance is discarded",
+    "timeout": "the client's request_timeout, queueing included",
+}
+"""Why an instance was killed for a request it ran too long, for the gateway's log."""
 
 
 def _settle(waiter: Waiter, reply: Reply) -> None:

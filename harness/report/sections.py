@@ -15,7 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.db_errors import condition, error_groups, merge_groups
+from harness.analysis.db_errors import (
+    before_final_stop,
+    condition,
+    error_groups,
+    merge_groups,
+)
 from harness.analysis.run import LoadedRun
 from harness.report.table import DASH, Severity, format_metric, threshold_verdict
 from harness.results import metric_names as M
@@ -208,7 +213,8 @@ def variant_details(run: LoadedRun, summary: Summary) -> list[dict[str, Any]]:
 def db_error_rows(run: LoadedRun, variant: str) -> list[dict[str, str]]:
     """What the database rejected during the variant's load, by SQLSTATE and message (every
     repeat summed): the server log's ERROR and FATAL lines."""
-    groups = merge_groups([error_groups(r.frames["db_errors"], r.ctx.load_start)
+    groups = merge_groups([error_groups(before_final_stop(r.frames["db_errors"],
+                                                          r.frames["pglog"]), r.ctx.load_start)
                            for r in run.runs if r.name == variant and r.ctx is not None])
     return [{"sqlstate": g.sqlstate or DASH, "condition": condition(g.sqlstate) or DASH,
              "level": g.level, "message": g.pattern, "count": f"{g.count:,}"}

@@ -21,6 +21,7 @@ ErrorKind = Literal[
     "http_4xx",
     "http_429",
     "timeout",
+    "max_duration",
     "connection_error",
     "pooler_full",
 ]

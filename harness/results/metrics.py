@@ -70,7 +70,8 @@ _BASE: tuple[MetricInfo, ...] = (
                "reserved for superusers"),
     MetricInfo(M.DB_ERRORS, "count", "lower",
                "ERROR and FATAL lines of the server log from the load start (refusals "
-               "included): what the database rejected, by SQLSTATE in the report"),
+               "included) until the harness stops the server: what the database rejected, "
+               "by SQLSTATE in the report"),
     MetricInfo(
         M.TIME_TO_FIRST_REFUSAL_S, "s", "higher", "seconds from load start to first refusal",
         depends="machine"),
@@ -160,8 +161,16 @@ _BASE: tuple[MetricInfo, ...] = (
                depends="machine"),
 )
 
+_KIND_MEANINGS: dict[str, str] = {
+    "timeout": "requests failed with timeout (no answer within request_timeout, queueing "
+               "included)",
+    "max_duration": "requests cut at the serverless platform's max_duration (504; the "
+                    "platform killed their instance, as a function's timeout does)",
+}
+
 _FAMILIES: tuple[MetricInfo, ...] = tuple(
-    MetricInfo(M.error_count(kind), "count", "lower", f"requests failed with {kind}")
+    MetricInfo(M.error_count(kind), "count", "lower",
+               _KIND_MEANINGS.get(kind, f"requests failed with {kind}"))
     for kind in ERROR_KINDS
 ) + tuple(
     MetricInfo(M.host_cpu_mean(role), "%", "lower", f"mean CPU of {role} (100 = one core)",

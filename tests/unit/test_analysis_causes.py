@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.analysis.causes import ExceptionGroup, cause_sentence, exception_groups, trap_of
-from harness.analysis.db_errors import ErrorGroup, condition, error_groups, merge_groups, pattern
+from harness.analysis.db_errors import (
+    ErrorGroup,
+    before_final_stop,
+    condition,
+    error_groups,
+    merge_groups,
+    pattern,
+)
 
 
 def errors(*rows: tuple[float, str, str, str]) -> pd.DataFrame:
@@ -82,3 +89,16 @@ def test_exception_groups_from_the_frame() -> None:
                           "message": ["'x1'", "'x2'", "bad"], "where": ["app.py:3"] * 3})
     groups = exception_groups(frame, start=1.5)
     assert [(g.type, g.count) for g in groups] == [("KeyError", 1), ("ValueError", 1)]
+
+
+def test_what_the_server_logs_while_the_harness_stops_it_is_not_a_rejection() -> None:
+    frame = errors((1.0, "FATAL", "57P01", "terminating connection due to administrator command"),
+                   (3.0, "ERROR", "26000", 'prepared statement "a" does not exist'),
+                   (9.0, "FATAL", "57P01", "terminating connection due to administrator command"))
+    events = ["shutdown", "server_ready", "shutdown"]  # a restart fault, then the final stop
+    pglog = pd.DataFrame({"t": [0.9, 1.5, 8.0], "event": events, "pid": 1, "user": "",
+                          "message": ""})
+    kept = before_final_stop(frame, pglog)
+    assert list(kept["t"]) == [1.0, 3.0]  # the fault's 57P01 stays, the final stop's goes
+    assert len(before_final_stop(frame, pglog.iloc[:2])) == 3  # restarted: nothing cut
+    assert len(before_final_stop(frame, pglog.iloc[:0])) == 3  # an older log: nothing cut

@@ -194,6 +194,9 @@ def test_the_sqlstate_prefix_reads_and_errors_are_kept() -> None:
     assert ready is not None and ready.event == "server_ready"
     assert parse_log_line("2026-11-26 23:01:02.345 UTC [1] 00000 LOG:  checkpoint starting") \
         is None
+    stop = parse_line("2026-11-26 23:01:02.345 UTC [1] 00000 LOG:  received fast shutdown "
+                      "request")
+    assert stop is not None and stop.event == "shutdown"
 
 
 def test_the_collector_writes_errors_beside_the_events(tmp_path: Path) -> None:

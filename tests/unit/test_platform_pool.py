@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import pytest
+
 from harness.apphost.wire import CONTROL_ID, READY, HttpRequest, encode, read_frame
 from harness.platform.config import PlatformConfig
 from harness.platform.framed import FramedKind
@@ -223,6 +225,30 @@ def test_request_timeout_kills_the_instance() -> None:
         assert h.pool.counters.timeouts == 1 and h.sigs(signal.SIGKILL) == 1
 
     run({"request_timeout_s": 0.2}, body)
+
+
+def test_max_duration_is_its_own_kind_and_the_log_says_why(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    async def body(h: Harness) -> None:
+        status, payload = await h.get("/slow", "ms=5000")
+        assert status == 504 and payload["error"]["kind"] == "max_duration"
+        assert "max_duration=3.0 s exceeded by GET /slow" in payload["error"]["message"]
+        assert h.pool.counters.timeouts == 1 and h.sigs(signal.SIGKILL) == 1
+        status, payload = await h.get("/slow", "ms=100")  # within the limit: served
+        assert status == 200
+
+    run({"request_timeout_s": 30.0, "max_duration_s": 3.0}, body)
+    log = capsys.readouterr().err
+    assert "platform: instance i1 killed: max_duration=3.0 s exceeded by GET /slow" in log
+    assert "the platform's limit on a request's run time" in log
+
+
+def test_request_timeout_tighter_than_max_duration_stays_a_timeout() -> None:
+    async def body(h: Harness) -> None:
+        status, payload = await h.get("/slow", "ms=5000")
+        assert status == 504 and payload["error"]["kind"] == "timeout"
+
+    run({"request_timeout_s": 1.0, "max_duration_s": 3.0}, body)
 
 
 def test_stats_cursor_returns_only_new_cold_starts() -> None:
