@@ -1,4 +1,5 @@
-# pgstampede — `make demo` runs the quick start, `make test` runs the test suite,
+# pgstampede — `make demo` runs the quick start, `make test` runs the whole test suite (as CI
+# does), `make test-fast` the fast tier (unit tests and a few end-to-end ones, under 3 minutes),
 # `make bench` runs the benchmarks (BENCH_ARGS=--quick for a short pass) and prints their goals.
 # `setup` is idempotent: it installs only what is missing.
 SHELL := /bin/bash
@@ -11,7 +12,7 @@ SCENARIO ?= scenarios/quickstart.toml
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup system-packages browser demo test bench lint typecheck clean-runs
+.PHONY: setup system-packages browser demo test test-fast bench lint typecheck clean-runs
 
 setup: system-packages $(VENV)/.installed
 
@@ -44,6 +45,9 @@ demo: setup
 
 test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m fast --hypothesis-profile=fast $(PYTEST_ARGS)
 
 bench: setup
 	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (benchmarks)"; \

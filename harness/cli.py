@@ -55,13 +55,14 @@ def resolve_scenario(arg: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from harness.report.terminal import render_summary
-    from harness.results.store import check_writable, utc_stamp
-    from harness.run.preflight import preflight
     from harness.scenario import load_scenario, with_cli_faults
 
     machine = machine_id(args)
     scenario = with_cli_faults(load_scenario(resolve_scenario(args.scenario)), args.fault)
+    from harness.report.terminal import render_summary  # after the scenario: a bad one is
+    from harness.results.store import check_writable, utc_stamp  # told without these imports
+    from harness.run.preflight import preflight
+
     only = tuple(v.strip() for v in args.variants.split(",") if v.strip()) \
         if args.variants else None
     distributed = distributed_load(args)  # --workers: exit 2 for bad flags, before anything

@@ -10,8 +10,11 @@ The machine is shared (a 2-core CI machine running other tests): "quiet" is judg
 what the machine was doing. While the quiet run's load runs, the test reads ``/proc/stat``
 and ``/proc/pressure/cpu`` itself every half second; the harness must flag the run exactly
 when that independent reading clearly says the machine was full (more than a third of the
-samples) or clearly says it was not (under 5%); in between the machine was too unsteady to
-say, and the test is skipped with the figure.
+samples) or clearly says it was not (under 5%). In between the machine was too unsteady for
+the verdict to be predicted, and the test asserts what holds whatever the machine did: the
+verdict follows the run's own share of saturated samples by the documented rule, that share
+is not far from the independent one, and a saturation finding is written exactly when the
+verdict is saturated.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.results.saturation import SAMPLE_SHARE
 from tests.integration.pipeline_helpers import (
     marked_processes,
     metrics,
@@ -144,10 +148,15 @@ def test_a_quiet_run_is_flagged_only_when_the_machine_was_full(tmp_path: Path) -
         watch.join(timeout=5)
     full = watch.share(*load_window(out))
     m = metrics(out, "persistent")
+    share = m["host.saturated_share"]
     if full < 0.05:
-        assert m["host.saturated"] is False, (full, m["host.saturated_share"])
+        assert m["host.saturated"] is False, (full, share)
     elif full > 1 / 3:
-        assert m["host.saturated"] is True, (full, m["host.saturated_share"])
-    else:
-        pytest.skip(f"the machine was full in {full:.0%} of the samples: too unsteady to judge")
+        assert m["host.saturated"] is True, (full, share)
+    else:  # too unsteady to predict the verdict: it must still follow the run's own samples
+        assert m["host.saturated"] is (share > SAMPLE_SHARE), (full, share)
+        assert abs(share - full) <= 0.5, (full, share)  # the same machine, sampled apart
+    findings = [f for f in read_json(out / "summary.json")["findings"]
+                if "CPU was saturated" in f]
+    assert len(findings) == (1 if m["host.saturated"] else 0), findings
     assert m["harness.cpu_share"] is not None

@@ -12,13 +12,14 @@ import pytest
 
 from harness.analysis.findings import findings
 from harness.analysis.metrics import StageWindow, VariantContext, compute_metrics
-from harness.analysis.run import VariantRun, context_of, load_run
+from harness.analysis.run import LoadedRun, VariantRun, context_of, load_run
 from harness.analysis.summary import build_summary, median_metrics, median_value, summarise
 from harness.errors import InputError
 from harness.results.codec import encode
 from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.results.metrics import METRICS
 from harness.results.records import Stage
+from harness.results.summary import Summary
 from tests.synthetic import (
     RunShape,
     SyntheticVariant,
@@ -36,8 +37,16 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def summary(run_dir: Path) -> dict[str, Any]:
-    data: dict[str, Any] = encode(build_summary(run_dir))
+def loaded(run_dir: Path) -> tuple[LoadedRun, Summary]:
+    """The run folder loaded and summarised once for the module (``build_summary`` is
+    exactly ``summarise(load_run(...))``)."""
+    run = load_run(run_dir)
+    return run, summarise(run)
+
+
+@pytest.fixture(scope="module")
+def summary(loaded: tuple[LoadedRun, Summary]) -> dict[str, Any]:
+    data: dict[str, Any] = encode(loaded[1])
     return data
 
 
@@ -87,9 +96,8 @@ def test_metrics_are_the_median_of_the_repeats(summary: dict[str, Any]) -> None:
     assert serverless["time_to_first_refusal_s"] > 0
 
 
-def test_stage_medians_match_the_repeats(run_dir: Path) -> None:
-    run = load_run(run_dir)
-    summary = summarise(run)
+def test_stage_medians_match_the_repeats(loaded: tuple[LoadedRun, Summary]) -> None:
+    run, summary = loaded
     stage1 = summary.variants["serverless"].stages[1].metrics["http.requests"]
     own = [r for r in run.runs if r.name == "serverless"]
     per_repeat = []

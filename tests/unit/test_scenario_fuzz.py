@@ -64,13 +64,13 @@ def loads_or_scenario_error(data: Any) -> None:
     assert scenario.variants and 0.01 <= scenario.collect_interval_s <= 60
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: conftest
 @given(path=st.lists(st.sampled_from(KEYS), min_size=1, max_size=3), value=values)
 def test_mutated_quickstart(path: list[str], value: Any) -> None:
     loads_or_scenario_error(mutate(BASE, path, value))
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.dictionaries(st.sampled_from(KEYS), values, max_size=8))
 def test_random_documents(data: dict[str, Any]) -> None:
     loads_or_scenario_error(data)
