@@ -25,7 +25,7 @@ from tests.integration.pipeline_helpers import (
     write_scenario,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fast]  # in make test-fast: end to end
 
 SCENARIO = """
 name = "pipeline"

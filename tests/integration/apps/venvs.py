@@ -25,6 +25,7 @@ def base_python() -> str:
 
 def app_venv(requirements: Path) -> Path:
     """The interpreter of a venv with ``requirements`` installed, built when missing."""
+    requirements = requirements.resolve()
     python = base_python()
     version = subprocess.run([python, "-c", "import sys; print(sys.version)"],
                              capture_output=True, text=True, check=True).stdout
