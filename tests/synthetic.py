@@ -24,7 +24,7 @@ from harness.results.records import (
     Manifest,
     RunStatus,
     ScenarioCopy,
-    Stage,
+    StageWindow,
     VariantRecord,
 )
 from harness.results.summary import VariantSummary
@@ -70,12 +70,12 @@ def _users(seconds: np.ndarray, duration: float) -> np.ndarray:
     return np.where(seconds < a, 10.0, np.where(seconds < b, up, 10.0))
 
 
-def _stages(load_start: float, duration: float) -> tuple[Stage, ...]:
+def _stages(load_start: float, duration: float) -> tuple[StageWindow, ...]:
     a, b = 0.2 * duration, 0.8 * duration
     return (
-        Stage(start=load_start, end=load_start + a, users=10, spawn_rate=10),
-        Stage(start=load_start + a, end=load_start + b, users=150, spawn_rate=50),
-        Stage(start=load_start + b, end=load_start + duration, users=10, spawn_rate=50),
+        StageWindow(start=load_start, end=load_start + a, users=10, spawn_rate=10),
+        StageWindow(start=load_start + a, end=load_start + b, users=150, spawn_rate=50),
+        StageWindow(start=load_start + b, end=load_start + duration, users=10, spawn_rate=50),
     )
 
 

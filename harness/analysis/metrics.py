@@ -46,20 +46,11 @@ from harness.analysis.realtime import realtime_metrics
 from harness.analysis.workers import worker_metrics
 from harness.results import metric_names as M
 from harness.results.metrics import METRICS
+from harness.results.records import StageWindow
 from harness.results.saturation import busy_percent, saturated
 from harness.results.summary import Metrics, StageSummary
 
 BACKGROUND_TOLERANCE_MS = 250.0
-
-
-@dataclass(frozen=True)
-class StageWindow:
-    """One load stage as run: epoch seconds ``[start, end)`` and the target user count."""
-
-    start: float
-    end: float
-    users: int
-    spawn_rate: float = 0.0
 
 
 @dataclass(frozen=True)

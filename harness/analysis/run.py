@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.analysis.health import assess
-from harness.analysis.metrics import StageWindow, VariantContext
+from harness.analysis.metrics import VariantContext
 from harness.results.folder import LoadedVariant, RunFolder
 from harness.results.records import FaultEvent, Manifest, Problem, VariantRecord
 
@@ -84,8 +84,7 @@ def context_of(record: VariantRecord, requests: pd.DataFrame) -> VariantContext 
         max_connections=record.max_connections,
         pooler=record.pooler,
         target=record.target,
-        stages=tuple(StageWindow(start=s.start, end=s.end, users=s.users,
-                                 spawn_rate=s.spawn_rate) for s in record.stages),
+        stages=record.stages,
         background_delay_ms=record.background_delay_s * 1000.0,
     )
 

@@ -17,23 +17,13 @@ from typing import Any, Protocol
 
 from harness.errors import LoadError
 from harness.results.codec import DecodeError, dumps, loads
+from harness.scenario.records import Stage
 
 CONFIG_ENV = "PGSTAMPEDE_LOAD_CONFIG"
 """Environment variable holding the plan itself as JSON."""
 
 CONFIG_FILE_ENV = "PGSTAMPEDE_LOAD_CONFIG_FILE"
 """Environment variable holding the path of a JSON file with the plan."""
-
-
-class StageLike(Protocol):
-    """One stage of the load shape (``harness.scenario.Stage``)."""
-
-    @property
-    def duration_s(self) -> float: ...
-    @property
-    def users(self) -> int: ...
-    @property
-    def spawn_rate(self) -> float: ...
 
 
 class RequestLike(Protocol):
@@ -57,7 +47,7 @@ class LoadSpecLike(Protocol):
     """The scenario's load spec (``harness.scenario.LoadSpec``)."""
 
     @property
-    def stages(self) -> Sequence[StageLike]: ...
+    def stages(self) -> Sequence[Stage]: ...
     @property
     def think_time_s(self) -> tuple[float, float]: ...
     @property
@@ -70,13 +60,6 @@ class LoadSpecLike(Protocol):
     def locustfile(self) -> str: ...
     @property
     def subscribe_duration_s(self) -> float: ...
-
-
-@dataclass(frozen=True)
-class ShapeStage:
-    duration_s: float
-    users: int
-    spawn_rate: float
 
 
 @dataclass(frozen=True)
@@ -104,7 +87,7 @@ class LoadConfig:
     """Everything the locustfile needs; ``out_dir`` receives the logs."""
 
     out_dir: str
-    stages: tuple[ShapeStage, ...]
+    stages: tuple[Stage, ...]
     think_time_s: tuple[float, float]
     requests: tuple[WeightedRequest, ...]
     request_timeout_s: float = 30.0
@@ -144,7 +127,7 @@ class LoadConfig:
     ) -> LoadConfig:
         return cls(
             out_dir=str(out_dir),
-            stages=tuple(ShapeStage(s.duration_s, s.users, s.spawn_rate) for s in spec.stages),
+            stages=tuple(Stage(s.duration_s, s.users, s.spawn_rate) for s in spec.stages),
             think_time_s=(spec.think_time_s[0], spec.think_time_s[1]),
             requests=tuple(
                 WeightedRequest(r.name, r.method.upper(), r.path, r.weight, tuple(r.headers),

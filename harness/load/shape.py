@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.load.config import ShapeStage
+from harness.scenario.records import Stage
 
 
-def stage_index(stages: Sequence[ShapeStage], run_time_s: float) -> int | None:
+def stage_index(stages: Sequence[Stage], run_time_s: float) -> int | None:
     """The index of the stage running at ``run_time_s``; None once every stage has ended."""
     end = 0.0
     for i, stage in enumerate(stages):
@@ -17,7 +17,7 @@ def stage_index(stages: Sequence[ShapeStage], run_time_s: float) -> int | None:
     return None
 
 
-def shape_tick(stages: Sequence[ShapeStage], run_time_s: float) -> tuple[int, float] | None:
+def shape_tick(stages: Sequence[Stage], run_time_s: float) -> tuple[int, float] | None:
     """``(users, spawn_rate)`` at ``run_time_s``; None when the shape is over (Locust stops)."""
     i = stage_index(stages, run_time_s)
     if i is None:

@@ -25,13 +25,14 @@ RunStatus = Literal["running", "complete", "incomplete", "failed", "interrupted"
 
 
 @dataclass(frozen=True)
-class Stage:
-    """One load stage as run: epoch seconds ``[start, end)`` and its users."""
+class StageWindow:
+    """One load stage as run: epoch seconds ``[start, end)``, its users and spawn rate (the
+    stage as planned is ``harness.scenario.Stage``)."""
 
     start: float
     end: float
     users: int
-    spawn_rate: float
+    spawn_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class VariantRecord:
     collect_interval_s: float
     load_start: float | None
     load_end: float | None
-    stages: tuple[Stage, ...]
+    stages: tuple[StageWindow, ...]
     config: dict[str, Any]
     versions: dict[str, str]
     durability: dict[str, str]

@@ -27,7 +27,7 @@ from harness.results.records import (
     FrameFile,
     Problem,
     RunStatus,
-    Stage,
+    StageWindow,
     VariantRecord,
 )
 from harness.run.broken_app import failure_text, no_instance_ready
@@ -43,11 +43,11 @@ from harness.services.faults import inject
 BACKGROUND_MARGIN_S = 1.0
 
 
-def stage_windows(load_start: float, scenario: Scenario) -> tuple[Stage, ...]:
+def stage_windows(load_start: float, scenario: Scenario) -> tuple[StageWindow, ...]:
     """The scenario's stages laid out from ``load_start`` (epoch seconds)."""
     out, t = [], load_start
     for stage in scenario.load.stages:
-        out.append(Stage(start=t, end=t + stage.duration_s, users=stage.users,
+        out.append(StageWindow(start=t, end=t + stage.duration_s, users=stage.users,
                          spawn_rate=stage.spawn_rate))
         t += stage.duration_s
     return tuple(out)
@@ -76,7 +76,7 @@ class _Draft:
     observes_server_log: bool = True
     load_start: float | None = None
     load_end: float | None = None
-    stages: tuple[Stage, ...] = ()
+    stages: tuple[StageWindow, ...] = ()
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     durability: dict[str, str] = dataclasses.field(default_factory=dict)
     target_info: dict[str, Any] = dataclasses.field(default_factory=dict)

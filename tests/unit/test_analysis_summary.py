@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 
 from harness.analysis.findings import findings
-from harness.analysis.metrics import StageWindow, VariantContext, compute_metrics
+from harness.analysis.metrics import VariantContext, compute_metrics
 from harness.analysis.run import LoadedRun, VariantRun, context_of, load_run
 from harness.analysis.summary import build_summary, median_metrics, median_value, summarise
 from harness.errors import InputError
 from harness.results.codec import encode
 from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
 from harness.results.metrics import METRICS
-from harness.results.records import Stage
+from harness.results.records import StageWindow
 from harness.results.summary import Summary
 from tests.synthetic import (
     RunShape,
@@ -141,7 +141,8 @@ def test_failed_variant_without_load_window(tmp_path: Path) -> None:
 def test_context_from_the_variant_record() -> None:
     record = bare_record("v", load_start=100.0, load_end=None, max_connections=20,
                          pooler="pgbouncer", target="serverless", background_delay_s=0.25,
-                         stages=(Stage(100.0, 110.0, 5, 5.0), Stage(110.0, 123.5, 9, 1.0)))
+                         stages=(StageWindow(100.0, 110.0, 5, 5.0),
+                                 StageWindow(110.0, 123.5, 9, 1.0)))
     reqs = coerce_frame("requests", pd.DataFrame({
         "t": [101.0, 123.5], "endpoint": "/read", "latency_ms": 1.0, "status": 200,
         "kind": "", "instance": "", "counter": -1}))

@@ -12,7 +12,6 @@ from harness.load.config import (
     CONFIG_ENV,
     CONFIG_FILE_ENV,
     LoadConfig,
-    ShapeStage,
     WeightedRequest,
     load_config_from_env,
 )
@@ -47,9 +46,9 @@ def test_from_spec_copies_the_spec(tmp_path: Path) -> None:
     cfg = plan(tmp_path)
     assert cfg.out_dir == str(tmp_path)
     assert cfg.stages == (
-        ShapeStage(10.0, 5, 5.0),
-        ShapeStage(20.0, 50, 25.0),
-        ShapeStage(5.0, 0, 50.0),
+        Stage(10.0, 5, 5.0),
+        Stage(20.0, 50, 25.0),
+        Stage(5.0, 0, 50.0),
     )
     assert cfg.requests[1] == WeightedRequest("slow", "GET", "/slow?ms=50", 0.1)
     assert cfg.request_timeout_s == 7.5
@@ -115,7 +114,7 @@ def test_config_from_env_errors(tmp_path: Path) -> None:
 
 
 def test_shape_follows_the_stages() -> None:
-    stages = (ShapeStage(10.0, 5, 5.0), ShapeStage(20.0, 50, 25.0))
+    stages = (Stage(10.0, 5, 5.0), Stage(20.0, 50, 25.0))
     assert shape_tick(stages, 0.0) == (5, 5.0)
     assert shape_tick(stages, 9.99) == (5, 5.0)
     assert shape_tick(stages, 10.0) == (50, 25.0)
@@ -193,7 +192,7 @@ def test_config_json_is_plain_data(tmp_path: Path) -> None:
 def test_headers_and_json_body_survive_the_json_plan(tmp_path: Path) -> None:
     post = WeightedRequest("POST /orders", "POST", "/orders", 1.0, (("X-Token", "t"),),
                            '{"item": 1}')
-    config = LoadConfig(out_dir=str(tmp_path), stages=(ShapeStage(1.0, 1, 1.0),),
+    config = LoadConfig(out_dir=str(tmp_path), stages=(Stage(1.0, 1, 1.0),),
                         think_time_s=(0.0, 0.0), requests=(post,))
     back = LoadConfig.from_json(config.to_json())
     assert back == config
@@ -207,10 +206,10 @@ def test_headers_and_json_body_survive_the_json_plan(tmp_path: Path) -> None:
 
 
 def test_a_users_locustfile_needs_no_requests(tmp_path: Path) -> None:
-    config = LoadConfig(out_dir=str(tmp_path), stages=(ShapeStage(1.0, 1, 1.0),),
+    config = LoadConfig(out_dir=str(tmp_path), stages=(Stage(1.0, 1, 1.0),),
                         think_time_s=(0.0, 0.0), requests=(), locustfile="/x/locustfile.py")
     assert LoadConfig.from_json(config.to_json()).locustfile == "/x/locustfile.py"
     assert locustfiles(config) == f"{LOCUST_PLUGIN},/x/locustfile.py"
     with pytest.raises(LoadError, match="at least one request"):
-        LoadConfig(out_dir=str(tmp_path), stages=(ShapeStage(1.0, 1, 1.0),),
+        LoadConfig(out_dir=str(tmp_path), stages=(Stage(1.0, 1, 1.0),),
                    think_time_s=(0.0, 0.0), requests=())
