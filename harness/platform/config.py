@@ -136,7 +136,7 @@ class PlatformConfig:
         settings = TargetEnv(
             dsn=self.dsn, statement_cache_size=self.statement_cache_size,
             background_delay_ms=self.background_delay_ms,
-            acquire_timeout_s=self.acquire_timeout_s, app_name=self.app_name,
+            acquire_timeout_s=self.acquire_timeout_s, application_name=self.app_name,
             db_client=self.db_client, pool_min=self.pool_max, pool_max=self.pool_max,
             state=self.state, on_freeze=self.on_freeze, background=self.background,
             ssl=self.ssl)

@@ -51,7 +51,7 @@ class TargetEnv:
     statement_cache_size: str = ""
     acquire_timeout_s: float = 10.0
     background_delay_ms: int = 200
-    app_name: str = "pgstampede"
+    application_name: str = "pgstampede"
     db_client: str = "connection"
     instance: str = ""
     state: str = "memory"
@@ -102,7 +102,7 @@ VARIABLES: dict[str, str] = {
     "statement_cache_size": "PGSTAMPEDE_STATEMENT_CACHE_SIZE",
     "acquire_timeout_s": "PGSTAMPEDE_ACQUIRE_TIMEOUT",
     "background_delay_ms": "PGSTAMPEDE_BACKGROUND_DELAY_MS",
-    "app_name": "PGSTAMPEDE_APP_NAME",
+    "application_name": "PGSTAMPEDE_APP_NAME",
     "db_client": "PGSTAMPEDE_DB_CLIENT",
     "instance": "PGSTAMPEDE_INSTANCE",
     "state": "PGSTAMPEDE_STATE",

@@ -41,7 +41,7 @@ UNSUPPORTED_FAULTS: dict[str, dict[str, str]] = {
     },
 }
 RUNS_APPS = frozenset({"process"})
-RUNS_QUEUE_WORKER = frozenset({"process"})  # [target.serverless] background = "queue"
+RUNS_JOB_QUEUE = frozenset({"process"})  # [target.serverless] background = "queue"
 POOLERS_OF: dict[str, frozenset[str]] = {"docker": frozenset({"none", "pgbouncer", "pgpool"})}
 
 
@@ -93,7 +93,7 @@ def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = 
                                  "which only the process runtime does (use --runtime process)")
     for variant in variants:
         target = variant.target
-        if (name in RUNTIMES and name not in RUNS_QUEUE_WORKER
+        if (name in RUNTIMES and name not in RUNS_JOB_QUEUE
                 and isinstance(target, ServerlessSpec) and target.background == "queue"):
             raise InputError(f"--runtime {name}: variant {variant.name} uses background = "
                              "\"queue\", whose worker only the process runtime starts (use "

@@ -1,6 +1,6 @@
 """The serverless target under the process runtime: the platform emulator's gateway, whose
 instances are forked (or exec'd) on demand; with ``background = "queue"`` the job-queue
-consumer beside it."""
+consumer beside it (``python -m targets.worker``: not a load worker, not a server process)."""
 
 from __future__ import annotations
 
@@ -85,9 +85,10 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
             "--port", str(port), "--workdir", str(workdir)]
     pids_file = workdir / "instances.pids"
     try:
-        with ManagedProcess(name="gateway", argv=argv, env=target_env(ctx),
-                            log_path=ctx.logs / "gateway.log", ready_url=f"{url}/__platform/health",
-                            pid_dir=ctx.pid_dir) as proc, queue_worker(ctx, config.background):
+        gateway = ManagedProcess(name="gateway", argv=argv, env=target_env(ctx),
+                                 log_path=ctx.logs / "gateway.log",
+                                 ready_url=f"{url}/__platform/health", pid_dir=ctx.pid_dir)
+        with gateway as proc, job_queue_consumer(ctx, config.background):
             link_pid_file(ctx.pid_dir, pids_file)
 
             def gateway_pids() -> list[int]:
@@ -117,14 +118,15 @@ def keep_platform_stats(workdir: Path, logs: Path) -> None:
 
 
 @contextlib.contextmanager
-def queue_worker(ctx: TargetContext, background: str) -> Iterator[None]:
-    """With ``background = "queue"``: the worker completing the job rows (targets.worker)."""
+def job_queue_consumer(ctx: TargetContext, background: str) -> Iterator[None]:
+    """With ``background = "queue"``: the process completing the job rows (``python -m
+    targets.worker``; its log is ``logs/job_queue.log``)."""
     if background != "queue":
         yield
         return
     argv = [sys.executable, "-m", "targets.worker"]
-    with ManagedProcess(name="worker", argv=argv, env=target_env(ctx),
-                        log_path=ctx.logs / "worker.log", pid_dir=ctx.pid_dir):
+    with ManagedProcess(name="job_queue", argv=argv, env=target_env(ctx),
+                        log_path=ctx.logs / "job_queue.log", pid_dir=ctx.pid_dir):
         yield
 
 

@@ -62,7 +62,7 @@ class TargetStarter(Protocol):
         ...
 
 
-CONNECTION = ("dsn", "statement_cache_size", "app_name", "ssl")
+CONNECTION = ("dsn", "statement_cache_size", "application_name", "ssl")
 """What every process of a target gets: how to reach the database."""
 
 
@@ -71,7 +71,7 @@ def target_env(ctx: TargetContext, **settings: Any) -> dict[str, str]:
     (``harness.results.target_env``): how to connect, then ``settings`` (other fields of
     ``TargetEnv``)."""
     values = TargetEnv(dsn=ctx.dsn, statement_cache_size=ctx.statement_cache_size,
-                       app_name=f"pgstampede-{ctx.variant.target.kind}",
+                       application_name=f"pgstampede-{ctx.variant.target.kind}",
                        ssl=SSL_OF_OUR_SERVERS, **settings)
     env = dict(os.environ)
     env.update(values.to_env(*CONNECTION, *settings))

@@ -25,7 +25,7 @@ class TargetSettings:
     statement_cache_size: int | None = None
     acquire_timeout_s: float = DEFAULTS.acquire_timeout_s
     background_delay_ms: int = DEFAULTS.background_delay_ms
-    app_name: str = DEFAULTS.app_name
+    application_name: str = DEFAULTS.application_name
     db_client: str = DEFAULTS.db_client
     instance: str = ""
     state: str = DEFAULTS.state
@@ -42,7 +42,7 @@ class TargetSettings:
             statement_cache_size=int(raw.statement_cache_size)
             if raw.statement_cache_size else None,
             acquire_timeout_s=raw.acquire_timeout_s, background_delay_ms=raw.background_delay_ms,
-            app_name=raw.app_name, db_client=raw.db_client,
+            application_name=raw.application_name, db_client=raw.db_client,
             instance=raw.instance or str(os.getpid()), state=raw.state,
             on_freeze=raw.on_freeze, background=raw.background, ssl=raw.ssl)
 
@@ -50,7 +50,7 @@ class TargetSettings:
         """Keyword arguments for asyncpg.connect / create_pool (besides the DSN)."""
         kwargs: dict[str, object] = {
             "timeout": self.acquire_timeout_s,
-            "server_settings": {"application_name": self.app_name},
+            "server_settings": {"application_name": self.application_name},
         }
         if self.statement_cache_size is not None:
             kwargs["statement_cache_size"] = self.statement_cache_size
