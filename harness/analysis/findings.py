@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from harness.analysis.app_work import app_work_finding
 from harness.analysis.causes import cause_sentence, exception_groups
 from harness.analysis.db_errors import before_final_stop, error_groups, merge_groups
 from harness.analysis.frames import platform_live
@@ -247,6 +248,7 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
             _platform(name, m),
             _init_failures(name, m, own),
             _background(name, m),
+            app_work_finding(name, m),
             _state(name, m),
             vercel_finding(name, variant),
             _host(name, m, own),

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.analysis.app_work import app_work_metrics
 from harness.analysis.backends import exact_peak, usable_slots
 from harness.analysis.busy import busy_ms
 from harness.analysis.db_errors import before_final_stop
@@ -334,6 +335,8 @@ def _metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _W
     parts.update(worker_metrics(window.rows(frames["workers"], kind="mean")))
     if window.whole_run:  # pooler refusals and state leaks: over the whole run only
         parts.update(pooler_metrics(frames, ctx.pooler, ctx.load_start, all_names))
+    if window.whole_run:  # [app.expect]: counted once, after the load
+        parts.update(app_work_metrics(requests, frames["app_work"]))
     if window.whole_run:  # realtime: over the whole run only (subscriptions span stages)
         parts.update(realtime_metrics(frames["realtime"], frames["realtime_published"],
                                       frames["db_listen"]))

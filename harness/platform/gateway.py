@@ -18,6 +18,8 @@ Started by the harness as its own process::
     GET /__platform/stats?since=CURSOR   counts by state, cold starts, init failures and
                                 background work (harness.results.platform_stats)
     GET /__platform/instances   [{"id", "pid", "state", "in_flight", "requests", "age_s"}]
+    POST /__platform/reap       the end of the run: every instance killed now, as the platform
+                                discards them (work still frozen in them lost): {"killed": N}
 
 Instances are of the kind the config names (harness.platform.kinds). ``DIR/instances.pids``
 lists the template's pid (the gateway's own where there is no template) and every live
@@ -80,6 +82,10 @@ class Gateway:
             return
         path: str = scope["path"]
         if path.startswith("/__platform/"):
+            if scope["method"] == "POST" and path == "/__platform/reap":
+                killed = await self.pool.end_of_run()
+                await _respond(send, 200, json.dumps({"killed": killed}).encode())
+                return
             await self._platform(path, scope.get("query_string", b"").decode(), send)
             return
         reads_body = self.config.is_app or scope["method"] in ("POST", "PUT", "PATCH")

@@ -118,6 +118,14 @@ class InstancePool:
         if self.pidfile is not None:
             self.pidfile.write()
 
+    async def end_of_run(self) -> int:
+        """Kill every instance now (the run is over: work still running in them is lost,
+        as when the platform discards them); the number killed. The pool stays usable."""
+        members = list(self.life.members.values())
+        for member in members:
+            self.life.kill(member, "stopped at the end of the run")
+        return len(members)
+
     def tick(self) -> None:
         """Reap and recycle now (the housekeeping task calls it on a timer)."""
         self.life.tick()

@@ -113,6 +113,8 @@ FRAME_SCHEMAS: dict[str, Schema] = {
         "reason": "str",
     },
     "realtime_published": {"id": "int64", "published_at": "float64"},
+    # [app.expect]: each query's count, taken after the load (harness.run.app_work)
+    "app_work": {"t": "float64", "request": "str", "query": "str", "count": "int64"},
     "db_listen": {"t": "float64", "listen": "int64"},
     # distributed runs only (--workers): each worker's CPU samples (harness.load.distributed)
     "workers": {

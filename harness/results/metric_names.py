@@ -78,6 +78,9 @@ BACKGROUND_DELAYED: Final = "background.delayed"
 BACKGROUND_LOST: Final = "background.lost"
 BACKGROUND_DELAY_MS_P95: Final = "background.delay_ms.p95"
 
+APP_WORK_EXPECTED: Final = "app.work.expected"
+APP_WORK_MISSING: Final = "app.work.missing"
+
 STATE_INSTANCES_SEEN: Final = "state.instances_seen"
 STATE_COUNTER_DIVERGENCE: Final = "state.counter_divergence"
 

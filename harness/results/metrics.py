@@ -106,6 +106,11 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(M.BACKGROUND_LOST, "count", "lower", "background jobs that never ran"),
     MetricInfo(M.BACKGROUND_DELAY_MS_P95, "ms", "lower", "p95 lateness of background jobs",
                depends="machine"),
+    MetricInfo(M.APP_WORK_EXPECTED, "count", "none",
+               "[app.expect]: 2xx responses whose work the database should show"),
+    MetricInfo(M.APP_WORK_MISSING, "count", "lower",
+               "[app.expect]: work the database does not show (expected minus counted, per "
+               "request, at least 0): lost or not done"),
     MetricInfo(M.STATE_INSTANCES_SEEN, "count", "none", "distinct instances that answered"),
     MetricInfo(
         M.STATE_COUNTER_DIVERGENCE, "count", "lower", "/counter requests minus highest counter"

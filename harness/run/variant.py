@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.collect.base import Sampler
-from harness.errors import MeasurementError
+from harness.errors import MeasurementError, ServiceError
 from harness.load.progress import PROGRESS_FILE, ProgressReader, ShapeEvent
 from harness.load.realtime_frame import read_realtime_logs
 from harness.results.folder import RunFolder
@@ -30,6 +30,7 @@ from harness.results.records import (
     StageWindow,
     VariantRecord,
 )
+from harness.run.app_work import count_expected_work
 from harness.run.broken_app import failure_text, no_instance_ready
 from harness.run.live import Live
 from harness.run.plan import RunItem
@@ -142,6 +143,7 @@ class VariantRunner:
                 self.draft.target_info = dict(services.target.info)
                 await self._load_and_collect(services)
                 if services.owns_database:
+                    await self._persist_app_work(services)
                     self._persist_background(services.monitor_dsn)
                     self._persist_published(services.monitor_dsn)
         finally:
@@ -238,6 +240,26 @@ class VariantRunner:
             return
         self.draft.frames.append(self.folder.write_frame(self.item.dirname,
                                                          "realtime_published", frame))
+
+    async def _persist_app_work(self, services: Services) -> None:
+        """``[app.expect]``: count the work once the platform would have done it or lost it
+        (persistent: ``expect_grace`` later; serverless: after the end-of-run reap)."""
+        app = self.variant.app
+        if app is None or not app.expect:
+            return
+        try:
+            if services.target.end_of_run is not None:
+                await asyncio.to_thread(services.target.end_of_run)
+            else:
+                await asyncio.sleep(app.expect_grace_s)
+            frame = await asyncio.to_thread(count_expected_work, services.monitor_dsn,
+                                            app.expect)
+        except (MeasurementError, ServiceError) as exc:
+            self.draft.problems.append(Problem(source="app_work", reason=str(exc),
+                                               t=time.time()))
+            self.progress.message(f"  incomplete: app.expect: {exc}")
+            return
+        self.draft.frames.append(self.folder.write_frame(self.item.dirname, "app_work", frame))
 
     def _persist_background(self, monitor_dsn: str) -> None:
         try:

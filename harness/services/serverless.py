@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import shutil
 import signal
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 from harness.app.database import prepare_database
 from harness.app.env import app_environment
 from harness.collect.platform import PlatformCollector
+from harness.errors import ServiceError
 from harness.platform.config import PlatformConfig
 from harness.platform.pidfile import instance_pids, read_pids
 from harness.runtime.managed import ManagedProcess, remove_tempdir, service_tempdir
@@ -100,7 +104,8 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
             yield RunningTarget(
                 url=url, roles={"gateway": gateway_pids, "instances": instances},
                 collectors=[PlatformCollector(f"{url}/__platform/stats")],
-                info=serverless_info(ctx, config))
+                info=serverless_info(ctx, config),
+                end_of_run=functools.partial(end_of_run_reap, url))
     finally:
         for pid in read_pids(pids_file) if pids_file.exists() else []:
             stop_group(pid, INSTANCES_LEFT)
@@ -108,6 +113,17 @@ def serverless_target(ctx: TargetContext) -> Iterator[RunningTarget]:
             (ctx.pid_dir / "instances.pid").unlink(missing_ok=True)
         keep_platform_stats(workdir, ctx.logs)
         remove_tempdir(workdir, ctx.pid_dir)
+
+
+def end_of_run_reap(url: str) -> None:
+    """The platform's end of the run: the gateway kills every instance now
+    (``POST /__platform/reap``); ServiceError when it does not answer."""
+    request = urllib.request.Request(f"{url}/__platform/reap", data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30.0):  # noqa: S310 (loopback only)
+            return
+    except (urllib.error.URLError, OSError) as exc:
+        raise ServiceError("gateway", f"the end-of-run reap failed: {exc}") from None
 
 
 def keep_platform_stats(workdir: Path, logs: Path) -> None:

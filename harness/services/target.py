@@ -49,12 +49,15 @@ class TargetContext:
 
 @dataclass
 class RunningTarget:
-    """A started target: its URL, its processes by role, and its extra collectors."""
+    """A started target: its URL, its processes by role, and its extra collectors;
+    ``end_of_run``: what the platform does when the run is over (serverless: every instance
+    killed now, work still frozen in them lost), None when nothing is done before the stop."""
 
     url: str
     roles: dict[str, Callable[[], list[int]]] = field(default_factory=dict)
     collectors: list[Collector] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    end_of_run: Callable[[], None] | None = None
 
 
 class TargetStarter(Protocol):

@@ -2,7 +2,9 @@
 the standard library's http.server and psycopg (tests/fixtures/apps/command_shop), started
 as ``[app] command`` — "any language" tested, not claimed. Persistent: one process with
 ``WEB_CONCURRENCY`` = workers; serverless: one process (group) per instance, each with its own
-connection; behind PgBouncer the server keeps to the pool."""
+connection; behind PgBouncer the server keeps to the pool. ``[app.expect]``: the email each
+order sends after its response reaches the database on persistent, and is missing on
+serverless (frozen with its instance, lost at the end-of-run reap)."""
 
 from __future__ import annotations
 
@@ -72,7 +74,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("command-shop")
     app = {"command": [sys.executable, "shop.py"], "root": str(SHOP), "ready": "GET /health",
            "schema": str(SHOP / "schema.sql"), "env": {"EMAIL_DELAY_MS": "100"}}
-    return run_complete(tmp, 'name = "command-shop"\n' + table("app", app) + SETTINGS)
+    expect = table("app.expect", {"POST /orders": "SELECT count(*) FROM emails"})
+    return run_complete(tmp, 'name = "command-shop"\n' + table("app", app) + expect
+                        + SETTINGS)
 
 
 def test_the_program_serves_every_variant_without_errors(run: Path) -> None:
@@ -108,3 +112,19 @@ def test_serverless_instances_are_processes_of_their_own(run: Path) -> None:
 def test_pgbouncer_keeps_the_server_to_its_pool(run: Path) -> None:
     m = metrics(run, "serverless+pgbouncer")
     assert m["db.connections.peak"] <= 3 + 1  # the pool, and PgBouncer's own check
+
+
+def test_the_work_after_the_response_is_in_the_database_only_on_persistent(run: Path) -> None:
+    persistent = metrics(run, "persistent")
+    orders = persistent["app.work.expected"]
+    assert orders > 5 and persistent["app.work.missing"] == 0
+    for variant in ("serverless", "serverless+pgbouncer"):
+        m = metrics(run, variant)
+        assert m["app.work.expected"] > 5, variant
+        # each instance's last email was frozen with it, then lost when it was reaped
+        assert 1 <= m["app.work.missing"] <= m["platform.cold_starts"], variant
+    frame = pd.read_parquet(run / "serverless" / "1" / "app_work.parquet")
+    assert list(frame["request"]) == ["POST /orders"]
+    findings = read_json(run / "summary.json")["findings"]
+    assert any(f.startswith("serverless: ") and "waitUntil" in f for f in findings)
+    assert any(f.startswith("persistent: the database shows all") for f in findings)
