@@ -34,7 +34,7 @@ MAX_CONNECTIONS = 20
 POOL = 3
 WORKERS = 2
 PGBOUNCER_POOL = 5
-REFUSED = re.compile(r"^(\S+ \S+) UTC \[\d+\] FATAL:  (?:sorry, too many clients already|"
+REFUSED = re.compile(r"^(\S+ \S+) UTC \[\d+\] (?:53300 )?FATAL:  (?:sorry, too many clients already|"
                      r"remaining connection slots are reserved)", re.M)
 
 SETTINGS = f"""
