@@ -210,10 +210,19 @@ def targets_section(d: Detection) -> list[str]:
             setting(key(PersistentSpec, "workers"), WORKERS, f"server processes, {per}"), "",
             "[target.serverless]",
             setting(key(ServerlessSpec, "preset"), PRESET,
-                    "one request per instance, frozen between requests"), "",
+                    "one request per instance, frozen between requests"), *slow_start(d), "",
             "[pooler.pgbouncer]", setting(key(PgBouncerSpec, "pool_mode"), "transaction"),
             setting(key(PgBouncerSpec, "pool_size"), PGBOUNCER_POOL,
                     "server connections PgBouncer opens"), ""]
+
+
+def slow_start(d: Detection) -> list[str]:
+    """Next.js loads each route on its first request: past the preset's 3 s timeout on a busy
+    machine, and an instance cut at its timeout is killed, so every instance would be."""
+    if d.entry is None or d.entry.kind != "command" or "next" not in d.entry.target:
+        return []
+    return [setting(key(ServerlessSpec, "max_duration"), "30s",
+                    "Next.js loads each route on its first request: slower than 3 s here")]
 
 
 def variant_lines(d: Detection) -> list[str]:

@@ -141,6 +141,17 @@ def test_a_node_app_is_a_command_app(tmp_path: Path) -> None:
     assert any("npm install" in q for q in found.questions)
 
 
+def test_a_next_app_gets_a_longer_timeout_than_the_presets(tmp_path: Path) -> None:
+    """An instance cut at the preset's 3 s is killed; a Next.js instance's first request
+    (it loads the route) took longer than that on this machine, so every instance was."""
+    (tmp_path / "next").mkdir()
+    (tmp_path / "next" / "package.json").write_text('{"scripts": {"start": "next start"}}')
+    _, doc = init(tmp_path / "next")
+    assert doc["target"]["serverless"]["max_duration"] == "30s"  # type: ignore[index]
+    _, doc = init(copy("node", tmp_path))
+    assert "max_duration" not in doc["target"]["serverless"]  # type: ignore[index]
+
+
 def test_an_existing_scenario_is_kept_unless_forced(tmp_path: Path) -> None:
     folder = copy("inventory", tmp_path)
     (folder / "scenario.toml").write_text("mine")
