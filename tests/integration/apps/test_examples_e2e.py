@@ -34,8 +34,9 @@ MAX_CONNECTIONS = 20
 POOL = 3
 WORKERS = 2
 PGBOUNCER_POOL = 5
-REFUSED = re.compile(r"^(\S+ \S+) UTC \[\d+\] (?:53300 )?FATAL:  (?:sorry, too many clients already|"
-                     r"remaining connection slots are reserved)", re.M)
+REFUSED = re.compile(r"^(\S+ \S+) UTC \[\d+\] (?:53300 )?FATAL:  "
+                     r"(?:sorry, too many clients already|remaining connection slots are reserved)",
+                     re.M)
 
 SETTINGS = f"""
 name = "example-e2e"
