@@ -55,12 +55,6 @@ def checked_image(client: docker.DockerClient, role: str, root: Path = REPO) -> 
     return ref
 
 
-def check_pgbouncer_images(images: set[str]) -> None:
-    """InputError (exit 2) unless the PgBouncer images of ``images`` (``[pooler.pgbouncer]
-    image`` values) exist, built from this checkout."""
-    check_images({PGBOUNCER_ROLES[image] for image in images})
-
-
 def check_images(roles: set[str]) -> None:
     """InputError (exit 2) unless the images of ``roles`` exist, built from this checkout."""
     client = connect()

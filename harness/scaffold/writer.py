@@ -22,6 +22,7 @@ from harness.scenario.records import (
     ServerlessSpec,
     Stage,
 )
+from harness.units import format_duration
 
 PRESET = "aws-lambda"
 MAX_CONNECTIONS = 100  # PostgreSQL's default
@@ -74,10 +75,6 @@ def line(text: str, comment: str = "") -> str:
 
 def setting(key: str, value: object, comment: str = "") -> str:
     return line(f"{toml_key(key)} = {toml_value(value)}", comment)
-
-
-def duration(seconds: float) -> str:
-    return f"{seconds:g}s"
 
 
 def header(d: Detection, command: str) -> list[str]:
@@ -161,7 +158,8 @@ def env_lines(d: Detection) -> list[str]:
 
 def load_section(d: Detection) -> list[str]:
     out = ["[load]", setting("think_time", list(THINK_TIME)), "stages = ["]
-    out += ["  { " + ", ".join([f"{key(Stage, 'duration')} = {toml_value(duration(s.duration_s))}",
+    length = format_duration
+    out += ["  { " + ", ".join([f"{key(Stage, 'duration')} = {toml_value(length(s.duration_s))}",
                                f"{key(Stage, 'users')} = {s.users}",
                                f"{key(Stage, 'spawn_rate')} = {s.spawn_rate:g}"]) + " },"
             for s in STAGES]

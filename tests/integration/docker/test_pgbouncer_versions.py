@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from harness.errors import InputError
-from harness.runtime.docker import PGBOUNCER_ROLES, check_pgbouncer_images
+from harness.runtime.docker import PGBOUNCER_ROLES, check_images
 from harness.runtime.images import image_spec
 from tests.integration.docker.helpers import run_containers
 from tests.integration.pipeline_helpers import metrics, new_mark, read_json, run_cli, write_scenario
@@ -51,7 +51,7 @@ pooler_overrides = { image = "trixie" }
 def run_dir(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
             ) -> Path:
     try:
-        check_pgbouncer_images({"trixie"})
+        check_images({PGBOUNCER_ROLES["trixie"]})
     except InputError as exc:
         pytest.skip(f"{exc} (on CI: .ci/docker-setup.sh)")
     folder = tmp_path_factory.mktemp("pgbouncer-versions")
@@ -86,7 +86,7 @@ def test_summary_records_each_pooler_version(run_dir: Path) -> None:
 def test_entrypoint_sets_max_prepared_statements_from_1_21(
         docker_client: docker.DockerClient, image: str, line: str | None) -> None:
     try:
-        check_pgbouncer_images({image})
+        check_images({PGBOUNCER_ROLES[image]})
     except InputError as exc:
         pytest.skip(str(exc))
     tag = image_spec(PGBOUNCER_ROLES[image]).tag
