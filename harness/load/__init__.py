@@ -1,7 +1,9 @@
-"""The Locust boundary: load plans, the locustfile, the request log and the runner.
+"""The Locust boundary: load plans, the locustfile, the request log, the runner, and the
+distributed load (the coordinator on the master, ``pgstampede worker`` on load machines).
 
-Only ``harness.load.locustfile`` imports locust, and only inside the Locust subprocess
-(importing locust monkey-patches the process with gevent). This package re-exports
-nothing, so that the locustfile's imports stay light (no pandas in Locust): import
-``harness.load.runner`` for ``run_locust`` and ``read_request_logs``.
+Only the modules that run inside the Locust subprocess import locust or gevent
+(``locustfile``, ``locust_plugin``, ``locust_workers``, ``subscriber``): importing locust
+monkey-patches the process with gevent. This package re-exports nothing, so that the
+locustfile's imports stay light (no pandas in Locust): import ``harness.load.runner`` for
+``run_locust`` and ``read_request_logs``.
 """

@@ -1,12 +1,14 @@
 """Running a scenario, split by concept:
 
-- ``scenario``: the run loop (plan, signals, how the run ends, exit code);
-- ``variant``: one variant run (services, collectors, load, frames, its record);
-- ``services``: bringing services up through the runtime, the standard collectors;
+- ``preflight``: what ``pgstampede run`` checks before anything starts;
+- ``plan``: the variant runs to make; ``scenario``: the run loop (signals, how the run ends,
+  exit code);
+- ``variant``: one variant run (its services through ``harness.services``, collectors and
+  load, frames, its record);
 - ``seams``: what a variant run talks to (runtime, load runner, collectors, background
   reader), injected so a whole run is testable with fakes;
 - ``manifest``: the manifest being written; ``finalise``: summary, verdict and report;
-- ``live``: the progress display.
+- ``live`` and ``progress``: the progress display; ``realtime``: the published messages.
 """
 
 from harness.run.scenario import RunOptions, RunOutcome, run

@@ -1,6 +1,6 @@
 """The seams of a variant run: what it talks to, injected so that a whole run can be tested
-with fakes (no processes): the runtime (``harness.runtime.base.Runtime``), the load runner,
-the collectors factory and the background-job reader.
+with fakes (no processes): the runtime (``harness.services.runtimes.Runtime``), the load
+runner, the collectors factory and the background-job reader.
 
 :func:`default_seams` wires the real ones: Locust, the standard collectors, psycopg.
 """
