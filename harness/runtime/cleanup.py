@@ -11,10 +11,11 @@ process the harness started carries it in its environment (``PGSTAMPEDE_RUN_TOKE
 process with no pid file (forked just before the harness died, a worker of a service whose
 leader is gone) is found too, and a process that merely reuses a pid is not.
 
-Stopping is done in two phases on every process at once: the first signal to each group
-(SIGQUIT, an immediate shutdown, for PostgreSQL, whose backends are in their own sessions
-and would keep running after a SIGKILL of the postmaster; SIGTERM for the rest), a short
-grace, then SIGKILL to every process of the trees found, descendants included.
+Stopping is the stop policy of ``harness.runtime.stopping`` applied to every process at
+once: the first signal to each group (:data:`LEFTOVERS`: SIGQUIT, an immediate shutdown, for
+PostgreSQL, whose backends are in their own sessions and would keep running after a SIGKILL
+of the postmaster; SIGTERM for the rest), a short grace, then SIGKILL to every process of
+the trees found, descendants included.
 """
 
 from __future__ import annotations
@@ -30,8 +31,17 @@ from pathlib import Path
 
 import psutil
 
+from harness.runtime.stopping import StopPolicy
+
 GRACE_S = 2.5
-FIRST_SIGNAL = {"postgres": signal.SIGQUIT, "pgpool": signal.SIGINT}  # pgpool: fast shutdown
+LEFTOVER = StopPolicy(signal.SIGTERM, grace_s=GRACE_S)
+"""How a leftover group is stopped (every group at once, then one shared grace)..."""
+LEFTOVERS: dict[str, StopPolicy] = {
+    "postgres": StopPolicy(signal.SIGQUIT, grace_s=GRACE_S),  # immediate shutdown: its
+    # backends are in their own sessions and outlive a SIGKILL of the postmaster
+    "pgpool": StopPolicy(signal.SIGINT, grace_s=GRACE_S),  # fast shutdown
+}
+"""...except these services, which get their own polite signal."""
 TOKEN_VAR = "PGSTAMPEDE_RUN_TOKEN"
 TOKEN_FILE = "run.token"
 
@@ -147,7 +157,7 @@ def first_signal(item: Leftover) -> None:
     if not alive(item.process):
         return
     with contextlib.suppress(OSError):
-        os.killpg(item.process.pid, FIRST_SIGNAL.get(item.name, signal.SIGTERM))
+        os.killpg(item.process.pid, LEFTOVERS.get(item.name, LEFTOVER).signal)
 
 
 def kill(procs: Iterable[psutil.Process]) -> None:
