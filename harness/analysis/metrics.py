@@ -65,6 +65,7 @@ class VariantContext:
     target: str
     stages: tuple[StageWindow, ...]
     background_delay_ms: float
+    app: bool = False  # the user's own app ([app]): its unhandled exceptions are recorded
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def _db(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _Window
         M.DB_CONNECTS: None,
         M.DB_REFUSED: None,
         M.DB_ERRORS: len(window.rows(before_final_stop(frames["db_errors"], pglog))),
+        M.APP_EXCEPTIONS: len(window.rows(frames["app_exceptions"])) if ctx.app else None,
         M.TIME_TO_FIRST_REFUSAL_S: None,
     }
     if pglog.empty:

@@ -24,6 +24,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "db": ("db.connections.",),
     "pglog": (M.DB_CONNECTS, M.DB_REFUSED, M.TIME_TO_FIRST_REFUSAL_S),
     "db_errors": (M.DB_ERRORS,),
+    "app_exceptions": (M.APP_EXCEPTIONS,),
     "background": ("background.",),
     "app_work": ("app.work.",),
     "pooler": ("pooler.",),
@@ -66,6 +67,8 @@ def unmeasured(run: VariantRun) -> dict[str, Problem]:
 ADDED_LATER: dict[str, str] = {
     "db_errors": "the pgstampede that made this run folder did not read errors from the "
                  "server log",
+    "app_exceptions": "the pgstampede that made this run folder did not record the app's "
+                      "exceptions",
 }
 """Frames a newer pgstampede writes: absent from an older run folder, their metrics are not
 measured there (not zero)."""
@@ -127,6 +130,9 @@ def _not_applicable(metric: str, run: VariantRun, facts: _Facts,
          "no connection was refused"),
         (metric == M.HARNESS_CPU_SHARE and record.target == "external",
          "the system under test runs elsewhere"),
+        (metric == M.APP_EXCEPTIONS and "app" not in record.config,
+         "recorded for your own app ([app]) only: the built-in targets answer their errors "
+         "themselves, an external target's exceptions stay where it runs"),
         (metric.startswith(M.HOST_SATURATED) and facts.host_recorded,
          "the machine was not recorded (a run folder from before it was)"),
         (metric.startswith("host.") and facts.host_recorded,

@@ -86,6 +86,7 @@ def context_of(record: VariantRecord, requests: pd.DataFrame) -> VariantContext 
         target=record.target,
         stages=record.stages,
         background_delay_ms=record.background_delay_s * 1000.0,
+        app="app" in record.config,
     )
 
 

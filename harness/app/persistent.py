@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from harness.app.failure import error_tail
+from harness.app.served import SERVED_ENTRY
 from harness.errors import AppError
 from harness.runtime.managed import ManagedProcess
 from harness.runtime.ports import LOOPBACK
@@ -29,15 +30,19 @@ WORKER_READY = {"asgi": ("Application startup complete.", "protocol appears unsu
                 "wsgi": ("Started server process",)}
 
 
-def uvicorn_args(app: AppSpec, port: int, workers: int) -> list[str]:
-    args = [app.entry, "--app-dir", app.root, "--host", LOOPBACK, "--port", str(port),
+def uvicorn_args(app: AppSpec, port: int, workers: int, *, served: bool = False
+                 ) -> list[str]:
+    """uvicorn's arguments; ``served``: the app through ``pgstampede_apphost.served``,
+    which records its exceptions and calls its factory itself (harness.app.served)."""
+    args = [SERVED_ENTRY if served else app.entry, "--app-dir", app.root, "--host", LOOPBACK,
+            "--port", str(port),
             "--workers", str(workers), "--no-access-log", "--log-level", "info",
             "--timeout-graceful-shutdown", "5"]
     if app.kind == "wsgi":
         args += ["--interface", "wsgi", "--lifespan", "off"]
     else:
         args += ["--lifespan", "auto"]
-    if app.factory:
+    if app.factory and not served:
         args.append("--factory")
     return args
 

@@ -31,10 +31,10 @@ LENT = ("uvicorn", "h11", "click")
 """The distributions the harness lends an app whose environment has no uvicorn."""
 
 BOOT = """
-import socket, sys
+import os, socket, sys
 extra = sys.argv.pop(1)
-if extra:
-    sys.path.append(extra)
+for folder in extra.split(os.pathsep) if extra else ():
+    sys.path.append(folder)
 sys.argv[0] = "uvicorn"
 import uvicorn.config
 bind = getattr(uvicorn.config.Config, "bind_socket", None)
@@ -48,8 +48,9 @@ if bind is not None:
 from uvicorn.main import main
 main()
 """
-"""How the server starts: uvicorn's own command line, with the lent folder (if any) last on
-sys.path (uvicorn's worker processes inherit the parent's sys.path). With ``--workers`` > 1
+"""How the server starts: uvicorn's own command line, with the lent folder and the folder
+exposing ``pgstampede_apphost`` (if any) last on sys.path (uvicorn's worker processes
+inherit the parent's sys.path). With ``--workers`` > 1
 uvicorn binds the listening socket itself with protocol 0, and its workers (which get that
 socket) then accept connections that asyncio does not mark TCP_NODELAY (it checks the
 protocol; uvloop does not): every response written in two parts waited for the client's
@@ -81,8 +82,11 @@ class AppServer:
     lent_path: str  # "" when the app's environment has its own uvicorn
     wsgi_adapter: str  # "a2wsgi <version>" or "uvicorn" (its built-in adapter); "" for ASGI
 
-    def argv(self, uvicorn_args: list[str]) -> list[str]:
-        return [self.python, "-c", BOOT, self.lent_path, *uvicorn_args]
+    def argv(self, uvicorn_args: list[str], extra_path: str = "") -> list[str]:
+        """The server's command line; ``extra_path`` is appended to sys.path after the lent
+        folder (the folder exposing ``pgstampede_apphost``: harness.app.served)."""
+        extra = os.pathsep.join(p for p in (self.lent_path, extra_path) if p)
+        return [self.python, "-c", BOOT, extra, *uvicorn_args]
 
     def describe(self) -> dict[str, str]:
         return {"python": self.python, "uvicorn": self.uvicorn,

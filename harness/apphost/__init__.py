@@ -13,4 +13,7 @@ import each other relatively.
     asgi.py        the ASGI host (http scope and lifespan)
     wsgi.py        the WSGI host (PEP 3333, in a thread pool)
     background.py  work still running after a response: pending units, completions, thaws
+    exceptions.py  an unhandled exception as a record: type, first line, the app's own frame
+    served.py      the persistent server's entry: the app wrapped, its exceptions to a file
+    expose.py      (run by the harness) the folder that exposes this package to the app
 """

@@ -172,8 +172,9 @@ class AsgiHost:
         }
         try:
             await self.app(scope, exchange.receive, exchange.send)
-        except Exception:
+        except Exception as exc:
             traceback.print_exc(file=sys.stderr)
+            self.background.raised(exc)
         if not exchange.complete.done():
             print(f"request {exchange.req.method} {exchange.req.path}: the app returned without "
                   "completing its response", file=sys.stderr)

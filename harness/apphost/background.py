@@ -34,6 +34,7 @@ REQUEST: contextvars.ContextVar[int] = contextvars.ContextVar("pgstampede_reques
 """The id of the request whose handling created the current task (0: none)."""
 
 Report = Callable[[int, float, bool], None]
+Raised = Callable[[BaseException], None]
 
 
 class Thaws:
@@ -53,8 +54,9 @@ class Thaws:
 class Background:
     """Attributes tasks to requests and reports when a response's pending units finish."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, raised: Raised = lambda exc: None) -> None:
         self.report = report
+        self.raised = raised  # an unhandled exception escaped the app (called on the loop)
         self.created: dict[int, list[asyncio.Future[Any]]] = {}
         self.watched: set[asyncio.Future[Any]] = set()
 
@@ -100,6 +102,7 @@ class Background:
             for exc in results:
                 if isinstance(exc, Exception):
                     traceback.print_exception(type(exc), exc, exc.__traceback__)
+                    self.raised(exc)
             self.report(msg_id, (time.perf_counter() - since) * 1000.0, Thaws.count > thaws)
 
         return done

@@ -25,10 +25,12 @@ from typing import Protocol
 
 from .asgi import AsgiHost
 from .background import Background, Thaws
+from .exceptions import describe
 from .loader import InitError, error_text, load_app, prepare
 from .wire import (
     APP_REQUEST,
     BACKGROUND_DONE,
+    EXCEPTION,
     INIT_FAILED,
     READY,
     HttpRequest,
@@ -61,7 +63,10 @@ async def serve(args: argparse.Namespace, fd: int, started: float) -> int:
     def report(msg_id: int, ms: float, late: bool) -> None:
         writer.write(control(BACKGROUND_DONE, {"r": msg_id, "ms": round(ms, 3), "late": late}))
 
-    background = Background(report)
+    def raised(exc: BaseException) -> None:
+        writer.write(control(EXCEPTION, describe(exc, args.root)))
+
+    background = Background(report, raised)
     background.install(asyncio.get_running_loop())
     try:
         host = make_host(args, background)

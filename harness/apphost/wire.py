@@ -25,6 +25,9 @@ Requests have an id >= 1; control frames have id 0 (``CONTROL_ID``)::
                                        slot after its response, until ``RELEASE`` (code 4,
                                        JSON {"r"}): its work after the response is done
                                        (built-in handler, ``background = "wait_until"``)
+                         exception     id 0, code 5 (``EXCEPTION``): JSON {"type", "message",
+                                       "where"}: an unhandled exception escaped the app
+                                       (harness.apphost.exceptions)
                          stream        id, code 1000 (``STREAM_START``): JSON {"status"};
                                        then code 1001 (``STREAM_CHUNK``): body bytes, one frame
                                        per chunk; code 1002 (``STREAM_END``): the stream ended
@@ -55,6 +58,7 @@ INIT_FAILED = 1
 BACKGROUND_DONE = 2
 HOLD = 3
 RELEASE = 4
+EXCEPTION = 5
 # request frames' codes (gateway -> instance)
 HANDLER_REQUEST = 0
 APP_REQUEST = 1

@@ -129,6 +129,7 @@ class WsgiHost:
             result, iterable = run_app(self.app, environ)
         except BaseException as exc:
             traceback.print_exc(file=sys.stderr)
+            loop.call_soon_threadsafe(self.background.raised, exc)
             error = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
             loop.call_soon_threadsafe(_settle, response, None, error)
             loop.call_soon_threadsafe(_settle, closed, None, None)
@@ -136,8 +137,9 @@ class WsgiHost:
         loop.call_soon_threadsafe(_settle, response, result, None)
         try:
             _close(iterable)
-        except Exception:
+        except Exception as exc:
             traceback.print_exc(file=sys.stderr)
+            loop.call_soon_threadsafe(self.background.raised, exc)
         finally:
             loop.call_soon_threadsafe(_settle, closed, None, None)
 

@@ -11,8 +11,11 @@ or renamed field fails the sample instead of reading 0) and keeps two frames
                   background_delayed, background_lost (cumulative), init_error (the first
                   init failure's text, "" until there is one)
     cold_starts   t (start of the cold start), instance, duration_ms
+    app_exceptions  t, instance, type, message, where: the unhandled exceptions the app's
+                  instances reported (harness.apphost.exceptions)
 
-Each cold start is recorded once: the cursor the gateway returns is passed back as ``since``.
+Each cold start and each exception is recorded once: the cursors the gateway returns are
+passed back as ``since`` and ``exceptions_since``.
 The background columns count a user's app's work (harness.apphost.background); the built-in
 handler's background jobs are in the database instead (the ``background`` frame).
 """
@@ -29,6 +32,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from harness.results import metric_names as M
+from harness.results.frames import coerce_frame
 from harness.results.platform_stats import PHASES, PlatformStats
 
 PLATFORM_COLUMNS = (
@@ -49,6 +53,7 @@ PLATFORM_COLUMNS = (
 )
 TEXT_COLUMNS = ("init_error",)
 COLD_START_COLUMNS = ("t", "instance", "duration_ms")
+EXCEPTION_COLUMNS = ("t", "instance", "type", "message", "where")
 
 
 class PlatformCollector:
@@ -71,20 +76,28 @@ class PlatformCollector:
         self._rows: list[tuple[float | str, ...]] = []
         self._init_error = ""
         self._cold: list[tuple[float, str, float]] = []
+        self._raised_cursor = 0
+        self._raised: list[tuple[float, str, str, str, str]] = []
         self._latest: dict[str, float] = {}
 
     async def start(self) -> None:
         self._cursor = 0
+        self._raised_cursor = 0
 
     async def sample(self, t: float) -> None:
         stats = PlatformStats.from_dict(await self._fetch())
         if stats.cursor < self._cursor:  # a new gateway: start over
             self._cursor = 0
+        if stats.exception_cursor < self._raised_cursor:
+            self._raised_cursor = 0
         if not self._init_error and stats.init_errors:
             self._init_error = stats.init_errors[0].error
         self._rows.append((t, *_columns(stats), self._init_error))
         self._cold.extend((e.t, e.instance, e.duration_ms) for e in stats.events)
         self._cursor = stats.cursor
+        self._raised.extend((e.t, e.instance, e.type, e.message, e.where)
+                            for e in stats.exceptions)
+        self._raised_cursor = stats.exception_cursor
         c = stats.counters
         self._latest = {
             "platform.instances": float(stats.instances),
@@ -94,6 +107,7 @@ class PlatformCollector:
             "platform.queue": float(stats.queue),
             M.PLATFORM_COLD_STARTS: float(c.cold_starts),
             M.PLATFORM_INIT_FAILURES: float(c.init_failures),
+            M.APP_EXCEPTIONS: float(c.exceptions),
             "platform.background_pending": float(stats.background_pending),
         }
 
@@ -109,7 +123,9 @@ class PlatformCollector:
                                     **dict.fromkeys(TEXT_COLUMNS, "str")})
         cold = pd.DataFrame(self._cold, columns=list(COLD_START_COLUMNS))
         cold = cold.astype({"t": "float64", "instance": "object", "duration_ms": "float64"})
-        return {"platform": platform, "cold_starts": cold}
+        raised = pd.DataFrame(self._raised, columns=list(EXCEPTION_COLUMNS))
+        return {"platform": platform, "cold_starts": cold,
+                "app_exceptions": coerce_frame("app_exceptions", raised)}
 
     def latest(self) -> dict[str, float]:
         return dict(self._latest)
@@ -127,7 +143,8 @@ class PlatformCollector:
             self._conn = await asyncio.open_connection(self._host, self._port)
         reader, writer = self._conn
         request = (
-            f"GET {self._path}?since={self._cursor} HTTP/1.1\r\n"
+            f"GET {self._path}?since={self._cursor}&exceptions_since={self._raised_cursor} "
+            "HTTP/1.1\r\n"
             f"Host: {self._host}:{self._port}\r\nConnection: keep-alive\r\n\r\n"
         )
         writer.write(request.encode())

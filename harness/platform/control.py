@@ -25,7 +25,7 @@ import os
 import sys
 from typing import Any
 
-from harness.platform.kind import AppException, InstanceEvents
+from harness.platform.kind import InstanceEvents, app_exception
 
 MAX_LINE = 64 * 1024
 
@@ -78,7 +78,7 @@ class ControlChannel:
         if isinstance(doc, dict) and _count(doc.get("pending")) is not None:
             self.events.pending(_count(doc["pending"]) or 0)
         elif isinstance(doc, dict) and isinstance(doc.get("exception"), dict):
-            self.events.exception(_exception(doc["exception"]))
+            self.events.exception(app_exception(doc["exception"]))
         else:
             self._complain(repr(line[:200]))
 
@@ -106,7 +106,3 @@ def _count(value: Any) -> int | None:
         return None
     return int(value)
 
-
-def _exception(doc: dict[str, Any]) -> AppException:
-    return AppException(type=str(doc.get("type", "")), message=str(doc.get("message", "")),
-                        where=str(doc.get("where", "")))

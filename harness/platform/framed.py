@@ -5,7 +5,8 @@ connected Unix socket (harness.platform.spawner.TemplateSpawner: a fork of the t
 harness.platform.docker_spawner.DockerSpawner: a container). From there the wire format is
 the same (harness.apphost.wire): the instance sends its ready frame (or, an app, its init
 failure), then answers requests multiplexed by id, streams (``STREAM_*``), holds and
-releases slots (``HOLD``/``RELEASE``) and reports background work (``BACKGROUND_DONE``).
+releases slots (``HOLD``/``RELEASE``), reports background work (``BACKGROUND_DONE``) and
+the unhandled exceptions that escaped the app (``EXCEPTION``).
 Freeze, thaw and kill are signals to the instance's process group (a container: the
 spawner's ``send_signal`` turns them into pause, unpause and removal).
 """
@@ -28,6 +29,7 @@ from harness.apphost.wire import (
     BACKGROUND_DONE,
     CANCEL,
     CONTROL_ID,
+    EXCEPTION,
     HOLD,
     INIT_FAILED,
     RELEASE,
@@ -43,7 +45,7 @@ from harness.apphost.wire import (
 )
 from harness.clock import SYSTEM_CLOCK, Clock, timeout
 from harness.platform.config import PlatformConfig
-from harness.platform.kind import InstanceEvents, InstanceGone, Reply
+from harness.platform.kind import InstanceEvents, InstanceGone, Reply, app_exception
 from harness.platform.protocol import encode_request
 from harness.platform.stream import StreamBody
 
@@ -253,3 +255,5 @@ class FramedInstance:
                 self.holds.pop(msg_id, None)
         elif frame.code == BACKGROUND_DONE:
             self.events.background_ended(bool(json.loads(frame.payload).get("late")))
+        elif frame.code == EXCEPTION:
+            self.events.exception(app_exception(json.loads(frame.payload)))

@@ -15,8 +15,9 @@ Started by the harness as its own process::
     GET /__platform/health      200 {"ok": true} once the kind of instance is ready (the
                                 template has imported what instances share; readiness
                                 probe: it never touches an instance)
-    GET /__platform/stats?since=CURSOR   counts by state, cold starts, init failures and
-                                background work (harness.results.platform_stats)
+    GET /__platform/stats?since=CURSOR&exceptions_since=CURSOR   counts by state, cold
+                                starts, init failures, background work and the app's
+                                unhandled exceptions (harness.results.platform_stats)
     GET /__platform/instances   [{"id", "pid", "state", "in_flight", "requests", "age_s"}]
     POST /__platform/reap       the end of the run: every instance killed now, as the platform
                                 discards them (work still frozen in them lost): {"killed": N}
@@ -99,8 +100,11 @@ class Gateway:
         if path == "/__platform/health":
             await _respond(send, 200, b'{"ok":true}')
         elif path == "/__platform/stats":
-            since = parse_qs(query).get("since", ["0"])[0]
-            snapshot = self.pool.snapshot(int(since) if since.isdigit() else 0)
+            asked = parse_qs(query)
+            since = asked.get("since", ["0"])[0]
+            raised = asked.get("exceptions_since", ["0"])[0]
+            snapshot = self.pool.snapshot(int(since) if since.isdigit() else 0,
+                                          int(raised) if raised.isdigit() else 0)
             await _respond(send, 200, json.dumps(snapshot.to_dict()).encode())
         elif path == "/__platform/instances":
             await _respond(send, 200, json.dumps(self.pool.describe()).encode())

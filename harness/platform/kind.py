@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.apphost.wire import HttpRequest
 from harness.platform.stream import StreamBody
@@ -60,6 +60,13 @@ class AppException:
     type: str
     message: str
     where: str
+
+
+def app_exception(doc: dict[str, Any]) -> AppException:
+    """An exception's record as an instance reports it (``{"type", "message", "where"}``:
+    the ``EXCEPTION`` frame, a command app's control channel); missing keys read ""."""
+    return AppException(type=str(doc.get("type", "")), message=str(doc.get("message", "")),
+                        where=str(doc.get("where", "")))
 
 
 class InstanceEvents(Protocol):

@@ -31,10 +31,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import harness.apphost
+from harness.apphost.expose import PACKAGE as APPHOST_PACKAGE
+from harness.apphost.expose import expose
 from harness.platform.config import PlatformConfig
 
-APPHOST_PACKAGE = "pgstampede_apphost"
 APP_RUNTIME = f"{APPHOST_PACKAGE}.instance"
 BUILTIN_RUNTIME = "harness.platform.instance"
 # What the template imports once so that a forked instance does not have to (then the
@@ -126,13 +126,5 @@ def app_env(config: PlatformConfig, path_dir: Path) -> dict[str, str]:
 
 
 def expose_apphost(workdir: Path) -> Path:
-    """``WORKDIR/apphost`` holding only ``pgstampede_apphost`` (a link to harness/apphost)."""
-    path_dir = workdir.resolve() / "apphost"
-    path_dir.mkdir(parents=True, exist_ok=True)
-    link = path_dir / APPHOST_PACKAGE
-    source = Path(harness.apphost.__file__).resolve().parent
-    if not (link.is_symlink() and link.resolve() == source):
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(source, target_is_directory=True)
-    return path_dir
+    """``WORKDIR/apphost`` holding only ``pgstampede_apphost`` (harness.apphost.expose)."""
+    return expose(workdir)

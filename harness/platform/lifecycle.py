@@ -30,6 +30,7 @@ from harness.platform.members import DEAD, READY, STARTING, ZOMBIE, Member
 from harness.platform.routing import Router
 from harness.platform.stats import StatsBook
 from harness.results.endpoints import error_body
+from harness.results.platform_stats import RaisedException
 
 
 class Lifecycle:
@@ -172,7 +173,8 @@ class Lifecycle:
         self.settle(member)
 
     def exception(self, member: Member, error: AppException) -> None:
-        self.stats.counters.exceptions += 1
+        self.stats.raised(RaisedException(self.clock.time(), member.id, error.type,
+                                          error.message, error.where))
         print(f"platform: instance {member.id} unhandled exception: {error.type}: "
               f"{error.message} ({error.where})", file=sys.stderr)
 

@@ -244,11 +244,11 @@ class InstancePool:
 
     # ---- reporting ------------------------------------------------------------------------
 
-    def snapshot(self, since: int = 0) -> PlatformStats:
+    def snapshot(self, since: int = 0, exceptions_since: int = 0) -> PlatformStats:
         members = self.life.members.values()
         return self.stats.snapshot(
             self.clock.time(), [m.phase for m in members], self.router.waiting(),
-            sum(m.background for m in members), since)
+            sum(m.background for m in members), since, exceptions_since)
 
     def describe(self) -> list[dict[str, object]]:
         now = self.clock.monotonic()

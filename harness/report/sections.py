@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from harness.analysis.causes import exception_groups
 from harness.analysis.db_errors import (
     before_final_stop,
     condition,
@@ -203,6 +206,7 @@ def variant_details(run: LoadedRun, summary: Summary) -> list[dict[str, Any]]:
                       ("repeats", str(len(data.repeats)))],
             "stage_headers": [label for _, label in STAGE_COLUMNS],
             "db_errors": db_error_rows(run, name),
+            "app_exceptions": app_exception_rows(run, name),
             "stages": _stage_rows(data.stages),
             "config": json.dumps(record.config if record else {}, indent=2, sort_keys=True,
                                  ensure_ascii=False),
@@ -219,6 +223,18 @@ def db_error_rows(run: LoadedRun, variant: str) -> list[dict[str, str]]:
     return [{"sqlstate": g.sqlstate or DASH, "condition": condition(g.sqlstate) or DASH,
              "level": g.level, "message": g.pattern, "count": f"{g.count:,}"}
             for g in groups]
+
+
+def app_exception_rows(run: LoadedRun, variant: str) -> list[dict[str, str]]:
+    """What the app raised during the variant's load, by type and message (every repeat
+    together), with the app's own line of the first of each."""
+    frames = [r.frames["app_exceptions"] for r in run.runs
+              if r.name == variant and r.ctx is not None]
+    starts = [r.ctx.load_start for r in run.runs if r.name == variant and r.ctx is not None]
+    rows = [f[f["t"] >= start] for f, start in zip(frames, starts, strict=True)]
+    groups = exception_groups(pd.concat(rows)) if rows else []
+    return [{"type": g.type, "message": g.message, "where": g.where or DASH,
+             "count": f"{g.count:,}"} for g in groups]
 
 
 def scenario_text(run: LoadedRun) -> str:

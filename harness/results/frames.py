@@ -45,6 +45,11 @@ FRAME_SCHEMAS: dict[str, Schema] = {
     "pglog": {"t": "float64", "event": "str", "pid": "int64", "user": "str", "message": "str"},
     "db_errors": {"t": "float64", "pid": "int64", "level": "str", "sqlstate": "str",
                   "message": "str"},
+    # unhandled exceptions that escaped the user's app (harness.apphost.exceptions): the
+    # platform's instances (harness.collect.platform) or the persistent server's workers
+    # (harness.collect.app_exceptions)
+    "app_exceptions": {"t": "float64", "instance": "str", "type": "str", "message": "str",
+                       "where": "str"},
     "pooler_log": {"t": "float64", "event": "str", "message": "str"},
     "pooler": {
         "t": "float64",

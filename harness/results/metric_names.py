@@ -47,6 +47,8 @@ DB_CONNECTIONS_PEAK: Final = "db.connections.peak"
 DB_CONNECTIONS_PEAK_SAMPLED: Final = "db.connections.peak_sampled"
 DB_CONNECTIONS_USABLE: Final = "db.connections.usable"
 DB_ERRORS: Final = "db.errors"
+
+APP_EXCEPTIONS: Final = "app.exceptions"
 DB_CONNECTIONS_MEAN: Final = "db.connections.mean"
 DB_CONNECTIONS_IDLE_PEAK: Final = "db.connections.idle.peak"
 DB_CONNECTIONS_IDLE_MEAN: Final = "db.connections.idle.mean"

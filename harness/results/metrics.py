@@ -72,6 +72,9 @@ _BASE: tuple[MetricInfo, ...] = (
                "ERROR and FATAL lines of the server log from the load start (refusals "
                "included) until the harness stops the server: what the database rejected, "
                "by SQLSTATE in the report"),
+    MetricInfo(M.APP_EXCEPTIONS, "count", "lower",
+               "unhandled exceptions that escaped your app ([app]) from the load start, on "
+               "either target: by type, message and the app's own line in the report"),
     MetricInfo(
         M.TIME_TO_FIRST_REFUSAL_S, "s", "higher", "seconds from load start to first refusal",
         depends="machine"),

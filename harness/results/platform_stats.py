@@ -14,12 +14,19 @@ harness.collect.platform; the run folder keeps the last one as ``logs/platform-s
      "background_pending": 3,                units of app work running after their response
      "cursor": 15,                           pass as ?since= to get only newer cold starts
      "cold_start_events": [{"t": 1700000000.01, "instance": "i1", "duration_ms": 23.4}, ...],
-     "init_errors": [{"t": 1700000000.3, "instance": "i4", "error": "ModuleNotFoundError: ..."}]}
+     "init_errors": [{"t": 1700000000.3, "instance": "i4", "error": "ModuleNotFoundError: ..."}],
+     "exception_cursor": 2,                  pass as ?exceptions_since= (newer exceptions only)
+     "exception_events": [{"t": 1700000001.2, "instance": "i3", "type": "KeyError",
+                           "message": "'user'", "where": "app/routes.py:17"}, ...]}
 
 ``cold_start_events`` holds the cold starts completed since ``?since=`` (default 0: all),
 each with its wall-clock start and its duration until the instance was ready. ``init_errors``
 holds every distinct init error text once (its first occurrence; at most
-``MAX_INIT_ERRORS``). Background counts come from app instances (harness.apphost.background):
+``MAX_INIT_ERRORS``). ``exception_events`` holds the unhandled exceptions the app's instances
+reported since ``?exceptions_since=`` (their own cursor; at most ``MAX_EXCEPTIONS`` are kept,
+``exceptions`` counts them all): when the gateway heard of it, which instance, the type, the
+first line of the message and the app's own frame (harness.apphost.exceptions).
+Background counts come from app instances (harness.apphost.background):
 ``completed`` includes ``delayed`` (finished after a freeze and a thaw); ``lost`` is the work
 still pending in an instance when it was killed or abandoned. A busy instance is one with a
 request in flight or, through the control channel, work pending after its responses.
@@ -39,6 +46,7 @@ from harness.results.codec import DecodeError, decode, encode
 
 PHASES = ("starting", "busy", "warm", "frozen", "zombie")
 MAX_INIT_ERRORS = 20
+MAX_EXCEPTIONS = 200_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,18 @@ class InitFailure:
     t: float
     instance: str
     error: str
+
+
+@dataclass(frozen=True)
+class RaisedException:
+    """An unhandled exception an instance reported: when the gateway heard of it, which
+    instance, its type, the first line of its message and the app's own frame."""
+
+    t: float
+    instance: str
+    type: str
+    message: str
+    where: str
 
 
 @dataclass
@@ -87,6 +107,8 @@ class PlatformStats:
     events: list[ColdStart] = field(default_factory=list)  # cold starts since the cursor asked
     background_pending: int = 0
     init_errors: list[InitFailure] = field(default_factory=list)
+    exception_cursor: int = 0
+    exceptions: list[RaisedException] = field(default_factory=list)  # since the cursor asked
 
     @property
     def instances(self) -> int:
@@ -100,7 +122,8 @@ class PlatformStats:
             warm=self.phases["warm"], frozen=self.phases["frozen"],
             zombie=self.phases["zombie"], instances=self.instances, queue=self.queue,
             **asdict(self.counters), background_pending=self.background_pending,
-            cursor=self.cursor, cold_start_events=self.events, init_errors=self.init_errors)
+            cursor=self.cursor, cold_start_events=self.events, init_errors=self.init_errors,
+            exception_cursor=self.exception_cursor, exception_events=self.exceptions)
         return dict(encode(document))
 
     @classmethod
@@ -113,7 +136,8 @@ class PlatformStats:
         return cls(t=d.t, phases={p: getattr(d, p) for p in PHASES}, queue=d.queue,
                    counters=Counters(**{f.name: getattr(d, f.name) for f in fields(Counters)}),
                    cursor=d.cursor, events=d.cold_start_events,
-                   background_pending=d.background_pending, init_errors=d.init_errors)
+                   background_pending=d.background_pending, init_errors=d.init_errors,
+                   exception_cursor=d.exception_cursor, exceptions=d.exception_events)
 
 
 @dataclass(frozen=True)
@@ -144,6 +168,8 @@ class StatsDocument:
     cursor: int
     cold_start_events: list[ColdStart]
     init_errors: list[InitFailure]
+    exception_cursor: int
+    exception_events: list[RaisedException]
 
 
 def _problem(exc: DecodeError, doc: dict[str, Any]) -> str:

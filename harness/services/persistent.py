@@ -14,9 +14,17 @@ from harness.app.database import prepare_database
 from harness.app.env import app_environment, process_env
 from harness.app.failure import error_tail
 from harness.app.persistent import READY_TIMEOUT_S, has_exited, ready_check, uvicorn_args
+from harness.app.served import (
+    CONTROL_FD,
+    EXCEPTIONS_LOG,
+    expose_apphost,
+    served_env,
+    with_control_file,
+)
 from harness.app.server import AppServer, app_server
+from harness.collect.app_exceptions import AppExceptionsCollector
 from harness.errors import AppError, ServiceError
-from harness.runtime.managed import ManagedProcess
+from harness.runtime.managed import ManagedProcess, remove_tempdir, service_tempdir
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.scenario import AppSpec, PersistentSpec, PgBouncerSpec
 from harness.services.target import RunningTarget, TargetContext, target_env
@@ -76,24 +84,28 @@ def persistent_app_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     url = f"http://{LOOPBACK}:{port}"
     log_path = ctx.logs / "target.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
-    proc = ManagedProcess(name="target", argv=server.argv(uvicorn_args(app, port, workers)),
-                          env=env, cwd=Path(app.root), log_path=log_path,
-                          ready_check=ready_check(app, url, log_path, offset, workers),
-                          ready_timeout_s=READY_TIMEOUT_S, pid_dir=ctx.pid_dir)
+    raised = ctx.logs / EXCEPTIONS_LOG  # what escapes the app (harness.app.served)
     with contextlib.ExitStack() as stack:
+        apphost = expose_apphost(_tempdir(stack, ctx.pid_dir))
+        argv = server.argv(uvicorn_args(app, port, workers, served=True), str(apphost))
+        proc = ManagedProcess(name="target", argv=argv, env={**env, **served_env(app, raised)},
+                              cwd=Path(app.root), log_path=log_path,
+                              ready_check=ready_check(app, url, log_path, offset, workers),
+                              ready_timeout_s=READY_TIMEOUT_S, pid_dir=ctx.pid_dir)
         try:
             stack.enter_context(proc)
         except ServiceError as exc:  # exited or never ready: the app's own error
             how = "exited while starting" if "exited with code" in str(exc) \
                 else f"not ready after {READY_TIMEOUT_S:.0f} s"
-            raise AppError(app.entry, f"{how}: {error_tail(log_path) or 'no output'}",
+            raise AppError(app.entry, f"{how}: {_tail(log_path, app)}",
                            str(log_path)) from None
         yield RunningTarget(url=url, roles={"target": lambda: [proc.pid]},
+                            collectors=[AppExceptionsCollector(raised)],
                             info=_info(app, server, workers, ctx))
         if has_exited(proc):  # died during the load: what was measured is kept (exit 3)
             code = proc.poll()
             how = "exited during the run" + (f" (code {code})" if code is not None else "")
-            raise ServiceError(f"app {app.entry}", f"{how}: {error_tail(log_path) or 'no output'}",
+            raise ServiceError(f"app {app.entry}", f"{how}: {_tail(log_path, app)}",
                                str(log_path))
 
 
@@ -109,7 +121,11 @@ def persistent_command_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     log_path = ctx.logs / "target.log"
     env = command_env(app, process_env(app, os.environ, app_environment(app, ctx.dsn)), port,
                       workers)
-    proc = ManagedProcess(name="target", argv=app.command, env=env, cwd=Path(app.root),
+    raised = ctx.logs / EXCEPTIONS_LOG  # its control channel's {"exception"} lines
+    ctx.logs.mkdir(parents=True, exist_ok=True)
+    proc = ManagedProcess(name="target", argv=with_control_file(app.command, raised),
+                          env={**env, "PGSTAMPEDE_CONTROL_FD": str(CONTROL_FD)},
+                          cwd=Path(app.root),
                           log_path=log_path, ready_check=command_ready(app, url),
                           ready_timeout_s=READY_TIMEOUT_S, pid_dir=ctx.pid_dir)
     with contextlib.ExitStack() as stack:
@@ -118,14 +134,27 @@ def persistent_command_target(ctx: TargetContext) -> Iterator[RunningTarget]:
         except ServiceError as exc:  # exited or never ready: the app's own error
             how = "exited while starting" if "exited with code" in str(exc) \
                 else f"not ready after {READY_TIMEOUT_S:.0f} s"
-            raise AppError(app.entry, f"{how}: {error_tail(log_path) or 'no output'}",
+            raise AppError(app.entry, f"{how}: {_tail(log_path, app)}",
                            str(log_path)) from None
         yield RunningTarget(url=url, roles={"target": lambda: [proc.pid]},
+                            collectors=[AppExceptionsCollector(raised)],
                             info={"app": app.entry, "kind": app.kind, "workers": workers,
                                   "dsn_env": list(app.dsn_env), "dsn_via": _dsn_via(ctx)})
         if has_exited(proc):  # died during the load: what was measured is kept (exit 3)
             raise ServiceError(f"app {app.entry}", f"exited during the run: "
-                               f"{error_tail(log_path) or 'no output'}", str(log_path))
+                               f"{_tail(log_path, app)}", str(log_path))
+
+
+def _tail(log_path: Path, app: AppSpec) -> str:
+    """The app's own error from its log, at its own line (harness.app.failure)."""
+    return error_tail(log_path, root=app.root) or "no output"
+
+
+def _tempdir(stack: contextlib.ExitStack, pid_dir: Path | None) -> Path:
+    """A temp folder removed when ``stack`` closes (registered for ``pgstampede clean``)."""
+    folder = service_tempdir("pgstampede-app-", pid_dir=pid_dir)
+    stack.callback(remove_tempdir, folder, pid_dir)
+    return folder
 
 
 def _dsn_via(ctx: TargetContext) -> str:

@@ -7,11 +7,13 @@ virtualenvs are tested with the examples.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,3 +199,47 @@ def test_app_dying_during_the_run_is_a_run_error(tmp_path: Path,
             time.sleep(0.05)
     assert err.value.exit_code == 3
     assert "Fatal: crashing on purpose" in str(err.value)
+
+
+@pytest.mark.parametrize(("entry", "line"), [("tiny.asgi_app:app", 71),
+                                             ("tiny.wsgi_app:app", 16)])
+def test_exceptions_that_escape_the_app_are_recorded_with_its_own_frame(
+        tmp_path: Path, cluster: PostgresCluster, entry: str, line: int) -> None:
+    kind = entry.split(".")[1].split("_")[0]
+    v = variant(tmp_path, f'{kind} = "{entry}"', workers=2)
+    with persistent_target(context(tmp_path, cluster, v)) as target:
+        for _ in range(3):
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                send(f"{target.url}/raise")
+            assert answer.value.code == 500  # uvicorn answers as ever
+            answer.value.close()
+        assert send(f"{target.url}/items") == {"n": 0}
+        collector = target.collectors[0]
+    asyncio.run(collector.read_rest())
+    frame = collector.frames()["app_exceptions"]
+    assert len(frame) == 3
+    assert set(frame["type"]) == {"LookupError"}
+    assert set(frame["message"]) == {"no such order: 42"}  # the first line only
+    assert set(frame["where"]) == {f"tiny/{kind}_app.py:{line}"}  # relative to root
+    assert all(frame["instance"].str.isdigit())  # the worker's pid
+
+
+def test_a_command_apps_control_channel_reports_its_exceptions(
+        tmp_path: Path, cluster: PostgresCluster) -> None:
+    fixtures = Path(__file__).parents[1] / "fixtures" / "apps"
+    v = variant(tmp_path, 'asgi = "tiny.asgi_app:app"')
+    assert v.app is not None
+    command = (sys.executable, "http_command.py")
+    app = dataclasses.replace(v.app, kind="command", entry=" ".join(command), command=command,
+                              root=str(fixtures), python="", ready="GET /health")
+    v = dataclasses.replace(v, app=app)
+    with persistent_target(context(tmp_path, cluster, v)) as target:
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            send(f"{target.url}/boom")
+        answer.value.close()
+        assert send(f"{target.url}/hello")["control"] is True
+        collector = target.collectors[0]
+    asyncio.run(collector.read_rest())
+    frame = collector.frames()["app_exceptions"]
+    assert list(frame["type"]) == ["ValueError"] and list(frame["message"]) == ["boom"]
+    assert frame["where"].iloc[0].startswith("http_command.py:")

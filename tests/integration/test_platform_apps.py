@@ -223,6 +223,31 @@ def test_a_request_over_max_duration_is_cut_and_its_instance_discarded(tmp_path:
                           or psutil.Process(inst["pid"]).status() == psutil.STATUS_ZOMBIE)
 
 
+@pytest.mark.parametrize("knobs", [ASGI, WSGI], ids=["asgi", "wsgi"])
+def test_exceptions_that_escape_the_app_are_reported_with_its_own_frame(
+        tmp_path: Path, knobs: dict[str, Any]) -> None:
+    with gateway(tmp_path, **knobs) as gw:
+        assert gw.get("/fail").status == 500
+        if knobs is WSGI:  # after the response: its close() raises
+            assert gw.get("/fail_close").status == 201
+        stats = gw.stats()
+        events = stats["exception_events"]
+        assert stats["exceptions"] == len(events) == (1 if knobs is ASGI else 2)
+        first = events[0]
+        if knobs is ASGI:
+            assert (first["type"], first["message"]) == ("RuntimeError", "the app failed")
+            assert first["where"] == "stdlib_asgi.py:47"
+        else:
+            assert (first["type"], first["message"]) == ("KeyError", "'user'")
+            assert first["where"] == "stdlib_wsgi.py:40"
+            assert wait_until(lambda: len(gw.stats()["exception_events"]) == 2)
+            late = gw.get("/__platform/stats?exceptions_since=1").json()["exception_events"]
+            assert [e["type"] for e in late] == ["ConnectionResetError"]
+            assert late[0]["where"].startswith("stdlib_wsgi.py:")
+        assert first["instance"] == "i1" and first["t"] > 0
+    assert "unhandled exception" in (tmp_path / "gateway.log").read_text()
+
+
 def test_an_instance_refused_by_postgres_fails_its_init(tmp_path: Path) -> None:
     with PostgresCluster(workdir=tmp_path / "pg", max_connections=8,
                          log_path=tmp_path / "postgres.log") as pg:

@@ -78,3 +78,39 @@ def test_init_failures_are_a_finding_with_the_first_error() -> None:
         "serverless: 3 instances failed their init (answered 502); the first error: "
         "OSError: too many clients")
     assert _init_failures("serverless", {"platform.init_failures": 0}, runs) is None
+
+
+def test_app_exceptions_are_counted_from_the_load_start_for_an_app_only() -> None:
+    import dataclasses
+
+    frames = platform([row(10.0)])
+    frames["app_exceptions"] = coerce_frame("app_exceptions", pd.DataFrame({
+        "t": [START - 1.0, START + 2.0, START + 60.0], "instance": ["i1", "i1", "i2"],
+        "type": ["KeyError"] * 3, "message": ["'user'"] * 3, "where": ["app.py:3"] * 3}))
+    app = dataclasses.replace(context(), app=True)
+    assert compute_metrics(frames, app)["app.exceptions"] == 2
+    first, second = (s.metrics for s in stage_metrics(frames, app))
+    assert first["app.exceptions"] == 1 and second["app.exceptions"] == 1
+    assert compute_metrics(frames, context())["app.exceptions"] is None  # the built-in target
+
+
+def test_an_app_run_folder_from_before_the_frame_reads_not_measured(tmp_path: Any) -> None:
+    import json
+    import shutil
+    from pathlib import Path
+
+    from harness.analysis.summary import build_summary
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "golden-run"
+    copy = tmp_path / "run"
+    shutil.copytree(fixture, copy, ignore=shutil.ignore_patterns("summary.json", "index.html",
+                                                                 "charts"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for variant in manifest["variants"]:
+        variant["config"]["app"] = {"kind": "asgi", "entry": "shop.main:app"}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    for name, variant in build_summary(copy).variants.items():
+        assert variant.metrics["app.exceptions"] is None, name
+        reason = variant.nulls["app.exceptions"]
+        assert reason.kind == "not measured"
+        assert "did not record the app's exceptions" in reason.why

@@ -27,6 +27,25 @@ def test_error_tail_names_the_exception_and_where(tmp_path: Path) -> None:
     assert error_tail(log) == "KeyError: 'DATABASE_URL' (/srv/shop/main.py:12)"
 
 
+FROZEN = """ERROR:    Traceback (most recent call last):
+  File "/srv/shop/.venv/lib/python3.11/site-packages/starlette/routing.py", line 677, in lifespan
+    async with self.lifespan_context(app) as maybe_state:
+  File "/srv/shop/app/main.py", line 12, in lifespan
+    url = os.environ["DATABASE_URL"]
+          ~~~~~~~~~~^^^^^^^^^^^^^^^^
+  File "<frozen os>", line 679, in __getitem__
+KeyError: 'DATABASE_URL'
+"""
+
+
+def test_error_tail_names_the_apps_own_line_not_the_standard_librarys(tmp_path: Path) -> None:
+    log = tmp_path / "target.log"
+    log.write_text(FROZEN)
+    assert error_tail(log, root="/srv/shop") == \
+        "KeyError: 'DATABASE_URL' (/srv/shop/app/main.py:12)"
+    assert error_tail(log) == "KeyError: 'DATABASE_URL' (<frozen os>:679)"  # no root known
+
+
 def test_error_tail_without_a_traceback_is_the_last_lines(tmp_path: Path) -> None:
     log = tmp_path / "setup.log"
     log.write_text("migrating\n\nno such revision: abc\n")

@@ -1,6 +1,7 @@
 """A raw ASGI app with lifespan: opens an asyncpg pool at startup (from DATABASE_URL, size
-POOL_SIZE), closes it at shutdown; GET / and GET /items read, POST /orders writes its
-JSON body; a marker file records lifespan events when LIFESPAN_LOG is set."""
+POOL_SIZE, asyncpg's statement cache of STATEMENT_CACHE_SIZE when set), closes it at
+shutdown; GET / and GET /items read, POST /orders writes its JSON body, GET /raise raises
+LookupError; a marker file records lifespan events when LIFESPAN_LOG is set."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ async def _startup() -> None:
     if os.environ.get("FAIL_STARTUP"):
         raise RuntimeError("startup failed on purpose")
     size = int(os.environ.get("POOL_SIZE", "2"))
+    cache = os.environ.get("STATEMENT_CACHE_SIZE")
+    options = {"statement_cache_size": int(cache)} if cache else {}
     STATE["pool"] = await asyncpg.create_pool(
-        os.environ["DATABASE_URL"], min_size=size, max_size=size)
+        os.environ["DATABASE_URL"], min_size=size, max_size=size, **options)
     _mark("startup")
 
 
@@ -64,6 +67,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"] == "/crash":
         print("Fatal: crashing on purpose", flush=True)
         os._exit(3)
+    if scope["path"] == "/raise":
+        raise LookupError("no such order: 42\n(a second line)")
     pool = STATE["pool"]
     status, payload = 200, {}
     if scope["method"] == "POST" and scope["path"] == "/orders":

@@ -1,4 +1,5 @@
-"""A plain WSGI app: one psycopg connection per request from DATABASE_URL."""
+"""A plain WSGI app: one psycopg connection per request from DATABASE_URL; GET /raise
+raises LookupError."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import psycopg
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if environ["PATH_INFO"] == "/raise":
+        raise LookupError("no such order: 42")
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         if environ["REQUEST_METHOD"] == "POST":
             size = int(environ.get("CONTENT_LENGTH") or 0)
