@@ -10,56 +10,20 @@ from __future__ import annotations
 import bisect
 import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from harness.errors import LoadError
 from harness.results.codec import DecodeError, dumps, loads
-from harness.scenario.records import Stage
+from harness.scenario.records import LoadSpec, Stage
 
 CONFIG_ENV = "PGSTAMPEDE_LOAD_CONFIG"
 """Environment variable holding the plan itself as JSON."""
 
 CONFIG_FILE_ENV = "PGSTAMPEDE_LOAD_CONFIG_FILE"
 """Environment variable holding the path of a JSON file with the plan."""
-
-
-class RequestLike(Protocol):
-    """One weighted request (``harness.scenario.RequestSpec``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def method(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def weight(self) -> float: ...
-    @property
-    def headers(self) -> tuple[tuple[str, str], ...]: ...
-    @property
-    def body(self) -> str: ...
-
-
-class LoadSpecLike(Protocol):
-    """The scenario's load spec (``harness.scenario.LoadSpec``)."""
-
-    @property
-    def stages(self) -> Sequence[Stage]: ...
-    @property
-    def think_time_s(self) -> tuple[float, float]: ...
-    @property
-    def requests(self) -> Sequence[RequestLike]: ...
-    @property
-    def processes(self) -> int: ...
-    @property
-    def request_timeout_s(self) -> float: ...
-    @property
-    def locustfile(self) -> str: ...
-    @property
-    def subscribe_duration_s(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -123,7 +87,7 @@ class LoadConfig:
 
     @classmethod
     def from_spec(
-        cls, spec: LoadSpecLike, *, out_dir: Path, request_log: bool = True
+        cls, spec: LoadSpec, *, out_dir: Path, request_log: bool = True
     ) -> LoadConfig:
         return cls(
             out_dir=str(out_dir),

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from harness.errors import InputError, LoadError
-from harness.load.config import LoadConfig, LoadSpecLike
+from harness.load.config import LoadConfig
 from harness.load.coordinator import WORKERS_FILE, Coordinator, Offer, WorkerOutcome
 from harness.load.runner import (
     LocustProgress,
@@ -43,6 +43,7 @@ from harness.load.worker_stats import WorkerRecord, lost_problem, worker_record,
 from harness.results.codec import dumps, encode
 from harness.runtime.loopback import is_loopback
 from harness.scenario import ExternalSpec, Variant
+from harness.scenario.records import LoadSpec
 
 RECORDS_FILE = "workers.json"
 POLL_S = 0.2
@@ -79,7 +80,7 @@ class DistributedRunner:
                  tb: TracebackType | None) -> None:
         self.coordinator.close(linger_s=2.0)  # polling workers hear "done"
 
-    async def run(self, load: LoadSpecLike, *, host: str, out_dir: Path, log_path: Path,
+    async def run(self, load: LoadSpec, *, host: str, out_dir: Path, log_path: Path,
                   on_progress: Callable[[LocustProgress], None]) -> DistributedResult:
         self._check_reachable(host)
         await self._wait_for_workers()

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import LoadError
-from harness.load.config import CONFIG_ENV, CONFIG_FILE_ENV, LoadConfig, LoadSpecLike
+from harness.load.config import CONFIG_ENV, CONFIG_FILE_ENV, LoadConfig
 from harness.load.progress import PROGRESS_FILE, LocustProgress, ProgressReader, ShapeEvent
 from harness.load.request_frame import read_request_logs
 from harness.load.request_log import FILE_GLOB
 from harness.runtime.ports import free_port
 from harness.runtime.stopping import StopPolicy, stop_group_async
 from harness.runtime.tether import tethered
+from harness.scenario.records import LoadSpec
 
 __all__ = [
     "LOCUSTFILE",
@@ -218,7 +219,7 @@ async def _spawn(
         )
 
 
-def _prepare(load: LoadSpecLike, *, host: str, out_dir: Path, log_path: Path,
+def _prepare(load: LoadSpec, *, host: str, out_dir: Path, log_path: Path,
              request_log: bool, master: MasterSettings | None) -> tuple[LoadConfig, list[str]]:
     """The plan written to ``out_dir`` (what an earlier run left there removed) and Locust's
     command line."""
@@ -240,7 +241,7 @@ def _prepare(load: LoadSpecLike, *, host: str, out_dir: Path, log_path: Path,
 
 
 async def run_locust(
-    load: LoadSpecLike,
+    load: LoadSpec,
     *,
     host: str,
     out_dir: Path,
