@@ -4,7 +4,8 @@
 ``summarise`` turns that into the summary (pure); ``build_summary`` does both.
 Metrics fed by a frame that was not measured are null, with a reason in ``nulls``.
 Per variant, ``metrics`` is the median over repeats of each metric (null when null in
-every repeat; a boolean is true when true in any repeat), ``repeats`` the per-repeat
+every repeat; a yes/no metric by its rule, ``all`` or ``any``: ``harness.results.metrics``),
+``repeats`` the per-repeat
 metric dicts and ``stages`` the per-stage medians. ``thresholds`` is left empty: the
 check module fills it.
 """
@@ -24,6 +25,7 @@ from harness.analysis.nulls import mask_unmeasured, null_reasons
 from harness.analysis.poolers import storm_metrics
 from harness.analysis.run import LoadedRun, VariantRun, load_run
 from harness.results import metric_names as M
+from harness.results.metrics import RepeatRule, repeat_rule
 from harness.results.records import SCHEMA_VERSION
 from harness.results.summary import (
     FaultEffect,
@@ -35,13 +37,14 @@ from harness.results.summary import (
 )
 
 
-def median_value(values: Sequence[MetricValue]) -> MetricValue:
-    """Median of the non-null values; booleans: true if any is true; null if all null."""
+def median_value(values: Sequence[MetricValue], rule: RepeatRule = "any") -> MetricValue:
+    """Median of the non-null values; booleans by ``rule`` (true when all, or any, of them
+    are true); null if all null."""
     present = [v for v in values if v is not None]
     if not present:
         return None
     if all(isinstance(v, bool) for v in present):
-        return any(present)
+        return all(present) if rule == "all" else any(present)
     med = float(np.median(np.asarray(present, dtype="float64")))
     if all(isinstance(v, int) for v in present) and med.is_integer():
         return int(med)
@@ -49,11 +52,13 @@ def median_value(values: Sequence[MetricValue]) -> MetricValue:
 
 
 def median_metrics(repeats: Sequence[Mapping[str, MetricValue]]) -> Metrics:
-    """Per metric, the median over repeats (key order of the first repeat)."""
+    """Per metric, the median over repeats (key order of the first repeat); a yes/no metric
+    by its rule (:func:`harness.results.metrics.repeat_rule`)."""
     names: dict[str, None] = {}
     for metrics in repeats:
         names.update(dict.fromkeys(metrics))
-    return {name: median_value([m.get(name) for m in repeats]) for name in names}
+    return {name: median_value([m.get(name) for m in repeats], repeat_rule(name))
+            for name in names}
 
 
 def _median_stages(per_repeat: Sequence[Sequence[StageSummary]]) -> tuple[StageSummary, ...]:

@@ -1,10 +1,11 @@
 """Per-worker-host load metrics of a distributed run (``pgstampede run --workers N``).
 
 The ``workers`` frame holds each worker's CPU samples (``t``, ``worker``, ``host``,
-``address``, ``host_cpu_percent`` of all its cores, ``locust_cpu_percent`` of one core); a
-local run has none and these metrics are null there. A worker host is saturated by the
-saturation rule of a local Locust (``harness.results.saturation``) over its Locust's samples
-of the load window.
+``address``, ``host_cpu_percent`` of all its cores, ``locust_cpu_percent`` and
+``locust_wait_percent`` of one core); a local run has none and these metrics are null there.
+A worker host is saturated by the saturation rule of a local Locust
+(``harness.results.saturation``: CPU used plus run-queue wait) over its Locust's samples of
+the load window.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ def saturated_workers(rows: pd.DataFrame) -> list[str]:
     """The workers whose Locust was saturated in ``rows`` (already cut to the window)."""
     if rows.empty:
         return []
-    cpu = rows.groupby("worker")["locust_cpu_percent"]
-    return sorted(str(worker) for worker, samples in cpu
-                  if saturated(busy_percent(float(c)) for c in samples))
+    busy = rows.assign(wait=rows["locust_wait_percent"].fillna(0.0))  # NaN: not recorded
+    return sorted(str(worker) for worker, samples in busy.groupby("worker")
+                  if saturated(busy_percent(float(c), float(w)) for c, w in zip(
+                      samples["locust_cpu_percent"], samples["wait"], strict=True)))
 
 
 def worker_metrics(rows: pd.DataFrame) -> Metrics:

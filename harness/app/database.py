@@ -1,9 +1,10 @@
 """Before the load: the app's ``schema`` (SQL) and ``setup`` commands, on the fresh database.
 
 Both go straight to PostgreSQL as the app role (the direct DSN, bypassing any pooler), so
-the tables belong to the role the app connects as. pgstampede's own demo tables (``items``,
-``writes``) are dropped first so that an app can create tables of the same names; its
-``background_jobs`` table stays (the harness reads it after the run).
+the tables belong to the role the app connects as. pgstampede's own demo tables (every table
+of ``harness/runtime/schema.sql``: ``items``, ``writes``, ``background_jobs``,
+``realtime_messages``, ``counters``) are dropped first so that an app can create tables of
+the same names; the harness reads none of them for an app's variant.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import psycopg
 from harness.app.env import app_environment, process_env
 from harness.app.failure import error_tail
 from harness.errors import AppError, ServiceError
+from harness.runtime.postgres import DEMO_TABLES
 from harness.scenario.records import AppSpec
 
 SETUP_TIMEOUT_S = 600.0
-DEMO_TABLES = ("items", "writes")
 
 
 def apply_schema(app: AppSpec, direct_dsn: str, log_path: Path) -> None:

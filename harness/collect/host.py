@@ -41,6 +41,7 @@ import psutil
 from harness.collect.machine import MachineReading, machine_use, read_machine
 from harness.results.frames import coerce_frame, empty_frame
 from harness.runtime.pinning import Pinner
+from harness.runtime.schedstat import run_queue_wait_s
 
 COLUMNS = ("t", "role", "cpu_percent", "rss_mb", "processes", "wait_percent")
 MIB = 1 << 20
@@ -208,19 +209,6 @@ def family(table: Mapping[int, ProcSample], roots: Iterable[int],
 def snapshot(roots: Iterable[int]) -> list[ProcSample]:
     """The roots and their live descendants, read now."""
     return family(proc_table(), roots)
-
-
-def run_queue_wait_s(pid: int, proc: Path = PROC) -> float | None:
-    """Seconds ``pid``'s threads have waited on a run queue (runnable, not running), from
-    ``/proc/<pid>/task/*/schedstat``; None where the kernel does not say."""
-    total, seen = 0.0, False
-    for stat in (proc / str(pid) / "task").glob("*/schedstat"):
-        try:
-            total += int(stat.read_text().split()[1]) / 1e9
-            seen = True
-        except (OSError, IndexError, ValueError):
-            continue
-    return total if seen else None
 
 
 def wait_seconds(prev: Mapping[tuple[int, float], float],

@@ -9,8 +9,8 @@ variant starts:
   is ``{"state": "wait"}``, ``{"state": "done"}`` (the run is over), or a variant to run:
   ``{"state": "variant", "id", "locust_port", "plan"}`` (the load plan, ``LoadConfig`` JSON);
 - ``POST /v1/beat/ID/NAME`` — while its Locust worker runs, about once a second, with the CPU
-  samples of its host since the last beat (``[[t, host_cpu_percent, locust_cpu_percent], ...]``):
-  CPU figures survive a worker that dies later;
+  samples of its host since the last beat (``[[t, host_cpu_percent, locust_cpu_percent,
+  locust_wait_percent], ...]``): CPU figures survive a worker that dies later;
 - ``PUT /v1/upload/ID/NAME/requests-PID.csv`` — its request log, streamed in chunks to
   ``<out_dir>/requests-NAME-PID.csv`` (where the usual merge reads it);
 - ``POST /v1/done/ID/NAME`` — ``{"locust_rc", "files"}``: the worker is done with the variant.

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-CpuSample = tuple[float, float, float]  # t, host CPU % (all cores), Locust CPU % (of a core)
+CpuSample = tuple[float, float, float, float]
+"""t, host CPU % (all cores), Locust CPU % and Locust run-queue wait % (of a core)."""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from harness.load.messages import Beat, CpuSample, DoneReport, PollReply, RunOve
 from harness.load.request_log import FILE_GLOB
 from harness.load.runner import CONFIG_FILE, locust_env, locustfiles
 from harness.results.codec import decode, encode
+from harness.runtime.schedstat import run_queue_wait_s
 from harness.runtime.stopping import StopPolicy, stop_group
 from harness.runtime.tether import tethered
 
@@ -94,36 +95,41 @@ class MasterClient:
 
 
 class CpuSampler:
-    """This host's CPU (% of all cores) and a Locust process tree's CPU (% of one core)."""
+    """This host's CPU (% of all cores), and a Locust process tree's CPU and run-queue wait
+    (% of one core): the figures of the saturation rule, as a local Locust's."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self._last: tuple[float, float] | None = None
+        self._last: tuple[float, float, float] | None = None
         psutil.cpu_percent(None)
 
-    def _cpu_s(self) -> float:
+    def _used_s(self) -> tuple[float, float]:
+        """CPU seconds used and seconds waited for a CPU, over the Locust process tree."""
         try:
             root = psutil.Process(self.pid)
             procs = [root, *root.children(recursive=True)]
         except psutil.Error:
-            return 0.0
-        total = 0.0
+            return 0.0, 0.0
+        cpu = wait = 0.0
         for p in procs:
             try:
                 t = p.cpu_times()
-                total += t.user + t.system
             except psutil.Error:
                 continue
-        return total
+            cpu += t.user + t.system
+            wait += run_queue_wait_s(p.pid) or 0.0
+        return cpu, wait
 
     def sample(self) -> CpuSample | None:
-        now, cpu_s = time.monotonic(), self._cpu_s()
-        last, self._last = self._last, (now, cpu_s)
+        now, (cpu_s, wait_s) = time.monotonic(), self._used_s()
+        last, self._last = self._last, (now, cpu_s, wait_s)
         host = psutil.cpu_percent(None)
         if last is None or now <= last[0]:
             return None
-        locust = max(cpu_s - last[1], 0.0) / (now - last[0]) * 100.0
-        return (time.time(), float(host), round(locust, 2))
+        elapsed = now - last[0]
+        locust = max(cpu_s - last[1], 0.0) / elapsed * 100.0
+        wait = max(wait_s - last[2], 0.0) / elapsed * 100.0
+        return (time.time(), float(host), round(locust, 2), round(wait, 2))
 
 
 def _start_locust(plan: LoadConfig, workdir: Path, options: WorkerOptions,

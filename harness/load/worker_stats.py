@@ -2,7 +2,8 @@
 
 Pure functions over what the coordinator and the Locust master gathered (the request logs
 are only counted). A worker host is *saturated* by the saturation rule
-(``harness.results.saturation``) over its Locust's CPU samples of the load window.
+(``harness.results.saturation``) over its Locust's samples of the load window: CPU used plus
+run-queue wait, as for a local Locust.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ class WorkerRecord:
 
 
 def locust_saturated(cpu: Sequence[CpuSample]) -> bool | None:
-    """The saturation rule (``harness.results.saturation``) over the worker's Locust CPU
-    samples (None: empty)."""
-    return saturated(busy_percent(locust) for _, _, locust in cpu)
+    """The saturation rule (``harness.results.saturation``) over the worker's Locust samples,
+    CPU used plus run-queue wait (None: empty)."""
+    return saturated(busy_percent(locust, wait) for _, _, locust, wait in cpu)
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -85,8 +86,9 @@ def worker_record(outcome: WorkerOutcome, locust: Sequence[Mapping[str, Any]], o
 def workers_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The ``workers`` frame (one row per CPU sample) of records as written to JSON."""
     rows = [{"t": t, "worker": r["name"], "host": r["host"], "address": r["address"],
-             "host_cpu_percent": host, "locust_cpu_percent": locust}
-            for r in records for t, host, locust in r.get("cpu") or ()]
+             "host_cpu_percent": host, "locust_cpu_percent": locust,
+             "locust_wait_percent": wait}
+            for r in records for t, host, locust, wait in r.get("cpu") or ()]
     if not rows:
         return empty_frame("workers")
     return coerce_frame("workers", pd.DataFrame(rows)).sort_values("t", kind="stable")

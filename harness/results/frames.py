@@ -129,8 +129,15 @@ FRAME_SCHEMAS: dict[str, Schema] = {
         "address": "str",
         "host_cpu_percent": "float64",
         "locust_cpu_percent": "float64",
+        "locust_wait_percent": "float64",  # its Locust's run-queue wait (% of one core)
     },
 }
+
+ADDED_COLUMNS: dict[str, dict[str, float]] = {
+    "workers": {"locust_wait_percent": float("nan")},
+}
+"""Columns declared after run folders were written without them: frame -> column -> the value
+an older frame reads as (NaN: not recorded)."""
 
 FRAME_NAMES: tuple[str, ...] = tuple(FRAME_SCHEMAS)
 
@@ -152,6 +159,8 @@ def coerce_frame(name: str, frame: pd.DataFrame, source: str = "") -> pd.DataFra
     where = source or f"frame {name!r}"
     out = frame.copy()
     for col, dtype in FRAME_SCHEMAS[name].items():
+        if col not in out.columns and col in ADDED_COLUMNS.get(name, {}):
+            out[col] = ADDED_COLUMNS[name][col]
         if col not in out.columns:
             raise IncompleteRunError(f"{where}: column {col!r} is missing (expected {dtype})")
         try:

@@ -28,7 +28,8 @@ ErrorKind = Literal[
 """The kinds a failed request is counted under (the ``kind`` column of ``requests``)."""
 ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
 
-HostRole = Literal["postgres", "pgbouncer", "target", "gateway", "instances", "locust"]
+HostRole = Literal["postgres", "pgbouncer", "pgpool", "target", "gateway", "instances",
+                   "locust"]
 """The process roles the host collector measures."""
 HOST_ROLES: tuple[HostRole, ...] = get_args(HostRole)
 

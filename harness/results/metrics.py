@@ -10,6 +10,11 @@ a one-line meaning and what it depends on:
   and other times, queue depths that follow from them, saturation). It is compared only
   against a baseline recorded on the same machine (:mod:`harness.check.comparable`).
 
+A yes/no metric (unit ``bool``) over repeats is combined by its rule (:data:`RepeatRule`):
+``all`` (true only when true in every repeat) or ``any`` (true when true in one). The
+default is the fail-safe one: a metric for which true is good (``faults.reconnected``) needs
+every repeat, one for which true is bad (``load.saturated``) needs one.
+
 Names with a ``<kind>`` or ``<role>`` part are families. This registry is the single source
 for the README glossary, threshold validation and baseline comparison.
 """
@@ -23,6 +28,11 @@ from harness.results import metric_names as M
 
 Direction = Literal["lower", "higher", "none"]
 Depends = Literal["system", "machine"]
+RepeatRule = Literal["all", "any"]
+REPEAT_RULES: dict[RepeatRule, str] = {
+    "all": "true only when true in every repeat",
+    "any": "true when true in any repeat",
+}
 
 ERROR_KINDS = M.ERROR_KINDS
 HOST_ROLES = M.HOST_ROLES
@@ -35,6 +45,17 @@ class MetricInfo:
     direction: Direction
     meaning: str
     depends: Depends = "system"
+    over_repeats: RepeatRule | None = None  # a bool; None: the fail-safe rule (repeat_rule)
+
+    @property
+    def repeat_rule(self) -> RepeatRule | None:
+        """How a yes/no metric is combined over repeats (None for a number): as declared,
+        else the fail-safe rule: ``all`` when true is better, ``any`` otherwise."""
+        if self.unit != "bool":
+            return None
+        if self.over_repeats is not None:
+            return self.over_repeats
+        return "all" if self.direction == "higher" else "any"
 
 
 _BASE: tuple[MetricInfo, ...] = (
@@ -205,10 +226,20 @@ def machine_dependent(name: str) -> bool:
     return info is None or info.depends == "machine"
 
 
+def repeat_rule(name: str) -> RepeatRule:
+    """How metric ``name``, a yes/no one, is combined over repeats (``any`` for a name
+    outside the registry)."""
+    info = METRICS.get(name)
+    return (info.repeat_rule if info is not None else None) or "any"
+
+
 def glossary_markdown() -> str:
     """The README's metric table (kept in sync by a test)."""
     lines = ["| metric | unit | better | depends on | meaning |", "|---|---|---|---|---|"]
     for m in METRICS.values():
         better = {"lower": "lower", "higher": "higher", "none": "—"}[m.direction]
-        lines.append(f"| `{m.name}` | {m.unit} | {better} | {m.depends} | {m.meaning} |")
+        meaning = m.meaning
+        if m.repeat_rule is not None:
+            meaning += f"; over repeats: {m.repeat_rule} ({REPEAT_RULES[m.repeat_rule]})"
+        lines.append(f"| `{m.name}` | {m.unit} | {better} | {m.depends} | {meaning} |")
     return "\n".join(lines)

@@ -262,6 +262,10 @@ class VariantRunner:
         self.draft.frames.append(self.folder.write_frame(self.item.dirname, "app_work", frame))
 
     def _persist_background(self, monitor_dsn: str) -> None:
+        """The built-in target's background_jobs table (an app's own tables may hold one of
+        that name: its work after responses is counted by the platform and [app.expect])."""
+        if self.variant.app is not None:
+            return
         try:
             frame = self.seams.background(monitor_dsn)
         except MeasurementError as exc:

@@ -10,6 +10,7 @@ full_page_writes) so that the disk does not dominate; the report says so.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -44,6 +45,8 @@ LOG_LINE_PREFIX = "%m [%p] %e "
 
 SCHEMA_SQL = (Path(__file__).with_name("schema.sql")).read_text(encoding="utf-8")
 """The demo tables, seeded (``schema.sql``: the process runtime and the postgres image)."""
+DEMO_TABLES: tuple[str, ...] = tuple(re.findall(r"^CREATE TABLE (\w+)", SCHEMA_SQL, re.M))
+"""Every table ``schema.sql`` creates (dropped before an app's own schema runs)."""
 
 
 def server_settings(max_connections: int, settings: Mapping[str, str]) -> dict[str, str]:

@@ -204,11 +204,14 @@ def test_host_means_peaks_and_locust_saturation() -> None:
     rows = [(START + i, "locust", 95.0 if i < 2 else 50.0, 50.0 + i, 1) for i in range(10)]
     rows += [(START + i, "postgres", 20.0, 100.0, 3) for i in range(10)]
     rows += [(START + 500, "postgres", 90.0, 400.0, 3)]
+    rows += [(START + i, "pgpool", 12.0, 30.0 + i, 33) for i in range(10)]
     m = compute_metrics(frames(host=_host(rows)), ctx())
     assert m["host.cpu.locust.mean"] == pytest.approx(59.0)
     assert m["host.cpu.postgres.mean"] == pytest.approx(20.0)
     assert m["host.rss.postgres.peak_mb"] == 400.0
     assert m["host.cpu.pgbouncer.mean"] is None
+    assert m["host.cpu.pgpool.mean"] == pytest.approx(12.0)  # a host role like any
+    assert m["host.rss.pgpool.peak_mb"] == 39.0
     assert m["load.saturated"] is True
     one = [(START + i, "locust", 95.0 if i < 1 else 50.0, 50.0, 1) for i in range(10)]
     assert compute_metrics(frames(host=_host(one)), ctx())["load.saturated"] is False

@@ -17,7 +17,7 @@ from harness.analysis.summary import build_summary, median_metrics, median_value
 from harness.errors import InputError
 from harness.results.codec import encode
 from harness.results.frames import FRAME_NAMES, coerce_frame, empty_frame
-from harness.results.metrics import METRICS
+from harness.results.metrics import METRICS, glossary_markdown, repeat_rule
 from harness.results.records import StageWindow
 from harness.results.summary import Summary
 from tests.synthetic import (
@@ -59,6 +59,23 @@ def test_median_value(values: list[Any], expected: Any) -> None:
     result = median_value(values)
     assert result == expected
     assert type(result) is type(expected)
+
+
+def test_yes_no_metrics_over_repeats_follow_their_rule() -> None:
+    """One repeat of three reconnected: not "reconnected" (rule all); one repeat of three
+    saturated: saturated (rule any). Each rule is said in the glossary."""
+    repeats: list[dict[str, Any]] = [
+        {"faults.reconnected": True, "load.saturated": True},
+        {"faults.reconnected": False, "load.saturated": False},
+        {"faults.reconnected": False, "load.saturated": False},
+    ]
+    merged = median_metrics(repeats)
+    assert merged == {"faults.reconnected": False, "load.saturated": True}
+    assert median_metrics([{"faults.reconnected": True}] * 3) == {"faults.reconnected": True}
+    assert repeat_rule("faults.reconnected") == "all" and repeat_rule("load.saturated") == "any"
+    for info in METRICS.values():
+        assert (info.repeat_rule is not None) == (info.unit == "bool")
+    assert "over repeats: all" in glossary_markdown()
 
 
 def test_median_metrics_keeps_every_name() -> None:

@@ -98,7 +98,8 @@ def test_snapshot_of_this_process_and_a_missing_pid() -> None:
 def test_run_queue_wait_is_read_for_a_live_process() -> None:
     import os
 
-    from harness.collect.host import run_queue_wait_s, wait_seconds
+    from harness.collect.host import wait_seconds
+    from harness.runtime.schedstat import run_queue_wait_s
 
     wait = run_queue_wait_s(os.getpid())
     assert wait is None or wait >= 0.0

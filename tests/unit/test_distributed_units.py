@@ -70,14 +70,14 @@ def test_beats_uploads_and_done_are_kept_per_worker(tmp_path: Path) -> None:
         client = MasterClient("127.0.0.1", coordinator.port)
         offer = coordinator.open_offer({}, 1, tmp_path, wanted=2)
         client.poll("w1")
-        client.post("beat", offer.id, "w1", {"cpu": [[1.0, 50.0, 95.0]]})
+        client.post("beat", offer.id, "w1", {"cpu": [[1.0, 50.0, 95.0, 2.0]]})
         log = tmp_path / "src" / "requests-77.csv"
         log.parent.mkdir()
         log.write_bytes(b"t,endpoint\n" + b"1.0,read\n" * 100_000)
         client.upload(offer.id, "w1", log)
         client.post("done", offer.id, "w1", {"locust_rc": 0, "files": 1})
         outcome = offer.taken["w1"]
-        assert outcome.cpu == [(1.0, 50.0, 95.0)] and outcome.done and outcome.locust_rc == 0
+        assert outcome.cpu == [(1.0, 50.0, 95.0, 2.0)] and outcome.done and outcome.locust_rc == 0
         assert (tmp_path / "requests-w1-77.csv").read_bytes() == log.read_bytes()
         assert coordinator.pending(offer) == []
         coordinator.forget(offer)
@@ -92,7 +92,7 @@ def test_uploads_with_a_bad_name_or_unknown_variant_are_refused(tmp_path: Path) 
         offer = coordinator.open_offer({}, 1, tmp_path, wanted=1)
         MasterClient("127.0.0.1", coordinator.port).poll("w1")
         conn = http.client.HTTPConnection("127.0.0.1", coordinator.port, timeout=10)
-        conn.request("POST", f"/v1/beat/{offer.id}/w1", body=b'{"cpu": [[1, "x", 2]]}')
+        conn.request("POST", f"/v1/beat/{offer.id}/w1", body=b'{"cpu": [[1, "x", 2, 0]]}')
         resp = conn.getresponse()
         assert resp.status == 400 and offer.taken["w1"].cpu == []
         resp.read()
@@ -115,14 +115,14 @@ def test_a_port_in_use_is_bad_input() -> None:
 
 
 def test_saturation_per_worker_host() -> None:
-    busy = [(float(t), 80.0, 97.0) for t in range(3)]
-    calm = [(float(t), 20.0, 30.0) for t in range(27)]
+    busy = [(float(t), 80.0, 97.0, 0.0) for t in range(3)]
+    calm = [(float(t), 20.0, 30.0, 1.0) for t in range(27)]
     assert locust_saturated(busy + calm) is False  # 10% of the samples: not more
     assert locust_saturated(busy + calm[:20]) is True
     assert locust_saturated([]) is None
 
 
-def _outcome(done: bool, cpu: list[tuple[float, float, float]]) -> WorkerOutcome:
+def _outcome(done: bool, cpu: list[tuple[float, float, float, float]]) -> WorkerOutcome:
     return WorkerOutcome(name="w1", host="load-1", address="10.0.0.7", cores=4, cpu=cpu,
                          logs=["requests-w1-1.csv"], last_heard=50.0, done=done,
                          locust_rc=0 if done else None)
@@ -130,11 +130,12 @@ def _outcome(done: bool, cpu: list[tuple[float, float, float]]) -> WorkerOutcome
 
 def test_worker_record_counts_logs_and_keeps_cpu_of_the_load_window(tmp_path: Path) -> None:
     (tmp_path / "requests-w1-1.csv").write_text("t,endpoint\n1,read\n2,read\n")
-    cpu = [(5.0, 90.0, 99.0), (11.0, 40.0, 50.0), (12.0, 60.0, 70.0), (30.0, 1.0, 1.0)]
+    cpu = [(5.0, 90.0, 99.0, 0.0), (11.0, 40.0, 50.0, 0.0), (12.0, 60.0, 70.0, 0.0),
+           (30.0, 1.0, 1.0, 0.0)]
     locust = [{"worker": "w1", "requests": 2, "failures": 1, "missing_at": None}]
     record = worker_record(_outcome(True, cpu), locust, tmp_path, window=(10.0, 20.0))
     assert (record.locust_requests, record.locust_failures, record.logged_requests) == (2, 1, 2)
-    assert record.cpu == ((11.0, 40.0, 50.0), (12.0, 60.0, 70.0))
+    assert record.cpu == ((11.0, 40.0, 50.0, 0.0), (12.0, 60.0, 70.0, 0.0))
     assert (record.cpu_host_mean, record.cpu_locust_mean, record.saturated) == (50.0, 60.0, False)
     assert lost_problem(record, load_end=20.0) is None
 
@@ -172,14 +173,14 @@ def test_allow_address_accepts_only_this_machines_addresses() -> None:
 
 
 def test_records_are_json(tmp_path: Path) -> None:
-    record = worker_record(_outcome(True, [(1.0, 2.0, 3.0)]), [], tmp_path)
-    assert json.loads(json.dumps(record.__dict__))["cpu"] == [[1.0, 2.0, 3.0]]
+    record = worker_record(_outcome(True, [(1.0, 2.0, 3.0, 4.0)]), [], tmp_path)
+    assert json.loads(json.dumps(record.__dict__))["cpu"] == [[1.0, 2.0, 3.0, 4.0]]
 
 
-def _cpu_rows(worker: str, locust: list[float]) -> pd.DataFrame:
+def _cpu_rows(worker: str, locust: list[float], wait: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame({"t": [float(i) for i in range(len(locust))], "worker": worker,
                          "host": "h", "address": "10.0.0.1", "host_cpu_percent": 50.0,
-                         "locust_cpu_percent": locust})
+                         "locust_cpu_percent": locust, "locust_wait_percent": wait})
 
 
 def test_worker_metrics_per_worker_host() -> None:
@@ -193,22 +194,33 @@ def test_worker_metrics_per_worker_host() -> None:
     assert worker_metrics(empty_frame("workers")) == dict.fromkeys(WORKER_METRICS)
 
 
-def test_the_saturation_rule_is_the_local_one() -> None:
-    """One rule (harness.results.saturation) decides for a local Locust and for workers."""
+@pytest.mark.parametrize("wait", [0.0, 45.0])
+def test_the_saturation_rule_is_the_local_one(wait: float) -> None:
+    """One rule (harness.results.saturation) decides for a local Locust and for workers: CPU
+    used plus run-queue wait. With 45% of wait, a Locust using 50% of a core (held back by
+    other processes on its core) is busy on both paths."""
     for busy_samples in (1, 2):  # 10% of the samples busy: not saturated; 20%: saturated
-        cpu = [97.0] * busy_samples + [20.0] * (10 - busy_samples)
+        cpu = [97.0 - wait] * busy_samples + [20.0] * (10 - busy_samples)
         host = pd.DataFrame({"t": [float(i) for i in range(10)], "role": "locust",
                              "cpu_percent": cpu, "rss_mb": 50.0, "processes": 1,
-                             "wait_percent": 0.0})
+                             "wait_percent": wait})
         local = analysis_metrics._saturated(host)
         assert local is (busy_samples == 2)
-        assert locust_saturated([(float(i), 50.0, c) for i, c in enumerate(cpu)]) is local
-        assert (saturated_workers(_cpu_rows("a", cpu)) == ["a"]) is local
+        samples = [(float(i), 50.0, c, wait) for i, c in enumerate(cpu)]
+        assert locust_saturated(samples) is local
+        assert (saturated_workers(_cpu_rows("a", cpu, wait)) == ["a"]) is local
+
+
+def test_a_workers_frame_from_before_the_wait_was_recorded_still_reads() -> None:
+    old = _cpu_rows("a", [97.0] * 10).drop(columns=["locust_wait_percent"])
+    rows = coerce_frame("workers", old)
+    assert rows["locust_wait_percent"].isna().all()
+    assert saturated_workers(rows) == ["a"]
 
 
 def test_the_workers_frame_has_one_row_per_cpu_sample(tmp_path: Path) -> None:
     records = [json.loads(json.dumps(worker_record(_outcome(True, cpu), [], tmp_path).__dict__))
-               for cpu in ([(2.0, 10.0, 20.0), (1.0, 11.0, 21.0)], [])]
+               for cpu in ([(2.0, 10.0, 20.0, 0.0), (1.0, 11.0, 21.0, 0.0)], [])]
     frame = workers_frame(records)
     assert list(frame["t"]) == [1.0, 2.0] and set(frame["address"]) == {"10.0.0.7"}
     assert list(frame.columns) == list(FRAME_SCHEMAS["workers"])
