@@ -59,6 +59,11 @@ class PgpoolSettings:
     connection_life_time_s: int = 0
     client_idle_limit_s: int = 0
 
+    @property
+    def max_server_connections(self) -> int:
+        """The most backend connections pgpool can hold open."""
+        return self.num_init_children * self.max_pool
+
 
 @dataclass(frozen=True)
 class PcpAccess:
