@@ -122,6 +122,28 @@ def distributed_load(args: argparse.Namespace) -> DistributedRunner | None:
     return DistributedRunner(args.workers, host, port, wait_s=args.workers_timeout)
 
 
+def cmd_limit(args: argparse.Namespace, console: Console) -> int:
+    from harness.limit.cli import run_limit
+    from harness.scenario import load_scenario
+
+    machine = machine_id(args)
+    outcome = run_limit(args, load_scenario(resolve_scenario(args.scenario)), machine, console)
+    if outcome.exit_code:
+        why = outcome.error or "; ".join(outcome.summary.problems)
+        console.print(f"[red]limit {outcome.status}:[/] {why}", markup=True, highlight=False)
+        return outcome.exit_code
+    return verdict_exit(outcome.summary, console)
+
+
+def _add_limit(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from harness.limit.cli import add_arguments
+
+    p = sub.add_parser("limit", help="find where each variant breaks, the setting that holds")
+    add_arguments(p)
+    add_machine_id(p, "this machine in the run's manifest")
+    p.set_defaults(func=cmd_limit)
+
+
 def cmd_worker(args: argparse.Namespace, console: Console) -> int:
     from harness.load.coordinator import NAME_RE
     from harness.load.worker import WorkerOptions, default_name, run_worker
@@ -377,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=exit_codes_epilog(),
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add in (_add_run, _add_worker, _add_scenario_commands, _add_run_folder_commands,
-                _add_machine_commands):
+    for add in (_add_run, _add_limit, _add_worker, _add_scenario_commands,
+                _add_run_folder_commands, _add_machine_commands):
         add(sub)
     return parser
 

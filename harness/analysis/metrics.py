@@ -46,6 +46,7 @@ from harness.analysis.poolers import pooler_metrics
 from harness.analysis.realtime import realtime_metrics
 from harness.analysis.workers import worker_metrics
 from harness.results import metric_names as M
+from harness.results.limit import LIMIT_METRICS_PREFIX
 from harness.results.metrics import METRICS
 from harness.results.records import StageWindow
 from harness.results.saturation import busy_percent, saturated
@@ -342,7 +343,8 @@ def _metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext, window: _W
     if window.whole_run:  # realtime: over the whole run only (subscriptions span stages)
         parts.update(realtime_metrics(frames["realtime"], frames["realtime_published"],
                                       frames["db_listen"]))
-    return {name: parts.get(name) for name in METRICS}
+    return {name: parts.get(name) for name in METRICS
+            if not name.startswith(LIMIT_METRICS_PREFIX)}  # limit.*: once per search
 
 
 def compute_metrics(frames: Mapping[str, pd.DataFrame], ctx: VariantContext) -> Metrics:

@@ -15,6 +15,7 @@ import pandas as pd
 from harness.analysis.health import assess
 from harness.analysis.metrics import VariantContext
 from harness.results.folder import LoadedVariant, RunFolder
+from harness.results.limit import LimitRecord, read_limit
 from harness.results.records import FaultEvent, Manifest, Problem, VariantRecord
 
 
@@ -59,6 +60,7 @@ class LoadedRun:
     folder: RunFolder
     manifest: Manifest
     runs: tuple[VariantRun, ...]
+    limit: LimitRecord | None = None  # limit.json: a folder made by `pgstampede limit`
 
     @property
     def run_dir(self) -> Path:
@@ -98,9 +100,9 @@ def variant_run(loaded: LoadedVariant, min_coverage: float) -> VariantRun:
 
 
 def load_run(run_dir: Path) -> LoadedRun:
-    """Read a run folder: its manifest and every variant run's verified frames."""
+    """Read a run folder: its manifest, every variant run's verified frames, its limit.json."""
     folder = RunFolder(run_dir)
     manifest = folder.read_manifest()
     min_coverage = manifest.scenario.check.min_coverage
     runs = tuple(variant_run(v, min_coverage) for v in folder.load_variants(manifest))
-    return LoadedRun(folder=folder, manifest=manifest, runs=runs)
+    return LoadedRun(folder=folder, manifest=manifest, runs=runs, limit=read_limit(run_dir))

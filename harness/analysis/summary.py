@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.analysis.faults import fault_effect, fault_metrics
 from harness.analysis.findings import findings
+from harness.analysis.limit_summary import with_limits
 from harness.analysis.metrics import VariantContext, compute_metrics, stage_metrics
 from harness.analysis.nulls import mask_unmeasured, null_reasons
 from harness.analysis.poolers import storm_metrics
@@ -141,9 +142,11 @@ def summarise(run: LoadedRun) -> Summary:
     for variant_run in run.runs:
         by_variant.setdefault(variant_run.name, []).append(variant_run)
     variants = {name: _variant_summary(runs) for name, runs in by_variant.items()}
+    variants, limit_notes = with_limits(variants, run)  # pgstampede limit: limit.* metrics
     return Summary(schema_version=SCHEMA_VERSION, scenario=run.manifest.scenario.name,
                    status=run_status(run), variants=variants, thresholds=(),
-                   findings=tuple(findings(variants, run.runs)), problems=run.problems)
+                   findings=limit_notes + tuple(findings(variants, run.runs)),
+                   problems=run.problems)
 
 
 def build_summary(run_dir: Path) -> Summary:

@@ -12,7 +12,8 @@ The load plan (``harness.load.config.LoadConfig``) comes from ``PGSTAMPEDE_LOAD_
 - every request of every User class is logged by Locust's ``request`` event to
   ``requests-<pid>.csv`` (one file per Locust process; switched off by
   ``request_log = false`` for the overhead benchmark);
-- ``StagesShape`` follows the stages and stops Locust at their end;
+- ``StagesShape`` follows the stages and stops Locust at their end (or earlier, when the
+  harness asks: ``harness.load.shape.request_stop``);
 - the process that drives the shape writes ``progress.jsonl`` about every second, and when
   Locust quits rewrites Locust's ``<csv prefix>_stats.csv`` with the final totals (Locust
   itself refreshes that file once a second only, so its last second would be missing).
@@ -42,7 +43,7 @@ from harness.load.progress import (
     ShapeEvent,
 )
 from harness.load.request_log import RequestLogWriter
-from harness.load.shape import shape_tick, stage_index
+from harness.load.shape import shape_tick, stage_index, stop_requested
 
 
 class StagesShape(LoadTestShape):
@@ -60,7 +61,8 @@ class StagesShape(LoadTestShape):
         if not self.started:
             self.started = True
             self._record("start", time.time() - run_time)
-        current = shape_tick(self.plan.stages, run_time)
+        current = None if stop_requested(self.plan.out_dir) else shape_tick(self.plan.stages,
+                                                                            run_time)
         index = stage_index(self.plan.stages, run_time)
         self.stage = -1 if index is None else index
         if current is None:

@@ -25,6 +25,7 @@ from harness.load.config import CONFIG_ENV, CONFIG_FILE_ENV, LoadConfig
 from harness.load.progress import PROGRESS_FILE, LocustProgress, ProgressReader, ShapeEvent
 from harness.load.request_frame import read_request_logs
 from harness.load.request_log import FILE_GLOB
+from harness.load.shape import STOP_FILE
 from harness.runtime.ports import free_port
 from harness.runtime.stopping import StopPolicy, stop_group_async
 from harness.runtime.tether import tethered
@@ -154,8 +155,9 @@ def read_locust_totals(out_dir: Path) -> LocustTotals:
 
 
 def _remove_previous_outputs(out_dir: Path) -> None:
-    """Delete the request logs and progress file an earlier run left in ``out_dir``."""
-    for path in [*out_dir.glob(FILE_GLOB), out_dir / PROGRESS_FILE, out_dir / STATS_CSV]:
+    """Delete the request logs, progress and stop files an earlier run left in ``out_dir``."""
+    for path in [*out_dir.glob(FILE_GLOB), out_dir / PROGRESS_FILE, out_dir / STATS_CSV,
+                 out_dir / STOP_FILE]:
         path.unlink(missing_ok=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -17,6 +18,7 @@ from harness.analysis.story import story
 from harness.analysis.timeseries import run_series
 from harness.report import sections
 from harness.report.charts import Chart, write_charts
+from harness.report.limit_section import breaking_point
 from harness.report.table import COLUMNS, comparison_rows
 from harness.results.summary import Summary
 
@@ -56,9 +58,13 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_report(run: LoadedRun, summary: Summary, charts: list[Chart]) -> str:
-    """The report's HTML text for a loaded run, its summary and its drawn charts."""
+def render_report(run: LoadedRun, summary: Summary, charts: list[Chart],
+                  limit: dict[str, Any] | None = None) -> str:
+    """The report's HTML text for a loaded run, its summary and its drawn charts (and the
+    "Breaking point" section of a ``pgstampede limit`` run)."""
     names = list(summary.variants)
+    if limit is not None and limit["chart"] is not None:
+        limit = {**limit, "chart": _chart_view(limit["chart"], run.run_dir)}
     context = {
         "header": sections.header(run, summary),
         "banners": sections.banners(run, summary),
@@ -74,6 +80,7 @@ def render_report(run: LoadedRun, summary: Summary, charts: list[Chart]) -> str:
         "variants": sections.variant_details(run, summary),
         "scenario": sections.scenario_text(run),
         "raw_files": sections.raw_files(run),
+        "limit": limit,
     }
     return _environment().get_template(TEMPLATE).render(**context)
 
@@ -81,7 +88,8 @@ def render_report(run: LoadedRun, summary: Summary, charts: list[Chart]) -> str:
 def build_report(run: LoadedRun, summary: Summary) -> Path:
     """Rebuild ``index.html`` and ``charts/`` of a loaded run folder from its summary."""
     charts = write_charts(run_series(list(run.runs)), run.run_dir / "charts")
-    html = render_report(run, summary, charts)
+    limit = breaking_point(run, run.run_dir / "charts")
+    html = render_report(run, summary, charts, limit)
     out = run.run_dir / "index.html"
     partial = run.run_dir / "index.html.partial"
     partial.write_text(html, encoding="utf-8")

@@ -33,6 +33,7 @@ from harness.results.summary import StageSummary, Summary
 from harness.units import format_elapsed
 
 GROUPS: tuple[tuple[str, str], ...] = (
+    ("limit.", "Breaking point"),
     ("http.", "Requests"),
     ("latency.", "Latency"),
     ("errors.", "Errors by kind"),

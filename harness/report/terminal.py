@@ -52,6 +52,11 @@ def render_summary(summary: Summary, console: Console) -> None:
     else:
         for block in summary_blocks(summary):
             console.print(block)
+    render_verdict(summary, console)
+
+
+def render_verdict(summary: Summary, console: Console) -> None:
+    """Print what is incomplete, the verdict and the findings."""
     if summary.status != "complete":
         console.print(Text(f"Run {summary.status}: results are partial.", style="bold yellow"))
     for problem in summary.problems:

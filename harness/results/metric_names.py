@@ -116,6 +116,17 @@ FAULTS_REFUSED_53300: Final = "faults.refused_53300"
 FAULTS_REFUSED_57P03: Final = "faults.refused_57p03"
 FAULTS_POOL_REFILL_S_MAX: Final = "faults.pool_refill_s.max"
 
+LIMIT_REACHED: Final = "limit.reached"
+LIMIT_USERS: Final = "limit.users"
+LIMIT_RPS: Final = "limit.rps"
+LIMIT_IN_FLIGHT: Final = "limit.in_flight"
+LIMIT_INSTANCES: Final = "limit.instances"
+LIMIT_DB_CONNECTIONS: Final = "limit.db_connections"
+LIMIT_CONNECTIONS_PER_INSTANCE: Final = "limit.connections_per_instance"
+LIMIT_RECOMMENDED_MAX_INSTANCES: Final = "limit.recommended_max_instances"
+LIMIT_RECOMMENDED_POOL_SIZE: Final = "limit.recommended_pool_size"
+LIMIT_VERIFIED: Final = "limit.verified"
+
 
 def error_count(kind: ErrorKind) -> str:
     """``errors.<kind>``: requests failed with that kind (one of ``ERROR_KINDS``)."""

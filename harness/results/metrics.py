@@ -188,6 +188,33 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(M.FAULTS_POOL_REFILL_S_MAX, "s", "lower",
                "seconds after a restart until the server's connections were back",
                depends="machine"),
+    # pgstampede limit (docs/limit.md): the breaking point and the setting that holds
+    MetricInfo(M.LIMIT_REACHED, "bool", "none",
+               "the load broke the variant (1), or it held up to --max-users (0)",
+               depends="machine"),
+    MetricInfo(M.LIMIT_USERS, "count", "higher",
+               "users at the break (the least that broke), or the most that held",
+               depends="machine"),
+    MetricInfo(M.LIMIT_RPS, "1/s", "higher", "requests per second at the break, or the most "
+               "that held", depends="machine"),
+    MetricInfo(M.LIMIT_IN_FLIGHT, "count", "higher",
+               "most requests in flight at the break, or the most that held", depends="machine"),
+    MetricInfo(M.LIMIT_INSTANCES, "count", "higher",
+               "live instances at the break, or the most that held (serverless)"),
+    MetricInfo(M.LIMIT_DB_CONNECTIONS, "count", "none",
+               "client backends at the break, or the most while it held"),
+    MetricInfo(M.LIMIT_CONNECTIONS_PER_INSTANCE, "count", "lower",
+               "the app's connections per live instance, median over the ramp before the "
+               "break (serverless)"),
+    MetricInfo(M.LIMIT_RECOMMENDED_MAX_INSTANCES, "count", "higher",
+               "largest max instances keeping the app's connections under its limit minus "
+               "headroom (serverless; null when --verify withdrew it)"),
+    MetricInfo(M.LIMIT_RECOMMENDED_POOL_SIZE, "count", "none",
+               "per-instance pool size that fits at the observed instances, or the pooler's "
+               "pool_size (serverless)"),
+    MetricInfo(M.LIMIT_VERIFIED, "bool", "higher",
+               "--verify: the recommended max instances held at the load that broke it",
+               depends="machine"),
 )
 
 _KIND_MEANINGS: dict[str, str] = {

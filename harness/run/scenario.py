@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import signal
 import traceback
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,16 +143,12 @@ def _ending(exc: Exception, folder: RunFolder) -> Ending:
     return Ending("failed", str(exc), code)
 
 
-async def run_scenario(scenario: Scenario, options: RunOptions, seams: Seams,
-                       progress: Progress) -> Ending:
-    """Run every planned variant; always leaves a manifest with the final status."""
-    folder = RunFolder(options.out)
-    plan = make_plan(scenario, options.only, options.repeats)
-    writer = ManifestWriter(folder, scenario, seams.runtime.name,
-                            planned=tuple(dict.fromkeys(i.variant.name for i in plan)),
-                            machine_id=options.machine_id)
-    options.out.mkdir(parents=True, exist_ok=True)
-    writer.write()
+async def guarded(body: Coroutine[Any, Any, Ending], folder: RunFolder,
+                  writer: ManifestWriter, progress: Progress) -> Ending:
+    """Await ``body`` (a run's variant runs) the way every run ends: SIGINT/SIGTERM cancel
+    it (``interrupted``), any error fails it (``failed``; a foreign error's traceback in
+    ``error.log``), and the manifest is closed with the status whatever happens. ``run``
+    and ``limit`` share it."""
     task = asyncio.current_task()
     assert task is not None
     stopper = _Stopper(task, progress)
@@ -160,7 +157,7 @@ async def run_scenario(scenario: Scenario, options: RunOptions, seams: Seams,
         loop.add_signal_handler(sig, stopper, sig)
     ending = Ending("failed", "the run ended without a status", ExitCode.INCOMPLETE)
     try:
-        ending = await run_items(scenario, plan, folder, seams, writer, progress, options.keep)
+        ending = await body
     except asyncio.CancelledError:
         ending = Ending("interrupted", f"interrupted by {stopper.signal or 'cancellation'}",
                         ExitCode.INCOMPLETE)
@@ -171,6 +168,20 @@ async def run_scenario(scenario: Scenario, options: RunOptions, seams: Seams,
             loop.remove_signal_handler(sig)
         writer.close(ending.status, ending.error)
     return ending
+
+
+async def run_scenario(scenario: Scenario, options: RunOptions, seams: Seams,
+                       progress: Progress) -> Ending:
+    """Run every planned variant; always leaves a manifest with the final status."""
+    folder = RunFolder(options.out)
+    plan = make_plan(scenario, options.only, options.repeats)
+    writer = ManifestWriter(folder, scenario, seams.runtime.name,
+                            planned=tuple(dict.fromkeys(i.variant.name for i in plan)),
+                            machine_id=options.machine_id)
+    options.out.mkdir(parents=True, exist_ok=True)
+    writer.write()
+    return await guarded(run_items(scenario, plan, folder, seams, writer, progress,
+                                   options.keep), folder, writer, progress)
 
 
 def run(scenario: Scenario, options: RunOptions, seams: Seams,

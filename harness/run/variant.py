@@ -54,6 +54,13 @@ def stage_windows(load_start: float, scenario: Scenario) -> tuple[StageWindow, .
     return tuple(out)
 
 
+def stages_run(stages: tuple[StageWindow, ...], load_end: float) -> tuple[StageWindow, ...]:
+    """The stages the load ran when its shape ended at ``load_end``: those after it left
+    out, the last one cut there (``pgstampede limit`` ends a ramp early)."""
+    return tuple(dataclasses.replace(s, end=min(s.end, load_end)) for s in stages
+                 if s.start < load_end)
+
+
 async def shape_start(locust_dir: Path, fallback: float, timeout_s: float = 60.0) -> float:
     """When the load shape started (Locust's progress file says), so that fault times
     count from the same origin as the analysis; ``fallback`` if it never says."""
@@ -196,6 +203,7 @@ class VariantRunner:
             self.draft.stages = stage_windows(start, self.scenario)
         if end is not None and math.isfinite(end):
             self.draft.load_end = end
+            self.draft.stages = stages_run(self.draft.stages, end)
 
     def _load_problems(self, reasons: tuple[str, ...]) -> None:
         """The load fell short of its plan (a worker lost): the variant run is incomplete."""

@@ -1,8 +1,8 @@
 """Loading and validating scenario files: every error names the file, the key and what
 was expected (one line, exit code 2). The sections are parsed by their own modules:
 ``[load]`` (``load_section``), ``[database]``/``[target.*]``/``[pooler.*]``/``[app]``/``[host]``
-and ``[[variants]]`` (``variants``), ``[[faults]]`` (``faults``), ``[thresholds]``/``[check]``
-(``harness.results.check_spec``)."""
+and ``[[variants]]`` (``variants``), ``[[faults]]`` (``faults``), ``[limit]`` (``limit``),
+``[thresholds]``/``[check]`` (``harness.results.check_spec``)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from harness.results.check_spec import CheckSpec, CheckSpecError, parse_check
 from harness.scenario.context import FileContext, SectionContext
 from harness.scenario.faults import parse_faults
 from harness.scenario.fields import int_field
+from harness.scenario.limit import parse_limit
 from harness.scenario.load_section import parse_load
 from harness.scenario.records import _NAME, Scenario, Variant
 from harness.scenario.variants import parse_sections, parse_variant
 from harness.units import parse_duration
 
 TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "pooler",
-            "collect", "variants", "thresholds", "check", "faults", "app", "host"}
+            "collect", "variants", "thresholds", "check", "faults", "app", "host", "limit"}
 
 
 def _check(data: Mapping[str, Any], ctx: SectionContext,
@@ -86,7 +87,8 @@ def parse_scenario(data: dict[str, Any], path: str) -> Scenario:
     return Scenario(path=path, name=name, description=description, repeats=repeats, load=load,
                     collect_interval_s=interval, variants=variants,
                     check=_check(data, ctx, variants), raw=data,
-                    faults=parse_faults(data, ctx, load, variants))
+                    faults=parse_faults(data, ctx, load, variants),
+                    limit=parse_limit(data, ctx))
 
 
 def load_scenario(path: Path | str) -> Scenario:

@@ -29,6 +29,7 @@ from harness.scenario.fields import (
     settings_field,
     text_field,
 )
+from harness.scenario.limit import LimitSpec
 from harness.scenario.presets import PRESETS
 
 ENDPOINTS: dict[str, tuple[str, str]] = {
@@ -323,6 +324,7 @@ class Scenario:
     check: CheckSpec
     raw: Mapping[str, Any]
     faults: tuple[FaultSpec, ...] = ()
+    limit: LimitSpec = LimitSpec()  # [limit]: pgstampede limit's settings
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
