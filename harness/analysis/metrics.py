@@ -205,6 +205,9 @@ def _platform(frames: Mapping[str, pd.DataFrame], window: _Window) -> Metrics:
     out[M.PLATFORM_COLD_STARTS] = len(starts)
     out[M.PLATFORM_COLD_START_MS_P50] = _quantile(starts, 0.50)
     out[M.PLATFORM_COLD_START_MS_P95] = _quantile(starts, 0.95)
+    cpu = window.rows(cold)["cpu_ms"].dropna()  # NaN: not read (or an older run folder)
+    out[M.PLATFORM_COLD_START_CPU_MS_P50] = _quantile(cpu, 0.50)
+    out[M.PLATFORM_COLD_START_CPU_MS_P95] = _quantile(cpu, 0.95)
     if platform.empty:
         return out
     if len(gauges):

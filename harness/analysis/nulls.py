@@ -153,6 +153,9 @@ def _not_measured(metric: str, run: VariantRun) -> str:
             return why
     if run.ctx is None:
         return "the variant's load never started"
+    if metric.startswith("platform.cold_start_cpu") and not run.frames["cold_starts"].empty:
+        return ("the cold starts' CPU was not read (a run folder from before it was, or a "
+                "system without /proc)")
     return "no data to compute it from"
 
 

@@ -10,7 +10,8 @@ or renamed field fails the sample instead of reading 0) and keeps two frames
                   (app work running after its response, now), background_completed,
                   background_delayed, background_lost (cumulative), init_error (the first
                   init failure's text, "" until there is one)
-    cold_starts   t (start of the cold start), instance, duration_ms
+    cold_starts   t (start of the cold start), instance, duration_ms, cpu_ms (the
+                  instance's own CPU until ready; NaN where it could not be read)
     app_exceptions  t, instance, type, message, where: the unhandled exceptions the app's
                   instances reported (harness.apphost.exceptions)
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,7 +54,7 @@ PLATFORM_COLUMNS = (
     "background_lost",
 )
 TEXT_COLUMNS = ("init_error",)
-COLD_START_COLUMNS = ("t", "instance", "duration_ms")
+COLD_START_COLUMNS = ("t", "instance", "duration_ms", "cpu_ms")
 EXCEPTION_COLUMNS = ("t", "instance", "type", "message", "where")
 
 
@@ -75,7 +77,7 @@ class PlatformCollector:
         self._cursor = 0
         self._rows: list[tuple[float | str, ...]] = []
         self._init_error = ""
-        self._cold: list[tuple[float, str, float]] = []
+        self._cold: list[tuple[float, str, float, float]] = []
         self._raised_cursor = 0
         self._raised: list[tuple[float, str, str, str, str]] = []
         self._latest: dict[str, float] = {}
@@ -93,7 +95,8 @@ class PlatformCollector:
         if not self._init_error and stats.init_errors:
             self._init_error = stats.init_errors[0].error
         self._rows.append((t, *_columns(stats), self._init_error))
-        self._cold.extend((e.t, e.instance, e.duration_ms) for e in stats.events)
+        self._cold.extend((e.t, e.instance, e.duration_ms,
+                           math.nan if e.cpu_ms is None else e.cpu_ms) for e in stats.events)
         self._cursor = stats.cursor
         self._raised.extend((e.t, e.instance, e.type, e.message, e.where)
                             for e in stats.exceptions)
@@ -122,7 +125,8 @@ class PlatformCollector:
         platform = platform.astype({"t": "float64", **dict.fromkeys(PLATFORM_COLUMNS, "int64"),
                                     **dict.fromkeys(TEXT_COLUMNS, "str")})
         cold = pd.DataFrame(self._cold, columns=list(COLD_START_COLUMNS))
-        cold = cold.astype({"t": "float64", "instance": "object", "duration_ms": "float64"})
+        cold = cold.astype({"t": "float64", "instance": "object", "duration_ms": "float64",
+                            "cpu_ms": "float64"})
         raised = pd.DataFrame(self._raised, columns=list(EXCEPTION_COLUMNS))
         return {"platform": platform, "cold_starts": cold,
                 "app_exceptions": coerce_frame("app_exceptions", raised)}

@@ -7,7 +7,8 @@
                                                                    until max_lifetime
 
 A cold start waits ``init_delay_s``, then starts an instance of the pool's kind
-(harness.platform.kind) until it is ready; its duration is recorded as a cold start. An init
+(harness.platform.kind) until it is ready; its duration is recorded as a cold start, with
+the instance's own CPU time until then (harness.platform.task_cpu). An init
 that fails answers the request it was started for 502 with the first error's text
 (``init_failures``); a start that fails otherwise counts in ``failed_starts``. With
 ``freeze``, an instance with nothing in flight and nothing pending is frozen at once, and
@@ -29,6 +30,7 @@ from harness.platform.kind import AppException, InstanceKind, Reply
 from harness.platform.members import DEAD, READY, STARTING, ZOMBIE, Member
 from harness.platform.routing import Router
 from harness.platform.stats import StatsBook
+from harness.platform.task_cpu import group_cpu_ms
 from harness.results.endpoints import error_body
 from harness.results.platform_stats import RaisedException
 
@@ -50,6 +52,7 @@ class Lifecycle:
         self.seq = 0
         self.starting = 0
         self.zombies = 0
+        self.cpu_of: Callable[[list[int]], float | None] = group_cpu_ms  # a cold start's CPU
 
     def live(self) -> int:
         return len(self.members) - self.zombies
@@ -87,7 +90,8 @@ class Lifecycle:
         self.starting -= 1
         member.state = READY
         duration_ms = (self.clock.monotonic() - member.started_mono) * 1000.0
-        self.stats.cold_start(member.started_wall, member.id, duration_ms)
+        cpu_ms = self.cpu_of(member.instance.pids())
+        self.stats.cold_start(member.started_wall, member.id, duration_ms, cpu_ms)
         self.router.dispatch(member)
         self.settle(member)
 

@@ -27,8 +27,9 @@ class StatsBook:
         self.init_failures: list[InitFailure] = []
         self.exceptions: list[RaisedException] = []
 
-    def cold_start(self, started_wall: float, instance: str, duration_ms: float) -> None:
-        self.cold_starts.append(ColdStart(started_wall, instance, duration_ms))
+    def cold_start(self, started_wall: float, instance: str, duration_ms: float,
+                   cpu_ms: float | None = None) -> None:
+        self.cold_starts.append(ColdStart(started_wall, instance, duration_ms, cpu_ms))
         self.counters.cold_starts += 1
 
     def init_failed(self, started_wall: float, instance: str, error: str) -> None:

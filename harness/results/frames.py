@@ -3,7 +3,8 @@
 Every frame of ``docs/internals.md`` ("Frames") is declared here. Collectors and the Locust
 boundary build their frames with :func:`coerce_frame` before they are written; the run-folder
 reader (:mod:`harness.results.folder`) reads them back with the same schemas. Adding a column
-to a frame is a change to :data:`FRAME_SCHEMAS` only (and to the collector that fills it).
+to a frame is a change to :data:`FRAME_SCHEMAS` (and to the collector that fills it), and to
+:data:`ADDED_COLUMNS` so that older run folders, which lack it, still read.
 
 Time is wall-clock epoch seconds (column ``t``).
 """
@@ -97,7 +98,8 @@ FRAME_SCHEMAS: dict[str, Schema] = {
         "background_lost": "int64",
         "init_error": "str",
     },
-    "cold_starts": {"t": "float64", "instance": "str", "duration_ms": "float64"},
+    "cold_starts": {"t": "float64", "instance": "str", "duration_ms": "float64",
+                    "cpu_ms": "float64"},
     "background": {
         "id": "int64",
         "instance": "str",
@@ -140,6 +142,12 @@ ADDED_COLUMNS: dict[str, dict[str, float]] = {
 an older frame reads as (NaN: not recorded)."""
 
 FRAME_NAMES: tuple[str, ...] = tuple(FRAME_SCHEMAS)
+
+ADDED_COLUMNS: dict[str, dict[str, float]] = {
+    "cold_starts": {"cpu_ms": float("nan")},
+}
+"""Columns a newer pgstampede writes: a frame of an older run folder without one reads it as
+this value (NaN: not measured there), so that the folder still reads whole."""
 
 MONITOR_USER = "pgstampede_monitor"
 """The collectors' superuser role: its own connections are never counted."""

@@ -113,6 +113,12 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(M.PLATFORM_COLD_START_MS_P50, "ms", "lower", "median cold start", depends="machine"),
     MetricInfo(M.PLATFORM_COLD_START_MS_P95, "ms", "lower", "95th percentile cold start",
                depends="machine"),
+    MetricInfo(M.PLATFORM_COLD_START_CPU_MS_P50, "ms", "lower",
+               "median CPU time of a cold start: the instance's own CPU from spawn to ready "
+               "(the kernel's per-task accounting), about what it takes on an idle core",
+               depends="machine"),
+    MetricInfo(M.PLATFORM_COLD_START_CPU_MS_P95, "ms", "lower",
+               "95th percentile CPU time of a cold start", depends="machine"),
     MetricInfo(M.PLATFORM_FROZEN_PEAK, "count", "none", "most frozen instances at once"),
     MetricInfo(M.PLATFORM_ZOMBIES_PEAK, "count", "lower", "most abandoned (zombie) instances"),
     MetricInfo(M.PLATFORM_REAPED, "count", "none", "instances reaped after idle_timeout"),

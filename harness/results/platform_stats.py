@@ -13,14 +13,16 @@ harness.collect.platform; the run folder keeps the last one as ``logs/platform-s
      "exceptions": 0,                        cumulative: unhandled exceptions instances reported
      "background_pending": 3,                units of app work running after their response
      "cursor": 15,                           pass as ?since= to get only newer cold starts
-     "cold_start_events": [{"t": 1700000000.01, "instance": "i1", "duration_ms": 23.4}, ...],
+     "cold_start_events": [{"t": 1700000000.01, "instance": "i1", "duration_ms": 23.4,
+                            "cpu_ms": 9.8}, ...],
      "init_errors": [{"t": 1700000000.3, "instance": "i4", "error": "ModuleNotFoundError: ..."}],
      "exception_cursor": 2,                  pass as ?exceptions_since= (newer exceptions only)
      "exception_events": [{"t": 1700000001.2, "instance": "i3", "type": "KeyError",
                            "message": "'user'", "where": "app/routes.py:17"}, ...]}
 
 ``cold_start_events`` holds the cold starts completed since ``?since=`` (default 0: all),
-each with its wall-clock start and its duration until the instance was ready. ``init_errors``
+each with its wall-clock start, its duration until the instance was ready and the
+instance's own CPU time over it (``null`` where it cannot be read). ``init_errors``
 holds every distinct init error text once (its first occurrence; at most
 ``MAX_INIT_ERRORS``). ``exception_events`` holds the unhandled exceptions the app's instances
 reported since ``?exceptions_since=`` (their own cursor; at most ``MAX_EXCEPTIONS`` are kept,
@@ -51,9 +53,14 @@ MAX_EXCEPTIONS = 200_000
 
 @dataclass(frozen=True)
 class ColdStart:
+    """One cold start: when it began, which instance, its wall time until ready, and the
+    instance's own CPU over that time (None where the kernel's accounting cannot tell;
+    harness.platform.task_cpu)."""
+
     t: float
     instance: str
     duration_ms: float
+    cpu_ms: float | None = None
 
 
 @dataclass(frozen=True)
