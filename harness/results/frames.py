@@ -137,17 +137,12 @@ FRAME_SCHEMAS: dict[str, Schema] = {
 
 ADDED_COLUMNS: dict[str, dict[str, float]] = {
     "workers": {"locust_wait_percent": float("nan")},
+    "cold_starts": {"cpu_ms": float("nan")},
 }
 """Columns declared after run folders were written without them: frame -> column -> the value
 an older frame reads as (NaN: not recorded)."""
 
 FRAME_NAMES: tuple[str, ...] = tuple(FRAME_SCHEMAS)
-
-ADDED_COLUMNS: dict[str, dict[str, float]] = {
-    "cold_starts": {"cpu_ms": float("nan")},
-}
-"""Columns a newer pgstampede writes: a frame of an older run folder without one reads it as
-this value (NaN: not measured there), so that the folder still reads whole."""
 
 MONITOR_USER = "pgstampede_monitor"
 """The collectors' superuser role: its own connections are never counted."""
