@@ -26,8 +26,9 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.apphost.loader import InitError
 from harness.apphost.wire import HttpRequest
@@ -39,7 +40,12 @@ from harness.platform.http_client import HttpAnswer, HttpConnection, HttpError, 
 from harness.platform.kind import InstanceEvents, InstanceGone, Reply
 from harness.platform.launch import command_launch
 from harness.platform.spawner import TemplateSpawner
+from harness.platform.stream import CUT_CLOSE_CODE, StreamBody
+from harness.platform.ws_client import open_websocket, pump
 from harness.runtime.ports import LOOPBACK, free_port
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 PROBE_FIRST_S = 0.002  # readiness polling: first interval, growing to PROBE_MAX_S
 PROBE_MAX_S = 0.02
@@ -91,6 +97,7 @@ class CommandInstance:
         self.last_line = ""
         self.idle: list[HttpConnection] = []  # keep-alive connections not in use
         self.busy: set[HttpConnection] = set()
+        self.sockets: set[ClientConnection] = set()  # open WebSockets
         self.tasks: set[asyncio.Task[None]] = set()
         self.control: ControlChannel | None = None
         self.output: asyncio.StreamWriter | None = None  # the program's stdout and stderr
@@ -127,7 +134,7 @@ class CommandInstance:
         self._watch_exit(loop)
         # the writer is kept: a StreamWriter closes its transport when it is collected
         reader, self.output = await asyncio.open_unix_connection(sock=output)
-        self._track(self._relay_output(reader))
+        self._track(relay_output(reader, self.id, self._last_line))
         await self._until_ready()
         self.ready = True
 
@@ -199,22 +206,6 @@ class CommandInstance:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(task), 1.0)
 
-    async def _relay_output(self, reader: asyncio.StreamReader) -> None:
-        """Each line the program writes, into the gateway's log; the last one kept."""
-        while True:
-            try:
-                line = await reader.readline()
-            except ValueError:  # a line longer than the stream's limit: its first part
-                line = await reader.read(65536)
-            except ConnectionError:
-                return
-            if not line:
-                return
-            text = line.decode("utf-8", "replace").rstrip()
-            if text.strip():
-                self.last_line = text.strip()[:500]
-                print(f"instance {self.id}: {text}", file=sys.stderr, flush=True)
-
     # ---- requests -------------------------------------------------------------------------
 
     async def send(self, request: HttpRequest) -> Reply:
@@ -275,8 +266,29 @@ class CommandInstance:
         self.busy.discard(conn)
         conn.close()
 
+    def _last_line(self, line: str) -> None:
+        self.last_line = line
+
     def _host(self) -> str:
         return f"{LOOPBACK}:{self.port}"
+
+    async def websocket(self, request: HttpRequest) -> Reply:
+        """A WebSocket to the program's port: accepted, its messages stream both ways until
+        either side closes (harness.platform.ws_client); refused, its HTTP answer."""
+        if not self.alive:
+            raise InstanceGone("is gone")
+        try:
+            opened = await open_websocket(self._host(), request)
+        except ConnectionError as exc:
+            raise self._gone(exc) from None
+        if isinstance(opened, Reply):
+            return opened
+        self.sockets.add(opened)
+        body = StreamBody(101, cancel=lambda: self._track(opened.close(CUT_CLOSE_CODE)),
+                          upstream=opened.send)
+        body.subprotocol = opened.subprotocol
+        self._track(pump(opened, body, self.sockets.discard))
+        return Reply(101, b"", stream=body)
 
     # ---- freeze, thaw, kill ---------------------------------------------------------------
 
@@ -300,6 +312,8 @@ class CommandInstance:
         self._signal(signal.SIGKILL)
         for conn in [*self.idle, *self.busy]:
             conn.close()
+        for socket in self.sockets:
+            socket.transport.abort()
         self.idle.clear()
         self.busy.clear()
         if self.control is not None:
@@ -317,3 +331,21 @@ class CommandInstance:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+
+async def relay_output(reader: asyncio.StreamReader, instance_id: str,
+                       last: Callable[[str], None]) -> None:
+    """Each line the program writes into the gateway's log (``instance <id>: ...``); the
+    last non-empty one handed to ``last`` (it explains an init failure)."""
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:  # a line longer than the stream's limit: its first part
+            line = await reader.read(65536)
+        except ConnectionError:
+            return
+        if not line:
+            return
+        text = line.decode("utf-8", "replace").rstrip()
+        if text.strip():
+            last(text.strip()[:500])
+            print(f"instance {instance_id}: {text}", file=sys.stderr, flush=True)

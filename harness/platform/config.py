@@ -80,8 +80,12 @@ class PlatformConfig:
     app_command: tuple[str, ...] = ()
     app_port_env: str = "PORT"
     app_ready: str = ""
-    # longest a request may run on an instance (0 = unlimited): 504, the instance discarded
+    # longest a request may run on an instance (0 = unlimited): 504, the instance discarded;
+    # a stream or a WebSocket is cut there instead
     max_duration_s: float = 0.0
+    # whether the platform upgrades WebSocket connections (False: refused, 426, kind
+    # websocket_refused)
+    websockets: bool = True
     # the built-in handler's fixes as switches: where /counter counts (targets.shared.settings)
     state: str = "memory"
     on_freeze: str = "keep"  # "drain": close idle connections before the freeze

@@ -48,6 +48,7 @@ from harness.platform.config import PlatformConfig
 from harness.platform.kind import InstanceEvents, InstanceGone, Reply, app_exception
 from harness.platform.protocol import encode_request
 from harness.platform.stream import StreamBody
+from harness.results.endpoints import WEBSOCKET, error_body
 
 SendSignal = Callable[[int, int], None]
 
@@ -164,6 +165,19 @@ class FramedInstance:
             self.waiting.pop(msg_id, None)
         held = self.holds.get(msg_id)
         return reply if held is None else dataclasses.replace(reply, held=held)
+
+    async def websocket(self, request: HttpRequest) -> Reply:
+        """The built-in handler's WebSocket: a ``WEBSOCKET`` request whose streamed answer
+        accepts it (each chunk a text message; it reads nothing from the client). Python
+        apps get no WebSocket here: refused."""
+        if self.kind.config.is_app:
+            return Reply(501, error_body("websocket_refused", "platform: WebSockets reach "
+                                         "command apps and the built-in handler only"))
+        reply = await self.send(dataclasses.replace(request, method=WEBSOCKET))
+        if reply.stream is None:
+            return reply
+        reply.stream.text = True  # its chunks are JSON text messages
+        return dataclasses.replace(reply, status=101)
 
     def _encode(self, msg_id: int, req: HttpRequest) -> bytes:
         if self.kind.config.is_app:

@@ -11,6 +11,10 @@ Started by the harness as its own process::
                                 start if needed)
     /events                     a server-sent event stream, relayed while it holds its
                                 instance's slot, cut at max_duration (harness.platform.stream)
+    a WebSocket on any path     opened on an instance (the built-in handler's /events twin,
+                                or a command app's own) and relayed while it holds its slot,
+                                cut at max_duration (close 1001); refused with 426, kind
+                                websocket_refused, when ``websockets = false``
     any other path, with an app (``app_kind``)        routed to an instance running the app
     GET /__platform/health      200 {"ok": true} once the kind of instance is ready (the
                                 template has imported what instances share; readiness
@@ -53,7 +57,8 @@ from harness.platform.config import PlatformConfig
 from harness.platform.kinds import make_kind
 from harness.platform.pidfile import PIDFILE_NAME
 from harness.platform.pool import InstancePool
-from harness.platform.stream import relay
+from harness.platform.stream import relay, ws_relay
+from harness.results.endpoints import error_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -62,6 +67,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 MAX_BODY = 1024 * 1024
+WS_REFUSED_STATUS = 426  # Upgrade Required: what no platform documents answering (docs)
 # not relayed from an app's response: the gateway sends the whole body with its own length
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length",
                         "upgrade", "te", "trailer", "proxy-connection"})
@@ -79,6 +85,9 @@ class Gateway:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         path: str = scope["path"]
@@ -95,6 +104,21 @@ class Gateway:
         reply = await self.pool.invoke(_request(scope, body), sink)
         if reply.stream is None:  # a stream was sent by the relay
             await _respond(send, reply.status, reply.body, reply.headers)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: refused where the platform has none; else opened on an
+        instance (its slot held until it closes, cut at max_duration), or its refusal."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        if not self.config.websockets:
+            message = "platform: WebSocket connections are not accepted here (websockets = false)"
+            await _refuse(send, WS_REFUSED_STATUS, error_body("websocket_refused", message))
+            return
+        sink = functools.partial(ws_relay, send, receive)
+        reply = await self.pool.invoke(_request({**scope, "method": "GET"}, b""), sink,
+                                       websocket=True)
+        if reply.stream is None:  # refused by the instance, or the platform's error
+            await _refuse(send, reply.status, reply.body, reply.headers)
 
     async def _platform(self, path: str, query: str, send: Send) -> None:
         if path == "/__platform/health":
@@ -164,16 +188,30 @@ def _request(scope: Scope, body: bytes) -> HttpRequest:
     )
 
 
-async def _respond(
-    send: Send, status: int, body: bytes, app_headers: tuple[tuple[str, str], ...] | None = None
-) -> None:
+def _headers(body: bytes, app_headers: tuple[tuple[str, str], ...] | None
+             ) -> list[tuple[bytes, bytes]]:
     headers = list(JSON_HEADERS)
     if app_headers is not None:  # an app's own headers
         headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in app_headers
                    if n.lower() not in HOP_BY_HOP]
     headers.append((b"content-length", str(len(body)).encode()))
+    return headers
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, app_headers: tuple[tuple[str, str], ...] | None = None
+) -> None:
+    headers = _headers(body, app_headers)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse(send: Send, status: int, body: bytes,
+                  app_headers: tuple[tuple[str, str], ...] | None = None) -> None:
+    """Answer a WebSocket upgrade with an HTTP response instead."""
+    await send({"type": "websocket.http.response.start", "status": status,
+                "headers": _headers(body, app_headers)})
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 def serve(config: PlatformConfig, host: str, port: int, workdir: Path) -> None:

@@ -11,6 +11,9 @@ a new ``Instance`` and drives it through this protocol:
     send(req)   run one request; the ``Reply`` (complete, or a ``StreamBody`` the gateway
                 relays, or ``held``: the slot stays taken until the instance releases it).
                 ``InstanceGone`` when the instance died meanwhile
+    websocket(req)  open a WebSocket on the instance: ``Reply(101, stream=...)`` whose chunks
+                are its messages (``StreamBody.upstream`` takes the client's), or the HTTP
+                answer that refused it
     freeze()    stop it (nothing in flight, every response written); thaw() resumes it
     abandon()   frozen for good (reap = "abandon"): never thawed, its connections left open
     kill()      SIGKILL (or the kind's equivalent); pending sends end with InstanceGone
@@ -97,6 +100,8 @@ class Instance(Protocol):
     async def start(self) -> None: ...
 
     async def send(self, request: HttpRequest) -> Reply: ...
+
+    async def websocket(self, request: HttpRequest) -> Reply: ...
 
     def freeze(self) -> None: ...
 

@@ -18,7 +18,9 @@ is killed, as Lambda does; the gateway's log says which limit killed it. With
 ``when_full = "reject"`` and ``max_instances`` reached it is answered 429 at once.
 A streamed answer (``/events``, harness.platform.stream) holds its slot until it ends; only
 ``max_duration_s`` bounds it, and a cut stream is cancelled on the instance, which stays
-alive. A held answer (``wait_until``) keeps its slot until the instance releases it.
+alive. A WebSocket is such a stream once the instance has accepted it (the handshake is
+bounded like a request). A held answer (``wait_until``) keeps its slot until the instance
+releases it.
 """
 
 from __future__ import annotations
@@ -132,9 +134,11 @@ class InstancePool:
 
     # ---- requests -------------------------------------------------------------------------
 
-    async def invoke(self, req: HttpRequest, sink: StreamSink | None = None) -> Reply:
+    async def invoke(self, req: HttpRequest, sink: StreamSink | None = None,
+                     websocket: bool = False) -> Reply:
         """Run ``req`` on an instance; a streamed answer is relayed through ``sink`` (the
-        gateway's, harness.platform.stream) while the request holds its slot."""
+        gateway's, harness.platform.stream) while the request holds its slot. ``websocket``:
+        open a WebSocket instead (an accepted one is a stream, relayed the same way)."""
         deadline = self.clock.monotonic() + self.config.request_timeout_s
         got: Member | Reply | None = None if self.closed else self.router.acquire_now()
         if got is None:
@@ -144,7 +148,8 @@ class InstancePool:
         member = got
         reply: Reply | None = None
         try:
-            reply = await self._call(member, req, deadline - self.clock.monotonic(), sink)
+            reply = await self._call(member, req, deadline - self.clock.monotonic(), sink,
+                                     websocket)
             return reply
         finally:
             if reply is not None and reply.held is not None and member.state != DEAD:
@@ -176,7 +181,7 @@ class InstancePool:
             expiry.cancel()
 
     async def _call(self, member: Member, req: HttpRequest, remaining: float,
-                    sink: StreamSink | None) -> Reply:
+                    sink: StreamSink | None, websocket: bool = False) -> Reply:
         if member.state == DEAD or member.instance is None or not member.instance.alive:
             return _gone(member, "is gone")
         member.requests += 1
@@ -184,7 +189,8 @@ class InstancePool:
         limit, name, kind = self._limit(remaining)
         try:
             async with timeout(self.clock, max(0.0, limit)):
-                reply = await member.instance.send(req)
+                instance = member.instance
+                reply = await (instance.websocket(req) if websocket else instance.send(req))
         except TimeoutError:
             self.counters.timeouts += 1
             why = f"{name} s exceeded by {req.method} {req.path}"

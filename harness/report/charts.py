@@ -50,7 +50,7 @@ STYLE: dict[str, Any] = {
 PALETTE = ("#2563eb", "#ea580c", "#dc2626", "#16a34a", "#7c3aed", "#0891b2", "#db2777", "#65a30d")
 KIND_COLORS: dict[str, str] = dict(zip(
     ERROR_KINDS, ("#dc2626", "#f59e0b", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#ea580c",
-                  "#6b7280", "#a16207", "#1f2937", "#be123c"), strict=True))
+                  "#6b7280", "#a16207", "#1f2937", "#be123c", "#0f766e"), strict=True))
 STATE_COLORS = {"starting": "#fbbf24", "busy": "#2563eb", "warm": "#16a34a",
                 "frozen": "#93c5fd", "zombie": "#6b7280"}
 WIDTH_IN = 10.0

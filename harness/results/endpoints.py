@@ -15,6 +15,10 @@ import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+WEBSOCKET = "WEBSOCKET"
+"""The method of an ``EndpointRequest`` that asks for a WebSocket on its path (an upgrade):
+a streamed answer is accepted, each chunk one text message; any other answer refuses it."""
+
 After = Callable[[], Awaitable[None]]
 Stream = Callable[[], AsyncGenerator[bytes, None]]
 

@@ -24,6 +24,7 @@ ErrorKind = Literal[
     "max_duration",
     "connection_error",
     "pooler_full",
+    "websocket_refused",
 ]
 """The kinds a failed request is counted under (the ``kind`` column of ``requests``)."""
 ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)

@@ -16,12 +16,14 @@ PRESETS: dict[str, Mapping[str, object]] = {
     "aws-lambda": {
         "instance_concurrency": 1, "max_instances": 1000, "scale_rate": 100.0,
         "idle_timeout": "600s", "max_duration": "3s", "freeze": True, "reap": "kill",
+        "websockets": False,  # a function is invoked per request, never upgraded
     },
     # Fluid compute: many requests per instance (number not documented), up to 30,000
     # concurrency (Hobby, Pro), default maximum duration 300 s; suspended between requests
     "vercel-fluid": {
         "instance_concurrency": 30, "max_instances": 30000, "scale_rate": 100.0,
         "idle_timeout": "300s", "max_duration": "300s", "freeze": True, "reap": "kill",
+        "websockets": True,  # public beta, a connection lives as long as its function may
     },
     # 80 concurrent requests per instance (console default), 100 max instances (default
     # for new services), request timeout 300 s, CPU throttled outside requests
@@ -29,6 +31,7 @@ PRESETS: dict[str, Mapping[str, object]] = {
     "cloud-run": {
         "instance_concurrency": 80, "max_instances": 100, "scale_rate": 100.0,
         "idle_timeout": "900s", "max_duration": "300s", "freeze": True, "reap": "kill",
+        "websockets": True,  # a WebSocket is a request: cut at the request timeout
     },
     # container-concurrency-target-default 100, max-scale 0 (unbounded: the emulator's
     # 1,000), revision-timeout-seconds 300, stable-window 60 s (+ scale-to-zero grace
@@ -36,6 +39,7 @@ PRESETS: dict[str, Mapping[str, object]] = {
     "knative": {
         "instance_concurrency": 100, "max_instances": 1000, "scale_rate": 100.0,
         "idle_timeout": "90s", "max_duration": "300s", "freeze": False, "reap": "kill",
+        "websockets": True,
     },
 }
 """Preset name -> ``[target.serverless]`` keys and values."""

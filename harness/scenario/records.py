@@ -140,6 +140,7 @@ class ServerlessSpec:
     background_delay_s: float = opt("background_delay", duration_field,
                                     TARGET.background_delay_ms / 1000)
     max_duration_s: float = opt("max_duration", duration_field, 0.0)
+    websockets: bool = opt("websockets", bool_field, True)  # the platform upgrades them
     state: str = opt("state", choice_field(*STATES), TARGET.state)
     on_freeze: str = opt("on_freeze", choice_field(*ON_FREEZE), TARGET.on_freeze)
     background: str = opt("background", choice_field(*BACKGROUND_MODES), TARGET.background)

@@ -10,7 +10,8 @@ Configuration (targets.shared.settings) is read from the environment in the life
 is created there; when the database refuses its first ``pool_min`` connections the app still
 starts (the pool then fills its floor in the background) and requests fail with their error
 kind instead. ``/health`` never touches the database. ``/events`` subscribers share one hub:
-one ``LISTEN`` connection, outside the pool, for all of them (targets.shared.realtime).
+one ``LISTEN`` connection, outside the pool, for all of them (targets.shared.realtime); so do
+those of its WebSocket twin (a WebSocket on ``/events``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from harness.results.endpoints import EndpointRequest
+from harness.results.endpoints import WEBSOCKET, EndpointRequest
 from targets.shared.endpoints import Counter, EndpointContext, handle
 from targets.shared.errors import classify
 from targets.shared.realtime import Hub
@@ -119,8 +121,46 @@ async def endpoint(request: Request) -> Response:
     return JSONResponse(result.body, status_code=result.status, background=background)
 
 
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """A WebSocket on any path: accepted when the endpoint streams (the /events twin), each
+    chunk one text message, until the stream or the client ends; refused (closed) otherwise."""
+    ctx: EndpointContext = websocket.app.state.ctx
+    request = EndpointRequest(WEBSOCKET, websocket.url.path, dict(websocket.query_params))
+    result = await handle(request, ctx)
+    if result.stream is None:
+        await websocket.close(code=1008)
+        return
+    await websocket.accept()
+    chunks = result.stream()
+    relay = asyncio.ensure_future(_send_all(websocket, chunks))
+    gone = asyncio.ensure_future(_until_disconnect(websocket))
+    try:
+        await asyncio.wait({relay, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (relay, gone):
+            task.cancel()
+        await asyncio.gather(relay, gone, return_exceptions=True)
+        await chunks.aclose()
+    if relay.done() and not relay.cancelled() and relay.exception() is None:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1000)  # the stream ended (the hub lost LISTEN)
+
+
+async def _send_all(websocket: WebSocket, chunks: AsyncIterator[bytes]) -> None:
+    async for chunk in chunks:
+        await websocket.send_text(chunk.decode())
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    """The twin reads nothing: wait for the client's close."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+
 # One catch-all route: unknown paths and methods get the same JSON errors as on the gateway.
 app = Starlette(
-    routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])],
+    routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            WebSocketRoute("/{path:path}", websocket_endpoint)],
     lifespan=lifespan,
 )

@@ -21,9 +21,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from harness.results.endpoints import EndpointRequest, EndpointResponse, error_doc
+from harness.results.endpoints import WEBSOCKET, EndpointRequest, EndpointResponse, error_doc
 from targets.shared.errors import classify
-from targets.shared.realtime import Hub, event_stream, publish
+from targets.shared.realtime import Hub, event_stream, publish, ws_message
 from targets.shared.session_state import read_state, set_state
 
 ITEM_COUNT = 10_000
@@ -177,6 +177,16 @@ async def _events(request: EndpointRequest, ctx: EndpointContext) -> EndpointRes
     return EndpointResponse(200, {}, stream=lambda: event_stream(hub, sub, ctx.instance))
 
 
+async def _events_ws(request: EndpointRequest, ctx: EndpointContext) -> EndpointResponse:
+    """The WebSocket twin of /events (method ``WEBSOCKET``: an upgrade request)."""
+    hub = ctx.hub
+    if hub is None:
+        return _client_error(404, "this target serves no /events")
+    sub = await hub.subscribe()
+    return EndpointResponse(200, {}, stream=lambda: event_stream(hub, sub, ctx.instance,
+                                                                 ws_message))
+
+
 async def _set_state(request: EndpointRequest, ctx: EndpointContext) -> EndpointResponse:
     return _ok(await set_state(ctx.db), ctx)
 
@@ -195,7 +205,7 @@ ROUTES: dict[str, dict[str, Route]] = {
     "/set_state": {"POST": _set_state},
     "/read_state": {"GET": _read_state},
     "/publish": {"POST": _publish},
-    "/events": {"GET": _events},
+    "/events": {"GET": _events, WEBSOCKET: _events_ws},
 }
 
 

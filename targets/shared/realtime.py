@@ -1,4 +1,5 @@
-"""Realtime on both targets: ``POST /publish`` and ``GET /events`` (server-sent events).
+"""Realtime on both targets: ``POST /publish``, ``GET /events`` (server-sent events) and its
+WebSocket twin (a WebSocket on ``/events``).
 
 ``/publish`` inserts one row into ``realtime_messages`` and sends ``NOTIFY`` on the channel
 ``pgstampede_events`` in the same statement, so a message is notified exactly when its row
@@ -13,6 +14,9 @@ The stream, one SSE event per message::
                                                               message with id > N is delivered
     event: message    data: {"id": ID, "t": EPOCH_S}          t = the row's published_at
     event: end        data: {"reason": "listen connection lost"}   the hub's connection died
+
+The WebSocket twin sends the same events, one text message each:
+``{"event": "ready" | "message" | "end", "data": {...}}``; it reads nothing from the client.
 
 A subscription ends when the client goes, the platform cuts it, or the hub's connection is
 lost (then every subscriber gets ``end``).
@@ -43,6 +47,14 @@ Message = dict[str, Any] | None  # None: the hub lost its connection
 def sse(event: str, data: dict[str, Any]) -> bytes:
     """One server-sent event."""
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def ws_message(event: str, data: dict[str, Any]) -> bytes:
+    """One WebSocket text message (the WebSocket twin of ``sse``)."""
+    return json.dumps({"event": event, "data": data}, separators=(",", ":")).encode()
+
+
+Encode = Callable[[str, dict[str, Any]], bytes]
 
 
 class Subscription:
@@ -116,15 +128,17 @@ async def publish(conn: Any, source: str, payload: str) -> tuple[int, float]:
     return int(row["id"]), float(row["t"])
 
 
-async def event_stream(hub: Hub, sub: Subscription, instance: str) -> AsyncGenerator[bytes, None]:
-    """The SSE body of one subscription; unsubscribes however it ends."""
+async def event_stream(hub: Hub, sub: Subscription, instance: str,
+                       encode: Encode = sse) -> AsyncGenerator[bytes, None]:
+    """The events of one subscription (SSE, or ``ws_message`` for the WebSocket twin);
+    unsubscribes however it ends."""
     try:
-        yield sse("ready", {"after_id": sub.after_id, "instance": instance})
+        yield encode("ready", {"after_id": sub.after_id, "instance": instance})
         while True:
             message = await sub.queue.get()
             if message is None:
-                yield sse("end", {"reason": "listen connection lost"})
+                yield encode("end", {"reason": "listen connection lost"})
                 return
-            yield sse("message", message)
+            yield encode("message", message)
     finally:
         await hub.unsubscribe(sub)

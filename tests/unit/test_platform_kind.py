@@ -16,6 +16,7 @@ from harness.clock import timeout
 from harness.platform.config import PlatformConfig
 from harness.platform.kind import AppException, InstanceEvents, InstanceGone, Reply
 from harness.platform.pool import InstancePool
+from harness.platform.stream import StreamBody
 from harness.results.platform_stats import PlatformStats
 from tests.fake_clock import FakeClock
 
@@ -50,6 +51,15 @@ class Memory:
         if request.path == "/later":  # work announced before the response ends
             self.events.pending(1)
         return Reply(200, json.dumps({"instance": self.id}).encode())
+
+    async def websocket(self, request: HttpRequest) -> Reply:
+        """Accepted on /ws: one message now, the rest never (until cancelled)."""
+        self.calls.append(f"websocket {request.path}")
+        if request.path != "/ws":
+            return Reply(404, b"no")
+        body = StreamBody(101, cancel=lambda: self.calls.append("cancel") or body.end())
+        body.put("hello")
+        return Reply(101, b"", stream=body)
 
     def freeze(self) -> None:
         self.calls.append("freeze")
@@ -168,3 +178,25 @@ def test_clock_timeout_cuts_a_block_at_the_deadline_only() -> None:
 
     clock = FakeClock()
     assert asyncio.run(clock.run(body())) == ["cut at 0.5", "done at 0.6"]
+
+
+def test_a_websocket_holds_its_slot_until_max_duration_cuts_it() -> None:
+    async def body(pool: InstancePool, kind: MemoryKind, clock: FakeClock) -> None:
+        got: list[object] = []
+
+        async def relay(stream: StreamBody) -> str:
+            while (chunk := await stream.chunks.get()) is not None:
+                got.append(chunk)
+                (member,) = pool.instances.values()
+                got.append(member.phase)  # busy while the socket is open
+            return "ended"
+
+        reply = await pool.invoke(HttpRequest("GET", "/ws"), relay, websocket=True)
+        assert reply.status == 101 and got == ["hello", "busy"]
+        assert clock.now == pytest.approx(0.05 + 2.0)  # cold start, then cut at max_duration
+        (instance,) = kind.made
+        assert instance.calls == ["start", "websocket /ws", "cancel", "freeze"]
+        refused = await pool.invoke(HttpRequest("GET", "/nope"), relay, websocket=True)
+        assert (refused.status, refused.stream) == (404, None)
+
+    run(body, max_duration_s=2.0)

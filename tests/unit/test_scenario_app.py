@@ -305,7 +305,8 @@ def test_presets_table_in_the_docs_matches_the_code() -> None:
         documented = rows[name]
         expected = [str(keys[k]).lower() for k in ("instance_concurrency", "max_instances")] \
             + [f"{float(str(keys['scale_rate'])):g}", str(keys["idle_timeout"]),
-               str(keys["max_duration"]), str(keys["freeze"]).lower()]
+               str(keys["max_duration"]), str(keys["freeze"]).lower(),
+               str(keys["websockets"]).lower()]
         assert documented == expected, name
 
 
