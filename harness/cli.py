@@ -123,16 +123,9 @@ def distributed_load(args: argparse.Namespace) -> DistributedRunner | None:
 
 
 def cmd_limit(args: argparse.Namespace, console: Console) -> int:
-    from harness.limit.cli import run_limit
-    from harness.scenario import load_scenario
+    from harness.limit.cli import command
 
-    machine = machine_id(args)
-    outcome = run_limit(args, load_scenario(resolve_scenario(args.scenario)), machine, console)
-    if outcome.exit_code:
-        why = outcome.error or "; ".join(outcome.summary.problems)
-        console.print(f"[red]limit {outcome.status}:[/] {why}", markup=True, highlight=False)
-        return outcome.exit_code
-    return verdict_exit(outcome.summary, console)
+    return command(args, console, resolve_scenario(args.scenario), machine_id(args))
 
 
 def _add_limit(sub: argparse._SubParsersAction[_Parser]) -> None:

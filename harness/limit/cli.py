@@ -1,18 +1,22 @@
-"""The command line of ``pgstampede limit``: its flags and the run around the search
-(``harness.cli`` wires them; it alone turns the outcome into an exit code)."""
+"""The command line of ``pgstampede limit``: its flags, the run around the search and its
+exit code (``harness.cli`` wires them; its ``main`` alone exits)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from harness.limit.command import LimitOptions, LimitOutcome, check_inputs, limit
+from harness.errors import ExitCode
 from harness.limit.settings import LimitFlags
-from harness.scenario import Scenario
+from harness.scenario import Scenario, load_scenario
 from harness.scenario.limit import UNTIL
+
+if TYPE_CHECKING:  # the run machinery is imported once the scenario has loaded
+    from harness.limit.command import LimitOptions, LimitOutcome
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def options_of(args: argparse.Namespace, out: Path, machine: str | None) -> LimitOptions:
+    from harness.limit.command import LimitOptions
+
     only = tuple(v.strip() for v in args.variants.split(",") if v.strip()) \
         if args.variants else None
     flags = LimitFlags(max_users=args.max_users, until=args.until,
@@ -47,6 +53,7 @@ def run_limit(args: argparse.Namespace, scenario: Scenario, machine: str | None,
               console: Console) -> LimitOutcome:
     """Check every input (exit 2), then search with the runtime built once and the reaper
     watching (even kill -9 of this process leaves nothing running); print the outcome."""
+    from harness.limit.command import check_inputs, limit
     from harness.report.limit_terminal import render_limit
     from harness.results.store import check_writable, utc_stamp
     from harness.run import default_seams
@@ -71,3 +78,16 @@ def run_limit(args: argparse.Namespace, scenario: Scenario, machine: str | None,
     render_limit(outcome.summary, console)
     console.print(f"run folder: {outcome.run_dir}")
     return outcome
+
+
+def command(args: argparse.Namespace, console: Console, scenario_path: Path,
+            machine: str | None) -> int:
+    """``pgstampede limit``: 3 when the search could not complete or a measurement is
+    missing, 1 when a threshold failed (the verdict printed says which), else 0."""
+    outcome = run_limit(args, load_scenario(scenario_path), machine, console)
+    if outcome.exit_code:
+        why = outcome.error or "; ".join(outcome.summary.problems)
+        console.print(f"[red]limit {outcome.status}:[/] {why}", markup=True, highlight=False)
+        return outcome.exit_code
+    failed = any(t.status == "fail" for t in outcome.summary.thresholds)
+    return ExitCode.FAILED if failed else ExitCode.OK

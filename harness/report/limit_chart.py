@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from harness.analysis.limit import VariantBreak
@@ -28,6 +29,12 @@ def _points(vb: VariantBreak, kind: str) -> tuple[list[float], list[float]]:
                                                  for r in rows]
 
 
+def _level(ax: Axes, y: float, label: str, style: str) -> None:
+    ax.axhline(y, color="#6b7280", ls=style, lw=1)
+    ax.annotate(label, (0, y), xycoords=("axes fraction", "data"), textcoords="offset points",
+                xytext=(4, 3), fontsize=7.5, color="#6b7280")
+
+
 def _draw(breaks: Sequence[VariantBreak]) -> Figure:
     fig = Figure(figsize=(WIDTH_IN, 4.2), layout="constrained")
     ax = fig.subplots()
@@ -43,22 +50,20 @@ def _draw(breaks: Sequence[VariantBreak]) -> Figure:
         row = vb.deciding
         if row is not None and row.step.verdict == "broke" and row.measures.db_connections:
             ax.plot([row.step.users], [row.measures.db_connections], marker="X", ms=13,
-                    color="#dc2626", mec="white", ls="none", zorder=5)
+                    color="#111827", mec="white", ls="none", zorder=5)
             ax.annotate(f"break: {row.step.users} users", (row.step.users,
                         row.measures.db_connections), textcoords="offset points",
-                        xytext=(8, -12), fontsize=8, color="#dc2626")
+                        xytext=(10, 8), fontsize=8, color="#111827")
         advice = vb.recommendation
         headroom = advice.headroom if advice is not None and advice.limit == vb.usable else 0
         budgets[vb.usable] = max(budgets.get(vb.usable, 0), headroom)
     for usable, headroom in sorted(budgets.items()):
-        ax.axhline(usable, color="#6b7280", ls="--", lw=1)
-        ax.annotate(f"usable {usable}", (0, usable), xycoords=("axes fraction", "data"),
-                    textcoords="offset points", xytext=(4, 3), fontsize=7.5, color="#6b7280")
+        _level(ax, usable, f"usable {usable}", "--")
         if headroom:
-            ax.axhline(usable - headroom, color="#6b7280", ls=":", lw=1)
+            _level(ax, usable - headroom, f"budget {usable - headroom}", ":")
     ax.set_xlabel("users (load)")
     ax.set_ylabel("database connections")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], max(budgets, default=0) * 1.12))
     ax.set_xlim(left=0)
     if breaks:
         ax.legend(loc="lower right")
