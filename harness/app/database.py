@@ -40,7 +40,8 @@ def apply_schema(app: AppSpec, direct_dsn: str, log_path: Path) -> None:
 
 
 def run_setup(app: AppSpec, env: Mapping[str, str], logs: Path) -> None:
-    """Each ``setup`` command in a shell in ``app.root``; output to logs/setup-<n>.log."""
+    """Each ``setup`` command in a shell in ``app.root`` (with ``setup_env``); output to
+    logs/setup-<n>.log."""
     logs.mkdir(parents=True, exist_ok=True)
     for i, command in enumerate(app.setup, 1):
         log_path = logs / f"setup-{i}.log"
@@ -73,4 +74,14 @@ def prepare_database(app: AppSpec, direct_dsn: str, logs: Path) -> None:
     if app.schema:
         apply_schema(app, direct_dsn, logs / "schema.log")
     if app.setup:
-        run_setup(app, process_env(app, os.environ, app_environment(app, direct_dsn)), logs)
+        env = process_env(app, os.environ, app_environment(app, direct_dsn))
+        run_setup(app, setup_env(app, env), logs)
+
+
+def setup_env(app: AppSpec, env: Mapping[str, str]) -> dict[str, str]:
+    """A setup command's environment: ``root`` first on ``PYTHONPATH`` (before the app's own
+    ``PYTHONPATH``, if its ``env`` sets one), as the server has it first on sys.path: a tool
+    that runs from its own script (alembic's ``env.py`` importing the app's models) finds
+    the app's packages."""
+    paths = [str(Path(app.root).resolve()), env.get("PYTHONPATH", "")]
+    return {**env, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}

@@ -30,14 +30,18 @@ WORKER_READY = {"asgi": ("Application startup complete.", "protocol appears unsu
                 "wsgi": ("Started server process",)}
 
 
-def uvicorn_args(app: AppSpec, port: int, workers: int, *, served: bool = False
-                 ) -> list[str]:
+def uvicorn_args(app: AppSpec, port: int, workers: int, *, served: bool = False,
+                 graceful_timeout: bool = True) -> list[str]:
     """uvicorn's arguments; ``served``: the app through ``pgstampede_apphost.served``,
-    which records its exceptions and calls its factory itself (harness.app.served)."""
+    which records its exceptions and calls its factory itself (harness.app.served);
+    ``graceful_timeout``: the server's uvicorn knows ``--timeout-graceful-shutdown`` (0.22
+    and later: ``AppServer.graceful_timeout``); without it a stop waits for open connections
+    until the harness's own stop policy ends it."""
     args = [SERVED_ENTRY if served else app.entry, "--app-dir", app.root, "--host", LOOPBACK,
             "--port", str(port),
-            "--workers", str(workers), "--no-access-log", "--log-level", "info",
-            "--timeout-graceful-shutdown", "5"]
+            "--workers", str(workers), "--no-access-log", "--log-level", "info"]
+    if graceful_timeout:
+        args += ["--timeout-graceful-shutdown", "5"]
     if app.kind == "wsgi":
         args += ["--interface", "wsgi", "--lifespan", "off"]
     else:

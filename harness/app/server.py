@@ -1,6 +1,8 @@
 """The HTTP server that runs the app in its own interpreter: uvicorn.
 
-If the app's environment has uvicorn, that one is used. If not, the harness lends its own
+If the app's environment has uvicorn, that one is used: 0.18 or later (``MIN_UVICORN``,
+tested with 0.18.3; before 0.22 it runs without ``--timeout-graceful-shutdown``, which it
+does not know). If not, the harness lends its own
 copy: the files of its uvicorn, h11 and click distributions are copied once into a cache
 folder the harness owns (``$XDG_CACHE_HOME/pgstampede/app-server/<versions>``) and that
 folder is *appended* to the app's sys.path, so every package the app has itself wins. If
@@ -29,6 +31,11 @@ from harness.scenario.records import AppSpec
 
 LENT = ("uvicorn", "h11", "click")
 """The distributions the harness lends an app whose environment has no uvicorn."""
+
+MIN_UVICORN = (0, 18)
+"""The oldest uvicorn of an app's own environment that runs (tested with 0.18.3)."""
+GRACEFUL_TIMEOUT_SINCE = (0, 22)
+"""``--timeout-graceful-shutdown`` exists from uvicorn 0.22.0 on; older ones run without it."""
 
 BOOT = """
 import os, socket, sys
@@ -88,10 +95,25 @@ class AppServer:
         extra = os.pathsep.join(p for p in (self.lent_path, extra_path) if p)
         return [self.python, "-c", BOOT, extra, *uvicorn_args]
 
+    @property
+    def graceful_timeout(self) -> bool:
+        """Its uvicorn knows ``--timeout-graceful-shutdown`` (an unknown version: assumed)."""
+        version = version_tuple(self.uvicorn)
+        return version is None or version >= GRACEFUL_TIMEOUT_SINCE
+
     def describe(self) -> dict[str, str]:
         return {"python": self.python, "uvicorn": self.uvicorn,
                 "uvicorn_from": "lent by the harness" if self.lent_path else "the app's",
                 **({"wsgi_adapter": self.wsgi_adapter} if self.wsgi_adapter else {})}
+
+
+def version_tuple(text: str) -> tuple[int, int] | None:
+    """``(major, minor)`` of a version such as ``0.18.3`` (None when it does not read)."""
+    parts = text.split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
 
 
 def default_cache() -> Path:
@@ -148,6 +170,12 @@ def app_server(app: AppSpec, env: Mapping[str, str], *, cache: Path | None = Non
             raise AppError(app.entry, f"{python} cannot import uvicorn "
                            f"({found.get('uvicorn_error')}); install it into the app's "
                            f"environment: {python} -m pip install uvicorn")
+    version = version_tuple(str(found["uvicorn"]))
+    if not lent and version is not None and version < MIN_UVICORN:
+        raise AppError(app.entry, f"the app's uvicorn {found['uvicorn']} is older than "
+                       f"{'.'.join(map(str, MIN_UVICORN))}, the oldest pgstampede runs: "
+                       f"{python} -m pip install 'uvicorn>={'.'.join(map(str, MIN_UVICORN))}' "
+                       "(or uninstall it: the harness then lends its own)")
     adapter = ""
     if app.kind == "wsgi":
         adapter = f"a2wsgi {found['a2wsgi']}" if found.get("a2wsgi") else "uvicorn"

@@ -87,7 +87,9 @@ def persistent_app_target(ctx: TargetContext) -> Iterator[RunningTarget]:
     raised = ctx.logs / EXCEPTIONS_LOG  # what escapes the app (harness.app.served)
     with contextlib.ExitStack() as stack:
         apphost = expose_apphost(_tempdir(stack, ctx.pid_dir))
-        argv = server.argv(uvicorn_args(app, port, workers, served=True), str(apphost))
+        argv = server.argv(uvicorn_args(app, port, workers, served=True,
+                                        graceful_timeout=server.graceful_timeout),
+                           str(apphost))
         proc = ManagedProcess(name="target", argv=argv, env={**env, **served_env(app, raised)},
                               cwd=Path(app.root), log_path=log_path,
                               ready_check=ready_check(app, url, log_path, offset, workers),

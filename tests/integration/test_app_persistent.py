@@ -22,6 +22,7 @@ import psutil
 import psycopg
 import pytest
 
+from harness.app.database import prepare_database
 from harness.errors import AppError, ServiceError
 from harness.runtime.process import PostgresCluster
 from harness.scenario import Variant, load_scenario
@@ -154,6 +155,16 @@ def test_failing_setup_command(tmp_path: Path, cluster: PostgresCluster) -> None
                 'setup = ["echo migrating; echo no such revision >&2; exit 4"]')
     err = start_fails(context(tmp_path, cluster, v), "exit 4.*no such revision")
     assert err.log == str(tmp_path / "logs" / "setup-1.log")
+
+
+def test_setup_commands_find_the_apps_packages_from_anywhere(
+        tmp_path: Path, cluster: PostgresCluster) -> None:
+    """As alembic's env.py does: a script outside root imports the app's package."""
+    v = variant(tmp_path, 'asgi = "tiny.asgi_app:app"\n'
+                'setup = ["cd / && python -c \\"import tiny.asgi_app; print(tiny.__name__)\\""]')
+    assert v.app is not None
+    prepare_database(v.app, cluster.app_dsn, tmp_path / "logs")
+    assert (tmp_path / "logs" / "setup-1.log").read_text().strip() == "tiny"
 
 
 def test_failing_schema(tmp_path: Path, cluster: PostgresCluster) -> None:

@@ -66,3 +66,21 @@ def test_uvicorn_command_line() -> None:
     server = AppServer(python="/venv/bin/python", uvicorn="0.30", lent_path="", wsgi_adapter="")
     assert server.argv(["x:app"]) == ["/venv/bin/python", "-c", BOOT, "", "x:app"]
     assert server.describe()["uvicorn_from"] == "the app's"
+
+
+def test_an_older_uvicorn_runs_without_the_flag_it_does_not_know() -> None:
+    asgi = AppSpec(kind="asgi", entry="shop.main:app", root="/srv/shop")
+    assert "--timeout-graceful-shutdown" in uvicorn_args(asgi, 8123, 1)
+    assert "--timeout-graceful-shutdown" not in uvicorn_args(asgi, 8123, 1,
+                                                               graceful_timeout=False)
+    served = uvicorn_args(AppSpec(kind="asgi", entry="shop.main:make", factory=True,
+                                  root="/srv/shop"), 8123, 1, served=True)
+    assert served[0] == "pgstampede_apphost.served:app" and "--factory" not in served
+
+    def server(version: str) -> AppServer:
+        return AppServer(python="/venv/bin/python", uvicorn=version, lent_path="",
+                         wsgi_adapter="")
+
+    assert not server("0.18.3").graceful_timeout and not server("0.21.1").graceful_timeout
+    assert server("0.22.0").graceful_timeout and server("0.30.6").graceful_timeout
+    assert server("?").graceful_timeout  # unknown: assumed recent

@@ -35,3 +35,9 @@ def oldstar_python() -> Path:
 def django_python() -> Path:
     """The Django test app's interpreter (a framework none of the examples use)."""
     return app_venv(HERE / "djangonotes" / "requirements.txt")
+
+
+@pytest.fixture(scope="session")
+def olduvicorn_python() -> Path:
+    """An app environment pinned to uvicorn 0.18.3, older than pgstampede's flags."""
+    return app_venv(HERE / "olduvicorn" / "requirements.txt")
