@@ -184,16 +184,27 @@ def _init_failures(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) 
     return text
 
 
-def _background(name: str, m: Mapping[str, Any]) -> str | None:
+WORK_AFTER = {
+    "app": "the app's background tasks and what its framework does once the response is "
+           "sent, such as FastAPI's yield dependencies closing a session or Flask's "
+           "call_on_close",
+    "builtin": "/background jobs",
+}
+"""What "work after the response" includes, for a user's app and for the built-in targets."""
+
+
+def _background(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> str | None:
     completed = m.get(M.BACKGROUND_COMPLETED)
     if completed is None:
         return None
     lost, delayed = m.get(M.BACKGROUND_LOST) or 0, m.get(M.BACKGROUND_DELAYED) or 0
     total = completed + lost
+    app = any("app" in r.record.config for r in runs)
+    what = f"work after the response ({WORK_AFTER['app' if app else 'builtin']})"
     if not lost and not delayed:
-        return f"{name}: all {format_count(total)} background jobs ran on time"
+        return f"{name}: all {format_count(total)} units of {what} ran on time"
     text = (
-        f"{name}: of {format_count(total)} background jobs, "
+        f"{name}: of {format_count(total)} units of {what}, "
         f"{format_count(lost)} were lost and {format_count(delayed)} delayed"
     )
     late = m.get(M.BACKGROUND_DELAY_MS_P95)
@@ -267,7 +278,7 @@ def findings(variants: Mapping[str, VariantSummary], runs: Sequence[VariantRun])
             _cut(name, m, own),
             _platform(name, m),
             _init_failures(name, m, own),
-            _background(name, m),
+            _background(name, m, own),
             app_work_finding(name, m),
             _state(name, m),
             vercel_finding(name, variant),

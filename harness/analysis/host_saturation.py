@@ -84,19 +84,37 @@ def host_metrics(rows: pd.DataFrame) -> Metrics:
             M.HARNESS_CPU_SHARE: cpu_share(rows)}
 
 
-def cpu_takers(rows: pd.DataFrame, limit: int = TAKERS) -> list[tuple[str, float]]:
-    """The busiest roles and other commands of the window (the machine itself apart)."""
+Takers = list[tuple[str, float]]
+
+
+def cpu_takers(rows: pd.DataFrame, limit: int = TAKERS) -> tuple[Takers, Takers]:
+    """The busiest of the window (the machine itself apart), at most ``limit`` in all, each
+    list busiest first: this run's own roles, and the machine's other processes (another
+    job's, by command name, without the ``other:`` prefix)."""
     means = role_means(rows)
-    return [(role.removeprefix(OTHER_PREFIX), cpu) for role, cpu in means.items()
-            if role != MACHINE_ROLE and cpu > 0][:limit]
+    busiest = [(role, cpu) for role, cpu in means.items()
+               if role != MACHINE_ROLE and cpu > 0][:limit]
+    ours = [(role, cpu) for role, cpu in busiest if not role.startswith(OTHER_PREFIX)]
+    others = [(role.removeprefix(OTHER_PREFIX), cpu) for role, cpu in busiest
+              if role.startswith(OTHER_PREFIX)]
+    return ours, others
+
+
+def _listed(takers: Takers) -> str:
+    return ", ".join(f"{who} {cpu:.0f}%" for who, cpu in takers)
 
 
 def saturation_finding(name: str, metrics: Mapping[str, object], rows: pd.DataFrame) -> str | None:
-    """The sentence of a saturated variant: how long, and who took the CPU."""
+    """The sentence of a saturated variant: how long, and who took the CPU — this run's own
+    processes apart from the machine's others (another job's)."""
     if not metrics.get(M.HOST_SATURATED):
         return None
     share = metrics.get(M.HOST_SATURATED_SHARE)
-    takers = ", ".join(f"{who} {cpu:.0f}%" for who, cpu in cpu_takers(rows))
+    ours, others = cpu_takers(rows)
+    went = [f"this run's {_listed(ours)}" if ours else "",
+            f"other processes of this machine (not this run's): {_listed(others)}"
+            if others else ""]
+    takers = " and to ".join(w for w in went if w)
     during = f" during {float(share):.0%} of the load" if isinstance(share, float) else ""
     return (f"{name}: this machine's CPU was saturated{during} (cores over "
             f"{BUSY_PERCENT:.0f}% busy or tasks waiting for a CPU); the CPU went "

@@ -41,7 +41,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     (M.TIME_TO_FIRST_REFUSAL_S, "Database"),
     ("pooler.", "PgBouncer"),
     ("platform.", "Serverless platform"),
-    ("background.", "Background work"),
+    ("background.", "Work after the response"),
     ("state.", "Module-level state"),
     ("host.", "Host resources"),
     ("load.", "Load generator"),

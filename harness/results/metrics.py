@@ -131,10 +131,17 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(M.PLATFORM_BUSY_MS, "ms", "lower",
                "instance time spent busy (unfrozen, work in flight), summed over instances",
                depends="machine"),
-    MetricInfo(M.BACKGROUND_COMPLETED, "count", "higher", "background jobs that completed"),
-    MetricInfo(M.BACKGROUND_DELAYED, "count", "lower", "background jobs completed late"),
-    MetricInfo(M.BACKGROUND_LOST, "count", "lower", "background jobs that never ran"),
-    MetricInfo(M.BACKGROUND_DELAY_MS_P95, "ms", "lower", "p95 lateness of background jobs",
+    MetricInfo(M.BACKGROUND_COMPLETED, "count", "higher",
+               "work after the response that completed: the built-in /background jobs, or a "
+               "response of your app with work still running once it was sent (background "
+               "tasks, and a framework's clean-up such as FastAPI's yield dependencies)"),
+    MetricInfo(M.BACKGROUND_DELAYED, "count", "lower",
+               "work after the response completed late (frozen with its instance)"),
+    MetricInfo(M.BACKGROUND_LOST, "count", "lower",
+               "work after the response that never completed (its instance killed or "
+               "abandoned first)"),
+    MetricInfo(M.BACKGROUND_DELAY_MS_P95, "ms", "lower",
+               "p95 lateness of the built-in /background jobs",
                depends="machine"),
     MetricInfo(M.APP_WORK_EXPECTED, "count", "none",
                "[app.expect]: 2xx responses whose work the database should show"),

@@ -114,3 +114,21 @@ def test_an_app_run_folder_from_before_the_frame_reads_not_measured(tmp_path: An
         reason = variant.nulls["app.exceptions"]
         assert reason.kind == "not measured"
         assert "did not record the app's exceptions" in reason.why
+
+
+def test_work_after_the_response_says_what_it_includes() -> None:
+    from types import SimpleNamespace
+
+    from harness.analysis.findings import _background
+
+    m = {"background.completed": 38, "background.lost": 2, "background.delayed": 5}
+    app: Any = [SimpleNamespace(record=SimpleNamespace(config={"app": {"kind": "asgi"}}))]
+    text = _background("serverless", m, app)
+    assert text is not None and text.startswith(
+        "serverless: of 40 units of work after the response (the app's background tasks and "
+        "what its framework does once the response is sent, such as FastAPI's yield "
+        "dependencies")
+    assert text.endswith("2 were lost and 5 delayed")
+    builtin: Any = [SimpleNamespace(record=SimpleNamespace(config={}))]
+    assert _background("p", {**m, "background.lost": 0, "background.delayed": 0}, builtin) == \
+        "p: all 38 units of work after the response (/background jobs) ran on time"

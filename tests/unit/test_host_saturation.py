@@ -100,18 +100,22 @@ def test_the_finding_names_who_took_the_cpu() -> None:
     rows = hogged()
     metrics = host_metrics(rows)
     assert metrics["host.saturated"] is True
-    assert [who for who, _ in cpu_takers(rows)] == ["pgs-hog", "python3", "locust", "postgres"]
+    ours, others = cpu_takers(rows)
+    assert [who for who, _ in ours] == ["locust", "postgres"]
+    assert [who for who, _ in others] == ["pgs-hog", "python3"]
     text = saturation_finding("serverless", metrics, rows)
     assert text is not None
     assert text.startswith("serverless: this machine's CPU was saturated during 100% of")
-    assert "pgs-hog 95%" in text and "include queueing on this machine" in text
+    assert "the CPU went to this run's locust 25%, postgres 20% and to other processes of " \
+           "this machine (not this run's): pgs-hog 95%, python3 30% (100% = one core)" in text
+    assert "include queueing on this machine" in text
     assert saturation_finding("quiet", host_metrics(quiet()), quiet()) is None
 
 
 def test_a_role_missing_from_some_samples_counts_as_zero_there() -> None:
     rows = quiet(4)
     rows = pd.concat([rows, frame([(100.0, "other:cc1", 80.0, 1.0, 1, NAN)])])
-    assert dict(cpu_takers(rows))["cc1"] == pytest.approx(20.0)
+    assert dict(cpu_takers(rows)[1])["cc1"] == pytest.approx(20.0)
 
 
 def test_queueing_note_only_for_a_saturated_variant() -> None:
