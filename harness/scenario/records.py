@@ -149,6 +149,17 @@ class ServerlessSpec:
     overrides: tuple[str, ...] = ()
 
 
+BUILTIN_ONLY: dict[str, frozenset[str]] = {
+    "persistent": frozenset({"pool_min", "pool_max", "prepared_statement_fix",
+                             "acquire_timeout_s", "background_delay_s", "state"}),
+    "serverless": frozenset({"db_client", "pool_max", "prepared_statement_fix",
+                             "background_delay_s", "state", "on_freeze", "background"}),
+}
+"""Target settings only pgstampede's built-in handler reads (its pool, its statement cache,
+its /background and /counter): an ``[app]`` variant's manifest leaves them out, since only the
+app's own driver settings matter there."""
+
+
 @dataclass(frozen=True)
 class NoPooler:
     """``pooler = "none"``: the target connects to PostgreSQL directly."""
@@ -257,10 +268,15 @@ class Variant:
         return not isinstance(self.target, ExternalSpec) and self.target.prepared_statement_fix
 
     def target_config(self) -> dict[str, Any]:
-        """The settings of this variant's target and pooler, as run (for the manifest)."""
+        """The settings of this variant's target and pooler, as run (for the manifest); with
+        an ``[app]``, none of the built-in handler's (``BUILTIN_ONLY``)."""
+        target = dataclasses.asdict(self.target)
+        if self.app is not None:  # the built-in handler's settings do not apply
+            skip = BUILTIN_ONLY.get(self.target.kind, frozenset())
+            target = {k: v for k, v in target.items() if k not in skip}
         out: dict[str, Any] = {"target": self.target.kind, "pooler": self.pooler.kind,
                                "max_connections": self.database.max_connections,
-                               self.target.kind: dataclasses.asdict(self.target)}
+                               self.target.kind: target}
         if not isinstance(self.pooler, NoPooler):
             out[self.pooler.kind] = dataclasses.asdict(self.pooler)
         if self.app is not None:

@@ -72,6 +72,20 @@ def test_app_section_parsed_into_appspec(tmp_path: Path) -> None:
     assert [r.name for r in s.variants[0].requests] == ["GET /items"]
 
 
+def test_an_app_runs_manifest_leaves_out_the_built_in_handlers_settings(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, BASE + paths() + APP + VARIANTS))
+    for variant in s.variants:
+        config = variant.target_config()[variant.target.kind]
+        assert "prepared_statement_fix" not in config and "pool_max" not in config
+        assert "background_delay_s" not in config and "state" not in config
+    by_kind = {v.target.kind: v.target_config()[v.target.kind] for v in s.variants}
+    if "persistent" in by_kind:
+        assert "workers" in by_kind["persistent"]
+    if "serverless" in by_kind:
+        assert "max_instances" in by_kind["serverless"]
+        assert "db_client" not in by_kind["serverless"]
+
+
 def test_a_variant_app_env_goes_over_the_app_env(tmp_path: Path) -> None:
     variants = VARIANTS + 'app_env = { POOL_SIZE = 1, BEHIND_POOLER = "{host}" }\n'
     s = load_scenario(write(tmp_path, BASE + paths() + APP + variants))
