@@ -11,6 +11,7 @@ import os
 import subprocess
 
 from harness.app.env import interpreter, process_env
+from harness.app.node import check_node
 from harness.errors import ScenarioError
 from harness.scenario.records import AppSpec
 
@@ -34,6 +35,9 @@ for key, name in zip(sys.argv[2::2], sys.argv[3::2]):
 def check_app(app: AppSpec, path: str) -> None:
     """ScenarioError (file ``path``) when the app's module cannot be found by its interpreter
     (a command app runs its own program: nothing to check here, its instances say)."""
+    if app.kind == "node":
+        check_node(app, path)
+        return
     if app.kind == "command":
         return
     python = interpreter(app)

@@ -80,6 +80,9 @@ class PlatformConfig:
     app_command: tuple[str, ...] = ()
     app_port_env: str = "PORT"
     app_ready: str = ""
+    # functions of a command app (route pattern -> the command serving it): one instance pool
+    # per route, as on Vercel (harness.platform.functions); {} = one pool running app_command
+    app_functions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # longest a request may run on an instance (0 = unlimited): 504, the instance discarded;
     # a stream or a WebSocket is cut there instead
     max_duration_s: float = 0.0

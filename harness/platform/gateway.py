@@ -54,6 +54,7 @@ from harness.apphost.template import INSTANCE_NICE_ENV, raise_priority
 from harness.apphost.wire import HttpRequest
 from harness.errors import HarnessError
 from harness.platform.config import PlatformConfig
+from harness.platform.functions import Functions
 from harness.platform.kinds import make_kind
 from harness.platform.pidfile import PIDFILE_NAME
 from harness.platform.pool import InstancePool
@@ -79,7 +80,9 @@ class Gateway:
     def __init__(self, config: PlatformConfig, workdir: Path) -> None:
         self.config = config
         self.workdir = workdir
-        self.pool = InstancePool(config, make_kind(config, workdir), workdir / PIDFILE_NAME)
+        self.pool: InstancePool | Functions = Functions(config, workdir) \
+            if config.app_functions \
+            else InstancePool(config, make_kind(config, workdir), workdir / PIDFILE_NAME)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -1,6 +1,7 @@
 """The ``[app]`` section: the user's own application, as an :class:`AppSpec`: an ASGI/WSGI
-app (``asgi``/``wsgi``) or any program serving HTTP (``command``, with ``port_env`` and
-``ready``); ``[app.expect]``: the work the database should show, per request.
+app (``asgi``/``wsgi``), any program serving HTTP (``command``, with ``port_env`` and
+``ready``) or Vercel-style Node function files (``node = {"/path" = "file.js"}``, files
+relative to ``root``); ``[app.expect]``: the work the database should show, per request.
 
 Only the shape is checked here (keys, types, paths that exist, templates that name known
 fields); whether the interpreter can import the module is checked by
@@ -22,8 +23,8 @@ from harness.scenario.fields import duration_field
 from harness.scenario.records import AppSpec
 from harness.scenario.requests import METHODS
 
-APP_KEYS = {"asgi", "wsgi", "command", "factory", "root", "python", "dsn_env", "env", "schema",
-            "setup", "preload", "port_env", "ready", "expect", "expect_grace"}
+APP_KEYS = {"asgi", "wsgi", "command", "node", "factory", "root", "python", "dsn_env", "env",
+            "schema", "setup", "preload", "port_env", "ready", "expect", "expect_grace"}
 PYTHON_ONLY = ("factory", "python", "preload")  # keys of an ASGI/WSGI app
 COMMAND_ONLY = ("port_env", "ready")  # keys of a command app
 _READY = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\S*$")
@@ -55,16 +56,39 @@ def parse_app(value: object, ctx: SectionContext) -> AppSpec:
         preload=_names(table.get("preload", []), ctx, "app.preload", _MODULE),
         **_command_fields(table, kind, ctx),
         **_expect_fields(table, ctx),
+        node_routes=_node_routes(table, kind, ctx, root),
     )
 
 
+def _node_routes(table: dict[str, Any], kind: str, ctx: SectionContext, root: str
+                 ) -> tuple[tuple[str, str], ...]:
+    """``node``: "/path" (with [param], [...rest], [[...rest]] segments) -> an existing file
+    relative to ``root``."""
+    if kind != "node":
+        return ()
+    routes = ctx.table(table["node"], "app.node")
+    if not routes:
+        raise ctx.error("app.node", "expected at least one route, e.g. { \"/api/orders\" = "
+                        "\"api/orders.js\" }")
+    for pattern, file in routes.items():
+        key = f"app.node.\"{pattern}\""
+        if not pattern.startswith("/") or any(c.isspace() for c in pattern):
+            raise ctx.error(key, "expected a path starting with /, e.g. \"/api/orders\"")
+        if not isinstance(file, str) or not (Path(root) / file).is_file():
+            raise ctx.error(key, f"expected a file relative to root ({root}), got {file!r}")
+    return tuple(routes.items())
+
+
 def _entry(table: dict[str, Any], ctx: SectionContext) -> tuple[str, str]:
-    kinds = [k for k in ("asgi", "wsgi", "command") if k in table]
+    kinds = [k for k in ("asgi", "wsgi", "command", "node") if k in table]
     if len(kinds) != 1:
         raise ctx.error("app", "expected exactly one of asgi = \"module:attribute\", "
-                        "wsgi = \"module:attribute\" or command = [\"program\", \"arg\"...]")
+                        "wsgi = \"module:attribute\", command = [\"program\", \"arg\"...] "
+                        "or node = { \"/path\" = \"file.js\" }")
     kind = kinds[0]
     entry = table[kind]
+    if kind == "node":
+        return kind, "node " + " ".join(f"{k}={v}" for k, v in ctx.table(entry, "app.node").items())
     if kind == "command":
         return kind, " ".join(_argv(entry, ctx)) if isinstance(entry, list) else str(entry)
     if not isinstance(entry, str) or not _ENTRY.match(entry):
@@ -75,6 +99,12 @@ def _entry(table: dict[str, Any], ctx: SectionContext) -> tuple[str, str]:
 
 def _kind_keys(table: dict[str, Any], kind: str, ctx: SectionContext) -> None:
     """Keys that belong to the other kind of app are errors, not silently ignored."""
+    if kind == "node":
+        for key in (*PYTHON_ONLY, *COMMAND_ONLY):
+            if key in table:
+                raise ctx.error(f"app.{key}", "not for Node function files (pgstampede's Node "
+                                "host serves them)")
+        return
     if kind == "command":
         for key in PYTHON_ONLY:
             if key in table:

@@ -226,7 +226,7 @@ class AppSpec:
     (``command``), run by the persistent and the serverless targets. Paths are absolute
     (resolved relative to the scenario file)."""
 
-    kind: str                                # "asgi" | "wsgi" | "command"
+    kind: str                                # "asgi" | "wsgi" | "command" | "node"
     entry: str                               # "module:attr" (a command app: its command line)
     factory: bool = False                    # attr is a callable that builds the app
     root: str = ""                           # put first on sys.path; setup commands run here
@@ -241,6 +241,9 @@ class AppSpec:
     ready: str = ""                          # "command": "GET /health" (else: any HTTP answer)
     expect: tuple[tuple[str, str], ...] = ()  # [app.expect]: "METHOD /path" -> SQL count query
     expect_grace_s: float = 2.0              # persistent: wait this long before counting
+    # "node": Vercel-style function files, route pattern -> file relative to root, served by
+    # pgstampede's Node host (harness.apphost.node); on serverless each route is a function
+    node_routes: tuple[tuple[str, str], ...] = ()
 
     @property
     def module(self) -> str:

@@ -13,6 +13,7 @@ from harness.app.command import command_env, command_ready
 from harness.app.database import prepare_database
 from harness.app.env import app_environment, process_env
 from harness.app.failure import error_tail
+from harness.app.node import command_argv
 from harness.app.persistent import READY_TIMEOUT_S, has_exited, ready_check, uvicorn_args
 from harness.app.served import (
     CONTROL_FD,
@@ -33,7 +34,7 @@ from harness.services.target import RunningTarget, TargetContext, target_env
 def persistent_target(ctx: TargetContext) -> contextlib.AbstractContextManager[RunningTarget]:
     """The user's app (``[app]``) under uvicorn or as its own command, or the built-in
     Starlette app."""
-    if ctx.variant.app is not None and ctx.variant.app.kind == "command":
+    if ctx.variant.app is not None and ctx.variant.app.kind in ("command", "node"):
         return persistent_command_target(ctx)
     if ctx.variant.app is not None:
         return persistent_app_target(ctx)
@@ -125,7 +126,7 @@ def persistent_command_target(ctx: TargetContext) -> Iterator[RunningTarget]:
                       workers)
     raised = ctx.logs / EXCEPTIONS_LOG  # its control channel's {"exception"} lines
     ctx.logs.mkdir(parents=True, exist_ok=True)
-    proc = ManagedProcess(name="target", argv=with_control_file(app.command, raised),
+    proc = ManagedProcess(name="target", argv=with_control_file(command_argv(app), raised),
                           env={**env, "PGSTAMPEDE_CONTROL_FD": str(CONTROL_FD)},
                           cwd=Path(app.root),
                           log_path=log_path, ready_check=command_ready(app, url),

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.app.database import prepare_database
 from harness.app.env import app_environment
+from harness.app.node import command_argv, function_commands
 from harness.collect.platform import PlatformCollector
 from harness.errors import ServiceError
 from harness.platform.config import PlatformConfig
@@ -63,10 +64,11 @@ def app_platform_fields(ctx: TargetContext) -> dict[str, Any]:
     app = ctx.variant.app
     if app is None:
         return {}
-    return {"app_kind": app.kind, "app_entry": app.entry, "app_factory": app.factory,
-            "app_root": app.root, "app_python": app.python,
+    return {"app_kind": "command" if app.kind == "node" else app.kind, "app_entry": app.entry,
+            "app_factory": app.factory, "app_root": app.root, "app_python": app.python,
             "app_env": app_environment(app, ctx.dsn), "app_preload": app.preload,
-            "app_command": app.command, "app_port_env": app.port_env, "app_ready": app.ready}
+            "app_command": command_argv(app), "app_port_env": app.port_env,
+            "app_ready": app.ready, "app_functions": function_commands(app)}
 
 
 def serverless_info(ctx: TargetContext, config: PlatformConfig) -> dict[str, Any]:
