@@ -14,7 +14,7 @@ connection. The gateway uses this object as it uses a pool:
     snapshot(since)     the pools' stats added up; cold starts and init errors name their
                         instance "<route>#<id>", so each function's instances can be counted
     describe()          every pool's instances, each with its ``function``
-    start(), close(), kill_all_now(), pids()
+    start(), close(), kill_all_now(), end_of_run(), pids()
 
 One pid file (the gateway's ``instances.pids``) lists every pool's processes.
 """
@@ -119,6 +119,10 @@ class Functions:
 
     async def close(self) -> None:
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+
+    async def end_of_run(self) -> int:
+        """Every function's instances killed now (the run is over); the number killed."""
+        return sum(await asyncio.gather(*(pool.end_of_run() for pool in self.pools.values())))
 
     async def invoke(self, req: HttpRequest, sink: StreamSink | None = None) -> Reply:
         route = self.route_of(req.path)

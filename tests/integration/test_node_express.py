@@ -1,10 +1,12 @@
 """The Express example (examples/express-pg), unchanged (``npm ci`` from its lock into a cached
 copy), run by the real CLI as a command app against a small ``max_connections``:
 
-- persistent: one process, one pool of at most ``POOL`` connections, whatever the load;
+- persistent: one process, one pool of at most ``POOL`` connections, whatever the load; every
+  email written after its response arrives (``app.work.missing`` = 0);
 - serverless, Lambda-style (one request per instance, each its own process and pool, one
   connection each): refused once the instances exceed the usable slots, ``db.refused``
-  equal to the server log's count;
+  equal to the server log's count; emails frozen with the instances reaped at the end are
+  missing;
 - serverless behind PgBouncer: the same instances, no refusal.
 """
 
@@ -102,11 +104,14 @@ def test_express_example_both_targets(tmp_path: Path) -> None:
     assert 0 < persistent["db.connections.peak"] <= POOL
     assert persistent["db.refused"] == 0
     assert persistent["http.error_rate"] == 0 and persistent["http.requests"] > 0
+    assert persistent["app.work.expected"] > 0
+    assert persistent["app.work.missing"] == 0  # every email written after its response
 
     direct = metrics(out, "lambda")
     assert direct["platform.instances.peak"] > USABLE
     assert direct["db.refused"] > 0
     assert direct["db.refused"] == refusals_in_server_log(out, "lambda")
+    assert direct["app.work.missing"] > 0  # emails frozen in instances reaped at the end
 
     pooled = metrics(out, "lambda+pgbouncer")
     assert pooled["platform.instances.peak"] > USABLE
