@@ -11,8 +11,9 @@ connection. The gateway uses this object as it uses a pool:
                         ``[...rest]`` (one or more), ``[[...rest]]`` (zero or more); a static
                         route wins over a dynamic one, a trailing slash is ignored (as the
                         Node host matches them, harness/apphost/node/routes.mjs); 404 if none
-    snapshot(since)     the pools' stats added up; cold starts and init errors name their
-                        instance "<route>#<id>", so each function's instances can be counted
+    snapshot(since, exceptions_since)   the pools' stats added up; cold starts, init errors
+                        and exceptions name their instance "<route>#<id>", so each function's
+                        instances can be counted
     describe()          every pool's instances, each with its ``function``
     start(), close(), kill_all_now(), end_of_run(), pids()
 
@@ -42,8 +43,8 @@ from harness.results.platform_stats import (
     PHASES,
     ColdStart,
     Counters,
-    InitFailure,
     PlatformStats,
+    RaisedException,
 )
 
 APP_NAME_ENV = "PGAPPNAME"
@@ -102,7 +103,9 @@ class Functions:
             pool.pidfile = self.pidfile  # one pid file for every function's processes
             self.pools[route.pattern] = pool
         self.events: list[ColdStart] = []
+        self.raised: list[RaisedException] = []
         self.cursors = dict.fromkeys(self.pools, 0)
+        self.raised_cursors = dict.fromkeys(self.pools, 0)
 
     def route_of(self, path: str) -> str | None:
         return next((r.pattern for r in self.routes if r.matches(path)), None)
@@ -130,24 +133,30 @@ class Functions:
             return Reply(404, error_body("http_4xx", f"platform: no function serves {req.path}"))
         return await self.pools[route].invoke(req, sink)
 
-    def snapshot(self, since: int = 0) -> PlatformStats:
-        snapshots = {}
-        for route, pool in self.pools.items():
-            snap = pool.snapshot(self.cursors[route])
-            self.cursors[route] = snap.cursor
-            self.events += [dataclasses.replace(e, instance=f"{route}#{e.instance}")
-                            for e in snap.events]
-            snapshots[route] = snap
-        parts = list(snapshots.values())
-        counters = Counters(**{f.name: sum(getattr(s.counters, f.name) for s in parts)
+    def snapshot(self, since: int = 0, exceptions_since: int = 0) -> PlatformStats:
+        parts = {route: self._take(route, pool) for route, pool in self.pools.items()}
+        snaps = list(parts.values())
+        counters = Counters(**{f.name: sum(getattr(s.counters, f.name) for s in snaps)
                                for f in dataclasses.fields(Counters)})
-        errors = [InitFailure(e.t, f"{route}#{e.instance}", e.error)
-                  for route, s in snapshots.items() for e in s.init_errors]
+        errors = [dataclasses.replace(e, instance=f"{route}#{e.instance}")
+                  for route, s in parts.items() for e in s.init_errors]
         return PlatformStats(
-            t=max(s.t for s in parts), phases={p: sum(s.phases[p] for s in parts) for p in PHASES},
-            queue=sum(s.queue for s in parts), counters=counters, cursor=len(self.events),
-            events=self.events[since:], background_pending=sum(s.background_pending for s in parts),
-            init_errors=errors[:MAX_INIT_ERRORS])
+            t=max(s.t for s in snaps), phases={p: sum(s.phases[p] for s in snaps) for p in PHASES},
+            queue=sum(s.queue for s in snaps), counters=counters, cursor=len(self.events),
+            events=self.events[since:], background_pending=sum(s.background_pending for s in snaps),
+            init_errors=errors[:MAX_INIT_ERRORS], exception_cursor=len(self.raised),
+            exceptions=self.raised[exceptions_since:])
+
+    def _take(self, route: str, pool: InstancePool) -> PlatformStats:
+        """The pool's snapshot; its new cold starts and exceptions added to the merged lists."""
+        snap = pool.snapshot(self.cursors[route], self.raised_cursors[route])
+        self.cursors[route] = snap.cursor
+        self.raised_cursors[route] = snap.exception_cursor
+        self.events += [dataclasses.replace(e, instance=f"{route}#{e.instance}")
+                        for e in snap.events]
+        self.raised += [dataclasses.replace(e, instance=f"{route}#{e.instance}")
+                        for e in snap.exceptions]
+        return snap
 
     def describe(self) -> list[dict[str, object]]:
         return [{**d, "function": route} for route, pool in self.pools.items()
