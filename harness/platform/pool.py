@@ -44,6 +44,7 @@ from harness.platform.stream import StreamBody, StreamSink
 from harness.results.endpoints import error_body
 from harness.results.platform_stats import Counters, PlatformStats
 
+END_OF_RUN_WAIT_S = 20.0  # work kept alive (waitUntil) finishes before the end-of-run reap
 STREAM_END_TIMEOUT_S = 5.0  # a cancelled stream's instance must end it within this, or is killed
 
 
@@ -121,8 +122,14 @@ class InstancePool:
             self.pidfile.write()
 
     async def end_of_run(self) -> int:
-        """Kill every instance now (the run is over: work still running in them is lost,
-        as when the platform discards them); the number killed. The pool stays usable."""
+        """Kill every instance (the run is over: work frozen in them is lost, as when the
+        platform discards them); the number killed. Work an instance keeps alive, its
+        control channel's pending count above 0 (``waitUntil``), is let finish first, as
+        the platform does, up to ``END_OF_RUN_WAIT_S``. The pool stays usable."""
+        deadline = self.clock.monotonic() + END_OF_RUN_WAIT_S
+        while self.clock.monotonic() < deadline and any(
+                m.pending > 0 and m.state != DEAD for m in self.life.members.values()):
+            await self.clock.sleep(0.02)
         members = list(self.life.members.values())
         for member in members:
             self.life.kill(member, "stopped at the end of the run")
