@@ -7,7 +7,8 @@ functions' connections add up. Each function's instances get ``PGAPPNAME`` = its
 the app sets it), so the database's ``application_name`` says which function holds which
 connection. The gateway uses this object as it uses a pool:
 
-    invoke(req, sink)   the pool of the route matching the path: static segments, ``[param]``,
+    invoke(req, sink, websocket)
+                        the pool of the route matching the path: static segments, ``[param]``,
                         ``[...rest]`` (one or more), ``[[...rest]]`` (zero or more); a static
                         route wins over a dynamic one, a trailing slash is ignored (as the
                         Node host matches them, harness/apphost/node/routes.mjs); 404 if none
@@ -127,11 +128,12 @@ class Functions:
         """Every function's instances killed now (the run is over); the number killed."""
         return sum(await asyncio.gather(*(pool.end_of_run() for pool in self.pools.values())))
 
-    async def invoke(self, req: HttpRequest, sink: StreamSink | None = None) -> Reply:
+    async def invoke(self, req: HttpRequest, sink: StreamSink | None = None,
+                     websocket: bool = False) -> Reply:
         route = self.route_of(req.path)
         if route is None:
             return Reply(404, error_body("http_4xx", f"platform: no function serves {req.path}"))
-        return await self.pools[route].invoke(req, sink)
+        return await self.pools[route].invoke(req, sink, websocket=websocket)
 
     def snapshot(self, since: int = 0, exceptions_since: int = 0) -> PlatformStats:
         parts = {route: self._take(route, pool) for route, pool in self.pools.items()}
