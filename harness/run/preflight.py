@@ -3,6 +3,8 @@ line and exit 2 (InputError). Loading a scenario (``harness.scenario``) starts n
 the checks that do run here, in :func:`preflight`:
 
 - the variants to run exist (``--variants``);
+- the stages ask for no more users, nor a faster spawn, than the load machines can drive
+  (``harness.load.capacity``: one machine, or ``--workers N``);
 - each ``[app]``'s interpreter finds its module and preload modules (:func:`check_apps`);
 - external variants point at this machine unless ``--allow-remote`` / ``--allow-address``
   (:func:`check_loopback`), and their application and database answer
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 
 from harness.app.check import check_app
 from harness.errors import InputError
+from harness.load.capacity import check_capacity
 from harness.load.distributed import DistributedRunner
 from harness.results.redact import redact_text
 from harness.runtime.loopback import check_local_address, dsn_host, is_loopback
@@ -32,6 +35,7 @@ def preflight(scenario: Scenario, only: tuple[str, ...] | None, runtime: str, *,
               distributed: DistributedRunner | None = None) -> None:
     """Every check of ``pgstampede run`` before anything starts; InputError (exit 2)."""
     variants = scenario.selected(only)
+    check_capacity(scenario, distributed.workers if distributed is not None else 1)
     check_apps(scenario)
     check_loopback(scenario, allow_remote, allow_addresses)
     check_reachable(scenario, only)

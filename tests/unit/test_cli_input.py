@@ -45,6 +45,20 @@ def test_negative_users(tmp_path: Path) -> None:
     assert_one_line_exit_2(pgstampede("run", str(bad)), "users: expected an integer >= 0")
 
 
+def test_a_load_beyond_one_machine_is_refused_up_front(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "quickstart.toml").read_text()
+    bad = tmp_path / "huge.toml"
+    bad.write_text(text.replace("users = 60", "users = 100000000"))
+    result = pgstampede("run", str(bad))
+    assert_one_line_exit_2(result, "users = 100,000,000: more than one load machine can drive "
+                                   "(100,000 users; 100,000 per machine)")
+    assert "--workers 1,000" in result.stderr
+    fast = tmp_path / "fast.toml"
+    fast.write_text(text.replace("spawn_rate = 20", "spawn_rate = 1000000"))
+    assert_one_line_exit_2(pgstampede("run", str(fast)), "spawn_rate = 1,000,000: faster than "
+                                                         "one load machine can start users")
+
+
 def test_unknown_variant() -> None:
     result = pgstampede("run", "scenarios/quickstart.toml", "--variants", "persistent,lambda")
     assert_one_line_exit_2(result, "unknown variant 'lambda'")
