@@ -4,11 +4,12 @@ Tiers (docs/internals.md, "Tests"):
 
 - ``make test`` runs every test: the whole suite, as CI does.
 - ``make test-fast`` runs the tests marked ``fast``, for the edit-test loop (under 3 minutes
-  here). Marked here, at collection: every test that needs none of the real services
-  (``SLOW_MARKERS``: integration, docker, browser, packaging), that is every unit test;
-  and the few integration tests marked ``@pytest.mark.fast`` by hand, which prove the
-  pipeline end to end. So a new unit test is fast by default, a new integration test is
-  not; mark one ``fast`` only when it proves something no fast test does, in seconds.
+  here). Marked here, at collection: every test without one of ``SLOW_MARKERS`` (the real
+  services: integration, docker, browser, packaging; or ``slow``: no service, but minutes
+  of subprocesses, as test_report_cli.py), that is every unit test; and the few integration
+  tests marked ``@pytest.mark.fast`` by hand, which prove the pipeline end to end. So a new
+  unit test is fast by default, a new integration test is not; mark one ``fast`` only when
+  it proves something no fast test does, in seconds.
 
 Property tests take their number of examples from a Hypothesis profile: ``full`` (500, the
 default) or ``fast`` (100, Hypothesis's own default), which ``make test-fast`` selects with
@@ -26,7 +27,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-SLOW_MARKERS = ("integration", "docker", "browser", "packaging")
+SLOW_MARKERS = ("integration", "docker", "browser", "packaging", "slow")
 """A test with one of these markers is in the whole suite only, unless also marked fast."""
 
 settings.register_profile("full", max_examples=500)

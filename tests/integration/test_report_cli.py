@@ -12,6 +12,8 @@ import pytest
 
 from tests.integration.pipeline_helpers import run_cli
 
+pytestmark = pytest.mark.slow  # ten CLI runs (each builds the report): not in make test-fast
+
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "golden-run"
 
 
