@@ -58,8 +58,9 @@ class LoadConfig:
     request_log: bool = True
     progress_interval_s: float = 1.0
     locustfile: str = ""  # the user's own Locust file: it says which requests to send
-    subscribe_duration_s: float = 10.0  # an ``events`` request's subscription (SSE) window
-
+    subscribe_duration_s: float = 10.0  # an ``events`` request's subscription window
+    subscribe_transport: str = "sse"  # "sse" (/events) or "websocket" (its WebSocket twin)
+    subscribers: int = 0  # SubscriberUser: subscribed the whole run, on top of each stage
     def __post_init__(self) -> None:
         if self.locustfile:
             return
@@ -102,6 +103,8 @@ class LoadConfig:
             request_log=request_log,
             locustfile=spec.locustfile,
             subscribe_duration_s=spec.subscribe_duration_s,
+            subscribe_transport=spec.subscribe_transport,
+            subscribers=spec.subscribers,
         )
 
     def to_json(self) -> str:

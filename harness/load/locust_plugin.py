@@ -61,8 +61,9 @@ class StagesShape(LoadTestShape):
         if not self.started:
             self.started = True
             self._record("start", time.time() - run_time)
-        current = None if stop_requested(self.plan.out_dir) else shape_tick(self.plan.stages,
-                                                                            run_time)
+        subscribers = 0 if self.plan.locustfile else self.plan.subscribers
+        current = None if stop_requested(self.plan.out_dir) else shape_tick(
+            self.plan.stages, run_time, subscribers)
         index = stage_index(self.plan.stages, run_time)
         self.stage = -1 if index is None else index
         if current is None:

@@ -5,7 +5,9 @@ imports this module; ``harness.load.runner`` starts ``python -m locust -f <this 
 ``HarnessUser`` sends the plan's weighted requests (``[load] endpoints`` or ``paths``, with
 their headers and JSON bodies), waits the think time in between, and marks every non-2xx
 response as a Locust failure; an ``events`` request stays subscribed for
-``subscribe_duration`` instead (harness.load.subscriber, the realtime log). The load shape,
+``subscribe_duration`` instead (harness.load.subscriber, the realtime log; over SSE or the
+WebSocket twin, ``[load] subscribe_transport``). ``SubscriberUser`` is ``[load]
+subscribers``: users subscribed the whole run, added to each stage's users. The load shape,
 the request log and the progress file come from ``harness.load.locust_plugin`` (imported
 here, so Locust finds ``StagesShape``).
 """
@@ -23,9 +25,10 @@ from locust.env import Environment
 from harness.load.config import LoadConfig, load_config_from_env
 from harness.load.locust_plugin import StagesShape
 from harness.load.realtime_log import RealtimeLogWriter
-from harness.load.subscriber import Subscriber
+from harness.load.subscriber import SseTransport, Subscriber, Transport, WsTransport
 
-__all__ = ["HarnessUser", "StagesShape"]
+__all__ = ["HarnessUser", "StagesShape", "SubscriberUser"]
+WHOLE_RUN_S = 10 * 365 * 86400.0  # a subscriber's window: until Locust stops the user
 
 
 class HarnessUser(FastHttpUser):
@@ -55,15 +58,35 @@ class HarnessUser(FastHttpUser):
 
 
     def _subscribe(self, plan: LoadConfig, path: str) -> None:
-        """An ``events`` request: stay subscribed for ``subscribe_duration`` (SSE)."""
+        """An ``events`` request: stay subscribed for ``subscribe_duration``."""
         if self.realtime_log is None:
             return
+        Subscriber(self.transport(plan), self.realtime_log).run(plan.subscribe_duration_s, path)
+
+    def transport(self, plan: LoadConfig) -> Transport:
+        """How this user subscribes: ``[load] subscribe_transport``."""
+        if plan.subscribe_transport == "websocket":
+            return WsTransport(self.host or "", self.environment.events.request.fire,
+                               "events", plan.request_timeout_s)
         if self._stream_session is None:
             self._stream_session = HttpSession(base_url=self.host or "",
                                                request_event=self.environment.events.request,
                                                user=self)
-        Subscriber(self._stream_session, self.realtime_log, "events",
-                   plan.request_timeout_s).run(plan.subscribe_duration_s, path)
+        return SseTransport(self._stream_session, "events", plan.request_timeout_s)
+
+
+class SubscriberUser(HarnessUser):
+    """``[load] subscribers``: a population of its own, subscribed to ``/events`` for the
+    whole run and reconnecting as a real client does (at once after a cut, ``RETRY_S``
+    after a refusal); added by the ``init`` event when the plan asks for any (fixed count,
+    spawned before the request users, on top of each stage's users)."""
+
+    abstract = True  # not discovered: on_init enables it
+
+    @task
+    def send(self) -> None:
+        if self.plan is not None and self.realtime_log is not None:
+            Subscriber(self.transport(self.plan), self.realtime_log).run(WHOLE_RUN_S)
 
 
 def on_init(environment: Environment, **_: Any) -> None:
@@ -72,6 +95,10 @@ def on_init(environment: Environment, **_: Any) -> None:
     HarnessUser.realtime_log = RealtimeLogWriter(Path(plan.out_dir))
     HarnessUser.network_timeout = plan.request_timeout_s
     HarnessUser.connection_timeout = plan.request_timeout_s
+    if plan.subscribers and not plan.locustfile:
+        SubscriberUser.fixed_count = plan.subscribers
+        if SubscriberUser not in environment.user_classes:
+            environment.user_classes.append(SubscriberUser)
 
 
 def on_quitting(environment: Environment, **_: Any) -> None:

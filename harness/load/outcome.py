@@ -1,9 +1,10 @@
 """What one HTTP response means for the harness: error kind, instance and counter.
 
 Pure: takes the status, the body bytes and the transport error, returns an ``Outcome``.
-Kinds follow docs/internals.md: "" on success; else the ``{"error": {"kind"}}`` of the
-body; else ``http_429`` / ``http_5xx`` / ``http_4xx`` from the status (any other non-2xx
-status is counted with ``http_4xx``); ``timeout`` / ``connection_error`` without a response.
+Kinds follow docs/internals.md: "" on success (2xx, or 101: a WebSocket accepted); else
+the ``{"error": {"kind"}}`` of the body; else ``http_429`` / ``http_5xx`` / ``http_4xx``
+from the status (any other non-2xx status is counted with ``http_4xx``); ``timeout`` /
+``connection_error`` without a response.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import json.scanner
 from typing import Any, NamedTuple
 
+SWITCHING_PROTOCOLS = 101  # an accepted WebSocket (the /events twin): a success
 TIMEOUT = "timeout"
 CONNECTION_ERROR = "connection_error"
 
@@ -83,7 +85,8 @@ def classify(status: int, body: bytes | None, error: BaseException | None) -> Ou
     data = _json_object(body)
     instance = data.get("instance") if data else None
     counter = data.get("counter") if data else None
-    kind = "" if 200 <= status < 300 else body_error_kind(data) or status_kind(status)
+    ok = 200 <= status < 300 or status == SWITCHING_PROTOCOLS
+    kind = "" if ok else body_error_kind(data) or status_kind(status)
     return Outcome(  # positional: half the cost of keywords, once per request
         kind,
         "" if instance is None else str(instance),

@@ -34,9 +34,11 @@ def stage_index(stages: Sequence[Stage], run_time_s: float) -> int | None:
     return None
 
 
-def shape_tick(stages: Sequence[Stage], run_time_s: float) -> tuple[int, float] | None:
-    """``(users, spawn_rate)`` at ``run_time_s``; None when the shape is over (Locust stops)."""
+def shape_tick(stages: Sequence[Stage], run_time_s: float,
+               subscribers: int = 0) -> tuple[int, float] | None:
+    """``(users, spawn_rate)`` at ``run_time_s`` (``subscribers``, a population of their own,
+    on top of the stage's users); None when the shape is over (Locust stops)."""
     i = stage_index(stages, run_time_s)
     if i is None:
         return None
-    return stages[i].users, stages[i].spawn_rate
+    return stages[i].users + subscribers, stages[i].spawn_rate

@@ -12,7 +12,8 @@ from harness.scenario.requests import parse_paths
 from harness.units import parse_duration
 
 LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout",
-             "subscribe_duration", "paths", "locustfile"}
+             "subscribe_duration", "paths", "locustfile", "subscribe_transport", "subscribers"}
+TRANSPORTS = ("sse", "websocket")
 
 
 def _think_time(value: object, ctx: SectionContext) -> tuple[float, float]:
@@ -97,8 +98,13 @@ def parse_load(table: dict[str, Any], ctx: SectionContext) -> LoadSpec:
         processes = int_field(-1, 256)(table.get("processes", 1))
         timeout = parse_duration(table.get("request_timeout", "30s"))
         subscribe = parse_duration(table.get("subscribe_duration", "10s"))
+        subscribers = int_field(0, 100_000)(table.get("subscribers", 0))
     except ValueError as exc:
         raise ctx.error("load", str(exc)) from None
+    transport = table.get("subscribe_transport", "sse")
+    if transport not in TRANSPORTS:
+        raise ctx.error("load.subscribe_transport", f"expected one of {list(TRANSPORTS)}, got "
+                        f"{transport!r}")
     if processes == 0:
         raise ctx.error("load.processes",
                         "expected a number of processes >= 1, or -1 (one per core)")
@@ -114,4 +120,6 @@ def parse_load(table: dict[str, Any], ctx: SectionContext) -> LoadSpec:
         locustfile=locustfile,
         paths=parse_paths(table["paths"], ctx, "load.paths") if "paths" in table else (),
         subscribe_duration_s=subscribe,
+        subscribe_transport=str(transport),
+        subscribers=subscribers,
     )

@@ -74,6 +74,8 @@ class LoadSpec:
     locustfile: str = ""  # the user's own Locust file (absolute path); "" = pgstampede's
     paths: tuple[RequestSpec, ...] = ()  # [load] paths: requests for apps (external, [app])
     subscribe_duration_s: float = 10.0  # how long an ``events`` request stays subscribed
+    subscribe_transport: str = "sse"  # "sse" (/events) or "websocket" (its WebSocket twin)
+    subscribers: int = 0  # a population of its own, subscribed to /events the whole run
 
     @property
     def duration_s(self) -> float:

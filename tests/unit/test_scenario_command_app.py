@@ -84,3 +84,22 @@ def test_the_serverless_variant_passes_the_command_to_the_platform(tmp_path: Pat
     assert (config.app_kind, config.app_command, config.app_port_env, config.app_ready) == (
         "command", ("node", "s.js"), "P", "GET /")
     assert config.app_env["DATABASE_URL"] == "postgresql://app@127.0.0.1:5/app"
+
+
+def test_subscribers_and_their_transport(tmp_path: Path) -> None:
+    text = BASE.replace('[load.paths]', 'subscribers = 4\nsubscribe_transport = "websocket"\n'
+                        '[load.paths]', 1)
+    scenario = parse_scenario(tomllib.loads(text), str(tmp_path / "s.toml"))
+    load = scenario.load  # type: ignore[attr-defined]
+    assert (load.subscribers, load.subscribe_transport) == (4, "websocket")
+    from harness.load.config import LoadConfig
+    from harness.load.shape import shape_tick
+
+    plan = LoadConfig.from_spec(load, out_dir=tmp_path)
+    assert LoadConfig.from_json(plan.to_json()) == plan
+    assert (plan.subscribers, plan.subscribe_transport) == (4, "websocket")
+    assert shape_tick(plan.stages, 0.0, plan.subscribers) == (3 + 4, 3.0)
+    bad = BASE.replace('[load.paths]', 'subscribe_transport = "sockets"\n[load.paths]', 1)
+    with pytest.raises(ScenarioError, match="expected one of") as err:
+        parse_scenario(tomllib.loads(bad), str(tmp_path / "s.toml"))
+    assert err.value.key == "load.subscribe_transport"
