@@ -228,7 +228,7 @@ def _background(
 ) -> Metrics:
     keys = [n for n in METRICS if n.startswith("background.")]
     if not bool((names == "background").any()):
-        return _app_background(frames["platform"], window) or dict.fromkeys(keys)
+        return _app_background(frames["platform"], window, ctx.app) or dict.fromkeys(keys)
     jobs = window.rows(frames["background"], col="scheduled_at")
     due = jobs["due_at"].fillna(jobs["scheduled_at"] + ctx.background_delay_ms / 1000.0)
     done = jobs["completed_at"].notna()
@@ -245,13 +245,15 @@ APP_BACKGROUND = ("background_pending", "background_completed", "background_dela
                   "background_lost")
 
 
-def _app_background(platform: pd.DataFrame, window: _Window) -> Metrics | None:
+def _app_background(platform: pd.DataFrame, window: _Window, app: bool = False
+                    ) -> Metrics | None:
     """An app's work after its responses, as the platform counted it (None when there was
-    none): over the whole run, lost includes the work still pending (frozen) at the end of
-    the recording."""
+    none, unless the variant runs a user's app: then none is 0 completed, 0 delayed, 0 lost,
+    e.g. with ``adapter = "mangum"``, where the work ends inside the invocation): over the
+    whole run, lost includes the work still pending (frozen) at the end of the recording."""
     if platform.empty or not set(APP_BACKGROUND) <= set(platform.columns):
         return None
-    if not bool((platform[list(APP_BACKGROUND)] > 0).any().any()):
+    if not app and not bool((platform[list(APP_BACKGROUND)] > 0).any().any()):
         return None
     last = int(platform.sort_values("t")["background_pending"].iloc[-1])
     pending = last if window.whole_run else 0

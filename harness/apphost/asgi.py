@@ -1,9 +1,15 @@
 """The ASGI host: the lifespan protocol as an instance's init, and one http scope per request.
 
 A response is buffered until its last body message, then returned with the units of work
-still running (harness.apphost.background). After the request body has been read,
-``receive`` waits until the response is complete, then answers ``http.disconnect`` (as
-uvicorn does). An app raising before its response started gets a 500.
+still running (harness.apphost.background). With ``whole_call`` (``adapter = "mangum"``)
+it is returned only once the app's call has returned, as Mangum does (its HTTP cycle runs
+the call to completion before the Lambda handler returns): what the framework runs after
+the response (Starlette's BackgroundTasks, FastAPI's yield dependencies) finishes inside
+the invocation; tasks the app created and left running stay units of background work.
+
+After the request body has been read, ``receive`` waits until the response is complete,
+then answers ``http.disconnect`` (as uvicorn does). An app raising before its response
+started gets a 500.
 
 Lifespan: the app is called once with a ``lifespan`` scope that lives as long as the
 instance. ``lifespan.startup.failed``, or an exception raised after the app received
@@ -126,10 +132,11 @@ class Exchange:
 class AsgiHost:
     """Runs an ASGI application: lifespan as init, each request as one call."""
 
-    def __init__(self, app: App, background: Background) -> None:
+    def __init__(self, app: App, background: Background, whole_call: bool = False) -> None:
         self.app = app
         self.background = background
         self.lifespan = Lifespan(app)
+        self.whole_call = whole_call  # "mangum": the response waits for the call's end
 
     async def startup(self) -> None:
         await self.lifespan.startup()
@@ -145,6 +152,8 @@ class AsgiHost:
         if not exchange.complete.done():
             units = self.background.close(msg_id)
             return _failed(units, self.background, msg_id)
+        if self.whole_call:  # as Mangum: the invocation returns once the app call has
+            await asyncio.wait({call})  # (background tasks, a framework's clean-up)
         await settle()
         units = self.background.close(msg_id)
         if not call.done():

@@ -5,6 +5,7 @@ a fresh interpreter (``cold_start = "exec"``)::
 
     python -m pgstampede_apphost.instance --fd N --instance ID --kind asgi|wsgi \
         --entry module:attr [--factory] [--root DIR] [--concurrency N]
+        [--adapter web-adapter|mangum]
 
 The init is the cold start's last step: the instance then sends its ready frame, or, if the
 init failed (import error, startup raising, ...), an init-failed frame with the first
@@ -52,9 +53,10 @@ class Host(Protocol):
 def make_host(args: argparse.Namespace, background: Background) -> Host:
     prepare(args.root)
     app = load_app(args.entry, args.factory)
+    whole_call = args.adapter == "mangum"
     if args.kind == "wsgi":
-        return WsgiHost(app, background, args.concurrency)
-    return AsgiHost(app, background)
+        return WsgiHost(app, background, args.concurrency, whole_call=whole_call)
+    return AsgiHost(app, background, whole_call=whole_call)
 
 
 async def serve(args: argparse.Namespace, fd: int, started: float) -> int:
@@ -105,6 +107,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--factory", action="store_true", help="attr builds the application")
     parser.add_argument("--root", default="", help="first on sys.path, working directory")
     parser.add_argument("--concurrency", type=int, default=1, help="WSGI threads")
+    parser.add_argument("--adapter", choices=("web-adapter", "mangum"), default="web-adapter",
+                        help="mangum: a call's clean-up finishes before its response is sent")
     return parser.parse_args(argv)
 
 

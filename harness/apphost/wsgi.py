@@ -5,8 +5,9 @@ The response is complete once the iterable is exhausted; the thread then calls t
 iterable's ``close()`` (where Flask's ``call_on_close`` and similar work run), which is a
 pending unit (harness.apphost.background) if it has not returned ``CLOSE_GRACE_S`` after
 the response was complete: a close() with nothing to do is not background work (the answer
-waits for it at most that long). WSGI has no lifespan: an instance's init is the import (and
-the factory call).
+waits for it at most that long). With ``whole_call`` (``adapter = "mangum"``: an in-process
+adapter that returns once the call is over) the answer waits for ``close()`` to return.
+WSGI has no lifespan: an instance's init is the import (and the factory call).
 """
 
 from __future__ import annotations
@@ -96,9 +97,11 @@ def _close(result: Any) -> None:
 class WsgiHost:
     """Runs a WSGI application in a thread pool."""
 
-    def __init__(self, app: App, background: Background, threads: int) -> None:
+    def __init__(self, app: App, background: Background, threads: int,
+                 whole_call: bool = False) -> None:
         self.app = app
         self.background = background
+        self.whole_call = whole_call  # "mangum": the response waits for close() to return
         self.pool = ThreadPoolExecutor(max_workers=max(1, threads),
                                        thread_name_prefix="wsgi")
 
@@ -118,7 +121,7 @@ class WsgiHost:
         except Exception:
             return SERVER_ERROR
         complete = time.perf_counter()
-        await asyncio.wait({closed}, timeout=CLOSE_GRACE_S)
+        await asyncio.wait({closed}, timeout=None if self.whole_call else CLOSE_GRACE_S)
         pending = self.background.watch(msg_id, [] if closed.done() else [closed], complete)
         return HttpResponse(status, headers, body, pending)
 

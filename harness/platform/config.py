@@ -28,6 +28,7 @@ WHEN_FULL = ("queue", "reject")
 COLD_STARTS = ("fork", "exec")
 SPAWNERS = ("process", "docker")
 APP_KINDS = ("", "asgi", "wsgi", "command")
+ADAPTERS = ("web-adapter", "mangum")
 READY_REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\S*$")
 DEFAULT_HANDLER = "targets.serverless.handler:handler"
 
@@ -75,6 +76,11 @@ class PlatformConfig:
     app_python: str = ""
     app_env: dict[str, str] = field(default_factory=dict)
     app_preload: tuple[str, ...] = ()
+    # how an ASGI/WSGI app's calls map onto invocations: "web-adapter" (the invocation ends
+    # with the response; work after it is frozen with the instance, as under the AWS Lambda
+    # Web Adapter) or "mangum" (the invocation ends when the app's call has returned, its
+    # clean-up included: the response waits for it, as under Mangum)
+    adapter: str = "web-adapter"
     # a command app (``app_kind = "command"``, harness.platform.command): its argv, the
     # variable that gives it its port, and its readiness request ("" = the port answers HTTP)
     app_command: tuple[str, ...] = ()
@@ -106,6 +112,7 @@ class PlatformConfig:
         _choice("state", self.state, STATES)
         _choice("on_freeze", self.on_freeze, ON_FREEZE)
         _choice("background", self.background, BACKGROUND_MODES)
+        _choice("adapter", self.adapter, ADAPTERS)
         for name in ("max_instances", "instance_concurrency", "pool_max"):
             if getattr(self, name) < 1:
                 raise InputError(f"platform config: {name} must be >= 1")

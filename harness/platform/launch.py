@@ -93,7 +93,8 @@ def app_launch(config: PlatformConfig, workdir: Path) -> Launch:
     preload = ",".join((*APP_PRELOAD, *config.app_preload))
     options = ("--runtime", APP_RUNTIME, "--root", root, "--preload", preload)
     runtime_args = ["--kind", config.app_kind, "--entry", config.app_entry, "--root", root,
-                    "--concurrency", str(config.instance_concurrency)]
+                    "--concurrency", str(config.instance_concurrency),
+                    "--adapter", config.adapter]
     if config.app_factory:
         runtime_args.append("--factory")
     return Launch(python, f"{APPHOST_PACKAGE}.template", options, tuple(runtime_args),

@@ -146,6 +146,8 @@ class ServerlessSpec:
     state: str = opt("state", choice_field(*STATES), TARGET.state)
     on_freeze: str = opt("on_freeze", choice_field(*ON_FREEZE), TARGET.on_freeze)
     background: str = opt("background", choice_field(*BACKGROUND_MODES), TARGET.background)
+    # an ASGI/WSGI [app]'s calls and invocations: "web-adapter" | "mangum" (docs/presets.md)
+    adapter: str = opt("adapter", choice_field("web-adapter", "mangum"), "web-adapter")
     preset: str = opt("preset", choice_field("", *PRESETS), "")
     # the keys set explicitly on top of ``preset`` (recorded so the report can name them)
     overrides: tuple[str, ...] = ()

@@ -211,6 +211,33 @@ def test_background_work_without_freeze_completes_on_time(tmp_path: Path) -> Non
         assert out.read_text() == "i1\n"
 
 
+@pytest.mark.parametrize("knobs", [ASGI, WSGI], ids=["asgi", "wsgi"])
+def test_mangum_finishes_the_work_after_the_response_inside_the_invocation(
+        tmp_path: Path, knobs: dict[str, Any]) -> None:
+    """adapter = "mangum": the whole call (ASGI: the work the app does after its last body
+    message; WSGI: its response's close()) ends before the answer leaves the instance, so a
+    reap right after it loses nothing and nothing is late; the answer waits for the work."""
+    out = tmp_path / "done.txt"
+    with gateway(tmp_path, **knobs, adapter="mangum", idle_timeout_s=1.0) as gw:
+        began = time.monotonic()
+        assert gw.get(f"/background?ms=400&file={out}").status in (200, 201)
+        assert time.monotonic() - began >= 0.4  # the answer waited for the work
+        assert out.read_text() == "i1\n"  # done before the answer, inside the invocation
+        assert wait_until(lambda: gw.stats()["reaped"] == 1)
+        stats = gw.stats()
+        assert (stats["background_delayed"], stats["background_lost"]) == (0, 0)
+        assert stats["background_pending"] == 0
+
+
+def test_the_web_adapter_answers_first_and_a_reap_loses_the_work(tmp_path: Path) -> None:
+    out = tmp_path / "done.txt"
+    with gateway(tmp_path, **WSGI, adapter="web-adapter", idle_timeout_s=1.0) as gw:
+        assert gw.get(f"/background?ms=400&file={out}").status == 201
+        assert not out.exists()  # answered before its work, then frozen with it
+        assert wait_until(lambda: gw.stats()["reaped"] == 1)
+        assert gw.stats()["background_lost"] == 1 and not out.exists()
+
+
 def test_a_request_over_max_duration_is_cut_and_its_instance_discarded(tmp_path: Path) -> None:
     with gateway(tmp_path, **ASGI, max_duration_s=0.5) as gw:
         assert gw.get("/hello").status == 200

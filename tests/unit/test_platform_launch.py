@@ -54,7 +54,7 @@ def test_app_sees_only_the_apphost_package(tmp_path: Path, monkeypatch: pytest.M
     assert argv[argv.index("--preload") + 1].endswith(",flask")
     assert argv[argv.index("--") + 1:] == [
         "--kind", "wsgi", "--entry", "orders.app:create_app", "--root", str(tmp_path / "src"),
-        "--concurrency", "4", "--factory",
+        "--concurrency", "4", "--adapter", "web-adapter", "--factory",
     ]
     again = app_launch(config, tmp_path / "gw")  # the link is reused
     assert again == launch

@@ -246,6 +246,7 @@ def test_each_preset_yields_its_documented_values(tmp_path: Path, preset: str) -
     }[preset]
     assert (spec.instance_concurrency, spec.max_instances, spec.scale_rate,
             spec.idle_timeout_s, spec.max_duration_s, spec.freeze) == expected
+    assert spec.adapter == ("mangum" if preset == "vercel-fluid" else "web-adapter")
     assert (spec.preset, spec.overrides) == (preset, ())
 
 
@@ -320,7 +321,7 @@ def test_presets_table_in_the_docs_matches_the_code() -> None:
         expected = [str(keys[k]).lower() for k in ("instance_concurrency", "max_instances")] \
             + [f"{float(str(keys['scale_rate'])):g}", str(keys["idle_timeout"]),
                str(keys["max_duration"]), str(keys["freeze"]).lower(),
-               str(keys["websockets"]).lower()]
+               str(keys["websockets"]).lower(), str(keys["adapter"])]
         assert documented == expected, name
 
 
