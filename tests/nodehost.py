@@ -6,8 +6,6 @@ real HTTP on 127.0.0.1, with the platform's control pipe, as the platform runs i
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import http.client
 import json
 import os
@@ -24,6 +22,7 @@ from typing import Any
 
 from harness.apphost.node import CONTROL_FD_ENV, host_command
 from harness.runtime.ports import free_port
+from tests.build_cache import IGNORED, built_once, run_logged
 
 START_TIMEOUT_S = 30.0
 
@@ -159,63 +158,34 @@ def node_host(root: Path, routes: Mapping[str, str], **kwargs: Any) -> Iterator[
         os.close(read_fd)
 
 
-NPM_APPS_VAR = "PGSTAMPEDE_NPM_APPS"
-DEFAULT_NPM_APPS = Path("/tmp/pgstampede-npm-apps")
-NPM_TIMEOUT_S = 900.0
-_SKIP = {"node_modules", ".next"}
-_COMPLETE = ".pgstampede-complete"
-
-
-def _source_digest(src: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(src.rglob("*")):
-        if path.is_file() and not _SKIP.intersection(path.relative_to(src).parts):
-            digest.update(str(path.relative_to(src)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+def _copy_app(src: Path, folder: Path) -> None:
+    shutil.copytree(src, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*IGNORED))
 
 
 def npm_app(src: Path) -> Path:
-    """A copy of the Node app ``src`` with ``npm ci`` run in it, cached outside the checkout
-    by a hash of its files (so a session installs it at most once, and a changed file gives a
-    fresh copy); older copies of the same app are removed."""
-    cache = Path(os.environ.get(NPM_APPS_VAR, DEFAULT_NPM_APPS))
-    cache.mkdir(parents=True, exist_ok=True)
-    folder = cache / f"{src.name}-{_source_digest(src)}"
-    with open(cache / f"{src.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / _COMPLETE).exists():
-            for old in cache.glob(f"{src.name}-*"):
-                shutil.rmtree(old, ignore_errors=True)
-            shutil.copytree(src, folder, ignore=shutil.ignore_patterns(*_SKIP))
-            npm_ci(folder)
-            (folder / _COMPLETE).write_text(str(src))
-    return folder
-
-
-def npm_ci(folder: Path) -> None:
-    """``npm ci`` in ``folder`` (its output in ``folder/npm-ci.log``)."""
+    """A copy of the Node app ``src`` with ``npm ci`` run in it, built once and shared
+    (tests/build_cache.py: by the hash of its files, within the run and across runs)."""
     npm = shutil.which("npm")
     assert npm, "npm is needed (make setup installs Debian's npm)"
-    log = folder / "npm-ci.log"
-    with open(log, "w") as out:
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, stdout=out,
-                              stderr=subprocess.STDOUT, timeout=NPM_TIMEOUT_S, check=False)
-    assert done.returncode == 0, f"npm ci failed in {folder}: {log.read_text()[-2000:]}"
+
+    def build(folder: Path) -> None:
+        _copy_app(src, folder)
+        run_logged([npm, "ci", "--no-audit", "--no-fund"], folder, folder / "npm-ci.log")
+
+    return built_once(f"npm-{src.name}", [src], build)
 
 
-def built_next_app(src: Path, timeout: float = NPM_TIMEOUT_S) -> Path:
-    """``npm_app(src)`` with ``npm run build`` (next build) run in it once: the build is kept
-    with the cached copy, so a test session (and the next one) builds at most once."""
-    folder = npm_app(src)
-    with open(folder.parent / f"{src.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / ".next" / "BUILD_ID").exists():
-            npm = shutil.which("npm")
-            assert npm, "npm is needed (make setup installs Debian's npm)"
-            log = folder / "next-build.log"
-            with open(log, "w") as out:
-                done = subprocess.run([npm, "run", "build"], cwd=folder, stdout=out,
-                                      stderr=subprocess.STDOUT, timeout=timeout, check=False,
-                                      env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"})
-            assert done.returncode == 0, f"next build failed in {folder}: {log.read_text()[-3000:]}"
-    return folder
+def built_next_app(src: Path) -> Path:
+    """``npm_app`` of a Next.js app with ``npm run build`` (next build) run in it too, built
+    once and shared the same way."""
+    npm = shutil.which("npm")
+    assert npm, "npm is needed (make setup installs Debian's npm)"
+
+    def build(folder: Path) -> None:
+        _copy_app(src, folder)
+        log = folder / "build.log"
+        run_logged([npm, "ci", "--no-audit", "--no-fund"], folder, log)
+        run_logged([npm, "run", "build"], folder, log,
+                   env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"})
+
+    return built_once(f"next-{src.name}", [src], build)

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from harness.runtime.process import PostgresCluster
-from tests.nodehost import RunningHost, node_host, npm_app
+from tests.nodehost import RunningHost, built_next_app, node_host, npm_app
 
 pytestmark = pytest.mark.integration
 
@@ -155,7 +155,7 @@ NEXT_ROUTES = {"/api/orders": "app/api/orders/route.js",
 def test_the_nextjs_examples_route_files_run_as_functions(cluster: PostgresCluster) -> None:
     """The Next.js example's route handlers, loaded as they are (no build) by the host:
     postgres.js at module scope, waitUntil from @vercel/functions keeping the email alive."""
-    app = npm_app(NEXTJS)
+    app = built_next_app(NEXTJS)  # the build shared with test_node_nextjs; only npm ci needed
     with psycopg.connect(cluster.app_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS emails, orders")
         conn.execute((NEXTJS / "schema.sql").read_text().encode())
