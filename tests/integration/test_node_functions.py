@@ -7,17 +7,27 @@
 - ``attachDatabasePool`` closes the pool's idle connection before each freeze: the idle
   connections' mean is measurably lower than without it;
 - on a Fluid-like preset, the email written after the response is never lost when
-  ``waitUntil`` keeps it alive, and lost (frozen with instances reaped at the end) without.
+  ``waitUntil`` keeps it alive, and lost (frozen with instances reaped at the end) without;
+- a WebSocket reaches a function's ``upgradeWebSocket`` through the emulator.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from websockets.sync.client import connect
 
+from harness.app.node import function_commands
+from harness.platform.config import PlatformConfig
+from harness.runtime.managed import ManagedProcess
+from harness.runtime.ports import free_port
+from harness.scenario.records import AppSpec
 from tests.integration.apps.scenarios import table
 from tests.integration.pipeline_helpers import (
     marked_processes,
@@ -31,6 +41,7 @@ from tests.nodehost import npm_app
 pytestmark = pytest.mark.integration
 
 SRC = Path(__file__).parents[1] / "apps" / "node_functions"
+REPO = Path(__file__).parents[2]
 
 SETTINGS = """
 [collect]
@@ -174,3 +185,29 @@ target_overrides = { preset = "vercel-fluid", idle_timeout = "60s" }
         missing[file] = m["app.work.missing"]
     assert missing["api/orders-wait-until.js"] == 0
     assert missing["api/orders.js"] > 0
+
+
+def test_upgrade_websocket_through_the_gateway_on_a_function(tmp_path: Path) -> None:
+    """A WebSocket through the emulator to a function that calls @vercel/functions'
+    upgradeWebSocket: the gateway passes the upgrade to the route's instance, which echoes;
+    the instance holds its slot while the socket is open."""
+    app_dir = npm_app(SRC)
+    commands = function_commands(AppSpec(kind="node", entry="node", root=str(app_dir),
+                                         node_routes=(("/api/socket", "api/socket.mjs"),)))
+    config = PlatformConfig(dsn="postgresql://app@127.0.0.1:1/app", app_kind="command",
+                            app_entry="node", app_root=str(app_dir),
+                            app_command=commands["/api/socket"], app_functions=commands,
+                            max_duration_s=30.0)
+    (tmp_path / "platform.json").write_text(config.to_json())
+    port = free_port()
+    argv = [sys.executable, "-m", "harness.platform.gateway", "--config",
+            str(tmp_path / "platform.json"), "--port", str(port), "--workdir",
+            str(tmp_path / "gw")]
+    gateway = ManagedProcess(name="gateway", argv=argv, log_path=tmp_path / "gateway.log",
+                             cwd=REPO, ready_url=f"http://127.0.0.1:{port}/__platform/health")
+    with gateway, connect(f"ws://127.0.0.1:{port}/api/socket", open_timeout=30) as ws:
+        ws.send("ping")
+        assert ws.recv(timeout=30) == "echo: ping"
+        instances = json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/__platform/instances", timeout=10).read())
+        assert [(i["function"], i["in_flight"]) for i in instances] == [("/api/socket", 1)]
