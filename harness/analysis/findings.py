@@ -199,6 +199,8 @@ def _background(name: str, m: Mapping[str, Any], runs: Sequence[VariantRun]) -> 
         return None
     lost, delayed = m.get(M.BACKGROUND_LOST) or 0, m.get(M.BACKGROUND_DELAYED) or 0
     total = completed + lost
+    if not total:  # nothing was counted (an app whose kind reports no such work)
+        return None
     app = any("app" in r.record.config for r in runs)
     what = f"work after the response ({WORK_AFTER['app' if app else 'builtin']})"
     if not lost and not delayed:

@@ -10,7 +10,9 @@ A cold start waits ``init_delay_s``, then starts an instance of the pool's kind
 (harness.platform.kind) until it is ready; its duration is recorded as a cold start, with
 the instance's own CPU time until then (harness.platform.task_cpu). An init
 that fails answers the request it was started for 502 with the first error's text
-(``init_failures``); a start that fails otherwise counts in ``failed_starts``. With
+(``init_failures``); a start that fails otherwise counts in ``failed_starts``. An instance
+the platform itself stopped while it started (the gateway stopping, the end of the run) is
+neither: its end is the platform's, not the app's. With
 ``freeze``, an instance with nothing in flight and nothing pending is frozen at once, and
 thawed for its next request. ``tick`` reaps instances idle past ``idle_timeout_s`` and
 recycles those past ``max_lifetime_s`` (killed once idle). Whatever background work is still
@@ -78,11 +80,14 @@ class Lifecycle:
             if self.config.init_delay_s > 0:
                 await self.clock.sleep(self.config.init_delay_s)
             await member.instance.start()
-        except InitError as exc:
-            self._init_failed(member, str(exc))
-            return
         except Exception as exc:
-            if member.state != DEAD:
+            if member.state == DEAD:
+                return
+            if member.end_reason:  # the platform stopped it while it started: not a failure
+                self.kill(member, member.end_reason)
+            elif isinstance(exc, InitError):
+                self._init_failed(member, str(exc))
+            else:
                 self._failed_start(member, exc)
             return
         if member.state == DEAD:
@@ -97,8 +102,6 @@ class Lifecycle:
 
     def _init_failed(self, member: Member, error: str) -> None:
         """Count the failed init, keep its text, answer one waiting request 502 with it."""
-        if member.state == DEAD:
-            return
         self.stats.init_failed(member.started_wall, member.id, error)
         print(f"platform: instance {member.id} init failed: {error}", file=sys.stderr)
         # answered first, so that the kill starts no instance for it

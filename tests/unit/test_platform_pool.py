@@ -29,6 +29,7 @@ class FakeSpawner:
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.count = 0
+        self.init_s = 0.0  # how long an instance takes before it says it is ready
         self.tasks: dict[int, asyncio.Task[None]] = {}
 
     async def start(self, timeout_s: float) -> None:
@@ -45,6 +46,8 @@ class FakeSpawner:
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         answers: set[asyncio.Task[None]] = set()
         try:
+            if self.init_s:
+                await self.clock.sleep(self.init_s)
             writer.write(encode(CONTROL_ID, READY, b"{}"))
             while (frame := await read_frame(reader)) is not None:
                 task = asyncio.create_task(
@@ -127,6 +130,20 @@ def test_cold_start_then_reuse_with_freeze_and_thaw() -> None:
         assert second["instance"] == first["instance"]
         assert (h.sigs(signal.SIGCONT), h.sigs(signal.SIGSTOP)) == (1, 2)
         assert h.pool.counters.cold_starts == 1
+
+    run({}, body)
+
+
+def test_an_instance_stopped_while_it_starts_did_not_fail_its_init() -> None:
+    async def body(h: Harness) -> None:
+        h.spawner.init_s = 1.0
+        request = asyncio.ensure_future(h.get("/read"))
+        await h.clock.sleep(0.5)  # the instance is starting
+        assert h.phases()["starting"] == 1
+        h.pool.kill_all_now()  # the gateway stops (or the run ends) meanwhile
+        await h.clock.settle()
+        assert (h.pool.counters.init_failures, h.pool.counters.failed_starts) == (0, 0)
+        request.cancel()
 
     run({}, body)
 
