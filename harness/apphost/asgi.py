@@ -57,8 +57,8 @@ class Lifespan:
         if reply["type"] == "lifespan.startup.complete":
             return
         if reply["type"] == "lifespan.startup.failed":
-            message = last_line(str(reply.get("message", "")))
-            raise InitError(message or "lifespan startup failed")
+            details = str(reply.get("message", ""))
+            raise InitError(last_line(details) or "lifespan startup failed", details)
         self._ended(reply, "startup")
 
     async def shutdown(self) -> None:

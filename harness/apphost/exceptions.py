@@ -21,6 +21,7 @@ gateway in an ``EXCEPTION`` frame) and by the persistent server's wrapper
 from __future__ import annotations
 
 import os
+import re
 import types
 from typing import Any
 
@@ -85,6 +86,23 @@ def where(exc: BaseException, root: str) -> str:
         if not path.startswith("<") and not any(
                 os.path.realpath(path).startswith(r + os.sep) for r in _STDLIB):
             return f"{path}:{line}"
+    return ""
+
+
+_FRAME_LINE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+def where_in_text(text: str, root: str) -> str:
+    """The app's own frame in a formatted traceback (the deepest ``File "...", line N`` below
+    ``root`` that is not a library's), relative to ``root``; "" when there is none."""
+    base = os.path.realpath(root) if root else ""
+    for m in reversed(list(_FRAME_LINE.finditer(text))):
+        path = m["file"]
+        if not base or not os.path.isabs(path) or is_library(path):
+            continue
+        real = os.path.realpath(path)
+        if real.startswith(base + os.sep):
+            return f"{os.path.relpath(real, base)}:{m['line']}"
     return ""
 
 

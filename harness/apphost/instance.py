@@ -26,7 +26,7 @@ from typing import Protocol
 
 from .asgi import AsgiHost
 from .background import Background, Thaws
-from .exceptions import describe
+from .exceptions import describe, where_in_text
 from .loader import InitError, error_text, load_app, prepare
 from .wire import (
     APP_REQUEST,
@@ -76,8 +76,9 @@ async def serve(args: argparse.Namespace, fd: int, started: float) -> int:
     except BaseException as exc:  # the init's first error, whatever it is, fails the instance
         if not isinstance(exc, InitError):
             traceback.print_exc(file=sys.stderr)
-        print(f"instance {args.instance}: init failed: {error_text(exc)}", file=sys.stderr)
-        writer.write(control(INIT_FAILED, {"error": error_text(exc)}))
+        text = init_error_text(exc, args.root)
+        print(f"instance {args.instance}: init failed: {text}", file=sys.stderr)
+        writer.write(control(INIT_FAILED, {"error": text}))
         await writer.drain()
         return 1
     init_ms = (time.perf_counter() - started) * 1000.0
@@ -91,6 +92,17 @@ async def serve(args: argparse.Namespace, fd: int, started: float) -> int:
         answers.add(task)
         task.add_done_callback(answers.discard)
     return 0
+
+
+def init_error_text(exc: BaseException, root: str) -> str:
+    """The init's first error as one line, with the app's own line where its traceback has
+    one (``RuntimeError: pool exploded (shop/main.py:12)``; harness.apphost.exceptions)."""
+    text = error_text(exc)
+    cause = exc.__cause__ if isinstance(exc, InitError) else exc
+    where = describe(cause, root)["where"] if cause is not None else ""
+    if not where and isinstance(exc, InitError):
+        where = where_in_text(exc.details, root)  # a framework's lifespan.startup.failed
+    return f"{text} ({where})" if where and where not in text else text
 
 
 async def _answer(host: Host, msg_id: int, payload: bytes, writer: asyncio.StreamWriter) -> None:

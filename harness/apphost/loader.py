@@ -11,7 +11,13 @@ from typing import Any
 
 
 class InitError(Exception):
-    """An instance's init failed; the message is the first error's text (one line)."""
+    """An instance's init failed; the message is the first error's text (one line).
+    ``details``: the app's own account of it when it gave one (the traceback a framework
+    puts in ``lifespan.startup.failed``), where its own line is looked for."""
+
+    def __init__(self, text: str, details: str = "") -> None:
+        super().__init__(text)
+        self.details = details
 
 
 def prepare(root: str) -> None:

@@ -54,7 +54,7 @@ def test_serverless_app_whose_every_init_fails_is_a_failed_run(tmp_path: Path) -
     manifest = read_json(out / "manifest.json")
     assert manifest["status"] == "failed"
     assert manifest["variants"][0]["status"] == "failed"
-    assert ERROR in manifest["variants"][0]["error"]
+    assert f"{ERROR} (tiny/asgi_app.py:27)" in manifest["variants"][0]["error"]  # its line
     summary = read_json(out / "summary.json")
     assert summary["status"] == "failed"
     variant = summary["variants"]["serverless"]

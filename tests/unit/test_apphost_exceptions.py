@@ -133,3 +133,34 @@ def test_a_relative_file_name_is_never_the_apps(tmp_path: Path) -> None:
         assert describe(exc, str(root))["where"] == os.path.join("app", "routes.py") + ":4"
     finally:
         os.chdir(cwd)
+
+
+def test_an_init_error_names_the_apps_own_line(tmp_path: Path) -> None:
+    from harness.apphost.instance import init_error_text
+    from harness.apphost.loader import InitError
+
+    root = tmp_path / "shop"
+    handler = function(root / "app" / "main.py", APP, "handler")
+    parse = function(root / ".venv/lib/python3.11/site-packages/lib/parse.py", LIBRARY, "parse")
+    exc = raised(lambda: handler(parse))
+    text = init_error_text(exc, str(root))
+    assert text.startswith("JSONDecodeError: Expecting property name")
+    assert text.endswith(f"({os.path.join('app', 'main.py')}:4)")
+    try:  # a lifespan startup that raised: the InitError's cause has the traceback
+        raise InitError("JSONDecodeError: bad") from exc
+    except InitError as init:
+        assert init_error_text(init, str(root)).endswith(":4)")
+    assert init_error_text(InitError("shop.main:app is not callable"), str(root)) == \
+        "shop.main:app is not callable"
+
+
+def test_the_apps_line_in_a_frameworks_traceback_text(tmp_path: Path) -> None:
+    from harness.apphost.exceptions import where_in_text
+
+    root = tmp_path / "shop"
+    text = (f'Traceback (most recent call last):\n'
+            f'  File "{root}/.venv/lib/python3.11/site-packages/starlette/routing.py", line 677\n'
+            f'  File "{root}/app/main.py", line 12, in lifespan\n'
+            f'  File "<frozen os>", line 679, in __getitem__\nKeyError: \'DATABASE_URL\'\n')
+    assert where_in_text(text, str(root)) == os.path.join("app", "main.py") + ":12"
+    assert where_in_text(text, str(tmp_path / "other")) == ""
