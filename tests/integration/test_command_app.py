@@ -121,8 +121,9 @@ def test_the_work_after_the_response_is_in_the_database_only_on_persistent(run: 
     for variant in ("serverless", "serverless+pgbouncer"):
         m = metrics(run, variant)
         assert m["app.work.expected"] > 5, variant
-        # each instance's last email was frozen with it, then lost when it was reaped
-        assert 1 <= m["app.work.missing"] <= m["platform.cold_starts"], variant
+        # emails frozen with their instance (one or more each: a thawed instance may be frozen
+        # again before its earlier email finished) are lost when it is reaped; most arrive
+        assert 1 <= m["app.work.missing"] < m["app.work.expected"], variant
     frame = pd.read_parquet(run / "serverless" / "1" / "app_work.parquet")
     assert list(frame["request"]) == ["POST /orders"]
     findings = read_json(run / "summary.json")["findings"]
