@@ -12,7 +12,7 @@ SCENARIO ?= scenarios/quickstart.toml
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup system-packages browser demo test test-fast bench lint typecheck clean-runs
+.PHONY: setup system-packages browser demo test test-fast bench lint typecheck docs clean-runs
 
 setup: system-packages $(VENV)/.installed
 
@@ -60,6 +60,11 @@ lint: $(VENV)/.installed
 
 typecheck:
 	$(BIN)/mypy
+
+# docs/reference/ and the generated blocks of README.md and docs/ from the code; then lists any
+# doc naming a flag, scenario key or metric that does not exist (tests/unit/test_docs.py)
+docs: $(VENV)/.installed
+	$(BIN)/python -m harness.docs
 
 clean-runs:
 	$(BIN)/pgstampede clean

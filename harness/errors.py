@@ -41,9 +41,10 @@ EXIT_CODES: dict[ExitCode, str] = {
     ExitCode.OK: "run complete and every threshold held (`check`: no threshold failed, no "
                  "regression)",
     ExitCode.FAILED: "a threshold failed, or `check` found a regression against the baseline",
-    ExitCode.INPUT: "bad input: scenario file, flags, paths (one line on stderr says file, key "
-                    "and what was expected); also your `[app]` failing to start before the load "
-                    "(the persistent target)",
+    ExitCode.INPUT: "bad input: scenario file, flags, paths, a baseline (one line on stderr "
+                    "says file, key and what was expected); also your `[app]` failing before "
+                    "the load: its schema or a setup command (either target), its startup (the "
+                    "persistent target), with its log named",
     ExitCode.INCOMPLETE: "the run could not complete or a measurement is missing: a service "
                          "failed to start, Locust crashed, your serverless `[app]` whose every "
                          "instance failed its init (the first error quoted), an error in the "

@@ -37,7 +37,19 @@ WILDCARD = "*"
 IF_MEASURED = "if measured"
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_COVERAGE = 0.9
-CHECK_KEYS = ("alpha", "min_coverage", "min_change", "min_abs")
+CHECK_KEYS: dict[str, tuple[str, str, str, str]] = {
+    # key: (type, default as TOML, allowed values, meaning) -- the key reference's row
+    "alpha": ("number", f"{DEFAULT_ALPHA:g}", "between 0 and 1",
+              "significance level of the baseline comparison (one-sided Mann-Whitney U)"),
+    "min_coverage": ("number", f"{DEFAULT_MIN_COVERAGE:g}", "0 to 1",
+                     "share of the load window the database collector must cover, else the "
+                     "run is incomplete (exit 3)"),
+    "min_change": ("table", "(per metric, docs/check.md)", 'metric or "*" = 0.1 or "10%"',
+                   "minimum relative change that counts as a regression"),
+    "min_abs": ("table", "(per metric, docs/check.md)", 'metric or "*" = a number in its unit',
+                "absolute noise floor: a smaller change never counts"),
+}
+"""The keys of ``[check]``."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,

@@ -40,8 +40,9 @@ from harness.runtime.images import REPO, image_spec, source_hash
 from harness.runtime.pgpool import PgpoolSettings
 
 RUNTIME_ROLES = ("postgres", "pgbouncer", "persistent", "instance")
-# [pooler.pgbouncer] image -> the image's role; only "bookworm"'s is needed by every run
-PGBOUNCER_ROLES = {"bookworm": "pgbouncer", "trixie": "pgbouncer-trixie"}
+# [pooler.pgbouncer] image -> the image's role ("": the runtime's own, bookworm's); only
+# bookworm's is needed by every run
+PGBOUNCER_ROLES = {"": "pgbouncer", "bookworm": "pgbouncer", "trixie": "pgbouncer-trixie"}
 OPTIONAL_ROLES = ("pgbouncer-trixie", "pgpool")
 
 

@@ -15,16 +15,60 @@ import os
 import re
 import shutil
 import string
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.scenario.context import SectionContext, resolve_path
-from harness.scenario.fields import duration_field
+from harness.scenario.context import SectionContext, keys_of, resolve_path
+from harness.scenario.fields import bool_field, duration_field, opt, raw_field
 from harness.scenario.records import AppSpec
 from harness.scenario.requests import METHODS
 
-APP_KEYS = {"asgi", "wsgi", "command", "node", "factory", "root", "python", "dsn_env", "env",
-            "schema", "setup", "preload", "port_env", "ready", "expect", "expect_grace"}
+
+@dataclass(frozen=True)
+class AppTable:
+    """``[app]`` as written: every key with its meaning (docs/app.md tells the whole story);
+    :func:`parse_app` reads the values into an :class:`AppSpec`."""
+
+    asgi: object = opt("asgi", raw_field("string", '"module:attribute"'), None,
+                       "an ASGI app (one of asgi, wsgi, command, node)")
+    wsgi: object = opt("wsgi", raw_field("string", '"module:attribute"'), None,
+                       "a WSGI app (one of asgi, wsgi, command, node)")
+    command: object = opt("command", raw_field("string or list of strings"), None,
+                          "any program serving HTTP on $PORT (a string runs with /bin/sh -c)")
+    node: object = opt("node", raw_field("table", '"/path" = "file.js" (relative to root)'),
+                       None, "Vercel-style Node function files, served by pgstampede's Node "
+                       "host; on serverless each route is a function")
+    factory: bool = opt("factory", bool_field, False,
+                        "asgi/wsgi: the attribute is a callable that builds the app")
+    root: object = opt("root", raw_field("path"), None, "put first on sys.path; setup "
+                       "commands and a command run here", shown="(the scenario's folder)")
+    python: object = opt("python", raw_field("path or command"), None,
+                         "asgi/wsgi: the app's interpreter", shown="(the harness's own)")
+    dsn_env: object = opt("dsn_env", raw_field("string or list of strings"), "DATABASE_URL",
+                          "variables set to the variant's DSN")
+    env: object = opt("env", raw_field("table of strings", "templates {dsn} {host} {port} "
+                                       "{user} {password} {database}"), None,
+                      "extra variables for the app")
+    schema: object = opt("schema", raw_field("path"), None,
+                         "SQL file run once on each fresh database before the load")
+    setup: object = opt("setup", raw_field("string or list of strings"), None,
+                        "shell commands run in root before the load")
+    preload: object = opt("preload", raw_field("list of module names"), None,
+                          "asgi/wsgi on serverless: modules imported before forking instances")
+    port_env: object = opt("port_env", raw_field("string"), "PORT",
+                           "command: the variable giving it its port")
+    ready: object = opt("ready", raw_field("string", '"METHOD /path"'), None,
+                        "command: ready when this answers below 500",
+                        shown="(ready when its port answers HTTP at all)")
+    expect: object = opt("expect", raw_field("table", '"METHOD /path" = "SELECT count(*) ..."'),
+                         None, "[app.expect]: the work the database should show, per request")
+    expect_grace: object = opt("expect_grace", duration_field, 2.0,
+                               "persistent: wait this long after the load before counting "
+                               "[app.expect]")
+
+
+APP_KEYS = set(keys_of(AppTable))
 PYTHON_ONLY = ("factory", "python", "preload")  # keys of an ASGI/WSGI app
 COMMAND_ONLY = ("port_env", "ready")  # keys of a command app
 _READY = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\S*$")
@@ -37,7 +81,7 @@ _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def parse_app(value: object, ctx: SectionContext) -> AppSpec:
     """The ``[app]`` table as an AppSpec; ScenarioError naming the key otherwise."""
     table = ctx.table(value, "app")
-    ctx.no_unknown(table, APP_KEYS, "app")
+    ctx.no_unknown(table, APP_KEYS, "app")  # the keys of AppTable
     kind, entry = _entry(table, ctx)
     _kind_keys(table, kind, ctx)
     factory = table.get("factory", False)

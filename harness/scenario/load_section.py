@@ -1,19 +1,74 @@
-"""The ``[load]`` section: stages, think time, the requests to send, Locust's processes."""
+"""The ``[load]`` section: stages, think time, the requests to send, Locust's processes.
+
+Its keys are declared once, with their parsers, defaults and meanings, on :class:`LoadTable`
+(the loader's and the key reference's one source); stages, weights and paths are then read
+here into a :class:`~harness.scenario.records.LoadSpec`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from harness.scenario.context import SectionContext, build, join, resolve_path
-from harness.scenario.fields import int_field, number_field
+from harness.scenario.context import SectionContext, build, join, keys_of, resolve_path
+from harness.scenario.fields import (
+    Parser,
+    choice_field,
+    duration_field,
+    int_field,
+    number_field,
+    opt,
+    raw_field,
+)
 from harness.scenario.records import ENDPOINTS, LoadSpec, RequestSpec, Stage
 from harness.scenario.requests import parse_paths
 from harness.units import parse_duration
 
-LOAD_KEYS = {"think_time", "endpoints", "slow_ms", "stages", "processes", "request_timeout",
-             "subscribe_duration", "paths", "locustfile", "subscribe_transport", "subscribers"}
+
 TRANSPORTS = ("sse", "websocket")
+
+
+def _processes(value: object) -> int:
+    processes: int = int_field(-1, 256)(value)
+    if processes == 0:
+        raise ValueError("expected a number of processes >= 1, or -1 (one per core)")
+    return processes
+
+
+@dataclass(frozen=True)
+class LoadTable:
+    """``[load]`` as written: every key with its parser, default and meaning."""
+
+    stages: object = opt("stages", raw_field("list of tables", "each { duration, users, "
+                                             "spawn_rate } (below)"), None,
+                         "the load shape: stages run one after the other", required=True)
+    think_time: object = opt("think_time", raw_field("duration or [min, max]"), "0s",
+                             "each user waits this long between requests (a range: uniform)")
+    endpoints: object = opt("endpoints", raw_field("table", ", ".join(ENDPOINTS)), None,
+                            "weights of the built-in targets' endpoints", shown="{ read = 1 }")
+    slow_ms: int = opt("slow_ms", int_field(0, 600_000), 50,
+                       "how long the slow endpoint holds its connection (pg_sleep), in ms")
+    processes: int = opt("processes", Parser(_processes, "integer", "-1 (one per core), 1 to "
+                                             "256"), 1,
+                         "Locust processes on this machine (N > 1: a master and N workers)")
+    request_timeout_s: float = opt("request_timeout", duration_field, 30.0,
+                                   "a request unanswered this long fails (kind timeout)")
+    subscribe_duration_s: float = opt("subscribe_duration", duration_field, 10.0,
+                                      "how long an events request stays subscribed")
+    subscribe_transport: str = opt("subscribe_transport", choice_field(*TRANSPORTS), "sse",
+                                   "events over server-sent events (/events) or its WebSocket "
+                                   "twin")
+    subscribers: int = opt("subscribers", int_field(0, 100_000), 0,
+                           "a population of its own, subscribed to /events the whole run")
+    paths: object = opt("paths", raw_field("table", '"METHOD /path" = weight or { weight, '
+                                           'json, headers } (below)'), None,
+                        "requests for an application ([app] or external)")
+    locustfile: object = opt("locustfile", raw_field("path"), None,
+                             "your own Locust file, unchanged (instead of endpoints, paths and "
+                             "think_time)")
+
+
+LOAD_KEYS = set(keys_of(LoadTable))
 
 
 def _think_time(value: object, ctx: SectionContext) -> tuple[float, float]:
@@ -91,35 +146,20 @@ def _locustfile(table: Mapping[str, Any], ctx: SectionContext) -> str:
 
 
 def parse_load(table: dict[str, Any], ctx: SectionContext) -> LoadSpec:
-    """The ``[load]`` table as a LoadSpec."""
-    ctx.no_unknown(table, LOAD_KEYS, "load")
-    try:
-        slow_ms = int_field(0, 600_000)(table.get("slow_ms", 50))
-        processes = int_field(-1, 256)(table.get("processes", 1))
-        timeout = parse_duration(table.get("request_timeout", "30s"))
-        subscribe = parse_duration(table.get("subscribe_duration", "10s"))
-        subscribers = int_field(0, 100_000)(table.get("subscribers", 0))
-    except ValueError as exc:
-        raise ctx.error("load", str(exc)) from None
-    transport = table.get("subscribe_transport", "sse")
-    if transport not in TRANSPORTS:
-        raise ctx.error("load.subscribe_transport", f"expected one of {list(TRANSPORTS)}, got "
-                        f"{transport!r}")
-    if processes == 0:
-        raise ctx.error("load.processes",
-                        "expected a number of processes >= 1, or -1 (one per core)")
+    """The ``[load]`` table as a LoadSpec (an error names the key: ``load.slow_ms``)."""
+    given = build(LoadTable, table, ctx, "load")
     weights = _weights(table.get("endpoints", {"read": 1.0}), ctx, "load.endpoints",
                        set(ENDPOINTS))
     locustfile = _locustfile(table, ctx)
     return LoadSpec(
-        stages=_stages(table.get("stages"), ctx),
-        think_time_s=_think_time(table.get("think_time", "0s"), ctx),
-        requests=() if locustfile else _endpoint_requests(weights, slow_ms),
-        processes=processes,
-        request_timeout_s=timeout,
+        stages=_stages(given.stages, ctx),
+        think_time_s=_think_time(given.think_time, ctx),
+        requests=() if locustfile else _endpoint_requests(weights, given.slow_ms),
+        processes=given.processes,
+        request_timeout_s=given.request_timeout_s,
         locustfile=locustfile,
         paths=parse_paths(table["paths"], ctx, "load.paths") if "paths" in table else (),
-        subscribe_duration_s=subscribe,
-        subscribe_transport=str(transport),
-        subscribers=subscribers,
+        subscribe_duration_s=given.subscribe_duration_s,
+        subscribe_transport=given.subscribe_transport,
+        subscribers=given.subscribers,
     )

@@ -8,22 +8,72 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
 from harness.results.check_spec import CheckSpec, CheckSpecError, parse_check
-from harness.scenario.context import FileContext, SectionContext
+from harness.scenario.context import FileContext, SectionContext, build, keys_of
 from harness.scenario.faults import parse_faults
-from harness.scenario.fields import int_field
+from harness.scenario.fields import Parser, duration_text, int_field, opt, raw_field
 from harness.scenario.limit import parse_limit
 from harness.scenario.load_section import parse_load
 from harness.scenario.records import _NAME, Scenario, Variant
 from harness.scenario.variants import parse_sections, parse_variant
 from harness.units import parse_duration
 
-TOP_KEYS = {"name", "description", "repeats", "database", "load", "target", "pooler",
-            "collect", "variants", "thresholds", "check", "faults", "app", "host", "limit"}
+
+def _collect_interval_field(value: object) -> float:
+    interval = parse_duration(value)
+    if not 0.01 <= interval <= 60:
+        raise ValueError("expected a duration between 10ms and 60s")
+    return interval
+
+
+@dataclass(frozen=True)
+class CollectTable:
+    """``[collect]``: how the collectors sample."""
+
+    interval_s: float = opt("interval", Parser(_collect_interval_field, "duration",
+                                               "10ms to 60s", show=duration_text), 0.1,
+                            "how often the database, pooler, platform and host are sampled")
+
+
+@dataclass(frozen=True)
+class ScenarioTable:
+    """The top level of a scenario file: its keys and its sections (each section's keys are
+    declared on its own record)."""
+
+    name: object = opt("name", raw_field("string", "letters, digits and _.+- (at most 64)"),
+                       None, "the scenario's name (run folders, baselines)",
+                       shown="(the file's name)")
+    description: object = opt("description", raw_field("string"), "",
+                              "one line, shown by pgstampede list and in the report")
+    repeats: int = opt("repeats", int_field(1, 100), 1,
+                       "each variant runs this many times (interleaved); metrics are medians")
+    database: object = opt("database", raw_field("table"), None, "the PostgreSQL server")
+    load: object = opt("load", raw_field("table"), None, "the load Locust sends",
+                       required=True)
+    target: object = opt("target", raw_field("table"), None,
+                         "[target.persistent], [target.serverless], [target.external]")
+    pooler: object = opt("pooler", raw_field("table"), None,
+                         "[pooler.pgbouncer], [pooler.pgpool]")
+    app: object = opt("app", raw_field("table"), None, "your own application as the target")
+    host: object = opt("host", raw_field("table"), None, "how the harness shares this machine")
+    collect: object = opt("collect", raw_field("table"), None, "how the collectors sample")
+    variants: object = opt("variants", raw_field("array of tables"), None,
+                           "what to compare: [[variants]]", required=True)
+    faults: object = opt("faults", raw_field("array of tables"), None,
+                         "faults injected during the load: [[faults]]")
+    thresholds: object = opt("thresholds", raw_field("table"), None,
+                             "what must hold: \"VARIANT.METRIC\" = \"OP VALUE\"")
+    check: object = opt("check", raw_field("table"), None, "how check judges the run")
+    limit: object = opt("limit", raw_field("table"), None,
+                        "pgstampede limit's settings (docs/limit.md)")
+
+
+TOP_KEYS = set(keys_of(ScenarioTable))
 
 
 def _check(data: Mapping[str, Any], ctx: SectionContext,
@@ -46,22 +96,15 @@ def _header(data: Mapping[str, Any], ctx: SectionContext, path: str) -> tuple[st
     if not isinstance(description, str):
         raise ctx.error("description", "expected a string")
     try:
-        repeats = int_field(1, 100)(data.get("repeats", 1))
+        repeats: int = int_field(1, 100)(data.get("repeats", ScenarioTable.repeats))
     except ValueError as exc:
         raise ctx.error("repeats", str(exc)) from None
     return name, description, repeats
 
 
 def _collect_interval(data: Mapping[str, Any], ctx: SectionContext) -> float:
-    collect = ctx.table(data.get("collect"), "collect")
-    ctx.no_unknown(collect, {"interval"}, "collect")
-    try:
-        interval = parse_duration(collect.get("interval", "100ms"))
-    except ValueError as exc:
-        raise ctx.error("collect.interval", str(exc)) from None
-    if not 0.01 <= interval <= 60:
-        raise ctx.error("collect.interval", "expected a duration between 10ms and 60s")
-    return interval
+    return build(CollectTable, ctx.table(data.get("collect"), "collect"), ctx,
+                 "collect").interval_s
 
 
 def parse_scenario(data: dict[str, Any], path: str) -> Scenario:

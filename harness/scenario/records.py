@@ -1,4 +1,6 @@
-"""The scenario as frozen records: load, database, targets, pooler, variants, faults.
+"""The scenario as frozen records: load, app, variants, faults; the sections that configure
+the database, the targets and the poolers are in ``harness.scenario.sections`` (named here
+too).
 
 A variant's target is one of :data:`TargetSpec` (``PersistentSpec``, ``ServerlessSpec``,
 ``ExternalSpec``) and its pooler one of :data:`PoolerSpec` (``NoPooler``, ``PgBouncerSpec``,
@@ -12,25 +14,44 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from harness.errors import InputError
 from harness.results.check_spec import CheckSpec
-from harness.results.target_env import BACKGROUND_MODES, DB_CLIENTS, ON_FREEZE, STATES
-from harness.results.target_env import DEFAULTS as TARGET
 from harness.scenario.fields import (
-    bool_field,
+    Parser,
     choice_field,
     duration_field,
     int_field,
     number_field,
     opt,
-    optional_duration_field,
-    settings_field,
-    text_field,
 )
 from harness.scenario.limit import LimitSpec
-from harness.scenario.presets import PRESETS
+from harness.scenario.sections import (
+    BUILTIN_ONLY,
+    PGBOUNCER_IMAGES,
+    POOLER_SPECS,
+    POOLERS,
+    TARGET_SPECS,
+    TARGETS,
+    DatabaseSpec,
+    ExternalSpec,
+    HostSpec,
+    NoPooler,
+    PersistentSpec,
+    PgBouncerSpec,
+    PgpoolSpec,
+    PoolerSpec,
+    ServerlessSpec,
+    TargetSpec,
+)
+
+__all__ = [
+    "BUILTIN_ONLY", "ENDPOINTS", "FAULT_KINDS", "PGBOUNCER_IMAGES", "POOLERS", "POOLER_SPECS", "TARGETS",
+    "TARGET_SPECS", "AppSpec", "DatabaseSpec", "ExternalSpec", "FaultSpec", "HostSpec",
+    "LoadSpec", "NoPooler", "PersistentSpec", "PgBouncerSpec", "PgpoolSpec", "PoolerSpec",
+    "RequestSpec", "Scenario", "ServerlessSpec", "Stage", "TargetSpec", "Variant", "fault_fits",
+]
 
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "read": ("GET", "/read"),
@@ -43,15 +64,19 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "publish": ("POST", "/publish"),
     "events": ("GET", "/events"),
 }
-PGBOUNCER_IMAGES = ("bookworm", "trixie")  # [pooler.pgbouncer] image
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class Stage:
-    duration_s: float = opt("duration", duration_field, 0.0)
-    users: int = opt("users", int_field(0), 0)
-    spawn_rate: float = opt("spawn_rate", number_field(0.0, strict=True), 10.0)
+    """One stage of ``[load] stages``."""
+
+    duration_s: float = opt("duration", duration_field, 0.0,
+                            "how long the stage lasts (> 0)", required=True)
+    users: int = opt("users", int_field(0), 0, "concurrent users during the stage",
+                     required=True)
+    spawn_rate: float = opt("spawn_rate", number_field(0.0, strict=True), 10.0,
+                            "users started (or stopped) per second to reach `users`")
 
 
 @dataclass(frozen=True)
@@ -81,145 +106,6 @@ class LoadSpec:
     def duration_s(self) -> float:
         return sum(s.duration_s for s in self.stages)
 
-
-@dataclass(frozen=True)
-class DatabaseSpec:
-    max_connections: int = opt("max_connections", int_field(5, 100_000), 100)
-    settings: tuple[tuple[str, str], ...] = opt("settings", settings_field, ())
-    # the server closes a session idle this long (0 = never, PostgreSQL's default)
-    idle_session_timeout_s: float = opt("idle_session_timeout", duration_field, 0.0)
-
-    def server_settings(self) -> dict[str, str]:
-        """The extra server settings of a variant: ``settings`` plus the keys that have
-        their own name in the scenario (``idle_session_timeout``)."""
-        out = dict(self.settings)
-        if self.idle_session_timeout_s > 0:
-            out["idle_session_timeout"] = f"{round(self.idle_session_timeout_s * 1000)}ms"
-        return out
-
-
-@dataclass(frozen=True)
-class HostSpec:
-    """``[host]``: how the harness shares this machine with what it measures."""
-
-    pin: bool = opt("pin", bool_field, False)  # load + collectors and the rest on own cores
-
-
-@dataclass(frozen=True)
-class PersistentSpec:
-    """``[target.persistent]``: one long-running server with a pool."""
-
-    kind: ClassVar[str] = "persistent"
-    pool_min: int = opt("pool_min", int_field(0), TARGET.pool_min)
-    pool_max: int = opt("pool_max", int_field(1), TARGET.pool_max)
-    prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
-    acquire_timeout_s: float = opt("acquire_timeout", duration_field, TARGET.acquire_timeout_s)
-    background_delay_s: float = opt("background_delay", duration_field,
-                                    TARGET.background_delay_ms / 1000)
-    workers: int = opt("workers", int_field(1, 256), 1)
-    state: str = opt("state", choice_field(*STATES), TARGET.state)
-
-
-@dataclass(frozen=True)
-class ServerlessSpec:
-    """``[target.serverless]``: instances on the platform emulator."""
-
-    kind: ClassVar[str] = "serverless"
-    max_instances: int = opt("max_instances", int_field(1), 1000)
-    instance_concurrency: int = opt("instance_concurrency", int_field(1), 1)
-    idle_timeout_s: float = opt("idle_timeout", duration_field, 30.0)
-    scale_rate: float = opt("scale_rate", number_field(0.0, strict=True), 100.0)
-    freeze: bool = opt("freeze", bool_field, True)
-    reap: str = opt("reap", choice_field("kill", "abandon"), "kill")
-    when_full: str = opt("when_full", choice_field("queue", "reject"), "queue")
-    request_timeout_s: float = opt("request_timeout", duration_field, 30.0)
-    init_delay_s: float = opt("init_delay", duration_field, 0.0)
-    max_lifetime_s: float = opt("max_lifetime", duration_field, 0.0)
-    cold_start: str = opt("cold_start", choice_field("fork", "exec"), "fork")
-    db_client: str = opt("db_client", choice_field(*DB_CLIENTS), TARGET.db_client)
-    pool_max: int = opt("pool_max", int_field(1), 5)
-    prepared_statement_fix: bool = opt("prepared_statement_fix", bool_field, True)
-    background_delay_s: float = opt("background_delay", duration_field,
-                                    TARGET.background_delay_ms / 1000)
-    max_duration_s: float = opt("max_duration", duration_field, 0.0)
-    websockets: bool = opt("websockets", bool_field, True)  # the platform upgrades them
-    state: str = opt("state", choice_field(*STATES), TARGET.state)
-    on_freeze: str = opt("on_freeze", choice_field(*ON_FREEZE), TARGET.on_freeze)
-    background: str = opt("background", choice_field(*BACKGROUND_MODES), TARGET.background)
-    # an ASGI/WSGI [app]'s calls and invocations: "web-adapter" | "mangum" (docs/presets.md)
-    adapter: str = opt("adapter", choice_field("web-adapter", "mangum"), "web-adapter")
-    preset: str = opt("preset", choice_field("", *PRESETS), "")
-    # the keys set explicitly on top of ``preset`` (recorded so the report can name them)
-    overrides: tuple[str, ...] = ()
-
-
-BUILTIN_ONLY: dict[str, frozenset[str]] = {
-    "persistent": frozenset({"pool_min", "pool_max", "prepared_statement_fix",
-                             "acquire_timeout_s", "background_delay_s", "state"}),
-    "serverless": frozenset({"db_client", "pool_max", "prepared_statement_fix",
-                             "background_delay_s", "state", "on_freeze", "background"}),
-}
-"""Target settings only pgstampede's built-in handler reads (its pool, its statement cache,
-its /background and /counter): an ``[app]`` variant's manifest leaves them out, since only the
-app's own driver settings matter there."""
-
-
-@dataclass(frozen=True)
-class NoPooler:
-    """``pooler = "none"``: the target connects to PostgreSQL directly."""
-
-    kind: ClassVar[str] = "none"
-
-
-@dataclass(frozen=True)
-class PgBouncerSpec:
-    """``[pooler.pgbouncer]``."""
-
-    kind: ClassVar[str] = "pgbouncer"
-    pool_mode: str = opt("pool_mode", choice_field("transaction", "session", "statement"),
-                         "transaction")
-    pool_size: int = opt("pool_size", int_field(1), 20)
-    max_client_conn: int = opt("max_client_conn", int_field(1, 100_000), 2000)
-    query_wait_timeout_s: float | None = opt("query_wait_timeout", optional_duration_field, None)
-    # idle connections closed by PgBouncer (0 = never): clients, and server connections
-    client_idle_timeout_s: float = opt("client_idle_timeout", duration_field, 0.0)
-    server_idle_timeout_s: float = opt("server_idle_timeout", duration_field, 600.0)
-    # which PgBouncer: Debian bookworm's 1.18 or trixie's 1.24 (prepared statements in
-    # transaction mode); the docker runtime runs pgstampede/pgbouncer or
-    # pgstampede/pgbouncer-trixie, the process runtime its pgbouncer (trixie: 1.21 or later)
-    image: str = opt("image", choice_field(*PGBOUNCER_IMAGES), "bookworm")
-
-
-@dataclass(frozen=True)
-class PgpoolSpec:
-    """pgpool-II in connection-pooling mode (``[pooler.pgpool]``); 0 s = never."""
-
-    kind: ClassVar[str] = "pgpool"
-    num_init_children: int = opt("num_init_children", int_field(1, 10_000), 32)
-    max_pool: int = opt("max_pool", int_field(1, 1_000), 4)
-    child_life_time_s: float = opt("child_life_time", duration_field, 300.0)
-    connection_life_time_s: float = opt("connection_life_time", duration_field, 0.0)
-    client_idle_limit_s: float = opt("client_idle_limit", duration_field, 0.0)
-
-
-@dataclass(frozen=True)
-class ExternalSpec:
-    """``target = "external"``: an application already running, whose database is watched."""
-
-    kind: ClassVar[str] = "external"
-    url: str = opt("url", text_field, "")
-    watch_dsn: str = opt("watch_dsn", text_field, "")
-    pgbouncer_admin_dsn: str = opt("pgbouncer_admin_dsn", text_field, "")
-
-
-TargetSpec = PersistentSpec | ServerlessSpec | ExternalSpec
-PoolerSpec = NoPooler | PgBouncerSpec | PgpoolSpec
-TARGET_SPECS: dict[str, type[TargetSpec]] = {
-    cls.kind: cls for cls in (PersistentSpec, ServerlessSpec, ExternalSpec)}
-POOLER_SPECS: dict[str, type[PoolerSpec]] = {
-    cls.kind: cls for cls in (NoPooler, PgBouncerSpec, PgpoolSpec)}
-TARGETS = tuple(TARGET_SPECS)
-POOLERS = tuple(POOLER_SPECS)
 
 APP_KINDS = ("asgi", "wsgi")
 
@@ -304,11 +190,17 @@ FAULT_KINDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class FaultSpec:
-    kind: str = opt("kind", choice_field(*FAULT_KINDS), "")
-    at_s: float = opt("at", duration_field, 0.0)
-    duration_s: float = opt("duration", duration_field, 0.0)
-    count: int = opt("count", int_field(1), 1)
-    variants: tuple[str, ...] = opt("variants", lambda v: _names(v), ())
+    """One ``[[faults]]`` table (or ``--fault KIND@AT[+DURATION][*COUNT]``)."""
+
+    kind: str = opt("kind", choice_field(*FAULT_KINDS), "", "what breaks (below)",
+                    required=True)
+    at_s: float = opt("at", duration_field, 0.0, "when, from the start of the load",
+                      required=True)
+    duration_s: float = opt("duration", duration_field, 0.0,
+                            "downtime of a restart, length of a freeze")
+    count: int = opt("count", int_field(1), 1, "kill_instances: how many")
+    variants: tuple[str, ...] = opt("variants", Parser(lambda v: _names(v), "list of strings"),
+                                    (), "the variants it hits (default: every one it fits)")
 
     def applies_to(self, variant: Variant) -> bool:
         """Whether this fault can happen to ``variant`` (and is meant for it)."""

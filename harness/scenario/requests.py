@@ -13,14 +13,29 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from harness.scenario.context import SectionContext
-from harness.scenario.fields import number_field
+from harness.scenario.context import SectionContext, keys_of
+from harness.scenario.fields import number_field, opt, raw_field
 from harness.scenario.records import RequestSpec
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_REQUEST_KEYS = {"weight", "json", "headers"}
+
+
+@dataclass(frozen=True)
+class RequestTable:
+    """One request of ``paths`` written as a table (a bare number is its weight)."""
+
+    weight: float = opt("weight", number_field(0.0), 1.0, "its share of the requests")
+    json: object = opt("json", raw_field("any TOML value"), None,
+                       "sent as the JSON body (Content-Type: application/json; not for GET "
+                       "and HEAD)")
+    headers: object = opt("headers", raw_field("table of strings"), None,
+                          "HTTP headers sent with it")
+
+
+_REQUEST_KEYS = set(keys_of(RequestTable))
 
 
 def parse_paths(value: object, ctx: SectionContext, where: str) -> tuple[RequestSpec, ...]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.scenario.app import parse_app, with_variant_env
 from harness.scenario.context import SectionContext, build, join, keys_of
+from harness.scenario.fields import choice_field, opt, raw_field
 from harness.scenario.presets import PRESETS
 from harness.scenario.records import (
     _NAME,
@@ -32,9 +33,38 @@ from harness.scenario.records import (
 )
 from harness.scenario.requests import parse_paths
 
-VARIANT_KEYS = {"name", "target", "pooler", "target_overrides", "pooler_overrides",
-                "database_overrides", "app_env", "paths", "url", "watch_dsn",
-                "pgbouncer_admin_dsn"}
+
+@dataclass(frozen=True)
+class VariantTable:
+    """One ``[[variants]]`` table as written: every key with its meaning."""
+
+    name: object = opt("name", raw_field("string", "letters, digits and _.+- (at most 64)"),
+                       None, "the variant's name in the summary, the report and thresholds",
+                       required=True)
+    target: object = opt("target", choice_field(*TARGET_SPECS), PersistentSpec.kind,
+                         "what runs the application")
+    pooler: object = opt("pooler", choice_field(*POOLER_SPECS), NoPooler.kind,
+                         "the pooler between the target and PostgreSQL")
+    target_overrides: object = opt("target_overrides", raw_field("table"), None,
+                                   "any key of the variant's [target.*] (or [pooler.*]) section,"
+                                   " for this variant")
+    pooler_overrides: object = opt("pooler_overrides", raw_field("table"), None,
+                                   "any key of the variant's [pooler.*] section")
+    database_overrides: object = opt("database_overrides", raw_field("table"), None,
+                                     "any key of [database]")
+    app_env: object = opt("app_env", raw_field("table of strings"), None,
+                          "[app]: variables over [app.env] for this variant")
+    paths: object = opt("paths", raw_field("table"), None,
+                        "this variant's requests instead of [load] paths ([app] or external)")
+    url: object = opt("url", raw_field("string"), None,
+                      "target = \"external\": its URL ([target.external] url)")
+    watch_dsn: object = opt("watch_dsn", raw_field("string"), None,
+                            "target = \"external\": its database ([target.external] watch_dsn)")
+    pgbouncer_admin_dsn: object = opt("pgbouncer_admin_dsn", raw_field("string"), None,
+                                      "target = \"external\": its PgBouncer's admin console")
+
+
+VARIANT_KEYS = set(keys_of(VariantTable))
 EXTERNAL_KEYS = ("url", "watch_dsn", "pgbouncer_admin_dsn")
 
 
@@ -73,6 +103,10 @@ def parse_sections(data: Mapping[str, Any], ctx: SectionContext) -> Sections:
     def section(cls: type[Any], table: object, where: str) -> Any:
         return build(cls, ctx.table(table, where), ctx, where)
 
+    if "app" in data:
+        for cls in (PersistentSpec, ServerlessSpec):
+            where = f"target.{cls.kind}"
+            no_builtin_keys(ctx.table(targets.get(cls.kind), where), cls, ctx, where)
     return Sections(
         database=section(DatabaseSpec, data.get("database"), "database"),
         persistent=section(PersistentSpec, targets.get("persistent"), "target.persistent"),
@@ -84,6 +118,18 @@ def parse_sections(data: Mapping[str, Any], ctx: SectionContext) -> Sections:
         pgbouncer=section(PgBouncerSpec, poolers.get("pgbouncer"), "pooler.pgbouncer"),
         pgpool=section(PgpoolSpec, poolers.get("pgpool"), "pooler.pgpool"),
     )
+
+
+def no_builtin_keys(table: Mapping[str, Any], cls: type[TargetSpec], ctx: SectionContext,
+                    where: str) -> None:
+    """With an ``[app]``, a setting of the built-in target only (a field declared
+    ``builtin``: pool sizes, acquire_timeout, state, ...) is an error naming the key: the app
+    has settings of its own, which the harness does not touch."""
+    for key, fld in keys_of(cls).items():
+        if key in table and fld.metadata.get("builtin"):
+            raise ctx.error(join(where, key), "a setting of pgstampede's built-in target, "
+                            "which your [app] replaces: remove it (your app's own settings "
+                            "go in [app] env)")
 
 
 def serverless_spec(section: Mapping[str, Any], over: Mapping[str, Any], ctx: SectionContext,
@@ -145,6 +191,8 @@ def _overrides(table: Mapping[str, Any], target_cls: type[TargetSpec], ctx: Sect
 def _target(cls: type[TargetSpec], over: Mapping[str, Any], table: Mapping[str, Any],
             sections: Sections, ctx: SectionContext, where: str) -> TargetSpec:
     key = join(where, "target_overrides")
+    if sections.app is not None:
+        no_builtin_keys(over, cls, ctx, key)
     if cls is ServerlessSpec:
         return serverless_spec(sections.serverless_table, over, ctx, key)
     target = build(cls, over, ctx, key, sections.target(cls))

@@ -56,13 +56,16 @@ def get_runtime(name: str) -> Runtime:
 
 
 def check_pooler_images(name: str, variants: Sequence[Variant]) -> None:
-    """The images only some variants need, under docker: ``pgstampede/pgpool`` and, for
-    ``[pooler.pgbouncer] image = "trixie"`` (PgBouncer 1.24), ``pgstampede/pgbouncer-trixie``
-    must be built from this checkout. The process runtime runs this machine's pgbouncer,
-    which must then be 1.21 or later (prepared statements in transaction mode). InputError
-    (one line) otherwise."""
-    trixie = [v.name for v in variants
-              if isinstance(v.pooler, PgBouncerSpec) and v.pooler.image == "trixie"]
+    """The PgBouncer each variant asks for (``[pooler.pgbouncer] image``) can run. Under
+    docker, the images only some variants need (``pgstampede/pgpool``; for ``image =
+    "trixie"``, PgBouncer 1.24, ``pgstampede/pgbouncer-trixie``) must be built from this
+    checkout. The process runtime runs this machine's pgbouncer: ``"trixie"`` needs one that
+    tracks prepared statements in transaction mode (1.21 or later), ``"bookworm"`` one that
+    does not (before 1.21, as 1.18), else the variant would not measure what it asks for.
+    InputError (one line, naming the installed version) otherwise."""
+    asked = {v.name: v.pooler.image for v in variants
+             if isinstance(v.pooler, PgBouncerSpec) and v.pooler.image}
+    trixie = [n for n, image in asked.items() if image == "trixie"]
     if name == "docker":
         roles = {"pgpool" for v in variants if isinstance(v.pooler, PgpoolSpec)}
         if trixie or roles:
@@ -70,16 +73,21 @@ def check_pooler_images(name: str, variants: Sequence[Variant]) -> None:
 
             check_images(roles | ({"pgbouncer-trixie"} if trixie else set()))
         return
-    if not trixie or name not in RUNTIMES:
+    if not asked or name not in RUNTIMES:
         return
     try:
         version = pgbouncer_version(find_pgbouncer())
     except ServiceError:
         version = ""
-    if not tracks_prepared_statements(version):
-        raise InputError(f"--runtime {name}: variant {trixie[0]} asks for [pooler.pgbouncer] "
-                         f"image = \"trixie\" (PgBouncer 1.21 or later); this machine's "
-                         f"pgbouncer is {version or 'missing'} (use --runtime docker)")
+    for variant, image in asked.items():
+        if version and tracks_prepared_statements(version) == (image == "trixie"):
+            continue
+        wanted = ("PgBouncer 1.21 or later" if image == "trixie"
+                  else "PgBouncer before 1.21, as 1.18")
+        raise InputError(f"--runtime {name}: variant {variant} asks for [pooler.pgbouncer] "
+                         f"image = \"{image}\" ({wanted}); this machine's pgbouncer is "
+                         f"{version or 'missing'} (use --runtime docker, or leave image out "
+                         "to run this machine's)")
 
 
 def check_supported(name: str, scenario: Scenario, only: Sequence[str] | None = None) -> None:

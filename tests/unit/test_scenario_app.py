@@ -255,7 +255,6 @@ def test_explicit_keys_win_over_the_preset(tmp_path: Path) -> None:
 [target.serverless]
 preset = "cloud-run"
 instance_concurrency = 5
-pool_max = 2
 [[variants]]
 name = "s"
 target = "serverless"
