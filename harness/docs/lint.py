@@ -43,9 +43,6 @@ USER_ROOTS = ("home", "root", "Users", "work", "workspace", "mnt", "srv")
 FILE_SUFFIXES = {"parquet", "json", "jsonl", "log", "csv", "md", "py", "toml", "html", "txt",
                  "sql", "pid", "yml", "yaml", "ini", "sock", "svg", "png", "js", "mjs", "ts",
                  "sh", "cfg", "lock", "xml", "whl", "gz"}
-METRIC_NAMESPACES = {"http", "latency", "db", "pooler", "platform", "background", "app",
-                     "state", "realtime", "load", "host", "harness", "faults", "errors",
-                     "time_to_first_refusal_s"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,11 @@ class Names:
     flags: dict[str, set[str]]
     keys: dict[str, set[str]]  # section path -> its keys ("" = top level)
     metrics: set[str]
+
+    @property
+    def namespaces(self) -> set[str]:
+        """The first part of every metric's name (``faults`` of ``faults.reconnected``)."""
+        return {m.split(".")[0] for m in self.metrics}
 
     @staticmethod
     def of_code() -> Names:
@@ -166,10 +168,10 @@ def _dotted_problem(span: str, names: Names) -> str | None:
                 return None
             if not re.fullmatch(r"\w+", rest):
                 return None
-            if parts[0] in METRIC_NAMESPACES:
+            if parts[0] in names.namespaces:
                 return f"names `{span}`, which is neither a scenario key nor a metric"
             return f"names scenario key `{span}`, which does not exist"
-    if parts[0] in METRIC_NAMESPACES and not any("<" in p for p in parts):
+    if parts[0] in names.namespaces and not any("<" in p for p in parts):
         return f"names metric `{span}`, which does not exist"
     return None
 
@@ -255,7 +257,8 @@ def _minimal_around(block: Mapping[str, Any]) -> dict[str, Any]:
     command, unless the block says which app) when it has an ``[app]`` table or a variant's
     ``app_env``, and then requests to send."""
     data = _merged(MINIMAL, block)
-    variants = data.get("variants") if isinstance(data.get("variants"), list) else []
+    found = data.get("variants")
+    variants: list[Any] = found if isinstance(found, list) else []
     wants_app = "app" in data or any(isinstance(v, dict) and "app_env" in v for v in variants)
     if wants_app:
         app = data.setdefault("app", {})

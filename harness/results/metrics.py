@@ -165,12 +165,14 @@ _BASE: tuple[MetricInfo, ...] = (
                "95th percentile from publish to arrival", depends="machine"),
     MetricInfo(M.REALTIME_LISTEN_CONNECTIONS_PEAK, "count", "none",
                "most backends in LISTEN at once (pg_stat_activity)"),
-    MetricInfo(M.LOAD_SATURATED, "bool", "lower", "Locust ran above 90% of a core",
-               depends="machine"),
+    MetricInfo(M.LOAD_SATURATED, "bool", "lower",
+               "Locust busy (CPU used + run-queue wait) above 90% of a core in more than 10% "
+               "of the load (harness/results/saturation.py)", depends="machine"),
     MetricInfo(M.LOAD_WORKERS, "count", "none",
                "pgstampede workers that sent the load (--workers)"),
     MetricInfo(M.LOAD_WORKERS_SATURATED, "count", "lower",
-               "worker hosts whose Locust ran above 90% of a core (workers.json names them)",
+               "worker hosts whose Locust was saturated, by the rule of load.saturated "
+               "(workers.json names them)",
                depends="machine"),
     MetricInfo(M.LOAD_WORKERS_CPU_LOCUST_MAX, "%", "none",
                "busiest worker's mean Locust CPU (100 = one core)", depends="machine"),

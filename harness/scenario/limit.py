@@ -25,7 +25,14 @@ from typing import Any
 
 from harness.results.limit import parse_headroom
 from harness.scenario.context import SectionContext, build
-from harness.scenario.fields import bool_field, choice_field, duration_field, int_field, opt
+from harness.scenario.fields import (
+    Parser,
+    bool_field,
+    choice_field,
+    duration_field,
+    int_field,
+    opt,
+)
 from harness.units import parse_quantity
 
 UNTIL = ("refused", "errors", "p95")
@@ -58,14 +65,24 @@ def milliseconds_field(value: object) -> float:
 class LimitSpec:
     """``[limit]`` as written (None / 0: decided by the command, see docs/limit.md)."""
 
-    max_users: int = opt("max_users", int_field(1, 100_000), 100)
-    until: str = opt("until", choice_field(*UNTIL), "refused")
-    error_budget: float = opt("error_budget", ratio_field, 0.01)
-    p95_ms: float | None = opt("p95", milliseconds_field, None)
-    verify: bool = opt("verify", bool_field, False)
-    step: int = opt("step", int_field(0, 100_000), 0)
-    step_duration_s: float = opt("step_duration", duration_field, 5.0)
-    headroom: str = opt("headroom", parse_headroom, "10%")
+    max_users: int = opt("max_users", int_field(1, 100_000), 100,
+                         "the ramp stops here: a variant that holds this many has no limit")
+    until: str = opt("until", choice_field(*UNTIL), "refused", "what breaks a step")
+    error_budget: float = opt("error_budget", Parser(ratio_field, "share", "0% up to 100%",
+                                                     show=lambda v: f'"{v:.0%}"'), 0.01,
+                              "failed requests a step may have (every criterion)")
+    p95_ms: float | None = opt("p95", Parser(milliseconds_field, "time", "> 0 (a bare number "
+                                             "is milliseconds)"), None,
+                               "the p95 target (until = \"p95\")")
+    verify: bool = opt("verify", bool_field, False,
+                       "run again at the recommended setting to prove it holds")
+    step: int = opt("step", int_field(0, 100_000), 0,
+                    "users added per ramp step (0: a tenth of max_users, at least 1)")
+    step_duration_s: float = opt("step_duration", duration_field, 5.0,
+                                 "how long each step holds its users once they have spawned")
+    headroom: str = opt("headroom", Parser(parse_headroom, "share or count",
+                                           "\"10%\" or a number of connections"), "10%",
+                        "connections the recommendations leave free")
 
 
 def check_limit(spec: LimitSpec, where: str, ctx: SectionContext) -> LimitSpec:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from harness.results.check_spec import CHECK_KEYS
 from harness.scenario.app import AppTable
 from harness.scenario.fields import Key, section_keys
+from harness.scenario.limit import LimitSpec
 from harness.scenario.load_section import LoadTable
 from harness.scenario.loader import CollectTable, ScenarioTable
 from harness.scenario.presets import PRESETS
@@ -94,6 +95,8 @@ def key_sections() -> tuple[KeySection, ...]:
                    '"OP VALUE[unit] [if measured]", OP one of < <= > >= == !='),
         KeySection("check", "[check]", "how check judges the run (docs/check.md)",
                    _check_keys()),
+        KeySection("limit", "[limit]", "the settings of pgstampede limit (docs/limit.md; "
+                   "its flags override them)", section_keys(LimitSpec)),
     )
 
 
