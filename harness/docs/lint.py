@@ -31,7 +31,7 @@ from typing import Any
 from harness.docs import doc_files
 
 _FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
-_SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+_SPAN = re.compile(r"(?<!`)`([^`]+)`(?!`)")
 _COMMAND = re.compile(r"(?:pgstampede|python -m harness)\s+([a-z][a-z-]*)((?:\s+build)?)(.*)")
 _FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 _SECTION_SPAN = re.compile(r"^\[\[?([a-z_.*]+)\]\]?(?:\s+([a-z_]+))?(?:\s*=.*)?$")
@@ -78,9 +78,26 @@ class Names:
         return any(pattern.match(m) for m in self.metrics)
 
 
-def _spans(line: str) -> Iterator[str]:
-    for match in _SPAN.finditer(line):
-        yield match.group(1).strip()
+def _spans(path: Path) -> Iterator[tuple[int, str]]:
+    """Every code span of the prose of ``path`` (a span may cross a line break): the line it
+    starts on, its text on one line."""
+    paragraph: list[tuple[int, str]] = []
+
+    def flush() -> Iterator[tuple[int, str]]:
+        if not paragraph:
+            return
+        first, text = paragraph[0][0], "\n".join(line for _, line in paragraph)
+        for match in _SPAN.finditer(text):
+            line = first + text.count("\n", 0, match.start())
+            yield line, " ".join(match.group(1).split())
+        paragraph.clear()
+
+    for number, line, inside in _lines(path):
+        if inside or not line.strip():
+            yield from flush()
+        else:
+            paragraph.append((number, line))
+    yield from flush()
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str, bool]]:
@@ -95,20 +112,24 @@ def _lines(path: Path) -> Iterator[tuple[int, str, bool]]:
 
 def _commands(path: Path) -> Iterator[tuple[int, str, str]]:
     """Every ``pgstampede SUBCOMMAND ...`` in ``path``: line, subcommand, the rest."""
-    last: tuple[int, str, str] | None = None
+    last: tuple[int, str] | None = None
     for number, line, inside in _lines(path):
-        texts = [line.split(" #", 1)[0]] if inside else list(_spans(line))
-        if inside and last is not None and line.startswith(" ") and not _COMMAND.search(line):
-            yield last[0], last[1], texts[0]  # a continuation line of the last command
+        if not inside:
+            last = None
+            continue
+        text = line.split(" #", 1)[0]
+        if last is not None and line.startswith(" ") and not _COMMAND.search(line):
+            yield last[0], last[1], text  # a continuation line of the last command
             continue
         last = None
-        for text in texts:
-            match = _COMMAND.search(text)
-            if match:
-                sub = match.group(1) + match.group(2)
-                yield number, sub, match.group(3)
-                if inside:
-                    last = (number, sub, "")
+        match = _COMMAND.search(text)
+        if match:
+            last = (number, match.group(1) + match.group(2))
+            yield number, last[1], match.group(3)
+    for number, span in _spans(path):
+        match = _COMMAND.search(span)
+        if match:
+            yield number, match.group(1) + match.group(2), match.group(3)
 
 
 def _flag_problems(path: Path, names: Names) -> Iterator[tuple[int, str]]:
@@ -121,15 +142,12 @@ def _flag_problems(path: Path, names: Names) -> Iterator[tuple[int, str]]:
         for flag in _FLAG.findall(rest):
             if flag not in names.flags[sub] and flag != "--help":
                 yield number, f"names `pgstampede {sub} {flag}`, which is no flag of {sub}"
-    for number, line, inside in _lines(path):
-        if inside:
-            continue
-        for span in _spans(line):
-            if span.startswith("--"):
-                flag = _FLAG.match(span)
-                if flag and flag.group(1) not in every and flag.group(1) != "--help":
-                    yield number, (f"names `{flag.group(1)}`, which is no pgstampede flag "
-                                   "(name another tool's flag with the tool)")
+    for number, span in _spans(path):
+        if span.startswith("--"):
+            flag = _FLAG.match(span)
+            if flag and flag.group(1) not in every and flag.group(1) != "--help":
+                yield number, (f"names `{flag.group(1)}`, which is no pgstampede flag "
+                               "(name another tool's flag with the tool)")
 
 
 def _section_path(raw: str, names: Names) -> str | None:
@@ -177,24 +195,21 @@ def _dotted_problem(span: str, names: Names) -> str | None:
 
 
 def _key_problems(path: Path, names: Names) -> Iterator[tuple[int, str]]:
-    for number, line, inside in _lines(path):
-        if inside:
+    for number, span in _spans(path):
+        section = _SECTION_SPAN.match(span)
+        if section and section.group(1).split(".")[0] in names.keys[""]:
+            found = _section_path(section.group(1), names)
+            key = section.group(2)
+            if found is None:
+                yield number, f"names section `[{section.group(1)}]`, which does not exist"
+            elif key and found in names.keys and key not in names.keys[found] \
+                    and f"{found}.{key}" not in names.keys:
+                yield number, f"names scenario key `[{found}] {key}`, which does not exist"
             continue
-        for span in _spans(line):
-            section = _SECTION_SPAN.match(span)
-            if section and section.group(1).split(".")[0] in names.keys[""]:
-                found = _section_path(section.group(1), names)
-                key = section.group(2)
-                if found is None:
-                    yield number, f"names section `[{section.group(1)}]`, which does not exist"
-                elif key and found in names.keys and key not in names.keys[found] \
-                        and f"{found}.{key}" not in names.keys:
-                    yield number, f"names scenario key `[{found}] {key}`, which does not exist"
-                continue
-            if _DOTTED.match(span):
-                problem = _dotted_problem(span, names)
-                if problem:
-                    yield number, problem
+        if _DOTTED.match(span):
+            problem = _dotted_problem(span, names)
+            if problem:
+                yield number, problem
 
 
 def _path_problems(path: Path, root: Path) -> Iterator[tuple[int, str]]:
@@ -269,7 +284,8 @@ def _minimal_around(block: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-_MISSING = re.compile(r"no such (file|folder|executable): (.+)$")
+_MISSING = re.compile(r"no such (file|folder|executable): (.+)$|expected a (file) relative to "
+                      r"root \((.+)\), got '(.+)'$")
 
 
 def load_block(body: str, partial: bool, scratch: Path) -> str | None:
@@ -292,10 +308,11 @@ def load_block(body: str, partial: bool, scratch: Path) -> str | None:
             missing = _MISSING.search(exc.expected)
             if missing is None:
                 return str(exc).replace(str(scratch / "scenario.toml") + ": ", "")
-            made = Path(missing.group(2))
-            if not made.is_relative_to(scratch):
+            kind = missing.group(1) or missing.group(3)
+            made = Path(missing.group(2) or Path(missing.group(4)) / missing.group(5))
+            if not made.resolve().is_relative_to(scratch.resolve()):
                 return str(exc)
-            if missing.group(1) == "folder":
+            if kind == "folder":
                 made.mkdir(parents=True, exist_ok=True)
             else:
                 made.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,6 @@ from harness.scenario.records import ENDPOINTS, LoadSpec, RequestSpec, Stage
 from harness.scenario.requests import parse_paths
 from harness.units import parse_duration
 
-
 TRANSPORTS = ("sse", "websocket")
 
 

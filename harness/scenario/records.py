@@ -47,8 +47,8 @@ from harness.scenario.sections import (
 )
 
 __all__ = [
-    "BUILTIN_ONLY", "ENDPOINTS", "FAULT_KINDS", "PGBOUNCER_IMAGES", "POOLERS", "POOLER_SPECS", "TARGETS",
-    "TARGET_SPECS", "AppSpec", "DatabaseSpec", "ExternalSpec", "FaultSpec", "HostSpec",
+    "BUILTIN_ONLY", "ENDPOINTS", "FAULT_KINDS", "PGBOUNCER_IMAGES", "POOLERS", "POOLER_SPECS",
+    "TARGETS", "TARGET_SPECS", "AppSpec", "DatabaseSpec", "ExternalSpec", "FaultSpec", "HostSpec",
     "LoadSpec", "NoPooler", "PersistentSpec", "PgBouncerSpec", "PgpoolSpec", "PoolerSpec",
     "RequestSpec", "Scenario", "ServerlessSpec", "Stage", "TargetSpec", "Variant", "fault_fits",
 ]

@@ -39,18 +39,9 @@ def test_generated_references_are_current() -> None:
         assert (ROOT / REFERENCE / name).is_file()
 
 
-PENDING = ("`[app] node`", "app.node: unknown key")
-"""Docs of work that lands in step with this check (issue 20's ``[app] node``, on the way):
-their problems are expected until it lands; then this test says to remove them."""
-
-
 def test_docs_name_only_what_exists() -> None:
-    found = problems(ROOT)
-    pending = [p for p in found if any(fragment in p for fragment in PENDING)]
-    assert [p for p in found if p not in pending] == []
-    for fragment in PENDING:
-        assert any(fragment in p for p in pending), f"{fragment!r} holds now: remove it " \
-            "from PENDING"
+    assert problems(ROOT) == [], "fix the docs (a TOML block that is part of a scenario: " \
+        "<!-- partial --> on the line before it)"
 
 
 def test_metric_glossary_matches_registry() -> None:
