@@ -47,7 +47,8 @@ def _add_run(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("scenario", help="scenario file, or a shipped scenario's name")
     p.add_argument("--out", help="run folder (default reports/<scenario>-<UTC time>)")
     p.add_argument("--variants", help="comma-separated variant names to run")
-    p.add_argument("--runtime", default="process", choices=["process", "docker"])
+    p.add_argument("--runtime", default="process", choices=["process", "docker"],
+                   help="local processes, or containers (docs/docker.md)")
     p.add_argument("--repeats", type=int, help="override the scenario's repeats")
     p.add_argument("--keep", action="store_true", help="keep temp clusters after the run")
     p.add_argument("--quiet", action="store_true", help="no live progress")
@@ -94,11 +95,11 @@ def _add_worker(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _add_run_folder_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``report``, ``check`` and ``baseline``: what reads a run folder."""
     p = sub.add_parser("report", help="rebuild summary.json and index.html of a run folder")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run folder (reports/<scenario>-<UTC time>)")
     p.add_argument("--open", action="store_true", help="open the report in a browser")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("check", help="check thresholds and compare against a baseline")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run folder (reports/<scenario>-<UTC time>)")
     p.add_argument("--baseline", help="baseline file, or folder holding <scenario>.json")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.add_argument("--junit", help="write JUnit XML to this file")
@@ -111,7 +112,7 @@ def _add_run_folder_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     add_machine_id(p, "the machine the run was measured on")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("baseline", help="record a baseline from a run folder")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run folder (reports/<scenario>-<UTC time>)")
     p.add_argument("--save", required=True,
                    help="baseline file to write, or a folder (ending in /) for <scenario>.json")
     add_machine_id(p, "the machine the baseline was measured on")

@@ -26,7 +26,7 @@ def _row(key: Key) -> list[str]:
 
 
 def _section(section: KeySection) -> list[str]:
-    out = [f"## {section.title}", "", f"{section.about[0].upper()}{section.about[1:]}.", ""]
+    out = [f"## {section.title}", "", f"{section.about}.", ""]
     if section.entries:
         out += [f"Entries: {section.entries}.", ""]
     if section.keys:

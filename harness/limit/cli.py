@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify", action="store_true",
                    help="run again at the recommended max instances and the load that broke "
                    "the variant; withdraw the advice if it does not hold")
-    p.add_argument("--runtime", default="process", choices=["process", "docker"])
+    p.add_argument("--runtime", default="process", choices=["process", "docker"],
+                   help="local processes, or containers (docs/docker.md)")
     p.add_argument("--keep", action="store_true", help="keep temp clusters after each probe")
     p.add_argument("--quiet", action="store_true", help="no live progress")
 

@@ -133,6 +133,8 @@ def whole_seconds(optional: bool = False) -> Parser:
     where 0 means never): a fraction of a second is refused, not rounded."""
     def parse(value: object) -> float | None:
         seconds = _optional_duration(value) if optional else parse_duration(value)
+        if optional and seconds == 0:
+            return None
         if seconds is not None and not float(seconds).is_integer():
             raise ValueError(f"expected whole seconds (the pooler counts this setting in "
                              f"seconds; 0 = never), got {value!r}")

@@ -64,6 +64,14 @@ def test_every_subcommand_is_documented() -> None:
         assert f"## pgstampede {name}" in (ROOT / REFERENCE / "cli.md").read_text()
 
 
+def test_every_argument_says_what_it_is() -> None:
+    from harness.docs.cli_reference import arguments, subcommands
+
+    for full, _, sub in subcommands(build_parser()):
+        for action in arguments(sub):
+            assert action.help, f"{full} {action.option_strings or action.dest}: no help"
+
+
 def test_every_scenario_key_says_what_it_is() -> None:
     """A key declared without its meaning (``opt(key, parser, default, "meaning")``) or
     with a parser that does not say its type makes a useless reference row."""
