@@ -23,31 +23,32 @@ import math
 from harness.results import metric_names as m
 from harness.results.metrics import METRICS
 
-MEASURED_ON = ("2026-12-06 by benchmarks/check_noise.py --runs 5 (479 s): a 2-vCPU, 24 GiB VM "
+MEASURED_ON = ("2026-12-06 by benchmarks/check_noise.py --runs 5 (323 s): a 2-vCPU, 24 GiB VM "
                "(Intel Xeon), Debian 12, PostgreSQL 15.18, PgBouncer 1.18, Locust 2.47, "
-               "process runtime, run under nice -20 while the machine ran other jobs (load "
-               "average 5-6); an idle machine spreads less")
+               "process runtime, nothing else running (load average below 2); the same "
+               "benchmark on the machine while it ran other jobs (load average 5-6) spread "
+               "2 to 6 times more: docs/check.md")
 FEW_REPEATS = 3
 STEP = 0.05
 
 # (max - min) / median of 5 run medians, the largest over the ci scenario's two variants
 MEASURED_SPREAD_CI: dict[str, float] = {
-    m.HTTP_REQUESTS: 0.637,
-    m.HTTP_RPS: 0.6438,
+    m.HTTP_REQUESTS: 0.0982,
+    m.HTTP_RPS: 0.0984,
     m.HTTP_IN_FLIGHT_PEAK: 0.0,
-    m.LATENCY_P50_MS: 0.6355,
-    m.LATENCY_P95_MS: 0.4671,
-    m.LATENCY_P99_MS: 0.5299,
-    m.LATENCY_MAX_MS: 0.4361,
-    m.HARNESS_CPU_SHARE: 0.0602,
-    m.host_cpu_mean("locust"): 0.5374,
-    m.host_cpu_mean("pgbouncer"): 0.543,
-    m.host_cpu_mean("postgres"): 0.477,
-    m.host_cpu_mean("target"): 0.5592,
-    m.host_rss_peak_mb("locust"): 0.0114,
+    m.LATENCY_P50_MS: 0.1976,
+    m.LATENCY_P95_MS: 0.0635,
+    m.LATENCY_P99_MS: 0.0465,
+    m.LATENCY_MAX_MS: 0.4467,
+    m.HARNESS_CPU_SHARE: 0.0746,
+    m.host_cpu_mean("locust"): 0.1163,
+    m.host_cpu_mean("pgbouncer"): 0.0553,
+    m.host_cpu_mean("postgres"): 0.1548,
+    m.host_cpu_mean("target"): 0.114,
+    m.host_rss_peak_mb("locust"): 0.0018,
     m.host_rss_peak_mb("pgbouncer"): 0.0119,
-    m.host_rss_peak_mb("postgres"): 0.0196,
-    m.host_rss_peak_mb("target"): 0.0027,
+    m.host_rss_peak_mb("postgres"): 0.0177,
+    m.host_rss_peak_mb("target"): 0.008,
 }
 
 

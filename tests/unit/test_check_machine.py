@@ -135,9 +135,10 @@ def test_same_machine_three_repeats_80_percent_counts_10_percent_does_not() -> N
 def test_few_repeats_must_exceed_the_measured_spread_whatever_the_scenario_sets() -> None:
     spread = MEASURED_SPREAD["latency.p50_ms"]
     within = 1 + spread * 0.8
-    cur = {"latency.p50_ms": [4.5 * within, 4.6 * within, 4.7 * within],
+    base = {"latency.p50_ms": [45.0, 46.0, 47.0], "db.refused": [0.0, 0.0, 0.0]}
+    cur = {"latency.p50_ms": [45.0 * within, 46.0 * within, 47.0 * within],
            "db.refused": [0.0, 0.0, 0.0]}
-    [latency, _] = compare(baseline_of(BASE), summary_of(cur),
+    [latency, _] = compare(baseline_of(base), summary_of(cur),
                            min_change={"latency.p50_ms": 0.01})
     assert latency.verdict == "not significant"
     assert "spread measured between identical runs" in latency.reason
