@@ -22,7 +22,10 @@ A verdict is *clear* when the measure that decided it is far enough from its lim
 machine's noise: a refusal, or none, is an event (always clear); an error rate must differ
 from the budget by more than two binomial standard errors; a p95 must differ from its target
 by more than ``p95_noise`` (a share of the target: half the spread of the p95 between
-identical runs, measured by ``benchmarks/check_noise.py``).
+identical runs, measured by ``benchmarks/check_noise.py``) and the target must lie outside
+the step's own p95 bounds: the latencies at the ranks ``n·0.95 ± 2·sqrt(n·0.95·0.05)`` of
+its ``n`` requests (the distribution-free interval of a quantile from order statistics), so
+that a short step with few requests is not called clear on a p95 its sample cannot tell.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class StepMeasures:
     failures: int
     error_rate: float | None
     p95_ms: float | None
+    p95_low_ms: float | None  # the p95's bounds from the step's own sample (module doc)
+    p95_high_ms: float | None
     rps: float | None
     in_flight: int | None
     refused: int
@@ -148,10 +153,12 @@ def measure_step(requests: pd.DataFrame, gauges: pd.DataFrame, window: StepWindo
     refused_requests = int(started["kind"].isin(REFUSAL_KINDS).sum())
     span = window.end - window.settled
     latency = answered["latency_ms"].to_numpy(dtype="float64")
+    low, high = _p95_bounds(latency)
     return StepMeasures(
         users=window.users, requests=n, failures=failures,
         error_rate=failures / n if n else None,
         p95_ms=float(np.quantile(latency, 0.95)) if n else None,
+        p95_low_ms=low, p95_high_ms=high,
         rps=n / span if span > 0 else None,
         in_flight=in_flight_peak(started),
         refused=_refused_between(gauges, window.start, window.end),
@@ -159,6 +166,19 @@ def measure_step(requests: pd.DataFrame, gauges: pd.DataFrame, window: StepWindo
         db_connections=_peak(gauges, "db_connections", window.start, window.end),
         instances=_peak(gauges, "instances", window.start, window.end),
         app_connections=_peak(gauges, "app_connections", window.start, window.end))
+
+
+def _p95_bounds(latency: np.ndarray) -> tuple[float | None, float | None]:
+    """The latencies at ranks ``n·0.95 ± CLEAR_SIGMAS·sqrt(n·0.95·0.05)`` (clipped to the
+    sample): the p95's distribution-free bounds from the order statistics of ``n`` requests."""
+    n = len(latency)
+    if not n:
+        return None, None
+    ordered = np.sort(latency)
+    centre, spread = n * 0.95, CLEAR_SIGMAS * math.sqrt(n * 0.95 * 0.05)
+    low = min(max(math.floor(centre - spread), 1), n)
+    high = min(max(math.ceil(centre + spread), 1), n)
+    return float(ordered[low - 1]), float(ordered[high - 1])
 
 
 def _error_clear(rate: float, n: int, budget: float) -> bool:
@@ -188,7 +208,9 @@ def judge_step(m: StepMeasures, settings: LimitSettings) -> Judgement:
     if settings.until != "p95" or settings.p95_ms is None or m.p95_ms is None:
         return Judgement("held", "", errors, errors_clear)
     target = settings.p95_ms
-    p95_clear = abs(m.p95_ms / target - 1.0) > settings.p95_noise
+    outside = (m.p95_low_ms is not None and m.p95_high_ms is not None
+               and not m.p95_low_ms <= target <= m.p95_high_ms)
+    p95_clear = abs(m.p95_ms / target - 1.0) > settings.p95_noise and outside
     if m.p95_ms > target:
         return Judgement("broke", "p95", f"p95 {m.p95_ms:,.0f} ms, target {target:,.0f} ms",
                          p95_clear)

@@ -26,8 +26,9 @@ that ``authorized`` event is withdrawn when the refusal of the same pid follows,
 start (keeping only events at or after ``since_t``), a little more at every sample, and
 reads the remainder at ``stop()``.
 
-While a restarted server recovers, a connection gets ``FATAL:  the database system is
-starting up`` (SQLSTATE 57P03): event ``starting_up``.
+While a restarted server shuts down and recovers, a connection gets ``FATAL:  the database
+system is shutting down`` or ``... is starting up`` (SQLSTATE 57P03, cannot_connect_now):
+event ``starting_up``. A log without the SQLSTATE prefix is read by those messages.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ _REFUSED = (
     "sorry, too many clients already",
     "remaining connection slots are reserved",
 )
-_STARTING = (  # SQLSTATE 57P03 while the server recovers after a restart
+_STARTING = (  # SQLSTATE 57P03 while the server shuts down or recovers (a restart)
     "the database system is starting up",
     "the database system is not yet accepting connections",
+    "the database system is shutting down",
 )
 
 

@@ -199,7 +199,8 @@ _BASE: tuple[MetricInfo, ...] = (
     MetricInfo(M.FAULTS_REFUSED_53300, "count", "lower",
                "connections refused with 53300 (too many clients) after a restart fault"),
     MetricInfo(M.FAULTS_REFUSED_57P03, "count", "lower",
-               "connections refused with 57P03 (starting up) after a restart fault"),
+               "connections refused with 57P03 (the server shutting down or starting up) after "
+               "a restart fault"),
     MetricInfo(M.FAULTS_POOL_REFILL_S_MAX, "s", "lower",
                "seconds after a restart until the server's connections were back",
                depends="machine"),

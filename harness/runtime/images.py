@@ -40,9 +40,13 @@ BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SOURCES_DIRS = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+# What the Python images' Dockerfiles COPY (tests/unit/test_image_sources.py keeps the two
+# equal, and checks they hold every harness module the images' programs import)
 PYTHON_SOURCES = ("compose/certs", "compose/python-requirements.txt", "harness/__init__.py",
                   "harness/errors.py", "harness/clock.py", "harness/results/__init__.py",
-                  "harness/results/endpoints.py", "harness/results/platform_stats.py",
+                  "harness/results/codec.py", "harness/results/endpoints.py",
+                  "harness/results/platform_stats.py", "harness/results/target_env.py",
+                  "harness/runtime/__init__.py", "harness/runtime/ports.py",
                   "harness/platform", "harness/apphost", "targets")
 Progress = Callable[[str], None]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 import urllib.error
@@ -104,7 +105,9 @@ def test_collector_records_an_apps_background_work_and_init_failures(tmp_path: P
         asyncio.run(one_failure())
     platform = collector.frames()["platform"]
     assert platform["init_failures"].iloc[-1] == 1
-    assert platform["init_error"].iloc[-1] == "ImportError: no module named shop"
+    # the error, then the app's line that raised it
+    assert re.fullmatch(r"ImportError: no module named shop \(stdlib_asgi\.py:\d+\)",
+                        platform["init_error"].iloc[-1])
     assert collector.latest()["platform.init_failures"] == 1.0
 
 

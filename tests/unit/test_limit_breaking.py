@@ -91,6 +91,28 @@ def test_the_p95_target_with_this_machines_noise() -> None:
     assert (fast.verdict, fast.clear) == ("held", True)
 
 
+def spread_requests(n: int) -> pd.DataFrame:
+    """``n`` requests whose latencies climb evenly from 1 to 200 ms."""
+    frame = requests(n)
+    frame["latency_ms"] = np.linspace(1.0, 200.0, n)
+    frame["t"] = 101.0
+    return frame
+
+
+def test_a_p95_its_sample_cannot_tell_from_the_target_is_not_clear() -> None:
+    # p95 190 ms: with 100 requests its bounds are about 180-200 ms, with 20,000 about 189-191
+    p95 = dataclasses.replace(SETTINGS, until="p95", p95_ms=185.0, p95_noise=0.01)
+    few = measure_step(spread_requests(100), QUIET, WINDOW)
+    assert few.p95_low_ms is not None and few.p95_high_ms is not None
+    assert few.p95_low_ms < 185.0 < few.p95_high_ms
+    assert (judge_step(few, p95).verdict, judge_step(few, p95).clear) == ("broke", False)
+    many = measure_step(spread_requests(20_000), QUIET, WINDOW)
+    assert many.p95_low_ms is not None and many.p95_high_ms is not None
+    assert many.p95_ms is not None
+    assert 185.0 < many.p95_low_ms < many.p95_ms < many.p95_high_ms < 195.0
+    assert (judge_step(many, p95).verdict, judge_step(many, p95).clear) == ("broke", True)
+
+
 def test_requests_are_those_answered_once_the_users_ran() -> None:
     early = requests(100, start=100.0, end=100.9)  # answered while the users spawned
     late = requests(10, start=103.0, end=107.5, latency_ms=3500.0)  # answered after the end

@@ -73,6 +73,8 @@ def test_pgpool_container_holds_clients_beyond_its_children(run_dir: Path) -> No
     m = v["metrics"]
     assert v["pooler"] == "pgpool" and v["pooler_version"].startswith("4.")
     assert m["http.requests"] > 0
-    assert 0 < m["db.connections.peak"] <= CHILDREN * MAX_POOL
+    # its children's pooled connections, and one more opened as it started and closed as the
+    # load began (seen in the server log, which counts every backend however short-lived)
+    assert 0 < m["db.connections.peak"] <= CHILDREN * MAX_POOL + 1
     assert m["pooler.cl_waiting.peak"] > 0  # instances waiting for a child, measured
     assert m["db.refused"] == 0 and m["pooler.refused"] == 0
