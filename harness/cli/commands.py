@@ -55,13 +55,18 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from harness.report.limit_terminal import render_limit
     from harness.report.terminal import render_summary
+    from harness.results.limit import LIMIT_FILE
     from harness.run.finalise import finalise
     from harness.run.progress import Progress
 
     run_dir = Path(args.run_dir)
     summary = finalise(run_dir, Progress(console, quiet=True))
-    render_summary(summary, console)
+    if (run_dir / LIMIT_FILE).is_file():  # made by `pgstampede limit`: its own table
+        render_limit(summary, console)
+    else:
+        render_summary(summary, console)
     index = run_dir / "index.html"
     console.print(f"report: {index}")
     if args.open:

@@ -109,6 +109,7 @@ def test_the_folder_is_a_normal_run_folder_gated_on_limit_metrics(
     out, _ = searched
     report = run_cli("report", str(out))
     assert report.returncode == 0, report.stderr
+    assert "pgstampede limit · " in report.stdout  # the limit table, not the run table
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "Breaking point" in html and "What if (computed, not measured)" in html
     check = run_cli("check", str(out), "--json")
