@@ -8,6 +8,7 @@ This module imports neither locust nor pandas, so both sides can use it.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import os
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from typing import Any
 
 from harness.errors import LoadError
 from harness.results.codec import DecodeError, dumps, loads
-from harness.scenario.records import LoadSpec, Stage
+from harness.scenario.records import LoadSpec, RequestSpec, Stage
 
 CONFIG_ENV = "PGSTAMPEDE_LOAD_CONFIG"
 """Environment variable holding the plan itself as JSON."""
@@ -26,24 +27,16 @@ CONFIG_FILE_ENV = "PGSTAMPEDE_LOAD_CONFIG_FILE"
 """Environment variable holding the path of a JSON file with the plan."""
 
 
-@dataclass(frozen=True)
-class WeightedRequest:
-    name: str
-    method: str
-    path: str
-    weight: float
-    headers: tuple[tuple[str, str], ...] = ()
-    body: str = ""  # JSON text ("" = no body)
-
-    def send_options(self) -> dict[str, Any]:
-        """The keyword arguments of Locust's ``client.request`` for headers and body."""
-        if not self.headers and not self.body:
-            return {}
-        headers = dict(self.headers)
-        if self.body:
-            headers.setdefault("Content-Type", "application/json")
-            return {"headers": headers, "data": self.body.encode()}
-        return {"headers": headers}
+def send_options(request: RequestSpec) -> dict[str, Any]:
+    """The keyword arguments of Locust's ``client.request`` for a request's headers and
+    body (JSON, sent with Content-Type: application/json unless its headers say)."""
+    if not request.headers and not request.body:
+        return {}
+    headers = dict(request.headers)
+    if request.body:
+        headers.setdefault("Content-Type", "application/json")
+        return {"headers": headers, "data": request.body.encode()}
+    return {"headers": headers}
 
 
 @dataclass(frozen=True)
@@ -53,7 +46,7 @@ class LoadConfig:
     out_dir: str
     stages: tuple[Stage, ...]
     think_time_s: tuple[float, float]
-    requests: tuple[WeightedRequest, ...]
+    requests: tuple[RequestSpec, ...]
     request_timeout_s: float = 30.0
     request_log: bool = True
     progress_interval_s: float = 1.0
@@ -71,7 +64,7 @@ class LoadConfig:
     def cumulative_weights(self) -> tuple[float, ...]:
         return tuple(itertools.accumulate(r.weight for r in self.requests))
 
-    def pick(self, u: float) -> WeightedRequest:
+    def pick(self, u: float) -> RequestSpec:
         """The request chosen by ``u`` in [0, 1): weighted by ``RequestSpec.weight``."""
         cum = self.cumulative_weights
         i = bisect.bisect_right(cum, u * cum[-1])
@@ -95,8 +88,7 @@ class LoadConfig:
             stages=tuple(Stage(s.duration_s, s.users, s.spawn_rate) for s in spec.stages),
             think_time_s=(spec.think_time_s[0], spec.think_time_s[1]),
             requests=tuple(
-                WeightedRequest(r.name, r.method.upper(), r.path, r.weight, tuple(r.headers),
-                                r.body)
+                dataclasses.replace(r, method=r.method.upper(), headers=tuple(r.headers))
                 for r in spec.requests
             ),
             request_timeout_s=spec.request_timeout_s,

@@ -22,7 +22,7 @@ from locust import FastHttpUser, events, task
 from locust.clients import HttpSession
 from locust.env import Environment
 
-from harness.load.config import LoadConfig, load_config_from_env
+from harness.load.config import LoadConfig, load_config_from_env, send_options
 from harness.load.locust_plugin import StagesShape
 from harness.load.realtime_log import RealtimeLogWriter
 from harness.load.subscriber import SseTransport, Subscriber, Transport, WsTransport
@@ -50,7 +50,7 @@ class HarnessUser(FastHttpUser):
             self._subscribe(self.plan, spec.path)
             return
         with self.client.request(
-            spec.method, spec.path, name=spec.name, catch_response=True, **spec.send_options()
+            spec.method, spec.path, name=spec.name, catch_response=True, **send_options(spec)
         ) as resp:
             status = int(resp.status_code or 0)
             if status and not 200 <= status < 300:

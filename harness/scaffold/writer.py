@@ -8,13 +8,13 @@ minutes. What was found says where it was found; what was not is a commented que
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Iterable, Sequence
 
 from harness.results import metric_names as M
 from harness.scaffold.findings import Detection, Route
+from harness.scenario.context import keys_of
 from harness.scenario.records import (
     DatabaseSpec,
     PersistentSpec,
@@ -39,8 +39,7 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 def key(record: type, name: str) -> str:
     """``name``, a key the scenario loader reads into ``record`` (KeyError otherwise): the
     keys written are the loader's own."""
-    keys = {f.metadata["key"] for f in dataclasses.fields(record) if "key" in f.metadata}
-    if name not in keys:
+    if name not in keys_of(record):
         raise KeyError(f"{record.__name__} has no key {name!r}")
     return name
 

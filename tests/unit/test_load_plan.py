@@ -12,8 +12,8 @@ from harness.load.config import (
     CONFIG_ENV,
     CONFIG_FILE_ENV,
     LoadConfig,
-    WeightedRequest,
     load_config_from_env,
+    send_options,
 )
 from harness.load.runner import (
     LOCUST_PLUGIN,
@@ -50,7 +50,7 @@ def test_from_spec_copies_the_spec(tmp_path: Path) -> None:
         Stage(20.0, 50, 25.0),
         Stage(5.0, 0, 50.0),
     )
-    assert cfg.requests[1] == WeightedRequest("slow", "GET", "/slow?ms=50", 0.1)
+    assert cfg.requests[1] == RequestSpec("slow", "GET", "/slow?ms=50", 0.1)
     assert cfg.request_timeout_s == 7.5
     assert cfg.duration_s == 35.0
     assert cfg.request_log is True
@@ -78,14 +78,14 @@ def test_zero_weight_request_is_never_picked(tmp_path: Path) -> None:
         out_dir=str(tmp_path),
         stages=(),
         think_time_s=(0.0, 0.0),
-        requests=(WeightedRequest("a", "GET", "/a", 0.0), WeightedRequest("b", "GET", "/b", 1.0)),
+        requests=(RequestSpec("a", "GET", "/a", 0.0), RequestSpec("b", "GET", "/b", 1.0)),
     )
     assert {cfg.pick(i / 100).name for i in range(100)} == {"b"}
 
 
 def test_no_positive_weight_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(LoadError, match="positive weight"):
-        LoadConfig(str(tmp_path), (), (0.0, 0.0), (WeightedRequest("a", "GET", "/a", 0.0),))
+        LoadConfig(str(tmp_path), (), (0.0, 0.0), (RequestSpec("a", "GET", "/a", 0.0),))
 
 
 def test_think_time_constant_and_uniform(tmp_path: Path) -> None:
@@ -190,18 +190,18 @@ def test_config_json_is_plain_data(tmp_path: Path) -> None:
 
 
 def test_headers_and_json_body_survive_the_json_plan(tmp_path: Path) -> None:
-    post = WeightedRequest("POST /orders", "POST", "/orders", 1.0, (("X-Token", "t"),),
+    post = RequestSpec("POST /orders", "POST", "/orders", 1.0, (("X-Token", "t"),),
                            '{"item": 1}')
     config = LoadConfig(out_dir=str(tmp_path), stages=(Stage(1.0, 1, 1.0),),
                         think_time_s=(0.0, 0.0), requests=(post,))
     back = LoadConfig.from_json(config.to_json())
     assert back == config
-    assert back.requests[0].send_options() == {
+    assert send_options(back.requests[0]) == {
         "headers": {"X-Token": "t", "Content-Type": "application/json"},
         "data": b'{"item": 1}'}
-    bare = WeightedRequest("GET /", "GET", "/", 1.0)
-    assert bare.send_options() == {}
-    assert WeightedRequest("GET /", "GET", "/", 1.0, (("A", "b"),)).send_options() == \
+    bare = RequestSpec("GET /", "GET", "/", 1.0)
+    assert send_options(bare) == {}
+    assert send_options(RequestSpec("GET /", "GET", "/", 1.0, (("A", "b"),))) == \
         {"headers": {"A": "b"}}
 
 
