@@ -37,7 +37,7 @@ from harness.platform.config import PlatformConfig
 from harness.platform.control import ControlChannel
 from harness.platform.framed import signal_group
 from harness.platform.http_client import HttpAnswer, HttpConnection, HttpError, StaleConnection
-from harness.platform.kind import InstanceEvents, InstanceGone, Reply
+from harness.platform.kind import InstanceEvents, InstanceGone, Reply, SignalledInstance
 from harness.platform.launch import command_launch
 from harness.platform.spawner import TemplateSpawner
 from harness.platform.stream import CUT_CLOSE_CODE, StreamBody
@@ -82,7 +82,7 @@ class CommandKind:
                 return port
 
 
-class CommandInstance:
+class CommandInstance(SignalledInstance):
     """One program on its port, as the pool drives it (harness.platform.kind.Instance)."""
 
     def __init__(self, instance_id: str, kind: CommandKind, events: InstanceEvents) -> None:
@@ -107,9 +107,6 @@ class CommandInstance:
     @property
     def alive(self) -> bool:
         return not self.dead and not self.exited
-
-    def pids(self) -> list[int]:
-        return [self.pid] if self.pid else []
 
     # ---- cold start -----------------------------------------------------------------------
 
@@ -295,15 +292,6 @@ class CommandInstance:
     def _signal(self, sig: int) -> None:
         if self.pid:
             signal_group(self.pid, sig)
-
-    def freeze(self) -> None:
-        self._signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self._signal(signal.SIGCONT)
-
-    def abandon(self) -> None:
-        self._signal(signal.SIGSTOP)
 
     def kill(self) -> None:
         if self.dead:

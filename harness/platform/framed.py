@@ -45,7 +45,13 @@ from harness.apphost.wire import (
 )
 from harness.clock import SYSTEM_CLOCK, Clock, timeout
 from harness.platform.config import PlatformConfig
-from harness.platform.kind import InstanceEvents, InstanceGone, Reply, app_exception
+from harness.platform.kind import (
+    InstanceEvents,
+    InstanceGone,
+    Reply,
+    SignalledInstance,
+    app_exception,
+)
 from harness.platform.protocol import encode_request
 from harness.platform.stream import StreamBody
 from harness.results.endpoints import WEBSOCKET, error_body
@@ -96,7 +102,7 @@ class FramedKind:
         self.spawner.close()
 
 
-class FramedInstance:
+class FramedInstance(SignalledInstance):
     """One instance behind a socket: the wire I/O of the ``Instance`` protocol."""
 
     def __init__(self, instance_id: str, kind: FramedKind, events: InstanceEvents) -> None:
@@ -115,9 +121,6 @@ class FramedInstance:
     @property
     def alive(self) -> bool:
         return not self.dead
-
-    def pids(self) -> list[int]:
-        return [self.pid] if self.pid else []
 
     async def start(self) -> None:
         if self.dead:
@@ -187,15 +190,6 @@ class FramedInstance:
     def _signal(self, sig: int) -> None:
         if self.pid:
             self.kind.send_signal(self.pid, sig)
-
-    def freeze(self) -> None:
-        self._signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self._signal(signal.SIGCONT)
-
-    def abandon(self) -> None:
-        self._signal(signal.SIGSTOP)
 
     def kill(self) -> None:
         if self.dead:

@@ -24,15 +24,19 @@ given: it exited on its own, units of work still running after a response starte
 its count of pending work (the control channel: not frozen while > 0), an unhandled
 exception, and its pids being known.
 
-Kinds today: a fork of a template that imported the handler or the app (``template``,
-harness.platform.spawner) and a container (``container``, harness.platform.docker_spawner);
-both speak frames over a Unix socket (harness.platform.framed). docs/internals.md, "The
-emulator: kinds of instance", says how to add one.
+Kinds today (harness.platform.kinds): a fork of a template that imported the handler or the
+app (``template``, harness.platform.spawner) and a container (``container``,
+harness.platform.docker_spawner), both speaking frames over a Unix socket
+(harness.platform.framed); and a program of any language serving HTTP on a port of its own
+(``command``, harness.platform.command). Those whose instance is a process group share
+``SignalledInstance``: freeze, thaw and abandon are signals to the group. docs/internals.md,
+"The emulator: kinds of instance", says how to add one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -115,6 +119,29 @@ class Instance(Protocol):
     def alive(self) -> bool: ...
 
     def pids(self) -> list[int]: ...
+
+
+class SignalledInstance:
+    """The lifecycle half of an ``Instance`` that is one process group, ``pid``: frozen
+    with SIGSTOP, thawed with SIGCONT, abandoned frozen. ``_signal`` sends to the group (a
+    kind may send them otherwise: a container is paused and unpaused)."""
+
+    pid: int
+
+    def _signal(self, sig: int) -> None:
+        raise NotImplementedError
+
+    def pids(self) -> list[int]:
+        return [self.pid] if self.pid else []
+
+    def freeze(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def abandon(self) -> None:
+        self._signal(signal.SIGSTOP)
 
 
 class InstanceKind(Protocol):
