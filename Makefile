@@ -46,8 +46,10 @@ demo: setup
 test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# the fast tier on every core (pytest-xdist; a module's tests stay on one worker, so its
+# module fixtures are built once); the whole suite runs one test at a time, as CI does
 test-fast: setup
-	$(BIN)/python -m pytest -m fast --hypothesis-profile=fast $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m fast --hypothesis-profile=fast -n auto --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (benchmarks)"; \
