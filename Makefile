@@ -1,5 +1,5 @@
 # pgstampede — `make demo` runs the quick start, `make test` runs the whole test suite (as CI
-# does), `make test-fast` the fast tier (unit tests and a few end-to-end ones, about 3½
+# does), `make test-fast` the fast tier (unit tests and a few end-to-end ones, under 3
 # minutes here), `make bench` runs the benchmarks (BENCH_ARGS=--quick for a short pass) and prints their goals.
 # `setup` is idempotent: it installs only what is missing.
 SHELL := /bin/bash

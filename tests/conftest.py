@@ -3,13 +3,14 @@
 Tiers (docs/internals.md, "Tests"):
 
 - ``make test`` runs every test: the whole suite, as CI does.
-- ``make test-fast`` runs the tests marked ``fast``, for the edit-test loop (under 3 minutes
-  here). Marked here, at collection: every test without one of ``SLOW_MARKERS`` (the real
-  services: integration, docker, browser, packaging; or ``slow``: no service, but minutes
-  of subprocesses, as test_report_cli.py), that is every unit test; and the few integration
-  tests marked ``@pytest.mark.fast`` by hand, which prove the pipeline end to end. So a new
-  unit test is fast by default, a new integration test is not; mark one ``fast`` only when
-  it proves something no fast test does, in seconds.
+- ``make test-fast`` runs the tests marked ``fast``, for the edit-test loop, on every core
+  (pytest-xdist; under 3 minutes here). Marked here, at collection: every test without one
+  of ``SLOW_MARKERS`` (the real services: integration, docker, browser, packaging; or
+  ``slow``: no service, but minutes of subprocesses, as test_report_cli.py), that is every
+  unit test; and the few integration tests marked ``@pytest.mark.fast`` by hand, which
+  prove the pipeline end to end. So a new unit test is fast by default, a new integration
+  test is not; mark one ``fast`` only when it proves something no fast test does, in
+  seconds.
 
 Property tests take their number of examples from a Hypothesis profile: ``full`` (500, the
 default) or ``fast`` (100, Hypothesis's own default), which ``make test-fast`` selects with
