@@ -31,7 +31,7 @@ from harness.results.summary import Metrics
 
 MACHINE_ROLE = "machine"
 OTHER_PREFIX = "other:"
-HARNESS_ROLES: tuple[str, ...] = ("locust", "gateway", "harness")
+HARNESS_ROLES = M.HARNESS_ROLES
 SUT_ROLES: tuple[str, ...] = ("postgres", "pgbouncer", "pgpool", "target", "instances")
 TAKERS = 4  # how many of the busiest processes a finding names
 

@@ -33,6 +33,10 @@ HostRole = Literal["postgres", "pgbouncer", "pgpool", "target", "gateway", "inst
                    "locust"]
 """The process roles the host collector measures."""
 HOST_ROLES: tuple[HostRole, ...] = get_args(HostRole)
+HARNESS_ROLES: tuple[str, ...] = ("locust", "gateway", "harness")
+"""The harness's own process roles: Locust, the platform emulator's gateway, and the harness
+process with its collectors (``harness`` is a row of the host frame, not a ``HostRole``).
+Their CPU and memory describe the measurement, not the system under test."""
 
 HTTP_REQUESTS: Final = "http.requests"
 HTTP_FAILURES: Final = "http.failures"
