@@ -105,7 +105,10 @@ def test_users_own_locustfile_runs_unchanged(tmp_path: Path, cluster: PostgresCl
     assert (frame["status"] == 200).all() and (frame["kind"] == "").all()
     posted = int((frame["endpoint"] == "/orders").sum())
     assert posted > 0
-    assert orders(cluster) == [(7, "plain")] * posted
+    rows = orders(cluster)
+    assert set(rows) == {(7, "plain")}
+    # a request in flight when the load stops is served but not logged: at most one per user
+    assert posted <= len(rows) <= posted + 2
     # the scenario's stages drove the user count, and Locust's totals match the log
     stats = (out / "locust_stats.csv").read_text().splitlines()
     aggregated = next(line for line in stats if ",Aggregated," in line)
