@@ -11,8 +11,9 @@ Input: the rows of the ``host`` frame inside the load window (see
   when more than ``SAMPLE_SHARE`` of the load window's samples are; ``host.saturated_share`` is
   that share. A saturated variant's latencies and cold starts include queueing for a CPU
   on this machine: the system under test did not get the CPU it asked for.
-- ``harness.cpu_share``: the mean CPU of the harness's own roles (``HARNESS_ROLES``: Locust,
-  the platform emulator's gateway and template, the harness process with its collectors)
+- ``harness.cpu_share``: the mean CPU of the harness's own roles
+  (``metric_names.HARNESS_ROLES``: Locust, the platform emulator's gateway and template, the
+  harness process with its collectors)
   over the mean CPU of every recorded role (the harness's and the system under test's:
   PostgreSQL, PgBouncer, the targets, the instances). Null when no system-under-test role
   was recorded (an external target runs elsewhere).
@@ -31,7 +32,6 @@ from harness.results.summary import Metrics
 
 MACHINE_ROLE = "machine"
 OTHER_PREFIX = "other:"
-HARNESS_ROLES = M.HARNESS_ROLES
 SUT_ROLES: tuple[str, ...] = ("postgres", "pgbouncer", "pgpool", "target", "instances")
 TAKERS = 4  # how many of the busiest processes a finding names
 
@@ -70,7 +70,7 @@ def role_means(rows: pd.DataFrame) -> dict[str, float]:
 def cpu_share(rows: pd.DataFrame) -> float | None:
     """The harness's share of the CPU used by the run (harness + system under test)."""
     means = role_means(rows)
-    harness = sum(means.get(role, 0.0) for role in HARNESS_ROLES)
+    harness = sum(means.get(role, 0.0) for role in M.HARNESS_ROLES)
     sut = sum(means.get(role, 0.0) for role in SUT_ROLES)
     if not any(role in means for role in SUT_ROLES) or harness + sut <= 0:
         return None

@@ -103,9 +103,6 @@ def test_a_platform_without_websockets_refuses_the_upgrade(tmp_path: Path) -> No
         assert gw.stats()["cold_starts"] == 0  # no instance was started for it
 
 
-ASGI_WS = {"app_root": str(APPS), "app_ready": "GET /health"}
-
-
 def test_an_asgi_apps_websocket_needs_it_run_as_a_command_app(tmp_path: Path) -> None:
     # as an ASGI app on the emulator: refused, as docs/app.md says
     with gateway(tmp_path / "asgi", app_kind="asgi", app_entry="ws_asgi:app",
@@ -118,7 +115,7 @@ def test_an_asgi_apps_websocket_needs_it_run_as_a_command_app(tmp_path: Path) ->
     # the same app served by uvicorn as a command app: passed through, holding its slot
     command = f"{sys.executable} -m uvicorn ws_asgi:app --port $PORT"
     with gateway(tmp_path / "command", app_kind="command", app_command=("/bin/sh", "-c", command),
-                 **ASGI_WS) as gw:
+                 app_root=str(APPS), app_ready="GET /health") as gw:
         with connect(gw.url.replace("http://", "ws://") + "/echo") as ws:
             ws.send("hello")
             assert ws.recv(timeout=30) == "hello"
