@@ -122,15 +122,43 @@ def test_pgbouncer_max_client_conn_refusals_are_the_poolers(run_dir: Path) -> No
     assert m["errors.db_too_many_connections"] == 0
 
 
+def backends_at_once(log: list[str], start: float, end: float) -> int:
+    """Most ``app`` backends open at once between ``start`` and ``end``, replaying the
+    server log's ``connection authorized`` and ``disconnection`` lines by backend pid."""
+    open_pids: set[str] = set()
+    peak = 0
+    for line in log:
+        found = re.search(r"\[(\d+)\] \w+ LOG:  (connection authorized|disconnection): .*"
+                          r"user=app\b", line)
+        if not found:
+            continue
+        pid, what = found.groups()
+        if what == "disconnection":
+            open_pids.discard(pid)
+        else:
+            open_pids.add(pid)
+        if start <= logged_at(line) <= end:
+            peak = max(peak, len(open_pids))
+    return peak
+
+
 def test_pgpool_holds_clients_beyond_its_children_in_the_backlog(run_dir: Path) -> None:
     v = variant(run_dir, "pgpool")
     m = v["metrics"]
     assert v["pooler"] == "pgpool"
-    assert 0 < m["db.connections.peak"] <= CHILDREN * MAX_POOL
+    bound = CHILDREN * MAX_POOL
+    record = next(r for r in read_json(run_dir / "manifest.json")["variants"]
+                  if r["name"] == "pgpool")
+    log = (run_dir / "pgpool" / "1" / "logs" / "postgres.log").read_text().splitlines()
+    # Under load the server never holds more backends than pgpool's children can cache.
+    assert 0 < backends_at_once(log, record["load_start"], record["load_end"]) <= bound
+    # The whole run's peak also covers the end, when the platform kills the instances: a
+    # child whose client hangs up mid-query drops its backend and opens one for the next
+    # client in the backlog while the old one is still exiting — a real slot, so the exact
+    # peak can pass the bound then (a CI run saw 5 of 4), never by more than one per child.
+    assert 0 < m["db.connections.peak"] <= 2 * bound
     assert m["pooler.cl_waiting.peak"] > 0  # instances waiting for a child, measured
     assert m["db.refused"] == 0 and m["pooler.refused"] == 0
-    manifest = read_json(run_dir / "manifest.json")
-    record = next(r for r in manifest["variants"] if r["name"] == "pgpool")
     assert record["versions"]["pgpool"].startswith("4.")
 
 
