@@ -14,6 +14,12 @@ The replay (pure):
   from (the collector keeps events from its start on): it counts as open from the first
   event until its disconnection.
 - ``server_ready`` (a restarted server accepts connections again) leaves no backend open.
+
+Both lines come a little late: a backend logs ``connection authorized`` after it took its
+slot, and ``disconnection`` as it exits, after it gave the slot back (PostgreSQL runs the
+shared-memory exit callbacks before the one that logs). Where a client drops a connection
+and opens the next within milliseconds (a pooler handing a child to the next client), the
+replay can show the old backend beside its successor for those milliseconds.
 """
 
 from __future__ import annotations

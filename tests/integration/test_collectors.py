@@ -204,7 +204,11 @@ time.sleep(30)
 def test_host_collector_counts_children_that_come_and_go(tmp_path: Path) -> None:
     """A parent runs short CPU-burning children one after another: their CPU is counted."""
     argv = [sys.executable, "-c", SPAWNER.format(n=8, burn=BURN.format(s=0.15))]
-    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # the idle process's own start-up CPU must be over before the collector's first sample
+    idle = subprocess.Popen([sys.executable, "-c",
+                             "import time; print('up', flush=True); time.sleep(30)"],
+                            stdout=subprocess.PIPE, text=True)
+    assert idle.stdout is not None and idle.stdout.readline() == "up\n"
     spawner = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
 
     async def scenario() -> tuple[pd.DataFrame, float]:
@@ -223,8 +227,8 @@ def test_host_collector_counts_children_that_come_and_go(tmp_path: Path) -> None
         for proc in (spawner, idle):
             proc.kill()
             proc.wait()
-        assert spawner.stdout is not None
-        spawner.stdout.close()
+            assert proc.stdout is not None
+            proc.stdout.close()
     spawn = host[host["role"] == "spawner"].sort_values("t")
     dt = spawn["t"].diff().fillna(0.2)
     measured_cpu_s = float((spawn["cpu_percent"] / 100.0 * dt).sum())

@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,8 @@ pytestmark = [
 ]
 
 MASTER_ADDRESS = "10.213.1.1"
+REPORT_WAIT_S = 4.5  # Locust's WORKER_REPORT_INTERVAL (3 s) + the progress file's 1 s
+
 SCENARIO = """
 name = "distributed-netns"
 description = "two workers in their own network namespaces"
@@ -197,6 +200,9 @@ def distributed_run(folder: Path, duration: str, kill_second: bool = False) -> R
                 locust_dir = folder / "run" / "ext" / "1" / "locust"
                 assert first_progress(locust_dir, run) is not None, \
                     (folder / "run.log").read_text()[-3000:]
+                # The first progress may come from the other worker: a Locust worker reports
+                # to the master every 3 s from its own start, so wait until both have reported.
+                time.sleep(REPORT_WAIT_S)
                 os.killpg(workers[1].pid, signal.SIGKILL)
             returncode = run.wait(timeout=600)
             codes = tuple(w.wait(timeout=60) if not kill_second or i == 0 else w.poll()

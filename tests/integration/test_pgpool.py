@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +82,18 @@ async def sample_until_queued(collector: PgpoolCollector, monitor_dsn: str) -> l
     return backends
 
 
+def wait_for(done: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def app_backends(monitor_dsn: str) -> int:
+    with psycopg.connect(monitor_dsn, autocommit=True) as mon:
+        row = mon.execute(BACKENDS_SQL).fetchone()
+    return int(row[0]) if row else -1
+
+
 def test_clients_beyond_num_init_children_wait_and_postgres_refuses_none(
         cluster: PostgresCluster, tmp_path: Path) -> None:
     settings = PgpoolSettings(num_init_children=CHILDREN, max_pool=MAX_POOL)
@@ -93,6 +105,11 @@ def test_clients_beyond_num_init_children_wait_and_postgres_refuses_none(
         threads = clients.start()
         try:
             backends = asyncio.run(sample_until_queued(collector, cluster.monitor_dsn))
+            # a child is busy from accept(): let its client finish logging in and querying,
+            # then give a client wrongly admitted beyond the children time to show
+            wait_for(lambda: len(clients.connected_before_release) >= CHILDREN, 30.0)
+            time.sleep(0.5)
+            backends.append(app_backends(cluster.monitor_dsn))
         finally:
             clients.release.set()
             for t in threads:

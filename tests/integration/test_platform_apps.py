@@ -174,8 +174,8 @@ def test_failed_init_answers_502_and_is_counted(
 def test_background_work_is_frozen_then_completes_late_after_a_thaw(tmp_path: Path) -> None:
     out = tmp_path / "done.txt"
     with gateway(tmp_path, **ASGI) as gw:
-        answered = time.monotonic()
         answer = gw.get(f"/background?ms=500&file={out}")
+        answered = time.monotonic()  # the work's timer started before the answer left
         assert answer.status == 200
         (inst,) = gw.instances()
         assert inst["state"] == "frozen" and wait_until(lambda: stopped(inst["pid"]))
@@ -193,8 +193,10 @@ def test_background_work_is_frozen_then_completes_late_after_a_thaw(tmp_path: Pa
 def test_background_work_of_a_reaped_instance_is_lost(tmp_path: Path) -> None:
     out = tmp_path / "done.txt"
     with gateway(tmp_path, **ASGI, idle_timeout_s=1.0) as gw:
-        assert gw.get(f"/background?ms=400&file={out}").status == 200
-        assert gw.get(f"/spawn?ms=400&file={out}").status == 200
+        # work due long after the reap (1 s idle): none of it can fall due while a request
+        # has the instance thawed, however slowly the two requests follow each other
+        assert gw.get(f"/background?ms=5000&file={out}").status == 200
+        assert gw.get(f"/spawn?ms=5000&file={out}").status == 200
         assert wait_until(lambda: gw.stats()["reaped"] == 1)
         stats = gw.stats()
         assert (stats["background_lost"], stats["background_completed"]) == (2, 0)

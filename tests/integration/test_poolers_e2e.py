@@ -154,8 +154,9 @@ def test_pgpool_holds_clients_beyond_its_children_in_the_backlog(run_dir: Path) 
     assert 0 < backends_at_once(log, record["load_start"], record["load_end"]) <= bound
     # The whole run's peak also covers the end, when the platform kills the instances: a
     # child whose client hangs up mid-query drops its backend and opens one for the next
-    # client in the backlog while the old one is still exiting — a real slot, so the exact
-    # peak can pass the bound then (a CI run saw 5 of 4), never by more than one per child.
+    # client in the backlog. The old backend logs its disconnection only as it exits (after
+    # it freed its slot), so the log can show it beside its successor: the replayed peak
+    # may pass the bound then (a CI run saw 5 of 4), by at most one per child.
     assert 0 < m["db.connections.peak"] <= 2 * bound
     assert m["pooler.cl_waiting.peak"] > 0  # instances waiting for a child, measured
     assert m["db.refused"] == 0 and m["pooler.refused"] == 0
