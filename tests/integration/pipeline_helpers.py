@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +88,13 @@ def run_complete(folder: Path, scenario: str) -> Path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert marked_processes(mark) == set()
     return out
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float = 60.0, step_s: float = 0.05) -> bool:
+    """Poll ``check`` until it is true (True) or ``timeout_s`` has passed (its last answer)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step_s)
+    return check()

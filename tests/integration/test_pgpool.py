@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pytest
 from harness.collect.pgpool import PgpoolCollector
 from harness.runtime.pgpool import Pgpool, PgpoolSettings
 from harness.runtime.postgres import PostgresCluster
+from tests.integration.pipeline_helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -82,12 +83,6 @@ async def sample_until_queued(collector: PgpoolCollector, monitor_dsn: str) -> l
     return backends
 
 
-def wait_for(done: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def app_backends(monitor_dsn: str) -> int:
     with psycopg.connect(monitor_dsn, autocommit=True) as mon:
         row = mon.execute(BACKENDS_SQL).fetchone()
@@ -107,7 +102,7 @@ def test_clients_beyond_num_init_children_wait_and_postgres_refuses_none(
             backends = asyncio.run(sample_until_queued(collector, cluster.monitor_dsn))
             # a child is busy from accept(): let its client finish logging in and querying,
             # then give a client wrongly admitted beyond the children time to show
-            wait_for(lambda: len(clients.connected_before_release) >= CHILDREN, 30.0)
+            wait_until(lambda: len(clients.connected_before_release) >= CHILDREN, 30.0)
             time.sleep(0.5)
             backends.append(app_backends(cluster.monitor_dsn))
         finally:

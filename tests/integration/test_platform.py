@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ from harness.platform.config import PlatformConfig
 from harness.platform.pidfile import PIDFILE_NAME, read_pids
 from harness.runtime.ports import free_port
 from harness.runtime.process import ManagedProcess, PgBouncer, PostgresCluster
+from tests.integration.pipeline_helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +45,6 @@ def call(url: str, method: str = "GET", timeout: float = 60.0) -> tuple[int, dic
 def call_many(url: str, n: int) -> list[tuple[int, dict[str, Any]]]:
     with ThreadPoolExecutor(max_workers=n) as pool:
         return list(pool.map(lambda _: call(url), range(n)))
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def alive(pid: int) -> bool:

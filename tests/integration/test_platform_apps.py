@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ import pytest
 from harness.platform.config import PlatformConfig
 from harness.runtime.ports import free_port
 from harness.runtime.process import ManagedProcess, PostgresCluster
+from tests.integration.pipeline_helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -66,15 +67,6 @@ class Gateway:
         doc = self.get("/__platform/instances").json()
         assert isinstance(doc, list)
         return doc
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 @contextmanager

@@ -19,6 +19,7 @@ import pytest
 
 from harness.runtime.ports import free_port
 from harness.runtime.process import ManagedProcess, PgBouncer, PostgresCluster
+from tests.integration.pipeline_helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -156,10 +157,7 @@ def test_starts_when_database_refuses_its_pool(cluster: PostgresCluster, tmp_pat
         hogs.clear()
         # psycopg's close() does not wait for the server's backends to exit: the slots free
         # within moments, and the next request after that succeeds
-        deadline = time.monotonic() + 10.0
-        while (status := call(f"{url}/read")[0]) != 200 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert status == 200
+        assert wait_until(lambda: call(f"{url}/read")[0] == 200, 10.0)
     for conn in hogs:
         conn.close()
 
